@@ -1,7 +1,10 @@
 //! Properties that must hold for every input, not only the examples in the unit tests.
+#![allow(clippy::indexing_slicing)]
 
 use proptest::prelude::*;
-use welfare_core::booking::{BookingAction, BookingActor, BookingFacts, BookingStatus, CancellationPolicy, LateFee, decide};
+use welfare_core::booking::{
+    BookingAction, BookingActor, BookingFacts, BookingStatus, CancellationPolicy, LateFee, decide,
+};
 use welfare_core::listing::{CurationAction, ListingStatus, curate};
 use welfare_core::money::{BasisPoints, MAX_AMOUNT_CENTS, Money, MoneyError};
 use welfare_core::prelude::*;
@@ -17,7 +20,11 @@ fn territory() -> &'static Territory {
 }
 
 fn comune() -> impl Strategy<Value = IstatCode> {
-    let codes: Vec<IstatCode> = territory().municipalities().iter().map(|m| m.istat_code.clone()).collect();
+    let codes: Vec<IstatCode> = territory()
+        .municipalities()
+        .iter()
+        .map(|m| m.istat_code.clone())
+        .collect();
     prop::sample::select(codes)
 }
 
@@ -31,25 +38,33 @@ fn unit() -> impl Strategy<Value = Unit> {
 
 /// Valid ISEE bands: rising thresholds, non-decreasing fees, an open last band.
 fn isee_bands() -> impl Strategy<Value = IseeBands> {
-    (prop::collection::vec((1..500_000i64, 0..5_000i64), 0..6), 0..100_000i64).prop_map(|(steps, base_fee)| {
-        let mut threshold = 0i64;
-        let mut fee = base_fee;
-        let mut bands = Vec::new();
-        for (threshold_step, fee_step) in &steps {
-            threshold += threshold_step;
+    (
+        prop::collection::vec((1..500_000i64, 0..5_000i64), 0..6),
+        0..100_000i64,
+    )
+        .prop_map(|(steps, base_fee)| {
+            let mut threshold = 0i64;
+            let mut fee = base_fee;
+            let mut bands = Vec::new();
+            for (threshold_step, fee_step) in &steps {
+                threshold += threshold_step;
+                bands.push(IseeBand {
+                    isee_up_to: Some(Money::from_cents(threshold).expect("in range")),
+                    amount: Money::from_cents(fee).expect("in range"),
+                });
+                fee += fee_step;
+            }
             bands.push(IseeBand {
-                isee_up_to: Some(Money::from_cents(threshold).expect("in range")),
+                isee_up_to: None,
                 amount: Money::from_cents(fee).expect("in range"),
             });
-            fee += fee_step;
-        }
-        bands.push(IseeBand { isee_up_to: None, amount: Money::from_cents(fee).expect("in range") });
-        IseeBands::new(bands).expect("generated bands are valid")
-    })
+            IseeBands::new(bands).expect("generated bands are valid")
+        })
 }
 
 fn pricing() -> impl Strategy<Value = Pricing> {
-    let discount = prop::option::of((1..=10_000u32).prop_map(|bp| BasisPoints::new(bp).expect("share")));
+    let discount =
+        prop::option::of((1..=10_000u32).prop_map(|bp| BasisPoints::new(bp).expect("share")));
     prop_oneof![
         Just(Pricing::free()),
         (unit(), 1..1_000_000i64, discount.clone()).prop_map(|(unit, cents, discount)| {
@@ -68,7 +83,10 @@ fn ages() -> impl Strategy<Value = Vec<u8>> {
 
 fn profile() -> impl Strategy<Value = Profile> {
     (
-        prop::option::of(prop_oneof![comune(), Just(IstatCode::parse("015146").expect("Milano"))]),
+        prop::option::of(prop_oneof![
+            comune(),
+            Just(IstatCode::parse("015146").expect("Milano"))
+        ]),
         prop::option::of(0..=110u8),
         prop::option::of(money(6_000_000)),
         prop::option::of(any::<bool>()),
@@ -77,16 +95,18 @@ fn profile() -> impl Strategy<Value = Profile> {
         prop::option::of(ages()),
         prop::option::of(ages()),
     )
-        .prop_map(|(residence, age, isee, disability, nsf, employee, children, family)| Profile {
-            residence,
-            beneficiary_age_years: age,
-            isee,
-            recognised_disability: disability,
-            non_self_sufficient: nsf,
-            employee_of_participating_company: employee,
-            children_ages_years: children,
-            family_member_ages_years: family,
-        })
+        .prop_map(
+            |(residence, age, isee, disability, nsf, employee, children, family)| Profile {
+                residence,
+                beneficiary_age_years: age,
+                isee,
+                recognised_disability: disability,
+                non_self_sufficient: nsf,
+                employee_of_participating_company: employee,
+                children_ages_years: children,
+                family_member_ages_years: family,
+            },
+        )
 }
 
 fn age_range() -> impl Strategy<Value = (u8, u8)> {
@@ -97,17 +117,23 @@ fn rule() -> impl Strategy<Value = Rule> {
     prop_oneof![
         Just(Rule::ResidentInTerritory),
         prop::collection::vec(comune(), 1..4).prop_map(|comuni| Rule::ResidentIn { comuni }),
-        (age_range(), any::<bool>(), any::<bool>()).prop_filter_map("an age bound", |((min, max), has_min, has_max)| {
-            (has_min || has_max).then(|| Rule::BeneficiaryAge {
-                min_years: has_min.then_some(min),
-                max_years: has_max.then_some(max),
-            })
-        }),
+        (age_range(), any::<bool>(), any::<bool>()).prop_filter_map(
+            "an age bound",
+            |((min, max), has_min, has_max)| {
+                (has_min || has_max).then(|| Rule::BeneficiaryAge {
+                    min_years: has_min.then_some(min),
+                    max_years: has_max.then_some(max),
+                })
+            }
+        ),
         money(5_000_000).prop_map(|ceiling| Rule::IseeAtMost { ceiling }),
         Just(Rule::RecognisedDisability),
         Just(Rule::NonSelfSufficient),
         Just(Rule::EmployeeOfParticipatingCompany),
-        age_range().prop_map(|(min_years, max_years)| Rule::ChildAged { min_years, max_years }),
+        age_range().prop_map(|(min_years, max_years)| Rule::ChildAged {
+            min_years,
+            max_years
+        }),
         (60..=90u8).prop_map(|min_years| Rule::FamilyMemberAged { min_years }),
     ]
 }
@@ -140,7 +166,9 @@ fn fill_satisfying(rules: &EligibilityRules, profile: &Profile) -> Profile {
                 filled.residence.get_or_insert_with(|| served.clone());
             }
             Rule::BeneficiaryAge { min_years, .. } => {
-                filled.beneficiary_age_years.get_or_insert(min_years.unwrap_or(0));
+                filled
+                    .beneficiary_age_years
+                    .get_or_insert(min_years.unwrap_or(0));
             }
             Rule::IseeAtMost { .. } => {
                 filled.isee.get_or_insert(Money::ZERO);
@@ -155,10 +183,14 @@ fn fill_satisfying(rules: &EligibilityRules, profile: &Profile) -> Profile {
                 filled.employee_of_participating_company.get_or_insert(true);
             }
             Rule::ChildAged { min_years, .. } => {
-                filled.children_ages_years.get_or_insert_with(|| vec![*min_years]);
+                filled
+                    .children_ages_years
+                    .get_or_insert_with(|| vec![*min_years]);
             }
             Rule::FamilyMemberAged { min_years } => {
-                filled.family_member_ages_years.get_or_insert_with(|| vec![*min_years]);
+                filled
+                    .family_member_ages_years
+                    .get_or_insert_with(|| vec![*min_years]);
             }
         }
     }
