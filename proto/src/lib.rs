@@ -1,4 +1,76 @@
-//! The gRPC contract of LodiWelfare (welfare.{common,catalog,booking,wallet}.v1) and its conversions to welfare-core types.
+//! The gRPC contract of LodiWelfare, generated from `proto/welfare/**/*.proto` with protox and
+//! tonic-prost-build, plus the conversions to and from `welfare-core` types used at the edge
+//! of every service ([`convert`]).
 //!
-//! Not yet built: see the open issues. The crate exists so the workspace has its final shape.
+//! [`FILE_DESCRIPTOR_SET`] is the encoded descriptor set of the whole contract (imports
+//! included), for server reflection.
 #![forbid(unsafe_code)]
+
+/// Generated code: lints are the generator's business.
+macro_rules! generated {
+    ($package:literal) => {
+        tonic::include_proto!($package);
+    };
+}
+
+pub mod welfare {
+    pub mod common {
+        #[allow(
+            clippy::all,
+            clippy::restriction,
+            clippy::pedantic,
+            unreachable_pub,
+            missing_debug_implementations
+        )]
+        pub mod v1 {
+            generated!("welfare.common.v1");
+        }
+    }
+    pub mod catalog {
+        #[allow(
+            clippy::all,
+            clippy::restriction,
+            clippy::pedantic,
+            unreachable_pub,
+            missing_debug_implementations
+        )]
+        pub mod v1 {
+            generated!("welfare.catalog.v1");
+        }
+    }
+    pub mod booking {
+        #[allow(
+            clippy::all,
+            clippy::restriction,
+            clippy::pedantic,
+            unreachable_pub,
+            missing_debug_implementations
+        )]
+        pub mod v1 {
+            generated!("welfare.booking.v1");
+        }
+    }
+    pub mod wallet {
+        #[allow(
+            clippy::all,
+            clippy::restriction,
+            clippy::pedantic,
+            unreachable_pub,
+            missing_debug_implementations
+        )]
+        pub mod v1 {
+            generated!("welfare.wallet.v1");
+        }
+    }
+}
+
+pub use welfare::booking::v1 as booking;
+pub use welfare::catalog::v1 as catalog;
+pub use welfare::common::v1 as common;
+pub use welfare::wallet::v1 as wallet;
+
+/// The encoded `FileDescriptorSet` of the contract, for `tonic-reflection`.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/welfare_descriptor.bin"));
+
+pub mod convert;

@@ -103,6 +103,7 @@ fn catalogue(territory: &Territory) -> Vec<ListingContent> {
                 booking_mode: BookingMode::RequestAndConfirm,
                 eligibility: EligibilityRules::new(rules).expect("valid"),
                 pricing,
+                cancellation_policy: CancellationPolicy::FLEXIBLE,
                 languages: vec!["it".to_owned()],
                 accessibility: Vec::new(),
             }

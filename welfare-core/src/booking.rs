@@ -121,10 +121,33 @@ pub enum LateFee {
 
 /// Free cancellation until `free_until_hours_before` the start, then the late fee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawPolicy", into = "RawPolicy")]
 pub struct CancellationPolicy {
-    pub free_until_hours_before: u32,
-    pub late_fee: LateFee,
+    free_until_hours_before: u32,
+    late_fee: LateFee,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    free_until_hours_before: u32,
+    late_fee: LateFee,
+}
+
+impl TryFrom<RawPolicy> for CancellationPolicy {
+    type Error = PolicyError;
+    fn try_from(raw: RawPolicy) -> Result<CancellationPolicy, PolicyError> {
+        CancellationPolicy::new(raw.free_until_hours_before, raw.late_fee)
+    }
+}
+
+impl From<CancellationPolicy> for RawPolicy {
+    fn from(policy: CancellationPolicy) -> RawPolicy {
+        RawPolicy {
+            free_until_hours_before: policy.free_until_hours_before,
+            late_fee: policy.late_fee,
+        }
+    }
 }
 
 /// A policy out of range.
@@ -134,6 +157,12 @@ pub enum PolicyError {
     Notice,
     #[error("late_fee: a fixed fee must be positive")]
     Fee,
+}
+
+impl Default for CancellationPolicy {
+    fn default() -> CancellationPolicy {
+        CancellationPolicy::FLEXIBLE
+    }
 }
 
 impl CancellationPolicy {
@@ -159,6 +188,14 @@ impl CancellationPolicy {
             free_until_hours_before,
             late_fee,
         })
+    }
+
+    pub const fn free_until_hours_before(&self) -> u32 {
+        self.free_until_hours_before
+    }
+
+    pub const fn late_fee(&self) -> LateFee {
+        self.late_fee
     }
 
     /// The last instant a booking starting at `starts_at` can be cancelled for free.

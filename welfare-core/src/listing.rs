@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::booking::CancellationPolicy;
 use crate::category::{Category, CategoryError, Subcategory};
 use crate::eligibility::{EligibilityRules, RulesError};
 use crate::ids::{ListingId, ProviderId};
@@ -249,6 +250,9 @@ pub struct ListingContent {
     pub booking_mode: BookingMode,
     pub eligibility: EligibilityRules,
     pub pricing: Pricing,
+    /// When a booking can be cancelled for free, and the late fee after that.
+    #[serde(default)]
+    pub cancellation_policy: CancellationPolicy,
     /// ISO 639-1 codes of the languages the service is offered in.
     pub languages: Vec<String>,
     pub accessibility: Vec<Accessibility>,
