@@ -1,4 +1,30 @@
-//! What every LodiWelfare service runs on: configuration, telemetry, authentication, errors, limits, health, reflection and graceful shutdown.
+//! What every LodiWelfare service runs on.
 //!
-//! Not yet built: see the open issues. The crate exists so the workspace has its final shape.
+//! | module | what it does |
+//! |---|---|
+//! | [`config`] | defaults, a TOML file, environment variables; unknown keys rejected; secrets wrapped |
+//! | [`telemetry`] | `tracing` logs (pretty or JSON), OpenTelemetry traces and metrics over OTLP, W3C propagation |
+//! | [`observe`] | a span and RPC metrics per call, per method and status code |
+//! | [`auth`] | bearer JWT → [`welfare_core::auth::Principal`] in the request extensions |
+//! | [`error`] | one service error type → `google.rpc.Status` with `ErrorInfo` and `BadRequest` |
+//! | [`timeout`], [`rate_limit`], [`load_shed`] | limits on time, per-principal rate, concurrency |
+//! | [`server`] | binding, health, reflection, the layer stack, graceful shutdown |
+//!
+//! Message size is limited per service with the generated server's
+//! `max_decoding_message_size(config.limits.max_message_bytes)`.
 #![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod error;
+mod future;
+pub mod load_shed;
+pub mod observe;
+pub mod rate_limit;
+pub mod server;
+pub mod telemetry;
+pub mod timeout;
+
+pub use config::RuntimeConfig;
+pub use error::ServiceError;
+pub use server::{Application, ServiceSet, shutdown_signal};

@@ -1,0 +1,310 @@
+//! Authentication: a bearer JWT checked for issuer, audience, expiry and signature (HS256 for
+//! development, RS256/ES256 for production) becomes a [`Principal`] with roles and tenancy in
+//! the request's extensions. Missing, malformed, expired, wrongly signed or wrong-audience
+//! tokens are `UNAUTHENTICATED`; methods declared public accept calls without a token as the
+//! anonymous principal, but never a bad token.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tower::{Layer, Service};
+use welfare_core::auth::{Principal, Role};
+use welfare_core::ids::{CompanyId, PersonId, ProviderId};
+
+use crate::config::{AuthConfig, JwtAlgorithm};
+use crate::error::ServiceError;
+use crate::future::EarlyOr;
+
+/// Paths every server answers without a token: health checks and reflection.
+const ALWAYS_PUBLIC_PREFIXES: &[&str] =
+    &["/grpc.health.v1.Health/", "/grpc.reflection.v1.ServerReflection/", "/grpc.reflection.v1alpha.ServerReflection/"];
+/// The longest bearer token accepted, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Why the verifier could not be built from configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    #[error("auth.hs256_secret is required for HS256 and must be at least 32 bytes")]
+    Secret,
+    #[error("auth.public_key_pem or auth.public_key_file is required for {0:?}")]
+    MissingKey(JwtAlgorithm),
+    #[error("cannot read auth.public_key_file {path}: {source}")]
+    KeyFile { path: std::path::PathBuf, source: std::io::Error },
+    #[error("auth public key is not a valid PEM key for {algorithm:?}: {message}")]
+    Key { algorithm: JwtAlgorithm, message: String },
+    #[error("auth.issuer and auth.audience must not be empty")]
+    Claims,
+}
+
+/// The claims LodiWelfare tokens carry beyond the registered ones.
+#[derive(Debug, Deserialize)]
+struct Claims {
+    sub: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    provider_id: Option<String>,
+    #[serde(default)]
+    company_id: Option<String>,
+}
+
+/// Why a token was refused; each is `UNAUTHENTICATED` with its own reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("bearer token is missing")]
+    Missing,
+    #[error("authorization header is not a bearer token")]
+    NotBearer,
+    #[error("bearer token is malformed")]
+    Malformed,
+    #[error("bearer token has expired")]
+    Expired,
+    #[error("bearer token is not yet valid")]
+    NotYetValid,
+    #[error("bearer token signature is invalid")]
+    BadSignature,
+    #[error("bearer token has the wrong audience")]
+    WrongAudience,
+    #[error("bearer token has the wrong issuer")]
+    WrongIssuer,
+    #[error("bearer token claims are invalid: {0}")]
+    Claims(String),
+}
+
+impl TokenError {
+    pub const fn reason(&self) -> &'static str {
+        match self {
+            TokenError::Missing => "TOKEN_MISSING",
+            TokenError::NotBearer | TokenError::Malformed => "TOKEN_MALFORMED",
+            TokenError::Expired => "TOKEN_EXPIRED",
+            TokenError::NotYetValid => "TOKEN_NOT_YET_VALID",
+            TokenError::BadSignature => "TOKEN_BAD_SIGNATURE",
+            TokenError::WrongAudience => "TOKEN_WRONG_AUDIENCE",
+            TokenError::WrongIssuer => "TOKEN_WRONG_ISSUER",
+            TokenError::Claims(_) => "TOKEN_INVALID_CLAIMS",
+        }
+    }
+
+    fn into_service_error(self) -> ServiceError {
+        ServiceError::Unauthenticated { reason: self.reason(), message: self.to_string() }
+    }
+}
+
+/// Checks bearer tokens against the configured key, issuer and audience.
+#[derive(Clone)]
+pub struct JwtVerifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtVerifier").field("algorithms", &self.validation.algorithms).finish_non_exhaustive()
+    }
+}
+
+impl JwtVerifier {
+    pub fn from_config(config: &AuthConfig) -> Result<JwtVerifier, AuthSetupError> {
+        if config.issuer.trim().is_empty() || config.audience.trim().is_empty() {
+            return Err(AuthSetupError::Claims);
+        }
+        let (algorithm, key) = match config.algorithm {
+            JwtAlgorithm::HS256 => {
+                let secret = config.hs256_secret.as_ref().filter(|s| s.expose().len() >= 32).ok_or(AuthSetupError::Secret)?;
+                (Algorithm::HS256, DecodingKey::from_secret(secret.expose().as_bytes()))
+            }
+            asymmetric => {
+                let pem = match (&config.public_key_pem, &config.public_key_file) {
+                    (Some(pem), _) => pem.clone().into_bytes(),
+                    (None, Some(path)) => std::fs::read(path)
+                        .map_err(|source| AuthSetupError::KeyFile { path: path.clone(), source })?,
+                    (None, None) => return Err(AuthSetupError::MissingKey(asymmetric)),
+                };
+                let bad_key = |e: jsonwebtoken::errors::Error| AuthSetupError::Key { algorithm: asymmetric, message: e.to_string() };
+                if asymmetric == JwtAlgorithm::RS256 {
+                    (Algorithm::RS256, DecodingKey::from_rsa_pem(&pem).map_err(bad_key)?)
+                } else {
+                    (Algorithm::ES256, DecodingKey::from_ec_pem(&pem).map_err(bad_key)?)
+                }
+            }
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[config.issuer.trim()]);
+        validation.set_audience(&[config.audience.trim()]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = config.leeway_seconds;
+        Ok(JwtVerifier { key, validation })
+    }
+
+    /// Verifies a token and builds the principal it names.
+    pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::Malformed);
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+            ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => TokenError::BadSignature,
+            ErrorKind::InvalidAudience => TokenError::WrongAudience,
+            ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+            ErrorKind::MissingRequiredClaim(claim) => TokenError::Claims(format!("missing {claim}")),
+            _ => TokenError::Malformed,
+        })?;
+        let claims = data.claims;
+        let subject = PersonId::parse(&claims.sub).map_err(|e| TokenError::Claims(format!("sub: {e}")))?;
+        let roles = claims
+            .roles
+            .iter()
+            .map(|code| Role::from_code(code).ok_or_else(|| TokenError::Claims(format!("unknown role {code:?}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut principal = Principal::new(subject, roles);
+        if let Some(id) = claims.provider_id {
+            principal = principal.for_provider(ProviderId::parse(&id).map_err(|e| TokenError::Claims(format!("provider_id: {e}")))?);
+        }
+        if let Some(id) = claims.company_id {
+            principal = principal.for_company(CompanyId::parse(&id).map_err(|e| TokenError::Claims(format!("company_id: {e}")))?);
+        }
+        Ok(principal)
+    }
+
+    /// Reads the `authorization` header value: `Bearer <token>`.
+    pub fn verify_header(&self, header: Option<&http::HeaderValue>) -> Result<Principal, TokenError> {
+        let header = header.ok_or(TokenError::Missing)?;
+        let text = header.to_str().map_err(|_| TokenError::NotBearer)?;
+        let (scheme, token) = text.split_once(' ').ok_or(TokenError::NotBearer)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(TokenError::NotBearer);
+        }
+        self.verify(token.trim())
+    }
+}
+
+/// Adds authentication to a service stack.
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    verifier: Arc<JwtVerifier>,
+    public_methods: Arc<HashSet<String>>,
+}
+
+impl AuthLayer {
+    /// `public_methods` are full gRPC paths (`/welfare.catalog.v1.CatalogService/SearchListings`)
+    /// that answer callers without a token.
+    pub fn new(verifier: JwtVerifier, public_methods: impl IntoIterator<Item = String>) -> AuthLayer {
+        AuthLayer { verifier: Arc::new(verifier), public_methods: Arc::new(public_methods.into_iter().collect()) }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+    fn layer(&self, inner: S) -> Auth<S> {
+        Auth { inner, layer: self.clone() }
+    }
+}
+
+/// The authentication service: see [`AuthLayer`].
+#[derive(Debug, Clone)]
+pub struct Auth<S> {
+    inner: S,
+    layer: AuthLayer,
+}
+
+impl<S, B, R> Service<http::Request<B>> for Auth<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>>,
+    R: Default,
+{
+    type Response = http::Response<R>;
+    type Error = S::Error;
+    type Future = EarlyOr<S::Future, http::Response<R>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path();
+        let public = ALWAYS_PUBLIC_PREFIXES.iter().any(|prefix| path.starts_with(prefix))
+            || self.layer.public_methods.contains(path);
+        let header = request.headers().get(http::header::AUTHORIZATION);
+        let principal = match (header, public) {
+            (None, true) => Ok(Principal::anonymous()),
+            (header, _) => self.layer.verifier.verify_header(header),
+        };
+        match principal {
+            Ok(principal) => {
+                request.extensions_mut().insert(principal);
+                EarlyOr::inner(self.inner.call(request))
+            }
+            Err(error) => {
+                tracing::debug!(reason = error.reason(), "refused bearer token");
+                EarlyOr::early(error.into_service_error().to_status().into_http())
+            }
+        }
+    }
+}
+
+/// The principal the auth layer placed on a request (anonymous if there is none).
+pub fn principal<T>(request: &tonic::Request<T>) -> Principal {
+    request.extensions().get::<Principal>().cloned().unwrap_or_else(Principal::anonymous)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+    use serde_json::json;
+
+    const SECRET: &str = "an-hs256-secret-of-at-least-32-bytes!";
+
+    fn verifier() -> JwtVerifier {
+        let config = AuthConfig { hs256_secret: Some(Secret::new(SECRET)), ..AuthConfig::default() };
+        JwtVerifier::from_config(&config).expect("valid config")
+    }
+
+    fn token(claims: serde_json::Value, secret: &str) -> String {
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()))
+            .expect("encode")
+    }
+
+    fn now() -> i64 {
+        i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()).expect("fits")
+    }
+
+    #[test]
+    fn a_valid_token_becomes_a_principal_with_tenancy() {
+        let claims = json!({"sub": "anna", "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": now() + 60,
+            "roles": ["provider_operator"], "provider_id": "coop-1"});
+        let principal = verifier().verify(&token(claims, SECRET)).expect("valid");
+        assert!(principal.has(Role::ProviderOperator));
+        assert_eq!(principal.provider_id.as_ref().map(ProviderId::as_str), Some("coop-1"));
+    }
+
+    #[test]
+    fn every_kind_of_bad_token_is_refused_with_its_reason() {
+        let base = |exp: i64, aud: &str| json!({"sub": "anna", "iss": "lodiwelfare", "aud": aud, "exp": exp});
+        let v = verifier();
+        assert_eq!(v.verify(&token(base(now() - 3_600, "lodiwelfare"), SECRET)), Err(TokenError::Expired));
+        assert_eq!(v.verify(&token(base(now() + 60, "someone-else"), SECRET)), Err(TokenError::WrongAudience));
+        assert_eq!(
+            v.verify(&token(base(now() + 60, "lodiwelfare"), "another-secret-that-is-32-bytes-long")),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(v.verify("not.a.jwt"), Err(TokenError::Malformed));
+        let role = json!({"sub": "anna", "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": now() + 60, "roles": ["king"]});
+        assert!(matches!(v.verify(&token(role, SECRET)), Err(TokenError::Claims(_))));
+        assert_eq!(v.verify_header(None), Err(TokenError::Missing));
+        let basic = http::HeaderValue::from_static("Basic abc");
+        assert_eq!(v.verify_header(Some(&basic)), Err(TokenError::NotBearer));
+    }
+
+    #[test]
+    fn a_short_hs256_secret_is_a_configuration_error() {
+        let config = AuthConfig { hs256_secret: Some(Secret::new("short")), ..AuthConfig::default() };
+        assert!(matches!(JwtVerifier::from_config(&config), Err(AuthSetupError::Secret)));
+    }
+}

@@ -1,0 +1,330 @@
+//! Configuration in layers: the defaults of the configuration type, then a TOML file, then
+//! environment variables. Unknown keys are rejected with their path; secrets never print.
+//!
+//! Environment variables are `PREFIX__SECTION__KEY=value` (double underscores separate the
+//! levels, names are case-insensitive): `LODIWELFARE__SERVER__LISTEN_ADDR=0.0.0.0:50051`. A
+//! value is read as a TOML scalar when it is one (numbers, booleans), otherwise as a string;
+//! quote it to force a string (`'"123"'`).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+/// The largest configuration file read, in bytes.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Why configuration could not be loaded; the message names the file or key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("configuration file {path} is larger than {MAX_CONFIG_FILE_BYTES} bytes")]
+    TooLarge { path: PathBuf },
+    #[error("configuration file {path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("environment variable {name}: {message}")]
+    Environment { name: String, message: String },
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// Loads `T` from its defaults, an optional TOML file and the environment variables that
+/// start with `env_prefix` followed by `__`.
+pub fn load<T: DeserializeOwned>(
+    file: Option<&Path>,
+    env_prefix: &str,
+    environment: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, ConfigError> {
+    let mut merged = toml::Table::new();
+    if let Some(path) = file {
+        let too_large = std::fs::metadata(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?
+            .len()
+            > MAX_CONFIG_FILE_BYTES;
+        if too_large {
+            return Err(ConfigError::TooLarge { path: path.to_owned() });
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        merged = text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+    }
+    let marker = format!("{}__", env_prefix.to_ascii_uppercase());
+    let mut variables: Vec<(String, String)> = environment
+        .into_iter()
+        .filter(|(name, _)| name.to_ascii_uppercase().starts_with(&marker))
+        .collect();
+    variables.sort();
+    for (name, value) in variables {
+        let path: Vec<String> = name
+            .get(marker.len()..)
+            .unwrap_or_default()
+            .split("__")
+            .map(str::to_ascii_lowercase)
+            .collect();
+        if path.iter().any(String::is_empty) {
+            return Err(ConfigError::Environment { name, message: "empty key segment".to_owned() });
+        }
+        set_path(&mut merged, &path, scalar(&value))
+            .map_err(|message| ConfigError::Environment { name, message })?;
+    }
+    let deserializer = toml::Value::Table(merged);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| ConfigError::Invalid {
+        key: error.path().to_string(),
+        message: error.into_inner().to_string(),
+    })
+}
+
+/// Reads an environment value as a TOML scalar where it parses as one, else as a string.
+fn scalar(value: &str) -> toml::Value {
+    let document = format!("v = {value}");
+    match document.parse::<toml::Table>().ok().and_then(|mut t| t.remove("v")) {
+        Some(parsed @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) | toml::Value::String(_))) => parsed,
+        _ => toml::Value::String(value.to_owned()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    match path {
+        [] => Err("empty key".to_owned()),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(inner) => set_path(inner, rest, value),
+                _ => Err(format!("`{first}` is a value, not a section")),
+            }
+        }
+    }
+}
+
+/// A secret (key, password): its value never appears in `Debug` or `Display` output.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
+/// The settings every service shares.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    pub server: ServerConfig,
+    pub telemetry: TelemetryConfig,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+}
+
+/// Where to listen and how to stop.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen_addr: SocketAddr,
+    /// How long in-flight calls may run after SIGTERM/SIGINT before they are dropped.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+/// Log format for humans or machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+/// Logs, traces and metrics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// The service name on traces and metrics.
+    pub service_name: String,
+    pub log_format: LogFormat,
+    /// A `tracing` filter, e.g. `info,welfare_runtime=debug`.
+    pub log_filter: String,
+    /// OTLP/gRPC endpoint (e.g. `http://localhost:4317`); unset disables export.
+    pub otlp_endpoint: Option<String>,
+    /// How often metrics are exported.
+    pub metrics_interval_ms: u64,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> TelemetryConfig {
+        TelemetryConfig {
+            service_name: "lodiwelfare".to_owned(),
+            log_format: LogFormat::Pretty,
+            log_filter: "info".to_owned(),
+            otlp_endpoint: None,
+            metrics_interval_ms: 15_000,
+        }
+    }
+}
+
+/// Signature algorithm for bearer tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum JwtAlgorithm {
+    /// Shared secret: development only.
+    #[default]
+    HS256,
+    RS256,
+    ES256,
+}
+
+/// Bearer-token checks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub algorithm: JwtAlgorithm,
+    /// HS256 shared secret.
+    pub hs256_secret: Option<Secret>,
+    /// RS256/ES256 public key, PEM, inline...
+    pub public_key_pem: Option<String>,
+    /// ...or from a file.
+    pub public_key_file: Option<PathBuf>,
+    /// Tolerated clock skew.
+    pub leeway_seconds: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> AuthConfig {
+        AuthConfig {
+            issuer: "lodiwelfare".to_owned(),
+            audience: "lodiwelfare".to_owned(),
+            algorithm: JwtAlgorithm::HS256,
+            hs256_secret: None,
+            public_key_pem: None,
+            public_key_file: None,
+            leeway_seconds: 30,
+        }
+    }
+}
+
+/// Limits on what one caller or one call may take.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request message accepted, bytes.
+    pub max_message_bytes: usize,
+    /// Longest a call may run before DEADLINE_EXCEEDED.
+    pub request_timeout_ms: u64,
+    /// Calls served at once; more are refused with UNAVAILABLE rather than queued.
+    pub max_concurrent_requests: usize,
+    /// Sustained calls per second per principal (or per client address when anonymous).
+    pub rate_limit_per_second: u32,
+    /// Calls a principal may make in a burst above the sustained rate.
+    pub rate_limit_burst: u32,
+    /// Principals tracked by the rate limiter before the least recent are forgotten.
+    pub rate_limit_max_principals: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> LimitsConfig {
+        LimitsConfig {
+            max_message_bytes: 4 * 1024 * 1024,
+            request_timeout_ms: 10_000,
+            max_concurrent_requests: 1_024,
+            rate_limit_per_second: 100,
+            rate_limit_burst: 200,
+            rate_limit_max_principals: 100_000,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn layers_apply_defaults_then_file_then_environment() {
+        let dir = std::env::temp_dir().join(format!("welfare-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("layers.toml");
+        std::fs::write(&file, "[server]\nlisten_addr = \"0.0.0.0:7000\"\n[limits]\nrate_limit_per_second = 5\n")
+            .expect("write");
+        let config: RuntimeConfig = load(
+            Some(&file),
+            "lodiwelfare",
+            env(&[("LODIWELFARE__LIMITS__RATE_LIMIT_PER_SECOND", "9"), ("OTHER__X", "1")]),
+        )
+        .expect("valid");
+        assert_eq!(config.server.listen_addr.port(), 7000);
+        assert_eq!(config.limits.rate_limit_per_second, 9);
+        assert_eq!(config.limits.rate_limit_burst, LimitsConfig::default().rate_limit_burst);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_path() {
+        let error = load::<RuntimeConfig>(None, "lodiwelfare", env(&[("LODIWELFARE__SERVER__PORTT", "1")]))
+            .expect_err("unknown key");
+        let message = error.to_string();
+        assert!(message.contains("portt"), "{message}");
+        let error = load::<RuntimeConfig>(None, "lodiwelfare", env(&[("LODIWELFARE__LIMITS__MAX_MESSAGE_BYTES", "lots")]))
+            .expect_err("bad type");
+        assert!(error.to_string().contains("limits.max_message_bytes"), "{error}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let config: RuntimeConfig =
+            load(None, "lodiwelfare", env(&[("LODIWELFARE__AUTH__HS256_SECRET", "s3cr3t-value")])).expect("valid");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cr3t-value"), "{printed}");
+        assert_eq!(config.auth.hs256_secret.as_ref().map(Secret::expose), Some("s3cr3t-value"));
+    }
+
+    #[test]
+    fn quoted_numbers_stay_strings() {
+        let config: RuntimeConfig =
+            load(None, "lodiwelfare", env(&[("LODIWELFARE__AUTH__HS256_SECRET", "\"123\"")])).expect("valid");
+        assert_eq!(config.auth.hs256_secret.as_ref().map(Secret::expose), Some("123"));
+    }
+}

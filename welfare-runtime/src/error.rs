@@ -1,0 +1,199 @@
+//! One service error type and its fixed mapping to `google.rpc.Status`: an `ErrorInfo` with a
+//! stable `reason` (domain [`ERROR_DOMAIN`]) on every error, a `BadRequest` naming each field
+//! for invalid input, a `PreconditionFailure` listing what failed for refusals.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+use welfare_core::listing::FieldViolation;
+
+/// The `ErrorInfo.domain` of every LodiWelfare error.
+pub const ERROR_DOMAIN: &str = "lodiwelfare.it";
+
+/// One thing that failed a precondition: its type (e.g. "ELIGIBILITY"), subject (a code) and
+/// description (for people, in Italian where a citizen reads it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreconditionViolation {
+    pub kind: String,
+    pub subject: String,
+    pub description: String,
+}
+
+/// What went wrong in a service call. Messages are lowercase, without trailing punctuation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    #[error("invalid argument: {}", summary(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error("{resource} {id} not found")]
+    NotFound { resource: &'static str, id: String },
+    #[error("{message}")]
+    AlreadyExists { reason: &'static str, message: String },
+    #[error("{message}")]
+    FailedPrecondition { reason: &'static str, message: String, violations: Vec<PreconditionViolation> },
+    #[error("{message}")]
+    Aborted { reason: &'static str, message: String },
+    #[error("permission denied: {reason}")]
+    PermissionDenied { reason: &'static str },
+    #[error("unauthenticated: {message}")]
+    Unauthenticated { reason: &'static str, message: String },
+    #[error("{message}")]
+    ResourceExhausted { reason: &'static str, message: String },
+    #[error("service unavailable: {message}")]
+    Unavailable { message: String },
+    #[error("deadline exceeded")]
+    DeadlineExceeded,
+    /// A failure the caller cannot fix; the context is logged, never sent.
+    #[error("unexpected: {0}")]
+    Unexpected(String),
+}
+
+fn summary(violations: &[FieldViolation]) -> String {
+    violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+impl ServiceError {
+    /// One invalid field.
+    pub fn invalid(field: impl Into<String>, problem: impl ToString) -> ServiceError {
+        ServiceError::InvalidArgument(vec![FieldViolation::new(field, problem)])
+    }
+
+    /// The gRPC code: a small fixed mapping.
+    pub fn code(&self) -> Code {
+        match self {
+            ServiceError::InvalidArgument(_) => Code::InvalidArgument,
+            ServiceError::NotFound { .. } => Code::NotFound,
+            ServiceError::AlreadyExists { .. } => Code::AlreadyExists,
+            ServiceError::FailedPrecondition { .. } => Code::FailedPrecondition,
+            ServiceError::Aborted { .. } => Code::Aborted,
+            ServiceError::PermissionDenied { .. } => Code::PermissionDenied,
+            ServiceError::Unauthenticated { .. } => Code::Unauthenticated,
+            ServiceError::ResourceExhausted { .. } => Code::ResourceExhausted,
+            ServiceError::Unavailable { .. } => Code::Unavailable,
+            ServiceError::DeadlineExceeded => Code::DeadlineExceeded,
+            ServiceError::Unexpected(_) => Code::Internal,
+        }
+    }
+
+    /// The stable reason clients switch on.
+    pub fn reason(&self) -> String {
+        match self {
+            ServiceError::InvalidArgument(_) => "INVALID_ARGUMENT".to_owned(),
+            ServiceError::NotFound { resource, .. } => {
+                format!("{}_NOT_FOUND", resource.to_ascii_uppercase().replace([' ', '-'], "_"))
+            }
+            ServiceError::AlreadyExists { reason, .. }
+            | ServiceError::FailedPrecondition { reason, .. }
+            | ServiceError::Aborted { reason, .. }
+            | ServiceError::PermissionDenied { reason }
+            | ServiceError::Unauthenticated { reason, .. }
+            | ServiceError::ResourceExhausted { reason, .. } => (*reason).to_owned(),
+            ServiceError::Unavailable { .. } => "UNAVAILABLE".to_owned(),
+            ServiceError::DeadlineExceeded => "DEADLINE_EXCEEDED".to_owned(),
+            ServiceError::Unexpected(_) => "INTERNAL".to_owned(),
+        }
+    }
+
+    /// The status sent to the client, with its details.
+    pub fn to_status(&self) -> Status {
+        let mut details = ErrorDetails::new();
+        let mut metadata = std::collections::HashMap::new();
+        if let ServiceError::NotFound { resource, id } = self {
+            metadata.insert("resource".to_owned(), (*resource).to_owned());
+            metadata.insert("id".to_owned(), id.clone());
+        }
+        details.set_error_info(self.reason(), ERROR_DOMAIN, metadata);
+        match self {
+            ServiceError::InvalidArgument(violations) => {
+                for violation in violations {
+                    details.add_bad_request_violation(violation.field.clone(), violation.problem.clone());
+                }
+            }
+            ServiceError::FailedPrecondition { violations, .. } => {
+                for v in violations {
+                    details.add_precondition_failure_violation(v.kind.clone(), v.subject.clone(), v.description.clone());
+                }
+            }
+            _ => {}
+        }
+        let message = match self {
+            ServiceError::Unexpected(context) => {
+                tracing::error!(error.context = %context, "unexpected error");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        Status::with_error_details(self.code(), message, details)
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Status {
+        error.to_status()
+    }
+}
+
+impl From<FieldViolation> for ServiceError {
+    fn from(violation: FieldViolation) -> ServiceError {
+        ServiceError::InvalidArgument(vec![violation])
+    }
+}
+
+impl From<Vec<FieldViolation>> for ServiceError {
+    fn from(violations: Vec<FieldViolation>) -> ServiceError {
+        ServiceError::InvalidArgument(violations)
+    }
+}
+
+impl From<welfare_core::auth::Denied> for ServiceError {
+    fn from(denied: welfare_core::auth::Denied) -> ServiceError {
+        match denied {
+            welfare_core::auth::Denied::Unauthenticated => ServiceError::Unauthenticated {
+                reason: "UNAUTHENTICATED",
+                message: "this call needs a bearer token".to_owned(),
+            },
+            other => ServiceError::PermissionDenied { reason: other.code() },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_input_names_every_field() {
+        let error = ServiceError::InvalidArgument(vec![
+            FieldViolation::new("listing.title", "must be 3 to 120 characters"),
+            FieldViolation::new("listing.category", "is required"),
+        ]);
+        let status = error.to_status();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let info = details.error_info().expect("error info");
+        assert_eq!((info.reason.as_str(), info.domain.as_str()), ("INVALID_ARGUMENT", ERROR_DOMAIN));
+        let fields: Vec<_> = details
+            .bad_request()
+            .expect("bad request")
+            .field_violations
+            .iter()
+            .map(|v| v.field.clone())
+            .collect();
+        assert_eq!(fields, ["listing.title", "listing.category"]);
+    }
+
+    #[test]
+    fn not_found_reasons_name_the_resource() {
+        let status = ServiceError::NotFound { resource: "listing", id: "l-1".to_owned() }.to_status();
+        assert_eq!(status.code(), Code::NotFound);
+        let details = status.get_error_details();
+        let info = details.error_info().expect("error info");
+        assert_eq!(info.reason, "LISTING_NOT_FOUND");
+        assert_eq!(info.metadata.get("id").map(String::as_str), Some("l-1"));
+    }
+
+    #[test]
+    fn unexpected_errors_keep_their_context_private() {
+        let status = ServiceError::Unexpected("connection reset by db-3".to_owned()).to_status();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("db-3"));
+    }
+}

@@ -1,0 +1,177 @@
+//! Startup you can test: [`Application::build`] binds (port 0 in tests) and assembles the
+//! layer stack, health and reflection; [`Application::run_until_stopped`] serves until the
+//! shutdown future resolves, then drains in-flight calls for at most the grace period.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+use tower::ServiceBuilder;
+
+use crate::auth::{AuthLayer, AuthSetupError, JwtVerifier};
+use crate::config::RuntimeConfig;
+use crate::load_shed::LoadShedLayer;
+use crate::observe::ObserveLayer;
+use crate::rate_limit::{RateLimit, RateLimitLayer};
+use crate::timeout::TimeoutLayer;
+
+/// Why a server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Auth(#[from] AuthSetupError),
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(String),
+    #[error("server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// What a service contributes to the runtime: its routes, its public methods and the names of
+/// its gRPC services (for health).
+#[derive(Debug)]
+pub struct ServiceSet {
+    pub routes: Routes,
+    /// Full paths callable without a token, e.g. `/welfare.catalog.v1.CatalogService/SearchListings`.
+    pub public_methods: Vec<String>,
+    /// Fully qualified service names reported SERVING by health checks.
+    pub service_names: Vec<String>,
+}
+
+/// A bound, assembled server, not yet serving.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    routes: Routes,
+    health: HealthReporter,
+    service_names: Vec<String>,
+    config: RuntimeConfig,
+    auth: AuthLayer,
+}
+
+impl Application {
+    /// Binds the listen address and assembles the server around `services`.
+    pub async fn build(config: &RuntimeConfig, services: ServiceSet) -> Result<Application, StartupError> {
+        let verifier = JwtVerifier::from_config(&config.auth)?;
+        let addr = config.server.listen_addr;
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
+        let port = listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?.port();
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(welfare_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| StartupError::Reflection(e.to_string()))?;
+        let routes = services.routes.add_service(health_service).add_service(reflection);
+        Ok(Application {
+            listener,
+            port,
+            routes,
+            health,
+            service_names: services.service_names,
+            config: config.clone(),
+            auth: AuthLayer::new(verifier, services.public_methods),
+        })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The health reporter, to mark services serving or not.
+    pub fn health(&self) -> HealthReporter {
+        self.health.clone()
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, reports NOT_SERVING, and lets
+    /// in-flight calls finish for at most `server.shutdown_grace_ms` before dropping them.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartupError> {
+        let limits = &self.config.limits;
+        // Outermost first. Observe sees every call, refusals included; the timeout bounds all
+        // the work below it; auth names the principal that the rate limiter keys on; the
+        // concurrency cap is innermost so that refused calls never hold a permit.
+        let layers = ServiceBuilder::new()
+            .layer(ObserveLayer::new())
+            .layer(TimeoutLayer::new(Duration::from_millis(limits.request_timeout_ms.max(1))))
+            .layer(self.auth.clone())
+            .layer(RateLimitLayer::new(RateLimit {
+                per_second: limits.rate_limit_per_second,
+                burst: limits.rate_limit_burst,
+                max_callers: limits.rate_limit_max_principals,
+            }))
+            .layer(LoadShedLayer::new(limits.max_concurrent_requests))
+            .into_inner();
+        for name in &self.service_names {
+            self.health.set_service_status(name, ServingStatus::Serving).await;
+        }
+        self.health.set_service_status("", ServingStatus::Serving).await;
+
+        let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+        let health = self.health.clone();
+        let names = self.service_names.clone();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining in-flight calls");
+            for name in &names {
+                health.set_service_status(name, ServingStatus::NotServing).await;
+            }
+            health.set_service_status("", ServingStatus::NotServing).await;
+            let _ = stopping_tx.send(true);
+        };
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.listener);
+        let server = tonic::transport::Server::builder()
+            .layer(layers)
+            .add_routes(self.routes)
+            .serve_with_incoming_shutdown(incoming, signal);
+        let grace = Duration::from_millis(self.config.server.shutdown_grace_ms);
+        let grace_elapsed = async move {
+            while !*stopping_rx.borrow_and_update() {
+                if stopping_rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result.map_err(StartupError::from),
+            () = grace_elapsed => {
+                tracing::warn!(grace_ms = grace.as_millis(), "grace period over: dropping calls still in flight");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            () = terminate => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
