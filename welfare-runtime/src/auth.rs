@@ -20,8 +20,11 @@ use crate::error::ServiceError;
 use crate::future::EarlyOr;
 
 /// Paths every server answers without a token: health checks and reflection.
-const ALWAYS_PUBLIC_PREFIXES: &[&str] =
-    &["/grpc.health.v1.Health/", "/grpc.reflection.v1.ServerReflection/", "/grpc.reflection.v1alpha.ServerReflection/"];
+const ALWAYS_PUBLIC_PREFIXES: &[&str] = &[
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+];
 /// The longest bearer token accepted, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
@@ -33,9 +36,15 @@ pub enum AuthSetupError {
     #[error("auth.public_key_pem or auth.public_key_file is required for {0:?}")]
     MissingKey(JwtAlgorithm),
     #[error("cannot read auth.public_key_file {path}: {source}")]
-    KeyFile { path: std::path::PathBuf, source: std::io::Error },
+    KeyFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("auth public key is not a valid PEM key for {algorithm:?}: {message}")]
-    Key { algorithm: JwtAlgorithm, message: String },
+    Key {
+        algorithm: JwtAlgorithm,
+        message: String,
+    },
     #[error("auth.issuer and auth.audience must not be empty")]
     Claims,
 }
@@ -90,7 +99,10 @@ impl TokenError {
     }
 
     fn into_service_error(self) -> ServiceError {
-        ServiceError::Unauthenticated { reason: self.reason(), message: self.to_string() }
+        ServiceError::Unauthenticated {
+            reason: self.reason(),
+            message: self.to_string(),
+        }
     }
 }
 
@@ -103,7 +115,9 @@ pub struct JwtVerifier {
 
 impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtVerifier").field("algorithms", &self.validation.algorithms).finish_non_exhaustive()
+        f.debug_struct("JwtVerifier")
+            .field("algorithms", &self.validation.algorithms)
+            .finish_non_exhaustive()
     }
 }
 
@@ -114,21 +128,41 @@ impl JwtVerifier {
         }
         let (algorithm, key) = match config.algorithm {
             JwtAlgorithm::HS256 => {
-                let secret = config.hs256_secret.as_ref().filter(|s| s.expose().len() >= 32).ok_or(AuthSetupError::Secret)?;
-                (Algorithm::HS256, DecodingKey::from_secret(secret.expose().as_bytes()))
+                let secret = config
+                    .hs256_secret
+                    .as_ref()
+                    .filter(|s| s.expose().len() >= 32)
+                    .ok_or(AuthSetupError::Secret)?;
+                (
+                    Algorithm::HS256,
+                    DecodingKey::from_secret(secret.expose().as_bytes()),
+                )
             }
             asymmetric => {
                 let pem = match (&config.public_key_pem, &config.public_key_file) {
                     (Some(pem), _) => pem.clone().into_bytes(),
-                    (None, Some(path)) => std::fs::read(path)
-                        .map_err(|source| AuthSetupError::KeyFile { path: path.clone(), source })?,
+                    (None, Some(path)) => {
+                        std::fs::read(path).map_err(|source| AuthSetupError::KeyFile {
+                            path: path.clone(),
+                            source,
+                        })?
+                    }
                     (None, None) => return Err(AuthSetupError::MissingKey(asymmetric)),
                 };
-                let bad_key = |e: jsonwebtoken::errors::Error| AuthSetupError::Key { algorithm: asymmetric, message: e.to_string() };
+                let bad_key = |e: jsonwebtoken::errors::Error| AuthSetupError::Key {
+                    algorithm: asymmetric,
+                    message: e.to_string(),
+                };
                 if asymmetric == JwtAlgorithm::RS256 {
-                    (Algorithm::RS256, DecodingKey::from_rsa_pem(&pem).map_err(bad_key)?)
+                    (
+                        Algorithm::RS256,
+                        DecodingKey::from_rsa_pem(&pem).map_err(bad_key)?,
+                    )
                 } else {
-                    (Algorithm::ES256, DecodingKey::from_ec_pem(&pem).map_err(bad_key)?)
+                    (
+                        Algorithm::ES256,
+                        DecodingKey::from_ec_pem(&pem).map_err(bad_key)?,
+                    )
                 }
             }
         };
@@ -146,34 +180,53 @@ impl JwtVerifier {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Malformed);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            ErrorKind::ImmatureSignature => TokenError::NotYetValid,
-            ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => TokenError::BadSignature,
-            ErrorKind::InvalidAudience => TokenError::WrongAudience,
-            ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
-            ErrorKind::MissingRequiredClaim(claim) => TokenError::Claims(format!("missing {claim}")),
-            _ => TokenError::Malformed,
-        })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
+            |e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => {
+                    TokenError::BadSignature
+                }
+                ErrorKind::InvalidAudience => TokenError::WrongAudience,
+                ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+                ErrorKind::MissingRequiredClaim(claim) => {
+                    TokenError::Claims(format!("missing {claim}"))
+                }
+                _ => TokenError::Malformed,
+            },
+        )?;
         let claims = data.claims;
-        let subject = PersonId::parse(&claims.sub).map_err(|e| TokenError::Claims(format!("sub: {e}")))?;
+        let subject =
+            PersonId::parse(&claims.sub).map_err(|e| TokenError::Claims(format!("sub: {e}")))?;
         let roles = claims
             .roles
             .iter()
-            .map(|code| Role::from_code(code).ok_or_else(|| TokenError::Claims(format!("unknown role {code:?}"))))
+            .map(|code| {
+                Role::from_code(code)
+                    .ok_or_else(|| TokenError::Claims(format!("unknown role {code:?}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let mut principal = Principal::new(subject, roles);
         if let Some(id) = claims.provider_id {
-            principal = principal.for_provider(ProviderId::parse(&id).map_err(|e| TokenError::Claims(format!("provider_id: {e}")))?);
+            principal = principal.for_provider(
+                ProviderId::parse(&id)
+                    .map_err(|e| TokenError::Claims(format!("provider_id: {e}")))?,
+            );
         }
         if let Some(id) = claims.company_id {
-            principal = principal.for_company(CompanyId::parse(&id).map_err(|e| TokenError::Claims(format!("company_id: {e}")))?);
+            principal = principal.for_company(
+                CompanyId::parse(&id)
+                    .map_err(|e| TokenError::Claims(format!("company_id: {e}")))?,
+            );
         }
         Ok(principal)
     }
 
     /// Reads the `authorization` header value: `Bearer <token>`.
-    pub fn verify_header(&self, header: Option<&http::HeaderValue>) -> Result<Principal, TokenError> {
+    pub fn verify_header(
+        &self,
+        header: Option<&http::HeaderValue>,
+    ) -> Result<Principal, TokenError> {
         let header = header.ok_or(TokenError::Missing)?;
         let text = header.to_str().map_err(|_| TokenError::NotBearer)?;
         let (scheme, token) = text.split_once(' ').ok_or(TokenError::NotBearer)?;
@@ -194,15 +247,24 @@ pub struct AuthLayer {
 impl AuthLayer {
     /// `public_methods` are full gRPC paths (`/welfare.catalog.v1.CatalogService/SearchListings`)
     /// that answer callers without a token.
-    pub fn new(verifier: JwtVerifier, public_methods: impl IntoIterator<Item = String>) -> AuthLayer {
-        AuthLayer { verifier: Arc::new(verifier), public_methods: Arc::new(public_methods.into_iter().collect()) }
+    pub fn new(
+        verifier: JwtVerifier,
+        public_methods: impl IntoIterator<Item = String>,
+    ) -> AuthLayer {
+        AuthLayer {
+            verifier: Arc::new(verifier),
+            public_methods: Arc::new(public_methods.into_iter().collect()),
+        }
     }
 }
 
 impl<S> Layer<S> for AuthLayer {
     type Service = Auth<S>;
     fn layer(&self, inner: S) -> Auth<S> {
-        Auth { inner, layer: self.clone() }
+        Auth {
+            inner,
+            layer: self.clone(),
+        }
     }
 }
 
@@ -228,7 +290,9 @@ where
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let path = request.uri().path();
-        let public = ALWAYS_PUBLIC_PREFIXES.iter().any(|prefix| path.starts_with(prefix))
+        let public = ALWAYS_PUBLIC_PREFIXES
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
             || self.layer.public_methods.contains(path);
         let header = request.headers().get(http::header::AUTHORIZATION);
         let principal = match (header, public) {
@@ -250,7 +314,11 @@ where
 
 /// The principal the auth layer placed on a request (anonymous if there is none).
 pub fn principal<T>(request: &tonic::Request<T>) -> Principal {
-    request.extensions().get::<Principal>().cloned().unwrap_or_else(Principal::anonymous)
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or_else(Principal::anonymous)
 }
 
 #[cfg(test)]
@@ -262,17 +330,30 @@ mod tests {
     const SECRET: &str = "an-hs256-secret-of-at-least-32-bytes!";
 
     fn verifier() -> JwtVerifier {
-        let config = AuthConfig { hs256_secret: Some(Secret::new(SECRET)), ..AuthConfig::default() };
+        let config = AuthConfig {
+            hs256_secret: Some(Secret::new(SECRET)),
+            ..AuthConfig::default()
+        };
         JwtVerifier::from_config(&config).expect("valid config")
     }
 
     fn token(claims: serde_json::Value, secret: &str) -> String {
-        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()))
-            .expect("encode")
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .expect("encode")
     }
 
     fn now() -> i64 {
-        i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()).expect("fits")
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_secs(),
+        )
+        .expect("fits")
     }
 
     #[test]
@@ -281,22 +362,37 @@ mod tests {
             "roles": ["provider_operator"], "provider_id": "coop-1"});
         let principal = verifier().verify(&token(claims, SECRET)).expect("valid");
         assert!(principal.has(Role::ProviderOperator));
-        assert_eq!(principal.provider_id.as_ref().map(ProviderId::as_str), Some("coop-1"));
+        assert_eq!(
+            principal.provider_id.as_ref().map(ProviderId::as_str),
+            Some("coop-1")
+        );
     }
 
     #[test]
     fn every_kind_of_bad_token_is_refused_with_its_reason() {
         let base = |exp: i64, aud: &str| json!({"sub": "anna", "iss": "lodiwelfare", "aud": aud, "exp": exp});
         let v = verifier();
-        assert_eq!(v.verify(&token(base(now() - 3_600, "lodiwelfare"), SECRET)), Err(TokenError::Expired));
-        assert_eq!(v.verify(&token(base(now() + 60, "someone-else"), SECRET)), Err(TokenError::WrongAudience));
         assert_eq!(
-            v.verify(&token(base(now() + 60, "lodiwelfare"), "another-secret-that-is-32-bytes-long")),
+            v.verify(&token(base(now() - 3_600, "lodiwelfare"), SECRET)),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            v.verify(&token(base(now() + 60, "someone-else"), SECRET)),
+            Err(TokenError::WrongAudience)
+        );
+        assert_eq!(
+            v.verify(&token(
+                base(now() + 60, "lodiwelfare"),
+                "another-secret-that-is-32-bytes-long"
+            )),
             Err(TokenError::BadSignature)
         );
         assert_eq!(v.verify("not.a.jwt"), Err(TokenError::Malformed));
         let role = json!({"sub": "anna", "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": now() + 60, "roles": ["king"]});
-        assert!(matches!(v.verify(&token(role, SECRET)), Err(TokenError::Claims(_))));
+        assert!(matches!(
+            v.verify(&token(role, SECRET)),
+            Err(TokenError::Claims(_))
+        ));
         assert_eq!(v.verify_header(None), Err(TokenError::Missing));
         let basic = http::HeaderValue::from_static("Basic abc");
         assert_eq!(v.verify_header(Some(&basic)), Err(TokenError::NotBearer));
@@ -304,7 +400,13 @@ mod tests {
 
     #[test]
     fn a_short_hs256_secret_is_a_configuration_error() {
-        let config = AuthConfig { hs256_secret: Some(Secret::new("short")), ..AuthConfig::default() };
-        assert!(matches!(JwtVerifier::from_config(&config), Err(AuthSetupError::Secret)));
+        let config = AuthConfig {
+            hs256_secret: Some(Secret::new("short")),
+            ..AuthConfig::default()
+        };
+        assert!(matches!(
+            JwtVerifier::from_config(&config),
+            Err(AuthSetupError::Secret)
+        ));
     }
 }

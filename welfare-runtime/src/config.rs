@@ -20,7 +20,10 @@ pub const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read configuration file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("configuration file {path} is larger than {MAX_CONFIG_FILE_BYTES} bytes")]
     TooLarge { path: PathBuf },
     #[error("configuration file {path} is not valid TOML: {message}")]
@@ -41,18 +44,27 @@ pub fn load<T: DeserializeOwned>(
     let mut merged = toml::Table::new();
     if let Some(path) = file {
         let too_large = std::fs::metadata(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?
+            .map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?
             .len()
             > MAX_CONFIG_FILE_BYTES;
         if too_large {
-            return Err(ConfigError::TooLarge { path: path.to_owned() });
+            return Err(ConfigError::TooLarge {
+                path: path.to_owned(),
+            });
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        merged = text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
-            message: e.to_string(),
+            source,
         })?;
+        merged = text
+            .parse::<toml::Table>()
+            .map_err(|e| ConfigError::Syntax {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
     }
     let marker = format!("{}__", env_prefix.to_ascii_uppercase());
     let mut variables: Vec<(String, String)> = environment
@@ -68,7 +80,10 @@ pub fn load<T: DeserializeOwned>(
             .map(str::to_ascii_lowercase)
             .collect();
         if path.iter().any(String::is_empty) {
-            return Err(ConfigError::Environment { name, message: "empty key segment".to_owned() });
+            return Err(ConfigError::Environment {
+                name,
+                message: "empty key segment".to_owned(),
+            });
         }
         set_path(&mut merged, &path, scalar(&value))
             .map_err(|message| ConfigError::Environment { name, message })?;
@@ -83,8 +98,17 @@ pub fn load<T: DeserializeOwned>(
 /// Reads an environment value as a TOML scalar where it parses as one, else as a string.
 fn scalar(value: &str) -> toml::Value {
     let document = format!("v = {value}");
-    match document.parse::<toml::Table>().ok().and_then(|mut t| t.remove("v")) {
-        Some(parsed @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) | toml::Value::String(_))) => parsed,
+    match document
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+    {
+        Some(
+            parsed @ (toml::Value::Integer(_)
+            | toml::Value::Float(_)
+            | toml::Value::Boolean(_)
+            | toml::Value::String(_)),
+        ) => parsed,
         _ => toml::Value::String(value.to_owned()),
     }
 }
@@ -97,7 +121,9 @@ fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Res
             Ok(())
         }
         [first, rest @ ..] => {
-            let entry = table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             match entry {
                 toml::Value::Table(inner) => set_path(inner, rest, value),
                 _ => Err(format!("`{first}` is a value, not a section")),
@@ -280,7 +306,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -288,43 +317,77 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("welfare-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let file = dir.join("layers.toml");
-        std::fs::write(&file, "[server]\nlisten_addr = \"0.0.0.0:7000\"\n[limits]\nrate_limit_per_second = 5\n")
-            .expect("write");
+        std::fs::write(
+            &file,
+            "[server]\nlisten_addr = \"0.0.0.0:7000\"\n[limits]\nrate_limit_per_second = 5\n",
+        )
+        .expect("write");
         let config: RuntimeConfig = load(
             Some(&file),
             "lodiwelfare",
-            env(&[("LODIWELFARE__LIMITS__RATE_LIMIT_PER_SECOND", "9"), ("OTHER__X", "1")]),
+            env(&[
+                ("LODIWELFARE__LIMITS__RATE_LIMIT_PER_SECOND", "9"),
+                ("OTHER__X", "1"),
+            ]),
         )
         .expect("valid");
         assert_eq!(config.server.listen_addr.port(), 7000);
         assert_eq!(config.limits.rate_limit_per_second, 9);
-        assert_eq!(config.limits.rate_limit_burst, LimitsConfig::default().rate_limit_burst);
+        assert_eq!(
+            config.limits.rate_limit_burst,
+            LimitsConfig::default().rate_limit_burst
+        );
     }
 
     #[test]
     fn unknown_keys_are_rejected_with_their_path() {
-        let error = load::<RuntimeConfig>(None, "lodiwelfare", env(&[("LODIWELFARE__SERVER__PORTT", "1")]))
-            .expect_err("unknown key");
+        let error = load::<RuntimeConfig>(
+            None,
+            "lodiwelfare",
+            env(&[("LODIWELFARE__SERVER__PORTT", "1")]),
+        )
+        .expect_err("unknown key");
         let message = error.to_string();
         assert!(message.contains("portt"), "{message}");
-        let error = load::<RuntimeConfig>(None, "lodiwelfare", env(&[("LODIWELFARE__LIMITS__MAX_MESSAGE_BYTES", "lots")]))
-            .expect_err("bad type");
-        assert!(error.to_string().contains("limits.max_message_bytes"), "{error}");
+        let error = load::<RuntimeConfig>(
+            None,
+            "lodiwelfare",
+            env(&[("LODIWELFARE__LIMITS__MAX_MESSAGE_BYTES", "lots")]),
+        )
+        .expect_err("bad type");
+        assert!(
+            error.to_string().contains("limits.max_message_bytes"),
+            "{error}"
+        );
     }
 
     #[test]
     fn secrets_never_print() {
-        let config: RuntimeConfig =
-            load(None, "lodiwelfare", env(&[("LODIWELFARE__AUTH__HS256_SECRET", "s3cr3t-value")])).expect("valid");
+        let config: RuntimeConfig = load(
+            None,
+            "lodiwelfare",
+            env(&[("LODIWELFARE__AUTH__HS256_SECRET", "s3cr3t-value")]),
+        )
+        .expect("valid");
         let printed = format!("{config:?}");
         assert!(!printed.contains("s3cr3t-value"), "{printed}");
-        assert_eq!(config.auth.hs256_secret.as_ref().map(Secret::expose), Some("s3cr3t-value"));
+        assert_eq!(
+            config.auth.hs256_secret.as_ref().map(Secret::expose),
+            Some("s3cr3t-value")
+        );
     }
 
     #[test]
     fn quoted_numbers_stay_strings() {
-        let config: RuntimeConfig =
-            load(None, "lodiwelfare", env(&[("LODIWELFARE__AUTH__HS256_SECRET", "\"123\"")])).expect("valid");
-        assert_eq!(config.auth.hs256_secret.as_ref().map(Secret::expose), Some("123"));
+        let config: RuntimeConfig = load(
+            None,
+            "lodiwelfare",
+            env(&[("LODIWELFARE__AUTH__HS256_SECRET", "\"123\"")]),
+        )
+        .expect("valid");
+        assert_eq!(
+            config.auth.hs256_secret.as_ref().map(Secret::expose),
+            Some("123")
+        );
     }
 }

@@ -26,17 +26,33 @@ pub enum ServiceError {
     #[error("{resource} {id} not found")]
     NotFound { resource: &'static str, id: String },
     #[error("{message}")]
-    AlreadyExists { reason: &'static str, message: String },
+    AlreadyExists {
+        reason: &'static str,
+        message: String,
+    },
     #[error("{message}")]
-    FailedPrecondition { reason: &'static str, message: String, violations: Vec<PreconditionViolation> },
+    FailedPrecondition {
+        reason: &'static str,
+        message: String,
+        violations: Vec<PreconditionViolation>,
+    },
     #[error("{message}")]
-    Aborted { reason: &'static str, message: String },
+    Aborted {
+        reason: &'static str,
+        message: String,
+    },
     #[error("permission denied: {reason}")]
     PermissionDenied { reason: &'static str },
     #[error("unauthenticated: {message}")]
-    Unauthenticated { reason: &'static str, message: String },
+    Unauthenticated {
+        reason: &'static str,
+        message: String,
+    },
     #[error("{message}")]
-    ResourceExhausted { reason: &'static str, message: String },
+    ResourceExhausted {
+        reason: &'static str,
+        message: String,
+    },
     #[error("service unavailable: {message}")]
     Unavailable { message: String },
     #[error("deadline exceeded")]
@@ -47,7 +63,11 @@ pub enum ServiceError {
 }
 
 fn summary(violations: &[FieldViolation]) -> String {
-    violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    violations
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl ServiceError {
@@ -78,7 +98,10 @@ impl ServiceError {
         match self {
             ServiceError::InvalidArgument(_) => "INVALID_ARGUMENT".to_owned(),
             ServiceError::NotFound { resource, .. } => {
-                format!("{}_NOT_FOUND", resource.to_ascii_uppercase().replace([' ', '-'], "_"))
+                format!(
+                    "{}_NOT_FOUND",
+                    resource.to_ascii_uppercase().replace([' ', '-'], "_")
+                )
             }
             ServiceError::AlreadyExists { reason, .. }
             | ServiceError::FailedPrecondition { reason, .. }
@@ -104,12 +127,19 @@ impl ServiceError {
         match self {
             ServiceError::InvalidArgument(violations) => {
                 for violation in violations {
-                    details.add_bad_request_violation(violation.field.clone(), violation.problem.clone());
+                    details.add_bad_request_violation(
+                        violation.field.clone(),
+                        violation.problem.clone(),
+                    );
                 }
             }
             ServiceError::FailedPrecondition { violations, .. } => {
                 for v in violations {
-                    details.add_precondition_failure_violation(v.kind.clone(), v.subject.clone(), v.description.clone());
+                    details.add_precondition_failure_violation(
+                        v.kind.clone(),
+                        v.subject.clone(),
+                        v.description.clone(),
+                    );
                 }
             }
             _ => {}
@@ -150,7 +180,9 @@ impl From<welfare_core::auth::Denied> for ServiceError {
                 reason: "UNAUTHENTICATED",
                 message: "this call needs a bearer token".to_owned(),
             },
-            other => ServiceError::PermissionDenied { reason: other.code() },
+            other => ServiceError::PermissionDenied {
+                reason: other.code(),
+            },
         }
     }
 }
@@ -169,7 +201,10 @@ mod tests {
         assert_eq!(status.code(), Code::InvalidArgument);
         let details = status.get_error_details();
         let info = details.error_info().expect("error info");
-        assert_eq!((info.reason.as_str(), info.domain.as_str()), ("INVALID_ARGUMENT", ERROR_DOMAIN));
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("INVALID_ARGUMENT", ERROR_DOMAIN)
+        );
         let fields: Vec<_> = details
             .bad_request()
             .expect("bad request")
@@ -182,7 +217,11 @@ mod tests {
 
     #[test]
     fn not_found_reasons_name_the_resource() {
-        let status = ServiceError::NotFound { resource: "listing", id: "l-1".to_owned() }.to_status();
+        let status = ServiceError::NotFound {
+            resource: "listing",
+            id: "l-1".to_owned(),
+        }
+        .to_status();
         assert_eq!(status.code(), Code::NotFound);
         let details = status.get_error_details();
         let info = details.error_info().expect("error info");

@@ -21,7 +21,9 @@ pin_project! {
 
 impl<F, R> EarlyOr<F, R> {
     pub fn early(response: R) -> EarlyOr<F, R> {
-        EarlyOr::Early { response: Some(response) }
+        EarlyOr::Early {
+            response: Some(response),
+        }
     }
 
     pub fn inner(future: F) -> EarlyOr<F, R> {

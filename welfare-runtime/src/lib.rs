@@ -8,6 +8,7 @@
 //! | [`auth`] | bearer JWT → [`welfare_core::auth::Principal`] in the request extensions |
 //! | [`error`] | one service error type → `google.rpc.Status` with `ErrorInfo` and `BadRequest` |
 //! | [`timeout`], [`rate_limit`], [`load_shed`] | limits on time, per-principal rate, concurrency |
+//! | [`drain`] | cuts off calls that outlive the shutdown grace period |
 //! | [`server`] | binding, health, reflection, the layer stack, graceful shutdown |
 //!
 //! Message size is limited per service with the generated server's
@@ -16,6 +17,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod drain;
 pub mod error;
 mod future;
 pub mod load_shed;

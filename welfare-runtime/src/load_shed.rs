@@ -21,14 +21,19 @@ pub struct LoadShedLayer {
 
 impl LoadShedLayer {
     pub fn new(max_concurrent: usize) -> LoadShedLayer {
-        LoadShedLayer { permits: Arc::new(Semaphore::new(max_concurrent.max(1))) }
+        LoadShedLayer {
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+        }
     }
 }
 
 impl<S> Layer<S> for LoadShedLayer {
     type Service = LoadShed<S>;
     fn layer(&self, inner: S) -> LoadShed<S> {
-        LoadShed { inner, permits: Arc::clone(&self.permits) }
+        LoadShed {
+            inner,
+            permits: Arc::clone(&self.permits),
+        }
     }
 }
 
@@ -54,9 +59,14 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         match Arc::clone(&self.permits).try_acquire_owned() {
-            Ok(permit) => EarlyOr::inner(Permitted { inner: self.inner.call(request), _permit: permit }),
+            Ok(permit) => EarlyOr::inner(Permitted {
+                inner: self.inner.call(request),
+                _permit: permit,
+            }),
             Err(_) => {
-                let error = ServiceError::Unavailable { message: "server is at its concurrency limit, retry later".to_owned() };
+                let error = ServiceError::Unavailable {
+                    message: "server is at its concurrency limit, retry later".to_owned(),
+                };
                 EarlyOr::early(error.to_status().into_http())
             }
         }
@@ -102,13 +112,24 @@ mod tests {
         let first = tokio::spawn(layer.layer(inner.clone()).oneshot(http::Request::new(())));
         tokio::task::yield_now().await;
         // The first call holds the only permit until released.
-        let second = layer.layer(inner.clone()).oneshot(http::Request::new(())).await.expect("response");
+        let second = layer
+            .layer(inner.clone())
+            .oneshot(http::Request::new(()))
+            .await
+            .expect("response");
         let status = tonic::Status::from_header_map(second.headers()).expect("grpc status");
         assert_eq!(status.code(), tonic::Code::Unavailable);
         release.send(()).expect("first call waiting");
         let first = first.await.expect("joined").expect("response");
         assert!(tonic::Status::from_header_map(first.headers()).is_none());
-        let third = layer.layer(inner).oneshot(http::Request::new(())).await.expect("response");
-        assert!(tonic::Status::from_header_map(third.headers()).is_none(), "permit returned");
+        let third = layer
+            .layer(inner)
+            .oneshot(http::Request::new(()))
+            .await
+            .expect("response");
+        assert!(
+            tonic::Status::from_header_map(third.headers()).is_none(),
+            "permit returned"
+        );
     }
 }

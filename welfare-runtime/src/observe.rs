@@ -66,7 +66,10 @@ impl Default for ObserveLayer {
 impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
     fn layer(&self, inner: S) -> Observe<S> {
-        Observe { inner, instruments: self.instruments.clone() }
+        Observe {
+            inner,
+            instruments: self.instruments.clone(),
+        }
     }
 }
 
@@ -103,7 +106,13 @@ where
             tracing::debug!(?error, "could not continue the caller's trace");
         }
         let future = self.inner.call(request).instrument(span.clone());
-        ObserveFuture { inner: future, span, method, started: Instant::now(), instruments: self.instruments.clone() }
+        ObserveFuture {
+            inner: future,
+            span,
+            method,
+            started: Instant::now(),
+            instruments: self.instruments.clone(),
+        }
     }
 }
 
@@ -133,7 +142,8 @@ where
             Poll::Ready(result) => result,
         };
         let code = match &result {
-            Ok(response) => tonic::Status::from_header_map(response.headers()).map_or(tonic::Code::Ok, |s| s.code()),
+            Ok(response) => tonic::Status::from_header_map(response.headers())
+                .map_or(tonic::Code::Ok, |s| s.code()),
             Err(_) => tonic::Code::Internal,
         };
         let code_number = i64::from(i32::from(code));
@@ -143,7 +153,9 @@ where
             KeyValue::new("rpc.grpc.status_code", code_number),
         ];
         this.instruments.requests.add(1, &attributes);
-        this.instruments.duration_ms.record(this.started.elapsed().as_secs_f64() * 1_000.0, &attributes);
+        this.instruments
+            .duration_ms
+            .record(this.started.elapsed().as_secs_f64() * 1_000.0, &attributes);
         Poll::Ready(result)
     }
 }

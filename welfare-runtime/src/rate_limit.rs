@@ -50,7 +50,10 @@ impl Buckets {
                 return false;
             }
         }
-        let bucket = self.by_caller.entry(caller.to_owned()).or_insert(Bucket { tokens: capacity, updated: now });
+        let bucket = self.by_caller.entry(caller.to_owned()).or_insert(Bucket {
+            tokens: capacity,
+            updated: now,
+        });
         let refill = now.duration_since(bucket.updated).as_secs_f64() * rate;
         bucket.tokens = (bucket.tokens + refill).min(capacity);
         bucket.updated = now;
@@ -71,14 +74,22 @@ pub struct RateLimitLayer {
 
 impl RateLimitLayer {
     pub fn new(limit: RateLimit) -> RateLimitLayer {
-        RateLimitLayer { buckets: Arc::new(Mutex::new(Buckets { limit, by_caller: HashMap::new() })) }
+        RateLimitLayer {
+            buckets: Arc::new(Mutex::new(Buckets {
+                limit,
+                by_caller: HashMap::new(),
+            })),
+        }
     }
 }
 
 impl<S> Layer<S> for RateLimitLayer {
     type Service = RateLimited<S>;
     fn layer(&self, inner: S) -> RateLimited<S> {
-        RateLimited { inner, buckets: Arc::clone(&self.buckets) }
+        RateLimited {
+            inner,
+            buckets: Arc::clone(&self.buckets),
+        }
     }
 }
 
@@ -91,7 +102,10 @@ pub struct RateLimited<S> {
 
 /// Who is calling, for the limiter: the token subject, else the client address.
 fn caller_key<B>(request: &http::Request<B>) -> String {
-    let subject = request.extensions().get::<Principal>().and_then(|p| p.subject.as_ref());
+    let subject = request
+        .extensions()
+        .get::<Principal>()
+        .and_then(|p| p.subject.as_ref());
     match subject {
         Some(subject) => format!("sub:{subject}"),
         None => {
@@ -120,7 +134,11 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let caller = caller_key(&request);
         // A poisoned lock only means another call panicked mid-update; the buckets stay usable.
-        let allowed = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take(&caller, Instant::now());
+        let allowed = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(&caller, Instant::now());
         if allowed {
             EarlyOr::inner(self.inner.call(request))
         } else {
@@ -142,7 +160,10 @@ mod tests {
 
     fn request(subject: &str) -> http::Request<()> {
         let mut request = http::Request::new(());
-        request.extensions_mut().insert(Principal::new(PersonId::parse(subject).expect("id"), vec![]));
+        request.extensions_mut().insert(Principal::new(
+            PersonId::parse(subject).expect("id"),
+            vec![],
+        ));
         request
     }
 
@@ -155,24 +176,52 @@ mod tests {
         let ok = tower::service_fn(|_: http::Request<()>| async {
             Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
         });
-        let layer = RateLimitLayer::new(RateLimit { per_second: 1, burst: 2, max_callers: 10 });
+        let layer = RateLimitLayer::new(RateLimit {
+            per_second: 1,
+            burst: 2,
+            max_callers: 10,
+        });
         let call = |who: &'static str| layer.layer(ok).oneshot(request(who));
         assert_eq!(code(&call("anna").await.expect("ok")), tonic::Code::Ok);
         assert_eq!(code(&call("anna").await.expect("ok")), tonic::Code::Ok);
-        assert_eq!(code(&call("anna").await.expect("ok")), tonic::Code::ResourceExhausted);
-        assert_eq!(code(&call("luca").await.expect("ok")), tonic::Code::Ok, "another principal is unaffected");
+        assert_eq!(
+            code(&call("anna").await.expect("ok")),
+            tonic::Code::ResourceExhausted
+        );
+        assert_eq!(
+            code(&call("luca").await.expect("ok")),
+            tonic::Code::Ok,
+            "another principal is unaffected"
+        );
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(code(&call("anna").await.expect("ok")), tonic::Code::Ok, "the bucket refills");
+        assert_eq!(
+            code(&call("anna").await.expect("ok")),
+            tonic::Code::Ok,
+            "the bucket refills"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn the_number_of_tracked_callers_is_bounded() {
-        let mut buckets = Buckets { limit: RateLimit { per_second: 1, burst: 1, max_callers: 2 }, by_caller: HashMap::new() };
+        let mut buckets = Buckets {
+            limit: RateLimit {
+                per_second: 1,
+                burst: 1,
+                max_callers: 2,
+            },
+            by_caller: HashMap::new(),
+        };
         let now = Instant::now();
         assert!(buckets.take("a", now));
         assert!(buckets.take("b", now));
-        assert!(!buckets.take("c", now), "no room while a and b are still limited");
-        assert!(buckets.take("c", now + Duration::from_secs(2)), "refilled callers are forgotten");
+        assert!(
+            !buckets.take("c", now),
+            "no room while a and b are still limited"
+        );
+        assert!(
+            buckets.take("c", now + Duration::from_secs(2)),
+            "refilled callers are forgotten"
+        );
         assert!(buckets.by_caller.len() <= 2);
     }
 }

@@ -14,6 +14,7 @@ use tower::ServiceBuilder;
 
 use crate::auth::{AuthLayer, AuthSetupError, JwtVerifier};
 use crate::config::RuntimeConfig;
+use crate::drain::Drain;
 use crate::load_shed::LoadShedLayer;
 use crate::observe::ObserveLayer;
 use crate::rate_limit::{RateLimit, RateLimitLayer};
@@ -23,7 +24,10 @@ use crate::timeout::TimeoutLayer;
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Auth(#[from] AuthSetupError),
     #[error("cannot build the reflection service: {0}")]
@@ -57,18 +61,29 @@ pub struct Application {
 
 impl Application {
     /// Binds the listen address and assembles the server around `services`.
-    pub async fn build(config: &RuntimeConfig, services: ServiceSet) -> Result<Application, StartupError> {
+    pub async fn build(
+        config: &RuntimeConfig,
+        services: ServiceSet,
+    ) -> Result<Application, StartupError> {
         let verifier = JwtVerifier::from_config(&config.auth)?;
         let addr = config.server.listen_addr;
-        let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
-        let port = listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?.port();
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?
+            .port();
         let (health, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(welfare_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
             .map_err(|e| StartupError::Reflection(e.to_string()))?;
-        let routes = services.routes.add_service(health_service).add_service(reflection);
+        let routes = services
+            .routes
+            .add_service(health_service)
+            .add_service(reflection);
         Ok(Application {
             listener,
             port,
@@ -92,14 +107,22 @@ impl Application {
 
     /// Serves until `shutdown` resolves; then stops accepting, reports NOT_SERVING, and lets
     /// in-flight calls finish for at most `server.shutdown_grace_ms` before dropping them.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartupError> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), StartupError> {
         let limits = &self.config.limits;
-        // Outermost first. Observe sees every call, refusals included; the timeout bounds all
-        // the work below it; auth names the principal that the rate limiter keys on; the
-        // concurrency cap is innermost so that refused calls never hold a permit.
+        // Outermost first. Observe sees every call, refusals included; the drain cuts off what
+        // outlives the shutdown grace; the timeout bounds all the work below it; auth names
+        // the principal that the rate limiter keys on; the concurrency cap is innermost so
+        // that refused calls never hold a permit.
+        let drain = Drain::new();
         let layers = ServiceBuilder::new()
             .layer(ObserveLayer::new())
-            .layer(TimeoutLayer::new(Duration::from_millis(limits.request_timeout_ms.max(1))))
+            .layer(drain.layer())
+            .layer(TimeoutLayer::new(Duration::from_millis(
+                limits.request_timeout_ms.max(1),
+            )))
             .layer(self.auth.clone())
             .layer(RateLimitLayer::new(RateLimit {
                 per_second: limits.rate_limit_per_second,
@@ -109,9 +132,13 @@ impl Application {
             .layer(LoadShedLayer::new(limits.max_concurrent_requests))
             .into_inner();
         for name in &self.service_names {
-            self.health.set_service_status(name, ServingStatus::Serving).await;
+            self.health
+                .set_service_status(name, ServingStatus::Serving)
+                .await;
         }
-        self.health.set_service_status("", ServingStatus::Serving).await;
+        self.health
+            .set_service_status("", ServingStatus::Serving)
+            .await;
 
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let health = self.health.clone();
@@ -120,9 +147,13 @@ impl Application {
             shutdown.await;
             tracing::info!("shutting down: draining in-flight calls");
             for name in &names {
-                health.set_service_status(name, ServingStatus::NotServing).await;
+                health
+                    .set_service_status(name, ServingStatus::NotServing)
+                    .await;
             }
-            health.set_service_status("", ServingStatus::NotServing).await;
+            health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
             let _ = stopping_tx.send(true);
         };
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.listener);
@@ -142,7 +173,8 @@ impl Application {
         tokio::select! {
             result = server => result.map_err(StartupError::from),
             () = grace_elapsed => {
-                tracing::warn!(grace_ms = grace.as_millis(), "grace period over: dropping calls still in flight");
+                tracing::warn!(grace_ms = grace.as_millis(), "grace period over: cutting off calls still in flight");
+                drain.cut_off();
                 Ok(())
             }
         }

@@ -46,12 +46,18 @@ impl Telemetry {
     /// Installs the global subscriber, and the OTLP pipelines when an endpoint is set.
     pub fn init(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
         install_propagator();
-        let filter = EnvFilter::try_new(&config.log_filter).map_err(|e| TelemetryError::Filter(e.to_string()))?;
+        let filter = EnvFilter::try_new(&config.log_filter)
+            .map_err(|e| TelemetryError::Filter(e.to_string()))?;
         let logs = match config.log_format {
             LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(true).boxed(),
-            LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).boxed(),
+            LogFormat::Json => tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .boxed(),
         };
-        let resource = Resource::builder().with_attribute(KeyValue::new("service.name", config.service_name.clone())).build();
+        let resource = Resource::builder()
+            .with_attribute(KeyValue::new("service.name", config.service_name.clone()))
+            .build();
         let (tracer_provider, meter_provider) = match &config.otlp_endpoint {
             None => (None, None),
             Some(endpoint) => {
@@ -76,22 +82,28 @@ impl Telemetry {
                 let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(metrics)
                     .with_interval(Duration::from_millis(config.metrics_interval_ms.max(1_000)))
                     .build();
-                let meter_provider = SdkMeterProvider::builder().with_reader(reader).with_resource(resource).build();
+                let meter_provider = SdkMeterProvider::builder()
+                    .with_reader(reader)
+                    .with_resource(resource)
+                    .build();
                 global::set_meter_provider(meter_provider.clone());
                 global::set_tracer_provider(tracer_provider.clone());
                 (Some(tracer_provider), Some(meter_provider))
             }
         };
-        let otel = tracer_provider
-            .as_ref()
-            .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer(config.service_name.clone())));
+        let otel = tracer_provider.as_ref().map(|provider| {
+            tracing_opentelemetry::layer().with_tracer(provider.tracer(config.service_name.clone()))
+        });
         tracing_subscriber::registry()
             .with(filter)
             .with(logs)
             .with(otel)
             .try_init()
             .map_err(|_| TelemetryError::AlreadyInstalled)?;
-        Ok(Telemetry { tracer_provider, meter_provider })
+        Ok(Telemetry {
+            tracer_provider,
+            meter_provider,
+        })
     }
 
     /// Flushes and stops the exporters.
@@ -147,7 +159,10 @@ pub fn extract_context(headers: &http::HeaderMap) -> Context {
 pub struct TraceContextInterceptor;
 
 impl tonic::service::Interceptor for TraceContextInterceptor {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         let context = tracing::Span::current().context();
         global::get_text_map_propagator(|propagator| {
             propagator.inject_context(&context, &mut MetadataInjector(request.metadata_mut()));

@@ -26,7 +26,10 @@ impl TimeoutLayer {
 impl<S> Layer<S> for TimeoutLayer {
     type Service = Timeout<S>;
     fn layer(&self, inner: S) -> Timeout<S> {
-        Timeout { inner, limit: self.limit }
+        Timeout {
+            inner,
+            limit: self.limit,
+        }
     }
 }
 
@@ -70,8 +73,12 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let limit = client_timeout(request.headers()).map_or(self.limit, |client| client.min(self.limit));
-        TimeoutFuture { inner: self.inner.call(request), sleep: tokio::time::sleep(limit) }
+        let limit =
+            client_timeout(request.headers()).map_or(self.limit, |client| client.min(self.limit));
+        TimeoutFuture {
+            inner: self.inner.call(request),
+            sleep: tokio::time::sleep(limit),
+        }
     }
 }
 
@@ -99,7 +106,9 @@ where
             return Poll::Ready(result);
         }
         match this.sleep.poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Ok(ServiceError::DeadlineExceeded.to_status().into_http())),
+            Poll::Ready(()) => {
+                Poll::Ready(Ok(ServiceError::DeadlineExceeded.to_status().into_http()))
+            }
             Poll::Pending => Poll::Pending,
         }
     }
@@ -117,7 +126,10 @@ mod tests {
             Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
         });
         let service = TimeoutLayer::new(Duration::from_secs(1)).layer(slow);
-        let response = service.oneshot(http::Request::new(())).await.expect("response");
+        let response = service
+            .oneshot(http::Request::new(()))
+            .await
+            .expect("response");
         let status = tonic::Status::from_header_map(response.headers()).expect("grpc status");
         assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
     }
