@@ -1,0 +1,200 @@
+//! The fixture shared by the runtime's server tests: a booking service on a real server bound
+//! to port 0, tokens, and request helpers.
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::oneshot;
+use tonic::metadata::MetadataValue;
+use tonic::service::Routes;
+use tonic::{Request, Response, Status};
+use tonic_types::StatusExt;
+use welfare_proto::booking::booking_service_client::BookingServiceClient;
+use welfare_proto::booking::booking_service_server::{BookingService, BookingServiceServer};
+use welfare_proto::booking::*;
+use welfare_runtime::config::{RuntimeConfig, Secret};
+use welfare_runtime::{Application, ServiceError, ServiceSet};
+
+pub const SECRET: &str = "runtime-tests-hs256-secret-32-bytes-long";
+pub const SERVICE: &str = "welfare.booking.v1.BookingService";
+
+/// A booking service whose `GetBooking` behaves as its id says: `slow-<ms>` answers after a
+/// delay, `invalid` fails validation, anything else echoes the caller's subject.
+pub struct Fixture;
+
+#[tonic::async_trait]
+impl BookingService for Fixture {
+    async fn list_availability(
+        &self,
+        _: Request<ListAvailabilityRequest>,
+    ) -> Result<Response<ListAvailabilityResponse>, Status> {
+        Ok(Response::new(ListAvailabilityResponse::default()))
+    }
+    async fn create_slots(
+        &self,
+        _: Request<CreateSlotsRequest>,
+    ) -> Result<Response<CreateSlotsResponse>, Status> {
+        Err(Status::unimplemented("not part of the fixture"))
+    }
+    async fn create_booking(
+        &self,
+        _: Request<CreateBookingRequest>,
+    ) -> Result<Response<Booking>, Status> {
+        Err(Status::unimplemented("not part of the fixture"))
+    }
+    async fn get_booking(
+        &self,
+        request: Request<GetBookingRequest>,
+    ) -> Result<Response<Booking>, Status> {
+        let principal = welfare_runtime::auth::principal(&request);
+        let id = request.into_inner().id;
+        if let Some(ms) = id.strip_prefix("slow-").and_then(|ms| ms.parse().ok()) {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        if id == "invalid" {
+            return Err(ServiceError::invalid("id", "must name an existing booking").into());
+        }
+        let booker_id = principal.subject.map(|s| s.to_string()).unwrap_or_default();
+        Ok(Response::new(Booking {
+            id: id.chars().take(40).collect(),
+            booker_id,
+            ..Default::default()
+        }))
+    }
+    async fn list_bookings(
+        &self,
+        _: Request<ListBookingsRequest>,
+    ) -> Result<Response<ListBookingsResponse>, Status> {
+        Err(Status::unimplemented("not part of the fixture"))
+    }
+    async fn confirm_booking(
+        &self,
+        _: Request<ConfirmBookingRequest>,
+    ) -> Result<Response<Booking>, Status> {
+        Err(Status::unimplemented("not part of the fixture"))
+    }
+    async fn reject_booking(
+        &self,
+        _: Request<RejectBookingRequest>,
+    ) -> Result<Response<Booking>, Status> {
+        Err(Status::unimplemented("not part of the fixture"))
+    }
+    async fn cancel_booking(
+        &self,
+        _: Request<CancelBookingRequest>,
+    ) -> Result<Response<Booking>, Status> {
+        Err(Status::unimplemented("not part of the fixture"))
+    }
+    async fn complete_booking(
+        &self,
+        _: Request<CompleteBookingRequest>,
+    ) -> Result<Response<Booking>, Status> {
+        Err(Status::unimplemented("not part of the fixture"))
+    }
+    async fn mark_no_show(
+        &self,
+        _: Request<MarkNoShowRequest>,
+    ) -> Result<Response<Booking>, Status> {
+        Err(Status::unimplemented("not part of the fixture"))
+    }
+}
+
+pub fn config() -> RuntimeConfig {
+    let mut config = RuntimeConfig::default();
+    config.server.listen_addr = "127.0.0.1:0".parse().expect("address");
+    config.server.shutdown_grace_ms = 2_000;
+    config.auth.hs256_secret = Some(Secret::new(SECRET));
+    config.limits.max_message_bytes = 64 * 1024;
+    config.limits.request_timeout_ms = 1_000;
+    config
+}
+
+pub struct Running {
+    pub port: u16,
+    stop: Option<oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<Result<(), welfare_runtime::server::StartupError>>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn client(&self) -> BookingServiceClient<tonic::transport::Channel> {
+        BookingServiceClient::connect(self.url())
+            .await
+            .expect("connect")
+    }
+
+    pub async fn stop(mut self) -> Result<(), welfare_runtime::server::StartupError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.server.await.expect("server task")
+    }
+}
+
+pub async fn start(config: RuntimeConfig) -> Running {
+    let max = config.limits.max_message_bytes;
+    let services = ServiceSet {
+        routes: Routes::new(BookingServiceServer::new(Fixture).max_decoding_message_size(max)),
+        public_methods: vec![format!("/{SERVICE}/ListAvailability")],
+        service_names: vec![SERVICE.to_owned()],
+    };
+    let app = Application::build(&config, services).await.expect("build");
+    let port = app.port();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    Running {
+        port,
+        stop: Some(stop),
+        server,
+    }
+}
+
+pub fn now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs(),
+    )
+    .expect("fits")
+}
+
+pub fn token_with(claims: serde_json::Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("encode")
+}
+
+pub fn token(subject: &str) -> String {
+    token_with(
+        json!({"sub": subject, "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": now() + 600, "roles": ["citizen"]}),
+        SECRET,
+    )
+}
+
+pub fn authorized<T>(message: T, bearer: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    let value = MetadataValue::try_from(format!("Bearer {bearer}")).expect("ascii");
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
+pub fn get(id: &str) -> GetBookingRequest {
+    GetBookingRequest { id: id.to_owned() }
+}
+
+pub fn reason(status: &Status) -> String {
+    status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .unwrap_or_default()
+}
