@@ -196,230 +196,119 @@ fn check_len<T>(items: &[T], field: &str, max: usize) -> Converted<()> {
 
 // ---- enums --------------------------------------------------------------------------------
 
-pub fn category(value: i32, field: &str) -> Converted<Category> {
-    use common::Category as C;
-    Ok(match C::try_from(value) {
-        Ok(C::SocioAssistenziale) => Category::SocioAssistenziale,
-        Ok(C::Sanitario) => Category::Sanitario,
-        Ok(C::CuraFigli) => Category::CuraFigli,
-        Ok(C::Trasporto) => Category::Trasporto,
-        Ok(C::Psicologico) => Category::Psicologico,
-        Ok(C::Commissioni) => Category::Commissioni,
-        Ok(C::Unspecified) => return Err(violation(field, "is required")),
-        Err(_) => return Err(violation(field, format!("unknown category {value}"))),
-    })
-}
-
-pub fn category_to_proto(value: Category) -> i32 {
-    use common::Category as C;
-    let category = match value {
-        Category::SocioAssistenziale => C::SocioAssistenziale,
-        Category::Sanitario => C::Sanitario,
-        Category::CuraFigli => C::CuraFigli,
-        Category::Trasporto => C::Trasporto,
-        Category::Psicologico => C::Psicologico,
-        Category::Commissioni => C::Commissioni,
-    };
-    category.into()
-}
-
-pub fn tax_letter(value: i32, field: &str) -> Converted<TaxLetter> {
-    use common::TaxLetter as L;
-    Ok(match L::try_from(value) {
-        Ok(L::F) => TaxLetter::F,
-        Ok(L::FBis) => TaxLetter::FBis,
-        Ok(L::FTer) => TaxLetter::FTer,
-        Ok(L::Unspecified) => return Err(violation(field, "is required")),
-        Err(_) => return Err(violation(field, format!("unknown tax letter {value}"))),
-    })
-}
-
-pub fn tax_letter_to_proto(value: TaxLetter) -> i32 {
-    use common::TaxLetter as L;
-    match value {
-        TaxLetter::F => L::F,
-        TaxLetter::FBis => L::FBis,
-        TaxLetter::FTer => L::FTer,
-    }
-    .into()
-}
-
-pub fn unit(value: i32, field: &str) -> Converted<Unit> {
-    use common::Unit as U;
-    Ok(match U::try_from(value) {
-        Ok(U::Hour) => Unit::Hour,
-        Ok(U::Session) => Unit::Session,
-        Ok(U::Meal) => Unit::Meal,
-        Ok(U::Day) => Unit::Day,
-        Ok(U::Month) => Unit::Month,
-        Ok(U::Trip) => Unit::Trip,
-        Ok(U::Unspecified) => return Err(violation(field, "is required")),
-        Err(_) => return Err(violation(field, format!("unknown unit {value}"))),
-    })
-}
-
-pub fn unit_to_proto(value: Option<Unit>) -> i32 {
-    use common::Unit as U;
-    match value {
-        None => U::Unspecified,
-        Some(Unit::Hour) => U::Hour,
-        Some(Unit::Session) => U::Session,
-        Some(Unit::Meal) => U::Meal,
-        Some(Unit::Day) => U::Day,
-        Some(Unit::Month) => U::Month,
-        Some(Unit::Trip) => U::Trip,
-    }
-    .into()
-}
-
-fn delivery(value: i32, field: &str) -> Converted<Delivery> {
-    use pb::Delivery as D;
-    match D::try_from(value) {
-        Ok(D::AtHome) => Ok(Delivery::AtHome),
-        Ok(D::AtVenue) => Ok(Delivery::AtVenue),
-        Ok(D::Remote) => Ok(Delivery::Remote),
-        _ => Err(violation(field, format!("unknown delivery mode {value}"))),
-    }
-}
-
-fn delivery_to_proto(value: Delivery) -> i32 {
-    use pb::Delivery as D;
-    match value {
-        Delivery::AtHome => D::AtHome,
-        Delivery::AtVenue => D::AtVenue,
-        Delivery::Remote => D::Remote,
-    }
-    .into()
-}
-
-fn weekday(value: i32, field: &str) -> Converted<Weekday> {
-    use pb::Weekday as W;
-    Ok(match W::try_from(value) {
-        Ok(W::Monday) => Weekday::Monday,
-        Ok(W::Tuesday) => Weekday::Tuesday,
-        Ok(W::Wednesday) => Weekday::Wednesday,
-        Ok(W::Thursday) => Weekday::Thursday,
-        Ok(W::Friday) => Weekday::Friday,
-        Ok(W::Saturday) => Weekday::Saturday,
-        Ok(W::Sunday) => Weekday::Sunday,
-        _ => return Err(violation(field, format!("unknown weekday {value}"))),
-    })
-}
-
-fn weekday_to_proto(value: Weekday) -> i32 {
-    use pb::Weekday as W;
-    match value {
-        Weekday::Monday => W::Monday,
-        Weekday::Tuesday => W::Tuesday,
-        Weekday::Wednesday => W::Wednesday,
-        Weekday::Thursday => W::Thursday,
-        Weekday::Friday => W::Friday,
-        Weekday::Saturday => W::Saturday,
-        Weekday::Sunday => W::Sunday,
-    }
-    .into()
-}
-
-fn accessibility(value: i32, field: &str) -> Converted<Accessibility> {
-    use pb::Accessibility as A;
-    Ok(match A::try_from(value) {
-        Ok(A::WheelchairAccess) => Accessibility::WheelchairAccess,
-        Ok(A::AccessibleToilet) => Accessibility::AccessibleToilet,
-        Ok(A::HearingLoop) => Accessibility::HearingLoop,
-        Ok(A::SignLanguage) => Accessibility::SignLanguage,
-        Ok(A::EasyRead) => Accessibility::EasyRead,
-        Ok(A::AccessibleTransport) => Accessibility::AccessibleTransport,
-        _ => {
-            return Err(violation(
-                field,
-                format!("unknown accessibility feature {value}"),
-            ));
+/// Generates the two directions of an enum mapping: `$from` reads the wire value (UNSPECIFIED
+/// is "is required", an unknown number is named), `$to` writes it.
+macro_rules! enum_mapping {
+    ($from:ident, $to:ident, $wire:ty, $core:ty, $what:literal, { $($w:ident => $c:path),* $(,)? }) => {
+        pub fn $from(value: i32, field: &str) -> Converted<$core> {
+            match <$wire>::try_from(value) {
+                $(Ok(<$wire>::$w) => Ok($c),)*
+                Ok(_) => Err(violation(field, "is required")),
+                Err(_) => Err(violation(field, format!(concat!("unknown ", $what, " {}"), value))),
+            }
         }
-    })
+
+        pub fn $to(value: $core) -> i32 {
+            let wire = match value {
+                $($c => <$wire>::$w,)*
+            };
+            wire.into()
+        }
+    };
 }
 
-fn accessibility_to_proto(value: Accessibility) -> i32 {
-    use pb::Accessibility as A;
-    match value {
-        Accessibility::WheelchairAccess => A::WheelchairAccess,
-        Accessibility::AccessibleToilet => A::AccessibleToilet,
-        Accessibility::HearingLoop => A::HearingLoop,
-        Accessibility::SignLanguage => A::SignLanguage,
-        Accessibility::EasyRead => A::EasyRead,
-        Accessibility::AccessibleTransport => A::AccessibleTransport,
-    }
-    .into()
+enum_mapping!(category, category_to_proto, common::Category, Category, "category", {
+    SocioAssistenziale => Category::SocioAssistenziale,
+    Sanitario => Category::Sanitario,
+    CuraFigli => Category::CuraFigli,
+    Trasporto => Category::Trasporto,
+    Psicologico => Category::Psicologico,
+    Commissioni => Category::Commissioni,
+});
+
+enum_mapping!(tax_letter, tax_letter_to_proto, common::TaxLetter, TaxLetter, "tax letter", {
+    F => TaxLetter::F,
+    FBis => TaxLetter::FBis,
+    FTer => TaxLetter::FTer,
+});
+
+enum_mapping!(unit, unit_value_to_proto, common::Unit, Unit, "unit", {
+    Hour => Unit::Hour,
+    Session => Unit::Session,
+    Meal => Unit::Meal,
+    Day => Unit::Day,
+    Month => Unit::Month,
+    Trip => Unit::Trip,
+});
+
+/// A quote's or price's unit; UNSPECIFIED for free services.
+pub fn unit_to_proto(value: Option<Unit>) -> i32 {
+    value.map_or(common::Unit::Unspecified.into(), unit_value_to_proto)
 }
 
-pub fn regime(value: i32, field: &str) -> Converted<Regime> {
-    use pb_wallet::Regime as R;
-    match R::try_from(value) {
-        Ok(R::Art51C2Services) => Ok(Regime::Art51C2Services),
-        Ok(R::Art51C3FringeBenefit) => Ok(Regime::Art51C3FringeBenefit),
-        Ok(R::Unspecified) => Err(violation(field, "is required")),
-        Err(_) => Err(violation(field, format!("unknown regime {value}"))),
-    }
-}
+enum_mapping!(delivery, delivery_to_proto, pb::Delivery, Delivery, "delivery mode", {
+    AtHome => Delivery::AtHome,
+    AtVenue => Delivery::AtVenue,
+    Remote => Delivery::Remote,
+});
 
-pub fn regime_to_proto(value: Regime) -> i32 {
-    use pb_wallet::Regime as R;
-    match value {
-        Regime::Art51C2Services => R::Art51C2Services,
-        Regime::Art51C3FringeBenefit => R::Art51C3FringeBenefit,
-    }
-    .into()
-}
+enum_mapping!(weekday, weekday_to_proto, pb::Weekday, Weekday, "weekday", {
+    Monday => Weekday::Monday,
+    Tuesday => Weekday::Tuesday,
+    Wednesday => Weekday::Wednesday,
+    Thursday => Weekday::Thursday,
+    Friday => Weekday::Friday,
+    Saturday => Weekday::Saturday,
+    Sunday => Weekday::Sunday,
+});
 
-pub fn booking_status_to_proto(value: BookingStatus) -> i32 {
-    use pb_booking::booking::State as S;
-    match value {
-        BookingStatus::Held => S::Held,
-        BookingStatus::Confirmed => S::Confirmed,
-        BookingStatus::Completed => S::Completed,
-        BookingStatus::Expired => S::Expired,
-        BookingStatus::Cancelled => S::Cancelled,
-        BookingStatus::Rejected => S::Rejected,
-        BookingStatus::NoShow => S::NoShow,
+enum_mapping!(accessibility, accessibility_to_proto, pb::Accessibility, Accessibility, "accessibility feature", {
+    WheelchairAccess => Accessibility::WheelchairAccess,
+    AccessibleToilet => Accessibility::AccessibleToilet,
+    HearingLoop => Accessibility::HearingLoop,
+    SignLanguage => Accessibility::SignLanguage,
+    EasyRead => Accessibility::EasyRead,
+    AccessibleTransport => Accessibility::AccessibleTransport,
+});
+
+enum_mapping!(regime, regime_to_proto, pb_wallet::Regime, Regime, "regime", {
+    Art51C2Services => Regime::Art51C2Services,
+    Art51C3FringeBenefit => Regime::Art51C3FringeBenefit,
+});
+
+enum_mapping!(booking_status, booking_status_to_proto, pb_booking::booking::State, BookingStatus, "booking state", {
+    Held => BookingStatus::Held,
+    Confirmed => BookingStatus::Confirmed,
+    Completed => BookingStatus::Completed,
+    Expired => BookingStatus::Expired,
+    Cancelled => BookingStatus::Cancelled,
+    Rejected => BookingStatus::Rejected,
+    NoShow => BookingStatus::NoShow,
+});
+
+enum_mapping!(provider_status, provider_status_to_proto, pb::provider::State, ProviderStatus, "provider state", {
+    Pending => ProviderStatus::Pending,
+    Approved => ProviderStatus::Approved,
+    Suspended => ProviderStatus::Suspended,
+});
+
+/// A filter field: UNSPECIFIED (0) is no filter.
+fn filter<T>(value: i32, field: &str, read: fn(i32, &str) -> Converted<T>) -> Converted<Option<T>> {
+    if value == 0 {
+        Ok(None)
+    } else {
+        read(value, field).map(Some)
     }
-    .into()
 }
 
 /// A booking state filter; `None` for UNSPECIFIED (no filter).
 pub fn booking_status_filter(value: i32, field: &str) -> Converted<Option<BookingStatus>> {
-    use pb_booking::booking::State as S;
-    Ok(Some(match S::try_from(value) {
-        Ok(S::Unspecified) => return Ok(None),
-        Ok(S::Held) => BookingStatus::Held,
-        Ok(S::Confirmed) => BookingStatus::Confirmed,
-        Ok(S::Completed) => BookingStatus::Completed,
-        Ok(S::Expired) => BookingStatus::Expired,
-        Ok(S::Cancelled) => BookingStatus::Cancelled,
-        Ok(S::Rejected) => BookingStatus::Rejected,
-        Ok(S::NoShow) => BookingStatus::NoShow,
-        Err(_) => return Err(violation(field, format!("unknown booking state {value}"))),
-    }))
-}
-
-pub fn provider_status_to_proto(value: ProviderStatus) -> i32 {
-    use pb::provider::State as S;
-    match value {
-        ProviderStatus::Pending => S::Pending,
-        ProviderStatus::Approved => S::Approved,
-        ProviderStatus::Suspended => S::Suspended,
-    }
-    .into()
+    filter(value, field, booking_status)
 }
 
 /// A provider state filter; `None` for UNSPECIFIED.
 pub fn provider_status_filter(value: i32, field: &str) -> Converted<Option<ProviderStatus>> {
-    use pb::provider::State as S;
-    Ok(Some(match S::try_from(value) {
-        Ok(S::Unspecified) => return Ok(None),
-        Ok(S::Pending) => ProviderStatus::Pending,
-        Ok(S::Approved) => ProviderStatus::Approved,
-        Ok(S::Suspended) => ProviderStatus::Suspended,
-        Err(_) => return Err(violation(field, format!("unknown provider state {value}"))),
-    }))
+    filter(value, field, provider_status)
 }
 
 /// A listing's state and the curator's reason, for the wire.

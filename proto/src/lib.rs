@@ -6,62 +6,29 @@
 //! included), for server reflection.
 #![forbid(unsafe_code)]
 
-/// Generated code: lints are the generator's business.
-macro_rules! generated {
-    ($package:literal) => {
-        tonic::include_proto!($package);
+/// One generated package; its lints are the generator's business.
+macro_rules! generated_package {
+    ($name:ident, $package:literal) => {
+        pub mod $name {
+            #[allow(
+                clippy::all,
+                clippy::restriction,
+                clippy::pedantic,
+                unreachable_pub,
+                missing_debug_implementations
+            )]
+            pub mod v1 {
+                tonic::include_proto!($package);
+            }
+        }
     };
 }
 
 pub mod welfare {
-    pub mod common {
-        #[allow(
-            clippy::all,
-            clippy::restriction,
-            clippy::pedantic,
-            unreachable_pub,
-            missing_debug_implementations
-        )]
-        pub mod v1 {
-            generated!("welfare.common.v1");
-        }
-    }
-    pub mod catalog {
-        #[allow(
-            clippy::all,
-            clippy::restriction,
-            clippy::pedantic,
-            unreachable_pub,
-            missing_debug_implementations
-        )]
-        pub mod v1 {
-            generated!("welfare.catalog.v1");
-        }
-    }
-    pub mod booking {
-        #[allow(
-            clippy::all,
-            clippy::restriction,
-            clippy::pedantic,
-            unreachable_pub,
-            missing_debug_implementations
-        )]
-        pub mod v1 {
-            generated!("welfare.booking.v1");
-        }
-    }
-    pub mod wallet {
-        #[allow(
-            clippy::all,
-            clippy::restriction,
-            clippy::pedantic,
-            unreachable_pub,
-            missing_debug_implementations
-        )]
-        pub mod v1 {
-            generated!("welfare.wallet.v1");
-        }
-    }
+    generated_package!(common, "welfare.common.v1");
+    generated_package!(catalog, "welfare.catalog.v1");
+    generated_package!(booking, "welfare.booking.v1");
+    generated_package!(wallet, "welfare.wallet.v1");
 }
 
 pub use welfare::booking::v1 as booking;

@@ -2,19 +2,16 @@
 //! `UNAVAILABLE` and its handler dropped, so a stuck call cannot hold the process (or, in an
 //! embedding process, the connection) open.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
-use pin_project_lite::pin_project;
 use tokio::sync::Notify;
 use tokio::sync::futures::OwnedNotified;
 use tower::{Layer, Service};
 
 use crate::error::ServiceError;
-use crate::future::EarlyOr;
+use crate::future::{EarlyOr, Interrupted};
 
 /// The switch that cuts off calls in flight.
 #[derive(Debug, Clone, Default)]
@@ -65,12 +62,10 @@ pub struct Drained<S> {
     drain: Drain,
 }
 
-fn shutting_down<R: Default>() -> http::Response<R> {
+fn shutting_down() -> ServiceError {
     ServiceError::Unavailable {
         message: "server is shutting down, retry on another instance".to_owned(),
     }
-    .to_status()
-    .into_http()
 }
 
 impl<S, B, R> Service<http::Request<B>> for Drained<S>
@@ -80,7 +75,7 @@ where
 {
     type Response = http::Response<R>;
     type Error = S::Error;
-    type Future = EarlyOr<CutOff<S::Future>, http::Response<R>>;
+    type Future = EarlyOr<Interrupted<S::Future, OwnedNotified>, http::Response<R>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -90,42 +85,13 @@ where
         // Register for the notification before checking the flag, so none is missed.
         let notified = Arc::clone(&self.drain.notify).notified_owned();
         if self.drain.stopped.load(Ordering::SeqCst) {
-            return EarlyOr::early(shutting_down());
+            return EarlyOr::early(shutting_down().to_status().into_http());
         }
-        EarlyOr::inner(CutOff {
-            inner: self.inner.call(request),
+        EarlyOr::inner(Interrupted::new(
+            self.inner.call(request),
             notified,
-        })
-    }
-}
-
-pin_project! {
-    /// The inner future, abandoned when the drain is cut off.
-    #[derive(Debug)]
-    pub struct CutOff<F> {
-        #[pin]
-        inner: F,
-        #[pin]
-        notified: OwnedNotified,
-    }
-}
-
-impl<F, R, E> Future for CutOff<F>
-where
-    F: Future<Output = Result<http::Response<R>, E>>,
-    R: Default,
-{
-    type Output = Result<http::Response<R>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Poll::Ready(result) = this.inner.poll(cx) {
-            return Poll::Ready(result);
-        }
-        match this.notified.poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Ok(shutting_down())),
-            Poll::Pending => Poll::Pending,
-        }
+            shutting_down,
+        ))
     }
 }
 

@@ -49,3 +49,50 @@ where
         }
     }
 }
+
+pin_project! {
+    /// The inner future, unless `stop` completes first: then the call is answered with the
+    /// error `refusal` builds and the inner future is dropped.
+    #[derive(Debug)]
+    pub struct Interrupted<F, S> {
+        #[pin]
+        inner: F,
+        #[pin]
+        stop: S,
+        refusal: fn() -> crate::error::ServiceError,
+    }
+}
+
+impl<F, S> Interrupted<F, S> {
+    pub fn new(
+        inner: F,
+        stop: S,
+        refusal: fn() -> crate::error::ServiceError,
+    ) -> Interrupted<F, S> {
+        Interrupted {
+            inner,
+            stop,
+            refusal,
+        }
+    }
+}
+
+impl<F, S, R, E> Future for Interrupted<F, S>
+where
+    F: Future<Output = Result<http::Response<R>, E>>,
+    S: Future<Output = ()>,
+    R: Default,
+{
+    type Output = Result<http::Response<R>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(result) = this.inner.poll(cx) {
+            return Poll::Ready(result);
+        }
+        match this.stop.poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Ok((this.refusal)().to_status().into_http())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

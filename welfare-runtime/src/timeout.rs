@@ -1,15 +1,13 @@
 //! Bounds how long a call may run: past the limit the caller gets `DEADLINE_EXCEEDED` and the
 //! handler's future is dropped. A shorter `grpc-timeout` sent by the client wins.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use crate::error::ServiceError;
+use crate::future::Interrupted;
 
 /// Adds a request timeout to a service stack.
 #[derive(Debug, Clone, Copy)]
@@ -66,7 +64,7 @@ where
 {
     type Response = http::Response<R>;
     type Error = S::Error;
-    type Future = TimeoutFuture<S::Future>;
+    type Future = Interrupted<S::Future, tokio::time::Sleep>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -75,42 +73,9 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let limit =
             client_timeout(request.headers()).map_or(self.limit, |client| client.min(self.limit));
-        TimeoutFuture {
-            inner: self.inner.call(request),
-            sleep: tokio::time::sleep(limit),
-        }
-    }
-}
-
-pin_project! {
-    /// The inner future raced against the deadline.
-    #[derive(Debug)]
-    pub struct TimeoutFuture<F> {
-        #[pin]
-        inner: F,
-        #[pin]
-        sleep: tokio::time::Sleep,
-    }
-}
-
-impl<F, R, E> Future for TimeoutFuture<F>
-where
-    F: Future<Output = Result<http::Response<R>, E>>,
-    R: Default,
-{
-    type Output = Result<http::Response<R>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Poll::Ready(result) = this.inner.poll(cx) {
-            return Poll::Ready(result);
-        }
-        match this.sleep.poll(cx) {
-            Poll::Ready(()) => {
-                Poll::Ready(Ok(ServiceError::DeadlineExceeded.to_status().into_http()))
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        Interrupted::new(self.inner.call(request), tokio::time::sleep(limit), || {
+            ServiceError::DeadlineExceeded
+        })
     }
 }
 
