@@ -1,0 +1,859 @@
+//! The double-entry ledger, shaped like TigerBeetle's: wallets with posted and pending
+//! balances; append-only transfers whose caller-chosen id is the idempotency key (same id and
+//! fields: the existing result, as success; same id, other fields: `IdReused`); two-phase holds
+//! that are captured in full or in part (the rest released), released, or expired at their
+//! deadline; refunds as new transfers.
+//!
+//! One implementation serves PostgreSQL and SQLite through sqlx's `Any` driver: the SQL is the
+//! subset both speak, and each backend has its own migrations. Concurrency without a global
+//! lock: every balance change is a conditional single-row `UPDATE` (the condition re-checked
+//! under the row lock), every hold resolves through a conditional update of its own row, and
+//! system accounts (company funding, provider payables) keep no stored balance row, so no
+//! spending transaction touches a shared row.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use welfare_core::Money;
+
+/// The longest a transfer or hold id may be, in bytes.
+pub const MAX_ID_BYTES: usize = 64;
+/// The most holds one expiry sweep settles.
+pub const MAX_EXPIRY_BATCH: i64 = 1_000;
+
+/// Which database the ledger runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Why a ledger operation was refused or failed. Every refusal changes nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("{field}: {problem}")]
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
+    #[error("wallet {0} not found")]
+    WalletNotFound(String),
+    #[error("hold {0} not found")]
+    HoldNotFound(String),
+    #[error("transfer id {0} was already used with different fields")]
+    IdReused(String),
+    #[error("insufficient funds: {available} available, {requested} requested")]
+    InsufficientFunds { available: Money, requested: Money },
+    #[error("hold {id} is {state}, not pending")]
+    HoldNotPending { id: String, state: String },
+    #[error("hold {0} expired")]
+    HoldExpired(String),
+    #[error("capture of {requested} exceeds the hold of {held}")]
+    CaptureExceedsHold { held: Money, requested: Money },
+    #[error("refund of {requested} exceeds what is left to refund ({refundable})")]
+    RefundExceedsCapture { refundable: Money, requested: Money },
+    #[error("unsupported database url (postgres:// or sqlite: expected)")]
+    UnsupportedUrl,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl LedgerError {
+    /// The stable reason code of the contract.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LedgerError::Invalid { .. } => "INVALID_ARGUMENT",
+            LedgerError::WalletNotFound(_) => "WALLET_NOT_FOUND",
+            LedgerError::HoldNotFound(_) => "HOLD_NOT_FOUND",
+            LedgerError::IdReused(_) => "REQUEST_ID_REUSED",
+            LedgerError::InsufficientFunds { .. } => "INSUFFICIENT_FUNDS",
+            LedgerError::HoldNotPending { .. } => "HOLD_NOT_PENDING",
+            LedgerError::HoldExpired(_) => "HOLD_EXPIRED",
+            LedgerError::CaptureExceedsHold { .. } => "CAPTURE_EXCEEDS_HOLD",
+            LedgerError::RefundExceedsCapture { .. } => "REFUND_EXCEEDS_CAPTURE",
+            LedgerError::UnsupportedUrl | LedgerError::Database(_) | LedgerError::Migration(_) => {
+                "INTERNAL"
+            }
+        }
+    }
+}
+
+/// Whether an operation created something or found it already done (a retry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome<T> {
+    Created(T),
+    Existing(T),
+}
+
+impl<T> Outcome<T> {
+    pub fn into_inner(self) -> T {
+        match self {
+            Outcome::Created(value) | Outcome::Existing(value) => value,
+        }
+    }
+
+    pub fn is_created(&self) -> bool {
+        matches!(self, Outcome::Created(_))
+    }
+}
+
+/// A wallet's balances. `available = credits_posted - debits_posted - debits_pending`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Balance {
+    pub credits_posted: Money,
+    pub debits_posted: Money,
+    pub debits_pending: Money,
+}
+
+impl Balance {
+    pub fn available(&self) -> Money {
+        Money::from_cents(
+            self.credits_posted.cents() - self.debits_posted.cents() - self.debits_pending.cents(),
+        )
+        .unwrap_or(Money::ZERO)
+    }
+}
+
+/// Where a hold stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldState {
+    Pending,
+    Captured,
+    Released,
+    Expired,
+}
+
+impl HoldState {
+    pub const fn code(self) -> &'static str {
+        match self {
+            HoldState::Pending => "pending",
+            HoldState::Captured => "captured",
+            HoldState::Released => "released",
+            HoldState::Expired => "expired",
+        }
+    }
+
+    fn parse(code: &str) -> Result<HoldState, LedgerError> {
+        Ok(match code {
+            "pending" => HoldState::Pending,
+            "captured" => HoldState::Captured,
+            "released" => HoldState::Released,
+            "expired" => HoldState::Expired,
+            other => {
+                return Err(LedgerError::Database(sqlx::Error::Protocol(format!(
+                    "unknown hold state {other:?}"
+                ))));
+            }
+        })
+    }
+}
+
+/// A hold as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub id: String,
+    pub wallet_id: String,
+    pub amount: Money,
+    pub captured: Money,
+    pub released: Money,
+    pub refunded: Money,
+    pub state: HoldState,
+    pub expires_at: i64,
+    pub category: String,
+    pub tax_letter: String,
+    pub booking_id: Option<String>,
+}
+
+/// A wallet to open for an employee in a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWallet {
+    pub id: String,
+    pub company_id: String,
+    pub plan_id: String,
+    pub employee_id: String,
+}
+
+/// A hold to place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHold {
+    pub id: String,
+    pub wallet_id: String,
+    pub amount: Money,
+    pub expires_at: i64,
+    pub category: String,
+    pub tax_letter: String,
+    pub booking_id: Option<String>,
+}
+
+/// What the invariant check found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InvariantReport {
+    /// Sum of credits minus debits of posted transfers over all accounts (must be zero).
+    pub postings_sum: i64,
+    /// Wallets whose stored balances differ from those recomputed from transfers.
+    pub mismatched_wallets: Vec<String>,
+    /// Wallets with a negative available balance.
+    pub negative_wallets: Vec<String>,
+    /// Holds whose amounts do not add up for their state.
+    pub inconsistent_holds: Vec<String>,
+}
+
+impl InvariantReport {
+    pub fn holds(&self) -> bool {
+        self.postings_sum == 0
+            && self.mismatched_wallets.is_empty()
+            && self.negative_wallets.is_empty()
+            && self.inconsistent_holds.is_empty()
+    }
+}
+
+/// Account names: a wallet, a company's funding account for a plan, provider payables.
+pub fn wallet_account(wallet_id: &str) -> String {
+    format!("wallet:{wallet_id}")
+}
+
+pub fn company_account(company_id: &str, plan_id: &str) -> String {
+    format!("company:{company_id}:{plan_id}")
+}
+
+pub const PROVIDER_PAYABLES: &str = "providers";
+
+fn check_id(field: &'static str, id: &str) -> Result<(), LedgerError> {
+    if id.is_empty() || id.len() > MAX_ID_BYTES || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(LedgerError::Invalid {
+            field,
+            problem: format!("must be 1 to {MAX_ID_BYTES} printable characters"),
+        });
+    }
+    Ok(())
+}
+
+fn check_positive(field: &'static str, amount: Money) -> Result<(), LedgerError> {
+    if !amount.is_positive() {
+        return Err(LedgerError::Invalid {
+            field,
+            problem: "must be positive".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn money(row: &AnyRow, column: &str) -> Result<Money, LedgerError> {
+    let cents: i64 = row.try_get(column)?;
+    Money::from_cents(cents)
+        .map_err(|e| LedgerError::Database(sqlx::Error::Protocol(format!("{column}: {e}"))))
+}
+
+/// The ledger over one database.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Fields of a transfer to insert.
+struct TransferRow<'a> {
+    id: &'a str,
+    kind: &'a str,
+    debit: &'a str,
+    credit: &'a str,
+    amount: Money,
+    hold_id: Option<&'a str>,
+    fingerprint: &'a str,
+    now: i64,
+}
+
+impl Ledger {
+    /// Connects (PostgreSQL or SQLite by URL) and applies the backend's migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Ledger, LedgerError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(LedgerError::UnsupportedUrl);
+        };
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        // SQLite has one writer: one connection serialises writers instead of failing them
+        // with SQLITE_BUSY.
+        let pool = match backend {
+            Backend::Postgres => {
+                options
+                    .max_connections(max_connections.max(1))
+                    .connect(url)
+                    .await?
+            }
+            Backend::Sqlite => {
+                options
+                    .max_connections(1)
+                    .after_connect(|connection, _| {
+                        Box::pin(async move {
+                            sqlx::query("PRAGMA foreign_keys = ON")
+                                .execute(&mut *connection)
+                                .await?;
+                            sqlx::query("PRAGMA journal_mode = WAL")
+                                .execute(&mut *connection)
+                                .await?;
+                            sqlx::query("PRAGMA busy_timeout = 5000")
+                                .execute(&mut *connection)
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
+        };
+        match backend {
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
+        }
+        Ok(Ledger { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection pool, for reports and operator queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Opens a wallet; opening the same wallet again is a no-op.
+    pub async fn open_wallet(
+        &self,
+        wallet: &NewWallet,
+        now: i64,
+    ) -> Result<Outcome<String>, LedgerError> {
+        check_id("wallet_id", &wallet.id)?;
+        let inserted = sqlx::query(
+            "INSERT INTO wallets (id, company_id, plan_id, employee_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&wallet.id)
+        .bind(&wallet.company_id)
+        .bind(&wallet.plan_id)
+        .bind(&wallet.employee_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let row = sqlx::query("SELECT id, company_id, plan_id, employee_id FROM wallets WHERE plan_id = $1 AND employee_id = $2")
+            .bind(&wallet.plan_id)
+            .bind(&wallet.employee_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| LedgerError::IdReused(wallet.id.clone()))?;
+        let id: String = row.try_get("id")?;
+        let company: String = row.try_get("company_id")?;
+        if id != wallet.id || company != wallet.company_id {
+            return Err(LedgerError::IdReused(wallet.id.clone()));
+        }
+        Ok(if inserted == 1 {
+            Outcome::Created(id)
+        } else {
+            Outcome::Existing(id)
+        })
+    }
+
+    /// Inserts a transfer unless its id exists; an existing one with the same fingerprint is
+    /// `Ok(false)` (a retry), with another fingerprint `IdReused`.
+    async fn insert_transfer(
+        connection: &mut sqlx::AnyConnection,
+        row: &TransferRow<'_>,
+    ) -> Result<bool, LedgerError> {
+        let inserted = sqlx::query(
+            "INSERT INTO transfers (id, kind, debit_account, credit_account, amount, hold_id, fingerprint, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )
+        .bind(row.id)
+        .bind(row.kind)
+        .bind(row.debit)
+        .bind(row.credit)
+        .bind(row.amount.cents())
+        .bind(row.hold_id)
+        .bind(row.fingerprint)
+        .bind(row.now)
+        .execute(&mut *connection)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(true);
+        }
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT fingerprint FROM transfers WHERE id = $1")
+                .bind(row.id)
+                .fetch_optional(&mut *connection)
+                .await?;
+        match existing {
+            Some(fingerprint) if fingerprint == row.fingerprint => Ok(false),
+            _ => Err(LedgerError::IdReused(row.id.to_owned())),
+        }
+    }
+
+    /// Credits a wallet from its company's funding account for the plan.
+    pub async fn fund(
+        &self,
+        id: &str,
+        wallet_id: &str,
+        amount: Money,
+        now: i64,
+    ) -> Result<Outcome<Balance>, LedgerError> {
+        check_id("request_id", id)?;
+        check_positive("amount", amount)?;
+        let mut tx = self.pool.begin().await?;
+        let wallet = sqlx::query("SELECT company_id, plan_id FROM wallets WHERE id = $1")
+            .bind(wallet_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| LedgerError::WalletNotFound(wallet_id.to_owned()))?;
+        let company: String = wallet.try_get("company_id")?;
+        let plan: String = wallet.try_get("plan_id")?;
+        let fingerprint = format!("fund|{wallet_id}|{}", amount.cents());
+        let debit = company_account(&company, &plan);
+        let credit = wallet_account(wallet_id);
+        let row = TransferRow {
+            id,
+            kind: "funding",
+            debit: &debit,
+            credit: &credit,
+            amount,
+            hold_id: None,
+            fingerprint: &fingerprint,
+            now,
+        };
+        if !Ledger::insert_transfer(&mut tx, &row).await? {
+            tx.rollback().await?;
+            return Ok(Outcome::Existing(self.balance(wallet_id).await?));
+        }
+        sqlx::query("UPDATE wallets SET credits_posted = credits_posted + $1 WHERE id = $2")
+            .bind(amount.cents())
+            .bind(wallet_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Outcome::Created(self.balance(wallet_id).await?))
+    }
+
+    /// Places a pending hold: refused, changing nothing, when the wallet lacks the funds.
+    pub async fn hold(&self, hold: &NewHold, now: i64) -> Result<Outcome<Hold>, LedgerError> {
+        check_id("request_id", &hold.id)?;
+        check_positive("amount", hold.amount)?;
+        if hold.expires_at <= now {
+            return Err(LedgerError::Invalid {
+                field: "expire_time",
+                problem: "must be in the future".to_owned(),
+            });
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut fingerprint = String::new();
+        let _ = write!(
+            fingerprint,
+            "hold|{}|{}|{}|{}|{}|{}",
+            hold.wallet_id,
+            hold.amount.cents(),
+            hold.expires_at,
+            hold.category,
+            hold.tax_letter,
+            hold.booking_id.as_deref().unwrap_or_default()
+        );
+        let debit = wallet_account(&hold.wallet_id);
+        let row = TransferRow {
+            id: &hold.id,
+            kind: "hold",
+            debit: &debit,
+            credit: PROVIDER_PAYABLES,
+            amount: hold.amount,
+            hold_id: Some(&hold.id),
+            fingerprint: &fingerprint,
+            now,
+        };
+        if !Ledger::insert_transfer(&mut tx, &row).await? {
+            tx.rollback().await?;
+            return self.get_hold(&hold.id).await.map(Outcome::Existing);
+        }
+        let updated = sqlx::query(
+            "UPDATE wallets SET debits_pending = debits_pending + $1 \
+             WHERE id = $2 AND credits_posted - debits_posted - debits_pending >= $1",
+        )
+        .bind(hold.amount.cents())
+        .bind(&hold.wallet_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            tx.rollback().await?;
+            let balance = self.balance(&hold.wallet_id).await?;
+            return Err(LedgerError::InsufficientFunds {
+                available: balance.available(),
+                requested: hold.amount,
+            });
+        }
+        sqlx::query(
+            "INSERT INTO holds (id, wallet_id, amount, state, expires_at, category, tax_letter, booking_id) \
+             VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7)",
+        )
+        .bind(&hold.id)
+        .bind(&hold.wallet_id)
+        .bind(hold.amount.cents())
+        .bind(hold.expires_at)
+        .bind(&hold.category)
+        .bind(&hold.tax_letter)
+        .bind(hold.booking_id.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.get_hold(&hold.id).await.map(Outcome::Created)
+    }
+
+    /// Captures `amount` of a pending hold (the whole hold when `None`); the rest is released.
+    pub async fn capture(
+        &self,
+        id: &str,
+        hold_id: &str,
+        amount: Option<Money>,
+        now: i64,
+    ) -> Result<Outcome<Hold>, LedgerError> {
+        check_id("request_id", id)?;
+        if let Some(amount) = amount {
+            check_positive("amount", amount)?;
+        }
+        let current = self.get_hold(hold_id).await?;
+        let capture = amount.unwrap_or(current.amount);
+        let fingerprint = format!("capture|{hold_id}|{}", capture.cents());
+        self.resolve(
+            id,
+            &current,
+            HoldState::Captured,
+            capture,
+            &fingerprint,
+            now,
+        )
+        .await
+    }
+
+    /// Releases a pending hold whole.
+    pub async fn release(
+        &self,
+        id: &str,
+        hold_id: &str,
+        now: i64,
+    ) -> Result<Outcome<Hold>, LedgerError> {
+        check_id("request_id", id)?;
+        let current = self.get_hold(hold_id).await?;
+        let fingerprint = format!("release|{hold_id}");
+        self.resolve(
+            id,
+            &current,
+            HoldState::Released,
+            Money::ZERO,
+            &fingerprint,
+            now,
+        )
+        .await
+    }
+
+    /// Moves a pending hold to `state`, capturing `captured` and releasing the rest, at most
+    /// once whatever the concurrency: the hold's own row is updated only while pending.
+    async fn resolve(
+        &self,
+        id: &str,
+        current: &Hold,
+        state: HoldState,
+        captured: Money,
+        fingerprint: &str,
+        now: i64,
+    ) -> Result<Outcome<Hold>, LedgerError> {
+        let held = current.amount;
+        let released = held
+            .checked_sub(captured)
+            .map_err(|_| LedgerError::CaptureExceedsHold {
+                held,
+                requested: captured,
+            })?;
+        if released.is_negative() {
+            return Err(LedgerError::CaptureExceedsHold {
+                held,
+                requested: captured,
+            });
+        }
+        let mut tx = self.pool.begin().await?;
+        let wallet = wallet_account(&current.wallet_id);
+        let (kind, amount) = match state {
+            HoldState::Captured => ("capture", captured),
+            HoldState::Expired => ("expire", released),
+            _ => ("release", released),
+        };
+        let row = TransferRow {
+            id,
+            kind,
+            debit: &wallet,
+            credit: PROVIDER_PAYABLES,
+            amount,
+            hold_id: Some(&current.id),
+            fingerprint,
+            now,
+        };
+        if !Ledger::insert_transfer(&mut tx, &row).await? {
+            tx.rollback().await?;
+            return self.get_hold(&current.id).await.map(Outcome::Existing);
+        }
+        // Only a deliberate capture or release may happen before the deadline passes; only the
+        // sweeper's expiry after it.
+        let sql = if state == HoldState::Expired {
+            "UPDATE holds SET state = $1, captured = $2, released = $3 WHERE id = $4 AND state = 'pending' AND expires_at <= $5"
+        } else {
+            "UPDATE holds SET state = $1, captured = $2, released = $3 WHERE id = $4 AND state = 'pending' AND expires_at > $5"
+        };
+        let updated = sqlx::query(sql)
+            .bind(state.code())
+            .bind(captured.cents())
+            .bind(released.cents())
+            .bind(&current.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if updated == 0 {
+            tx.rollback().await?;
+            let latest = self.get_hold(&current.id).await?;
+            return Err(if latest.state != HoldState::Pending {
+                LedgerError::HoldNotPending {
+                    id: latest.id,
+                    state: latest.state.code().to_owned(),
+                }
+            } else if state == HoldState::Expired {
+                LedgerError::HoldNotPending {
+                    id: latest.id,
+                    state: "not yet due".to_owned(),
+                }
+            } else {
+                LedgerError::HoldExpired(latest.id)
+            });
+        }
+        sqlx::query("UPDATE wallets SET debits_pending = debits_pending - $1, debits_posted = debits_posted + $2 WHERE id = $3")
+            .bind(held.cents())
+            .bind(captured.cents())
+            .bind(&current.wallet_id)
+            .execute(&mut *tx)
+            .await?;
+        // A partial capture's remainder is its own statement line.
+        if state == HoldState::Captured && released.is_positive() {
+            let rest_id = format!("{id}:rest");
+            let rest_print = format!("{fingerprint}|rest");
+            let rest = TransferRow {
+                id: &rest_id,
+                kind: "release",
+                debit: &wallet,
+                credit: PROVIDER_PAYABLES,
+                amount: released,
+                hold_id: Some(&current.id),
+                fingerprint: &rest_print,
+                now,
+            };
+            Ledger::insert_transfer(&mut tx, &rest).await?;
+        }
+        tx.commit().await?;
+        self.get_hold(&current.id).await.map(Outcome::Created)
+    }
+
+    /// Expires up to [`MAX_EXPIRY_BATCH`] pending holds whose deadline has passed; returns how
+    /// many it expired. Safe to run concurrently with captures and with other sweepers.
+    pub async fn expire_due(&self, now: i64) -> Result<usize, LedgerError> {
+        let due: Vec<String> = sqlx::query_scalar("SELECT id FROM holds WHERE state = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2")
+            .bind(now)
+            .bind(MAX_EXPIRY_BATCH)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut expired = 0;
+        for hold_id in due {
+            let current = self.get_hold(&hold_id).await?;
+            // Derived from the hold, so concurrent sweepers write the same transfer at most once.
+            let id = format!("expire:{hold_id}");
+            let fingerprint = format!("expire|{hold_id}");
+            match self
+                .resolve(
+                    &id,
+                    &current,
+                    HoldState::Expired,
+                    Money::ZERO,
+                    &fingerprint,
+                    now,
+                )
+                .await
+            {
+                Ok(outcome) => expired += usize::from(outcome.is_created()),
+                // Captured or released meanwhile: nothing to expire.
+                Err(LedgerError::HoldNotPending { .. }) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Gives back part of a capture to the wallet, as a new transfer.
+    pub async fn refund(
+        &self,
+        id: &str,
+        hold_id: &str,
+        amount: Money,
+        now: i64,
+    ) -> Result<Outcome<Hold>, LedgerError> {
+        check_id("request_id", id)?;
+        check_positive("amount", amount)?;
+        let current = self.get_hold(hold_id).await?;
+        let mut tx = self.pool.begin().await?;
+        let fingerprint = format!("refund|{hold_id}|{}", amount.cents());
+        let credit = wallet_account(&current.wallet_id);
+        let row = TransferRow {
+            id,
+            kind: "refund",
+            debit: PROVIDER_PAYABLES,
+            credit: &credit,
+            amount,
+            hold_id: Some(hold_id),
+            fingerprint: &fingerprint,
+            now,
+        };
+        if !Ledger::insert_transfer(&mut tx, &row).await? {
+            tx.rollback().await?;
+            return self.get_hold(hold_id).await.map(Outcome::Existing);
+        }
+        let updated = sqlx::query(
+            "UPDATE holds SET refunded = refunded + $1 WHERE id = $2 AND state = 'captured' AND refunded + $1 <= captured",
+        )
+        .bind(amount.cents())
+        .bind(hold_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            tx.rollback().await?;
+            let latest = self.get_hold(hold_id).await?;
+            if latest.state != HoldState::Captured {
+                return Err(LedgerError::HoldNotPending {
+                    id: latest.id,
+                    state: latest.state.code().to_owned(),
+                });
+            }
+            let refundable = latest
+                .captured
+                .checked_sub(latest.refunded)
+                .unwrap_or(Money::ZERO);
+            return Err(LedgerError::RefundExceedsCapture {
+                refundable,
+                requested: amount,
+            });
+        }
+        sqlx::query("UPDATE wallets SET credits_posted = credits_posted + $1 WHERE id = $2")
+            .bind(amount.cents())
+            .bind(&current.wallet_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.get_hold(hold_id).await.map(Outcome::Created)
+    }
+
+    /// A wallet's stored balances.
+    pub async fn balance(&self, wallet_id: &str) -> Result<Balance, LedgerError> {
+        let row = sqlx::query(
+            "SELECT credits_posted, debits_posted, debits_pending FROM wallets WHERE id = $1",
+        )
+        .bind(wallet_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| LedgerError::WalletNotFound(wallet_id.to_owned()))?;
+        Ok(Balance {
+            credits_posted: money(&row, "credits_posted")?,
+            debits_posted: money(&row, "debits_posted")?,
+            debits_pending: money(&row, "debits_pending")?,
+        })
+    }
+
+    /// A hold as stored.
+    pub async fn get_hold(&self, hold_id: &str) -> Result<Hold, LedgerError> {
+        let row = sqlx::query(
+            "SELECT id, wallet_id, amount, captured, released, refunded, state, expires_at, category, tax_letter, booking_id \
+             FROM holds WHERE id = $1",
+        )
+        .bind(hold_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| LedgerError::HoldNotFound(hold_id.to_owned()))?;
+        let state: String = row.try_get("state")?;
+        Ok(Hold {
+            id: row.try_get("id")?,
+            wallet_id: row.try_get("wallet_id")?,
+            amount: money(&row, "amount")?,
+            captured: money(&row, "captured")?,
+            released: money(&row, "released")?,
+            refunded: money(&row, "refunded")?,
+            state: HoldState::parse(&state)?,
+            expires_at: row.try_get("expires_at")?,
+            category: row.try_get("category")?,
+            tax_letter: row.try_get("tax_letter")?,
+            booking_id: row.try_get("booking_id")?,
+        })
+    }
+
+    /// Recomputes every wallet's balances from the transfers and checks the ledger's
+    /// invariants; used by the tests and by operators after an incident.
+    pub async fn check_invariants(&self) -> Result<InvariantReport, LedgerError> {
+        let mut report = InvariantReport::default();
+        let posted_sum: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(posting), 0) AS BIGINT) FROM ( \
+               SELECT amount AS posting FROM transfers WHERE kind IN ('funding', 'capture', 'refund') \
+               UNION ALL \
+               SELECT -amount AS posting FROM transfers WHERE kind IN ('funding', 'capture', 'refund') \
+             ) AS postings",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        report.postings_sum = posted_sum.unwrap_or_default();
+        let rows = sqlx::query(
+            "SELECT w.id AS id, w.credits_posted AS credits_posted, w.debits_posted AS debits_posted, w.debits_pending AS debits_pending, \
+               CAST(COALESCE((SELECT SUM(t.amount) FROM transfers t WHERE t.credit_account = 'wallet:' || w.id AND t.kind IN ('funding', 'refund')), 0) AS BIGINT) AS credits_recomputed, \
+               CAST(COALESCE((SELECT SUM(t.amount) FROM transfers t WHERE t.debit_account = 'wallet:' || w.id AND t.kind = 'capture'), 0) AS BIGINT) AS debits_recomputed, \
+               CAST(COALESCE((SELECT SUM(t.amount) FROM transfers t WHERE t.debit_account = 'wallet:' || w.id AND t.kind = 'hold'), 0) AS BIGINT) \
+               - CAST(COALESCE((SELECT SUM(h.captured + h.released) FROM holds h WHERE h.wallet_id = w.id), 0) AS BIGINT) AS pending_recomputed \
+             FROM wallets w",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            let stored = (
+                row.try_get::<i64, _>("credits_posted")?,
+                row.try_get::<i64, _>("debits_posted")?,
+                row.try_get::<i64, _>("debits_pending")?,
+            );
+            let recomputed = (
+                row.try_get::<i64, _>("credits_recomputed")?,
+                row.try_get::<i64, _>("debits_recomputed")?,
+                row.try_get::<i64, _>("pending_recomputed")?,
+            );
+            if stored != recomputed {
+                report.mismatched_wallets.push(id.clone());
+            }
+            if stored.0 - stored.1 - stored.2 < 0 {
+                report.negative_wallets.push(id);
+            }
+        }
+        report.inconsistent_holds = sqlx::query_scalar(
+            "SELECT id FROM holds WHERE \
+               (state = 'pending' AND (captured <> 0 OR released <> 0 OR refunded <> 0)) \
+               OR (state <> 'pending' AND captured + released <> amount) \
+               OR (state <> 'captured' AND refunded <> 0) \
+               OR refunded > captured",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(report)
+    }
+}
