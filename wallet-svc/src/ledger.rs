@@ -18,8 +18,10 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use welfare_core::Money;
 
-/// The longest a transfer or hold id may be, in bytes.
+/// The longest a caller-chosen id may be at the API, in bytes.
 pub const MAX_ID_BYTES: usize = 64;
+/// The longest a transfer id may be in the ledger: room for ids derived from a caller's id.
+pub const MAX_TRANSFER_ID_BYTES: usize = 200;
 /// The most holds one expiry sweep settles.
 pub const MAX_EXPIRY_BATCH: i64 = 1_000;
 
@@ -42,6 +44,8 @@ pub enum LedgerError {
     WalletNotFound(String),
     #[error("hold {0} not found")]
     HoldNotFound(String),
+    #[error("plan {0} not found")]
+    PlanNotFound(String),
     #[error("transfer id {0} was already used with different fields")]
     IdReused(String),
     #[error("insufficient funds: {available} available, {requested} requested")]
@@ -52,6 +56,14 @@ pub enum LedgerError {
     HoldExpired(String),
     #[error("capture of {requested} exceeds the hold of {held}")]
     CaptureExceedsHold { held: Money, requested: Money },
+    #[error(
+        "the spend of {requested} would cross the fringe-benefit ceiling of {ceiling} ({used} already used)"
+    )]
+    FringeCeiling {
+        ceiling: Money,
+        used: Money,
+        requested: Money,
+    },
     #[error("refund of {requested} exceeds what is left to refund ({refundable})")]
     RefundExceedsCapture { refundable: Money, requested: Money },
     #[error("unsupported database url (postgres:// or sqlite: expected)")]
@@ -69,12 +81,14 @@ impl LedgerError {
             LedgerError::Invalid { .. } => "INVALID_ARGUMENT",
             LedgerError::WalletNotFound(_) => "WALLET_NOT_FOUND",
             LedgerError::HoldNotFound(_) => "HOLD_NOT_FOUND",
+            LedgerError::PlanNotFound(_) => "PLAN_NOT_FOUND",
             LedgerError::IdReused(_) => "REQUEST_ID_REUSED",
             LedgerError::InsufficientFunds { .. } => "INSUFFICIENT_FUNDS",
             LedgerError::HoldNotPending { .. } => "HOLD_NOT_PENDING",
             LedgerError::HoldExpired(_) => "HOLD_EXPIRED",
             LedgerError::CaptureExceedsHold { .. } => "CAPTURE_EXCEEDS_HOLD",
             LedgerError::RefundExceedsCapture { .. } => "REFUND_EXCEEDS_CAPTURE",
+            LedgerError::FringeCeiling { .. } => "FRINGE_BENEFIT_CEILING",
             LedgerError::UnsupportedUrl | LedgerError::Database(_) | LedgerError::Migration(_) => {
                 "INTERNAL"
             }
@@ -166,6 +180,8 @@ pub struct Hold {
     pub category: String,
     pub tax_letter: String,
     pub booking_id: Option<String>,
+    /// The tax year whose fringe-benefit ceiling the hold counts against (c.3 plans only).
+    pub fringe_year: Option<i32>,
 }
 
 /// A wallet to open for an employee in a plan.
@@ -187,6 +203,15 @@ pub struct NewHold {
     pub category: String,
     pub tax_letter: String,
     pub booking_id: Option<String>,
+    /// For holds on art. 51 c.3 plans: the tax year and the employee's ceiling.
+    pub fringe: Option<FringeCharge>,
+}
+
+/// A hold's charge against the employee's yearly fringe-benefit ceiling with their employer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FringeCharge {
+    pub year: i32,
+    pub ceiling: Money,
 }
 
 /// What the invariant check found.
@@ -253,6 +278,17 @@ fn money(row: &AnyRow, column: &str) -> Result<Money, LedgerError> {
 pub struct Ledger {
     pool: AnyPool,
     backend: Backend,
+}
+
+/// Which side of its deadline a hold must be on to be resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deadline {
+    /// Captures and releases: before the deadline.
+    NotPassed,
+    /// The sweeper's expiry: after it.
+    Passed,
+    /// Year-end settlement: the plan is over, whatever the hold's deadline.
+    Ignored,
 }
 
 /// Fields of a transfer to insert.
@@ -495,9 +531,16 @@ impl Ledger {
                 requested: hold.amount,
             });
         }
+        if let Some(fringe) = hold.fringe
+            && let Err(error) =
+                Ledger::charge_fringe(&mut tx, &hold.wallet_id, fringe, hold.amount).await
+        {
+            tx.rollback().await?;
+            return Err(error);
+        }
         sqlx::query(
-            "INSERT INTO holds (id, wallet_id, amount, state, expires_at, category, tax_letter, booking_id) \
-             VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7)",
+            "INSERT INTO holds (id, wallet_id, amount, state, expires_at, category, tax_letter, booking_id, fringe_year) \
+             VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8)",
         )
         .bind(&hold.id)
         .bind(&hold.wallet_id)
@@ -506,10 +549,84 @@ impl Ledger {
         .bind(&hold.category)
         .bind(&hold.tax_letter)
         .bind(hold.booking_id.as_deref())
+        .bind(hold.fringe.map(|f| f.year))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         self.get_hold(&hold.id).await.map(Outcome::Created)
+    }
+
+    /// Counts `amount` against the wallet owner's fringe-benefit ceiling with its employer for
+    /// the year; refused when it would cross the ceiling (the whole amount would be taxable).
+    async fn charge_fringe(
+        connection: &mut sqlx::AnyConnection,
+        wallet_id: &str,
+        fringe: FringeCharge,
+        amount: Money,
+    ) -> Result<(), LedgerError> {
+        let owner = sqlx::query("SELECT employee_id, company_id FROM wallets WHERE id = $1")
+            .bind(wallet_id)
+            .fetch_one(&mut *connection)
+            .await?;
+        let employee: String = owner.try_get("employee_id")?;
+        let company: String = owner.try_get("company_id")?;
+        sqlx::query(
+            "INSERT INTO fringe_usage (employee_id, company_id, year, ceiling_cents) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&employee)
+        .bind(&company)
+        .bind(fringe.year)
+        .bind(fringe.ceiling.cents())
+        .execute(&mut *connection)
+        .await?;
+        let charged = sqlx::query(
+            "UPDATE fringe_usage SET used_cents = used_cents + $1 \
+             WHERE employee_id = $2 AND company_id = $3 AND year = $4 AND used_cents + $1 <= ceiling_cents",
+        )
+        .bind(amount.cents())
+        .bind(&employee)
+        .bind(&company)
+        .bind(fringe.year)
+        .execute(&mut *connection)
+        .await?
+        .rows_affected();
+        if charged == 1 {
+            return Ok(());
+        }
+        let row = sqlx::query("SELECT used_cents, ceiling_cents FROM fringe_usage WHERE employee_id = $1 AND company_id = $2 AND year = $3")
+            .bind(&employee)
+            .bind(&company)
+            .bind(fringe.year)
+            .fetch_one(&mut *connection)
+            .await?;
+        Err(LedgerError::FringeCeiling {
+            ceiling: money(&row, "ceiling_cents")?,
+            used: money(&row, "used_cents")?,
+            requested: amount,
+        })
+    }
+
+    /// Gives back `amount` of a hold's charge against the fringe-benefit ceiling.
+    async fn uncharge_fringe(
+        connection: &mut sqlx::AnyConnection,
+        hold_id: &str,
+        amount: Money,
+    ) -> Result<(), LedgerError> {
+        if !amount.is_positive() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE fringe_usage SET used_cents = used_cents - $1 \
+             WHERE (employee_id, company_id, year) IN ( \
+               SELECT w.employee_id, w.company_id, h.fringe_year FROM holds h JOIN wallets w ON w.id = h.wallet_id \
+               WHERE h.id = $2 AND h.fringe_year IS NOT NULL)",
+        )
+        .bind(amount.cents())
+        .bind(hold_id)
+        .execute(&mut *connection)
+        .await?;
+        Ok(())
     }
 
     /// Captures `amount` of a pending hold (the whole hold when `None`); the rest is released.
@@ -534,6 +651,7 @@ impl Ledger {
             capture,
             &fingerprint,
             now,
+            Deadline::NotPassed,
         )
         .await
     }
@@ -555,12 +673,14 @@ impl Ledger {
             Money::ZERO,
             &fingerprint,
             now,
+            Deadline::NotPassed,
         )
         .await
     }
 
     /// Moves a pending hold to `state`, capturing `captured` and releasing the rest, at most
     /// once whatever the concurrency: the hold's own row is updated only while pending.
+    #[allow(clippy::too_many_arguments)]
     async fn resolve(
         &self,
         id: &str,
@@ -569,6 +689,7 @@ impl Ledger {
         captured: Money,
         fingerprint: &str,
         now: i64,
+        deadline: Deadline,
     ) -> Result<Outcome<Hold>, LedgerError> {
         let held = current.amount;
         let released = held
@@ -606,10 +727,16 @@ impl Ledger {
         }
         // Only a deliberate capture or release may happen before the deadline passes; only the
         // sweeper's expiry after it.
-        let sql = if state == HoldState::Expired {
-            "UPDATE holds SET state = $1, captured = $2, released = $3 WHERE id = $4 AND state = 'pending' AND expires_at <= $5"
-        } else {
-            "UPDATE holds SET state = $1, captured = $2, released = $3 WHERE id = $4 AND state = 'pending' AND expires_at > $5"
+        let sql = match deadline {
+            Deadline::Passed => {
+                "UPDATE holds SET state = $1, captured = $2, released = $3 WHERE id = $4 AND state = 'pending' AND expires_at <= $5"
+            }
+            Deadline::NotPassed => {
+                "UPDATE holds SET state = $1, captured = $2, released = $3 WHERE id = $4 AND state = 'pending' AND expires_at > $5"
+            }
+            Deadline::Ignored => {
+                "UPDATE holds SET state = $1, captured = $2, released = $3 WHERE id = $4 AND state = 'pending' AND $5 = $5"
+            }
         };
         let updated = sqlx::query(sql)
             .bind(state.code())
@@ -643,6 +770,7 @@ impl Ledger {
             .bind(&current.wallet_id)
             .execute(&mut *tx)
             .await?;
+        Ledger::uncharge_fringe(&mut tx, &current.id, released).await?;
         // A partial capture's remainder is its own statement line.
         if state == HoldState::Captured && released.is_positive() {
             let rest_id = format!("{id}:rest");
@@ -685,6 +813,7 @@ impl Ledger {
                     Money::ZERO,
                     &fingerprint,
                     now,
+                    Deadline::Passed,
                 )
                 .await
             {
@@ -695,6 +824,90 @@ impl Ledger {
             }
         }
         Ok(expired)
+    }
+
+    /// Expires a pending hold now, whatever its deadline (its plan has ended); `false` when it
+    /// was no longer pending.
+    pub async fn expire_hold_now(&self, hold_id: &str, now: i64) -> Result<bool, LedgerError> {
+        let current = self.get_hold(hold_id).await?;
+        let id = format!("expire:{hold_id}");
+        let fingerprint = format!("expire|{hold_id}");
+        match self
+            .resolve(
+                &id,
+                &current,
+                HoldState::Expired,
+                Money::ZERO,
+                &fingerprint,
+                now,
+                Deadline::Ignored,
+            )
+            .await
+        {
+            Ok(outcome) => Ok(outcome.is_created()),
+            Err(LedgerError::HoldNotPending { .. }) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Moves posted money out of a wallet (to another wallet, or back to the company) if the
+    /// wallet has it available; `false` when `id` was already applied (a retry).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn move_posted(
+        &self,
+        id: &str,
+        kind: &str,
+        from_wallet: &str,
+        to_account: &str,
+        to_wallet: Option<&str>,
+        amount: Money,
+        now: i64,
+    ) -> Result<bool, LedgerError> {
+        check_id("request_id", id)?;
+        check_positive("amount", amount)?;
+        let mut tx = self.pool.begin().await?;
+        let debit = wallet_account(from_wallet);
+        let fingerprint = format!("{kind}|{from_wallet}|{to_account}|{}", amount.cents());
+        let row = TransferRow {
+            id,
+            kind,
+            debit: &debit,
+            credit: to_account,
+            amount,
+            hold_id: None,
+            fingerprint: &fingerprint,
+            now,
+        };
+        if !Ledger::insert_transfer(&mut tx, &row).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let updated = sqlx::query(
+            "UPDATE wallets SET debits_posted = debits_posted + $1 \
+             WHERE id = $2 AND credits_posted - debits_posted - debits_pending >= $1",
+        )
+        .bind(amount.cents())
+        .bind(from_wallet)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            tx.rollback().await?;
+            let balance = self.balance(from_wallet).await?;
+            return Err(LedgerError::InsufficientFunds {
+                available: balance.available(),
+                requested: amount,
+            });
+        }
+        if let Some(target) = to_wallet {
+            sqlx::query("UPDATE wallets SET credits_posted = credits_posted + $1 WHERE id = $2")
+                .bind(amount.cents())
+                .bind(target)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Gives back part of a capture to the wallet, as a new transfer.
@@ -756,6 +969,7 @@ impl Ledger {
             .bind(&current.wallet_id)
             .execute(&mut *tx)
             .await?;
+        Ledger::uncharge_fringe(&mut tx, hold_id, amount).await?;
         tx.commit().await?;
         self.get_hold(hold_id).await.map(Outcome::Created)
     }
@@ -779,7 +993,7 @@ impl Ledger {
     /// A hold as stored.
     pub async fn get_hold(&self, hold_id: &str) -> Result<Hold, LedgerError> {
         let row = sqlx::query(
-            "SELECT id, wallet_id, amount, captured, released, refunded, state, expires_at, category, tax_letter, booking_id \
+            "SELECT id, wallet_id, amount, captured, released, refunded, state, expires_at, category, tax_letter, booking_id, fringe_year \
              FROM holds WHERE id = $1",
         )
         .bind(hold_id)
@@ -799,6 +1013,7 @@ impl Ledger {
             category: row.try_get("category")?,
             tax_letter: row.try_get("tax_letter")?,
             booking_id: row.try_get("booking_id")?,
+            fringe_year: row.try_get("fringe_year")?,
         })
     }
 
@@ -808,9 +1023,9 @@ impl Ledger {
         let mut report = InvariantReport::default();
         let posted_sum: Option<i64> = sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(posting), 0) AS BIGINT) FROM ( \
-               SELECT amount AS posting FROM transfers WHERE kind IN ('funding', 'capture', 'refund') \
+               SELECT amount AS posting FROM transfers WHERE kind IN ('funding', 'capture', 'refund', 'carry_over', 'return') \
                UNION ALL \
-               SELECT -amount AS posting FROM transfers WHERE kind IN ('funding', 'capture', 'refund') \
+               SELECT -amount AS posting FROM transfers WHERE kind IN ('funding', 'capture', 'refund', 'carry_over', 'return') \
              ) AS postings",
         )
         .fetch_one(&self.pool)
@@ -818,8 +1033,8 @@ impl Ledger {
         report.postings_sum = posted_sum.unwrap_or_default();
         let rows = sqlx::query(
             "SELECT w.id AS id, w.credits_posted AS credits_posted, w.debits_posted AS debits_posted, w.debits_pending AS debits_pending, \
-               CAST(COALESCE((SELECT SUM(t.amount) FROM transfers t WHERE t.credit_account = 'wallet:' || w.id AND t.kind IN ('funding', 'refund')), 0) AS BIGINT) AS credits_recomputed, \
-               CAST(COALESCE((SELECT SUM(t.amount) FROM transfers t WHERE t.debit_account = 'wallet:' || w.id AND t.kind = 'capture'), 0) AS BIGINT) AS debits_recomputed, \
+               CAST(COALESCE((SELECT SUM(t.amount) FROM transfers t WHERE t.credit_account = 'wallet:' || w.id AND t.kind IN ('funding', 'refund', 'carry_over')), 0) AS BIGINT) AS credits_recomputed, \
+               CAST(COALESCE((SELECT SUM(t.amount) FROM transfers t WHERE t.debit_account = 'wallet:' || w.id AND t.kind IN ('capture', 'carry_over', 'return')), 0) AS BIGINT) AS debits_recomputed, \
                CAST(COALESCE((SELECT SUM(t.amount) FROM transfers t WHERE t.debit_account = 'wallet:' || w.id AND t.kind = 'hold'), 0) AS BIGINT) \
                - CAST(COALESCE((SELECT SUM(h.captured + h.released) FROM holds h WHERE h.wallet_id = w.id), 0) AS BIGINT) AS pending_recomputed \
              FROM wallets w",

@@ -1,8 +1,11 @@
 //! The wallet service: company plans, employee wallets, and a double-entry ledger with holds
 //! that never loses a cent.
 //!
-//! Built so far: the [`ledger`] on PostgreSQL and SQLite. The gRPC `WalletService` on top of it
-//! (plans, funding batches, statements, reports) is the next step of its issue.
+//! - [`ledger`]: the double-entry ledger on PostgreSQL and SQLite;
+//! - [`plans`]: company plans, funding batches, statements, year-end settlement, reports;
+//! - [`grpc`]: `welfare.wallet.v1.WalletService` over them.
 #![forbid(unsafe_code)]
 
+pub mod grpc;
 pub mod ledger;
+pub mod plans;

@@ -77,6 +77,7 @@ async fn perform(ledger: &Ledger, call: &Call, now: i64) -> Result<Answer, Ledge
                 category: "sanitario".to_owned(),
                 tax_letter: "f".to_owned(),
                 booking_id: None,
+                fringe: None,
             };
             ledger.hold(&hold, now).await.map(|o| {
                 let hold = o.into_inner();

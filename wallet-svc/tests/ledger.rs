@@ -18,6 +18,7 @@ fn hold(id: &str, wallet: &str, amount: Money) -> NewHold {
         category: "cura-figli".to_owned(),
         tax_letter: "f-bis".to_owned(),
         booking_id: Some("bk-1".to_owned()),
+        fringe: None,
     }
 }
 
@@ -287,6 +288,71 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing(ledger: Ledger) {
     assert_invariants(&ledger).await;
 }
 
+async fn a_fringe_benefit_hold_never_crosses_the_ceiling(ledger: Ledger) {
+    use wallet_svc::ledger::FringeCharge;
+    let a = wallet(&ledger, "a", euros(900)).await;
+    let fringe = Some(FringeCharge {
+        year: 2026,
+        ceiling: euros(1_000),
+    });
+    ledger
+        .hold(
+            &NewHold {
+                fringe,
+                ..hold("h-1", &a, euros(700))
+            },
+            NOW,
+        )
+        .await
+        .expect("within the ceiling");
+    // A second wallet of the same employee and employer shares the ceiling.
+    let other = wallet_svc::ledger::NewWallet {
+        id: "b".to_owned(),
+        company_id: "acme".to_owned(),
+        plan_id: "plan-2026-bis".to_owned(),
+        employee_id: "emp-a".to_owned(),
+    };
+    ledger.open_wallet(&other, NOW).await.expect("open");
+    ledger
+        .fund("fund-b", "b", euros(900), NOW)
+        .await
+        .expect("fund");
+    let crossing = ledger
+        .hold(
+            &NewHold {
+                fringe,
+                ..hold("h-2", "b", euros(301))
+            },
+            NOW,
+        )
+        .await;
+    assert!(
+        matches!(crossing, Err(LedgerError::FringeCeiling { used, .. }) if used == euros(700)),
+        "{crossing:?}"
+    );
+    assert_eq!(
+        ledger.balance("b").await.expect("balance").available(),
+        euros(900),
+        "nothing held"
+    );
+    // Releasing part of the first hold gives the room back.
+    ledger
+        .capture("c-1", "h-1", Some(euros(400)), NOW + 1)
+        .await
+        .expect("capture");
+    ledger
+        .hold(
+            &NewHold {
+                fringe,
+                ..hold("h-2", "b", euros(600))
+            },
+            NOW,
+        )
+        .await
+        .expect("room again");
+    assert_invariants(&ledger).await;
+}
+
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -313,4 +379,5 @@ on_every_backend!(
     expired_holds_give_their_funds_back,
     refunds_never_exceed_the_capture,
     bad_input_gets_a_clear_error_and_changes_nothing,
+    a_fringe_benefit_hold_never_crosses_the_ceiling,
 );

@@ -1,0 +1,996 @@
+//! `welfare.wallet.v1.WalletService` over the ledger: requests are converted and checked at the
+//! edge, authorised by `welfare-core`'s policy, applied by the ledger, and answered with the
+//! contract's types and error reasons.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+use welfare_core::Money;
+use welfare_core::auth::{Action, Principal, Resource, authorize};
+use welfare_core::category::Category;
+use welfare_core::ids::{CompanyId, PersonId};
+use welfare_core::time::{Date, Timestamp};
+use welfare_core::wallet::{
+    CarryOver, FringeBenefitUsage, PlanRules, Regime, check_spend, fringe_benefit_ceiling,
+};
+use welfare_proto::convert::{self, FieldViolation, child};
+use welfare_proto::wallet as pb;
+use welfare_proto::wallet::wallet_service_server::WalletService;
+use welfare_runtime::ServiceError;
+use welfare_runtime::auth::principal;
+use welfare_runtime::error::PreconditionViolation;
+
+use crate::ledger::{FringeCharge, Hold, HoldState, Ledger, LedgerError, MAX_ID_BYTES, NewHold};
+use crate::plans::{
+    EXPIRING_SOON_DAYS, Funding, FundingOutcome, MAX_FUNDING_BATCH, Plan, wallet_id,
+};
+
+/// The default and largest page sizes.
+pub const DEFAULT_PAGE_SIZE: i64 = 20;
+pub const MAX_PAGE_SIZE: i64 = 100;
+pub const DEFAULT_STATEMENT_PAGE_SIZE: i64 = 50;
+pub const MAX_STATEMENT_PAGE_SIZE: i64 = 200;
+/// The furthest ahead a hold may expire.
+pub const MAX_HOLD_SECONDS: i64 = 30 * 86_400;
+/// The longest statement description.
+pub const MAX_DESCRIPTION_CHARS: usize = 200;
+
+/// Reads the clock; injectable so tests control time.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Timestamp::from_unix_seconds(seconds)
+    })
+}
+
+/// The wallet service.
+#[derive(Clone)]
+pub struct WalletApi {
+    ledger: Ledger,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for WalletApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalletApi")
+            .field("ledger", &self.ledger)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WalletApi {
+    pub fn new(ledger: Ledger, clock: Clock) -> WalletApi {
+        WalletApi { ledger, clock }
+    }
+
+    fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    fn today(&self) -> Result<Date, ServiceError> {
+        self.now()
+            .date()
+            .ok_or_else(|| ServiceError::Unexpected("clock outside 1900-2200".to_owned()))
+    }
+}
+
+/// The ledger's errors on the wire.
+impl From<LedgerError> for ServiceError {
+    fn from(error: LedgerError) -> ServiceError {
+        let reason = error.reason();
+        match error {
+            LedgerError::Invalid { field, problem } => ServiceError::invalid(field, problem),
+            LedgerError::WalletNotFound(id) => ServiceError::NotFound {
+                resource: "wallet",
+                id,
+            },
+            LedgerError::HoldNotFound(id) => ServiceError::NotFound {
+                resource: "hold",
+                id,
+            },
+            LedgerError::PlanNotFound(id) => ServiceError::NotFound {
+                resource: "plan",
+                id,
+            },
+            LedgerError::IdReused(id) => ServiceError::AlreadyExists {
+                reason,
+                message: format!("request id {id} was already used with different fields"),
+            },
+            other @ (LedgerError::InsufficientFunds { .. }
+            | LedgerError::HoldNotPending { .. }
+            | LedgerError::HoldExpired(_)
+            | LedgerError::CaptureExceedsHold { .. }
+            | LedgerError::RefundExceedsCapture { .. }
+            | LedgerError::FringeCeiling { .. }) => ServiceError::FailedPrecondition {
+                reason,
+                message: other.to_string(),
+                violations: Vec::new(),
+            },
+            other @ (LedgerError::UnsupportedUrl
+            | LedgerError::Database(_)
+            | LedgerError::Migration(_)) => ServiceError::Unexpected(other.to_string()),
+        }
+    }
+}
+
+fn id(value: &str, field: &str) -> Result<String, ServiceError> {
+    let value = value.trim();
+    if value.is_empty()
+        || value.len() > MAX_ID_BYTES
+        || !value.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(ServiceError::invalid(
+            field,
+            format!("must be 1 to {MAX_ID_BYTES} printable characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn person(value: &str, field: &str) -> Result<PersonId, ServiceError> {
+    PersonId::parse(value.trim()).map_err(|e| ServiceError::invalid(field, e))
+}
+
+fn company(value: &str, field: &str) -> Result<CompanyId, ServiceError> {
+    CompanyId::parse(value.trim()).map_err(|e| ServiceError::invalid(field, e))
+}
+
+fn year(value: i32, field: &str) -> Result<i32, ServiceError> {
+    if (welfare_core::wallet::MIN_PLAN_YEAR..=welfare_core::wallet::MAX_PLAN_YEAR).contains(&value)
+    {
+        Ok(value)
+    } else {
+        Err(ServiceError::invalid(field, "must be 2020 to 2100"))
+    }
+}
+
+/// An offset page token (`o<offset>`), and the page size clamped to its bounds.
+fn page(
+    page_size: i32,
+    page_token: &str,
+    default: i64,
+    max: i64,
+) -> Result<(i64, i64), ServiceError> {
+    if page_size < 0 {
+        return Err(ServiceError::invalid("page_size", "must not be negative"));
+    }
+    let size = if page_size == 0 {
+        default
+    } else {
+        i64::from(page_size).min(max)
+    };
+    let offset = if page_token.is_empty() {
+        0
+    } else {
+        page_token
+            .strip_prefix('o')
+            .and_then(|n| n.parse::<i64>().ok())
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| {
+                ServiceError::invalid("page_token", "is not a token this service issued")
+            })?
+    };
+    Ok((offset, size))
+}
+
+fn next_token(offset: i64, size: i64, returned: usize) -> String {
+    if i64::try_from(returned).unwrap_or(0) < size {
+        String::new()
+    } else {
+        format!("o{}", offset + size)
+    }
+}
+
+fn check(
+    principal: &Principal,
+    action: Action,
+    resource: Resource<'_>,
+) -> Result<(), ServiceError> {
+    authorize(principal, action, resource).map_err(ServiceError::from)
+}
+
+fn wallet_resource<'a>(employee: &'a PersonId, company: &'a CompanyId) -> Resource<'a> {
+    Resource::Wallet {
+        employee,
+        company_id: company,
+    }
+}
+
+/// The plan's rules from the wire, each problem naming its field.
+fn plan_rules(plan: &pb::Plan) -> Result<PlanRules, ServiceError> {
+    let mut violations = Vec::new();
+    let allowance = convert::positive_money(
+        plan.allowance_per_employee.as_ref(),
+        "plan.allowance_per_employee",
+    )
+    .map_err(|v| violations.push(v))
+    .ok();
+    let categories: Vec<Category> = plan
+        .allowed_categories
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &c)| {
+            convert::category(c, &format!("plan.allowed_categories[{i}]"))
+                .map_err(|v| violations.push(v))
+                .ok()
+        })
+        .collect();
+    let regime = convert::regime(plan.regime, "plan.regime")
+        .map_err(|v| violations.push(v))
+        .ok();
+    let expires = convert::date(plan.expire_date.as_ref(), "plan.expire_date")
+        .map_err(|v| violations.push(v))
+        .ok();
+    let carry_max = convert::optional_money(plan.carry_over_max.as_ref(), "plan.carry_over_max")
+        .map_err(|v| violations.push(v))
+        .ok();
+    if !plan.carry_over && plan.carry_over_max.is_some() {
+        violations.push(FieldViolation::new(
+            "plan.carry_over_max",
+            "only with carry_over",
+        ));
+    }
+    let (Some(allowance), Some(regime), Some(expires), Some(carry_max)) =
+        (allowance, regime, expires, carry_max)
+    else {
+        return Err(ServiceError::InvalidArgument(violations));
+    };
+    if !violations.is_empty() {
+        return Err(ServiceError::InvalidArgument(violations));
+    }
+    let carry_over = if plan.carry_over {
+        CarryOver::NextYear { max: carry_max }
+    } else {
+        CarryOver::None
+    };
+    PlanRules::new(
+        plan.year, allowance, categories, regime, expires, carry_over,
+    )
+    .map_err(|e| {
+        use welfare_core::wallet::PlanError as E;
+        let field = match e {
+            E::Year => "plan.year",
+            E::Allowance | E::AboveCeiling { .. } => "plan.allowance_per_employee",
+            E::Categories => "plan.allowed_categories",
+            E::Expiry => "plan.expire_date",
+            E::CarryOverMax => "plan.carry_over_max",
+        };
+        ServiceError::invalid(field, e)
+    })
+}
+
+fn plan_to_proto(plan: &Plan) -> pb::Plan {
+    let rules = &plan.rules;
+    let (carry_over, carry_over_max) = match rules.carry_over() {
+        CarryOver::None => (false, None),
+        CarryOver::NextYear { max } => (true, max.map(convert::money_to_proto)),
+    };
+    pb::Plan {
+        id: plan.id.clone(),
+        company_id: plan.company_id.clone(),
+        display_name: plan.display_name.clone(),
+        year: rules.year(),
+        allowance_per_employee: Some(convert::money_to_proto(rules.allowance_per_employee())),
+        allowed_categories: rules
+            .allowed_categories()
+            .iter()
+            .map(|&c| convert::category_to_proto(c))
+            .collect(),
+        regime: convert::regime_to_proto(rules.regime()),
+        expire_date: Some(convert::date_to_proto(rules.expires_on())),
+        carry_over,
+        carry_over_max,
+        funded_employees: plan.funded_employees,
+        funded_total: Some(convert::money_to_proto(plan.funded_total)),
+        create_time: Some(convert::timestamp_to_proto(Timestamp::from_unix_seconds(
+            plan.created_at,
+        ))),
+        etag: format!("{}-{}", plan.created_at, plan.funded_total.cents()),
+    }
+}
+
+fn hold_to_proto(hold: &Hold) -> Result<pb::Hold, ServiceError> {
+    use pb::hold::State as S;
+    let state = match hold.state {
+        HoldState::Pending => S::Pending,
+        HoldState::Captured => S::Captured,
+        HoldState::Released => S::Released,
+        HoldState::Expired => S::Expired,
+    };
+    let category = hold
+        .category
+        .parse::<Category>()
+        .map_err(|e| ServiceError::Unexpected(e.to_string()))?;
+    let letter = match hold.tax_letter.as_str() {
+        "f" => welfare_core::category::TaxLetter::F,
+        "f-bis" => welfare_core::category::TaxLetter::FBis,
+        "f-ter" => welfare_core::category::TaxLetter::FTer,
+        other => {
+            return Err(ServiceError::Unexpected(format!(
+                "stored tax letter {other:?}"
+            )));
+        }
+    };
+    Ok(pb::Hold {
+        id: hold.id.clone(),
+        wallet_id: hold.wallet_id.clone(),
+        amount: Some(convert::money_to_proto(hold.amount)),
+        captured: Some(convert::money_to_proto(hold.captured)),
+        released: Some(convert::money_to_proto(hold.released)),
+        state: state.into(),
+        expire_time: Some(convert::timestamp_to_proto(Timestamp::from_unix_seconds(
+            hold.expires_at,
+        ))),
+        category: convert::category_to_proto(category),
+        tax_letter: convert::tax_letter_to_proto(letter),
+        booking_id: hold.booking_id.clone().unwrap_or_default(),
+        refunded: Some(convert::money_to_proto(hold.refunded)),
+    })
+}
+
+impl WalletApi {
+    async fn plan_for(
+        &self,
+        principal: &Principal,
+        plan_id: &str,
+        action: Action,
+    ) -> Result<Plan, ServiceError> {
+        let plan = self.ledger.get_plan(&id(plan_id, "plan_id")?).await?;
+        let company = company(&plan.company_id, "plan_id")?;
+        check(principal, action, Resource::Company { id: &company })?;
+        Ok(plan)
+    }
+
+    async fn hold_for(
+        &self,
+        principal: &Principal,
+        hold_id: &str,
+        action: Action,
+    ) -> Result<Hold, ServiceError> {
+        let hold = self.ledger.get_hold(&id(hold_id, "hold_id")?).await?;
+        let wallet = self.ledger.wallet_view(&hold.wallet_id).await?;
+        let (employee, company) = (
+            person(&wallet.employee_id, "hold_id")?,
+            company(&wallet.company_id, "hold_id")?,
+        );
+        check(principal, action, wallet_resource(&employee, &company))?;
+        Ok(hold)
+    }
+
+    async fn wallet_to_proto(
+        &self,
+        view: &crate::plans::WalletView,
+    ) -> Result<pb::Wallet, ServiceError> {
+        let plan = self.ledger.get_plan(&view.plan_id).await?;
+        let available = view.balance.available();
+        let days_left =
+            plan.rules.expires_on().days_since_epoch() - self.today()?.days_since_epoch();
+        let expiring_soon = if (0..=EXPIRING_SOON_DAYS).contains(&days_left) {
+            available
+        } else {
+            Money::ZERO
+        };
+        Ok(pb::Wallet {
+            id: view.id.clone(),
+            employee_id: view.employee_id.clone(),
+            company_id: view.company_id.clone(),
+            plan_id: view.plan_id.clone(),
+            year: plan.rules.year(),
+            available: Some(convert::money_to_proto(available)),
+            pending: Some(convert::money_to_proto(view.balance.debits_pending)),
+            spent: Some(convert::money_to_proto(view.spent)),
+            credited: Some(convert::money_to_proto(view.credited)),
+            expiring_soon: Some(convert::money_to_proto(expiring_soon)),
+            expire_date: Some(convert::date_to_proto(plan.rules.expires_on())),
+            allowed_categories: plan
+                .rules
+                .allowed_categories()
+                .iter()
+                .map(|&c| convert::category_to_proto(c))
+                .collect(),
+            regime: convert::regime_to_proto(plan.rules.regime()),
+        })
+    }
+}
+
+type Answer<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl WalletService for WalletApi {
+    async fn create_plan(&self, request: Request<pb::CreatePlanRequest>) -> Answer<pb::Plan> {
+        let principal = principal(&request);
+        let request = request.into_inner();
+        let company = company(&request.company_id, "company_id")?;
+        check(
+            &principal,
+            Action::ManagePlans,
+            Resource::Company { id: &company },
+        )?;
+        let request_id = id(&request.request_id, "request_id")?;
+        let plan = request
+            .plan
+            .as_ref()
+            .ok_or_else(|| ServiceError::invalid("plan", "is required"))?;
+        let display_name = convert::text(&plan.display_name, "plan.display_name", 3, 120)
+            .map_err(ServiceError::from)?;
+        let rules = plan_rules(plan)?;
+        let plan_id = format!("{company}.{request_id}");
+        let now = self.now().unix_seconds();
+        let plan = self
+            .ledger
+            .create_plan(&plan_id, company.as_str(), &display_name, &rules, now)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(plan_to_proto(&plan.into_inner())))
+    }
+
+    async fn get_plan(&self, request: Request<pb::GetPlanRequest>) -> Answer<pb::Plan> {
+        let principal = principal(&request);
+        let plan = self
+            .plan_for(&principal, &request.get_ref().id, Action::ManagePlans)
+            .await?;
+        Ok(Response::new(plan_to_proto(&plan)))
+    }
+
+    async fn list_plans(
+        &self,
+        request: Request<pb::ListPlansRequest>,
+    ) -> Answer<pb::ListPlansResponse> {
+        let principal = principal(&request);
+        let request = request.into_inner();
+        let company = company(&request.company_id, "company_id")?;
+        check(
+            &principal,
+            Action::ManagePlans,
+            Resource::Company { id: &company },
+        )?;
+        let year_filter = if request.year == 0 {
+            None
+        } else {
+            Some(year(request.year, "year")?)
+        };
+        let (offset, size) = page(
+            request.page_size,
+            &request.page_token,
+            DEFAULT_PAGE_SIZE,
+            MAX_PAGE_SIZE,
+        )?;
+        let plans = self
+            .ledger
+            .list_plans(company.as_str(), year_filter, offset, size)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListPlansResponse {
+            next_page_token: next_token(offset, size, plans.len()),
+            plans: plans.iter().map(plan_to_proto).collect(),
+        }))
+    }
+
+    async fn fund_wallets(
+        &self,
+        request: Request<pb::FundWalletsRequest>,
+    ) -> Answer<pb::FundWalletsResponse> {
+        let principal = principal(&request);
+        let request = request.into_inner();
+        let request_id = id(&request.request_id, "request_id")?;
+        if request.fundings.is_empty() || request.fundings.len() > MAX_FUNDING_BATCH {
+            return Err(ServiceError::invalid(
+                "fundings",
+                format!("must hold 1 to {MAX_FUNDING_BATCH} employees"),
+            )
+            .into());
+        }
+        let plan = self
+            .plan_for(&principal, &request.plan_id, Action::FundWallets)
+            .await?;
+        if plan.rules.is_expired(self.today()?) {
+            return Err(ServiceError::FailedPrecondition {
+                reason: "PLAN_EXPIRED",
+                message: format!("plan {} expired on {}", plan.id, plan.rules.expires_on()),
+                violations: Vec::new(),
+            }
+            .into());
+        }
+        let mut violations = Vec::new();
+        let mut fundings = Vec::with_capacity(request.fundings.len());
+        let mut seen = std::collections::HashSet::new();
+        for (i, funding) in request.fundings.iter().enumerate() {
+            let field = format!("fundings[{i}]");
+            let employee = match PersonId::parse(funding.employee_id.trim()) {
+                Ok(employee) => employee,
+                Err(e) => {
+                    violations.push(FieldViolation::new(child(&field, "employee_id"), e));
+                    continue;
+                }
+            };
+            if !seen.insert(employee.clone()) {
+                violations.push(FieldViolation::new(
+                    child(&field, "employee_id"),
+                    "appears twice in the batch",
+                ));
+            }
+            let amount = match &funding.amount {
+                None => None,
+                Some(amount) => {
+                    match convert::positive_money(Some(amount), &child(&field, "amount")) {
+                        Ok(amount) => Some(amount),
+                        Err(v) => {
+                            violations.push(v);
+                            None
+                        }
+                    }
+                }
+            };
+            fundings.push(Funding {
+                employee_id: employee.to_string(),
+                amount,
+                has_dependent_children: funding.has_dependent_children,
+            });
+        }
+        if !violations.is_empty() {
+            return Err(ServiceError::InvalidArgument(violations).into());
+        }
+        let now = self.now().unix_seconds();
+        let results = self
+            .ledger
+            .fund_wallets(&plan, &request_id, &fundings, now)
+            .await
+            .map_err(ServiceError::from)?;
+        let mut total = Money::ZERO;
+        let mut out = Vec::with_capacity(results.len());
+        for (employee_id, outcome) in results {
+            use pb::funding_result::Outcome as O;
+            let (wallet_id, outcome, reason) = match outcome {
+                FundingOutcome::Funded { wallet_id, amount } => {
+                    total = total
+                        .checked_add(amount)
+                        .map_err(|e| ServiceError::Unexpected(e.to_string()))?;
+                    (wallet_id, O::Funded, "")
+                }
+                FundingOutcome::AlreadyFunded { wallet_id } => (wallet_id, O::AlreadyFunded, ""),
+                FundingOutcome::Refused { reason } => (String::new(), O::Refused, reason),
+            };
+            out.push(pb::FundingResult {
+                employee_id,
+                wallet_id,
+                outcome: outcome.into(),
+                error_reason: reason.to_owned(),
+            });
+        }
+        Ok(Response::new(pb::FundWalletsResponse {
+            results: out,
+            funded_total: Some(convert::money_to_proto(total)),
+        }))
+    }
+
+    async fn get_wallet(&self, request: Request<pb::GetWalletRequest>) -> Answer<pb::Wallet> {
+        let principal = principal(&request);
+        let request = request.into_inner();
+        let wallet = if !request.id.is_empty() {
+            id(&request.id, "id")?
+        } else {
+            let employee = if request.employee_id.is_empty() {
+                principal
+                    .subject
+                    .clone()
+                    .ok_or_else(|| ServiceError::invalid("employee_id", "is required"))?
+            } else {
+                person(&request.employee_id, "employee_id")?
+            };
+            wallet_id(&id(&request.plan_id, "plan_id")?, employee.as_str())
+        };
+        let view = self
+            .ledger
+            .wallet_view(&wallet)
+            .await
+            .map_err(ServiceError::from)?;
+        let (employee, company) = (
+            person(&view.employee_id, "id")?,
+            company(&view.company_id, "id")?,
+        );
+        check(
+            &principal,
+            Action::ReadWalletBalance,
+            wallet_resource(&employee, &company),
+        )?;
+        Ok(Response::new(self.wallet_to_proto(&view).await?))
+    }
+
+    async fn list_wallet_transactions(
+        &self,
+        request: Request<pb::ListWalletTransactionsRequest>,
+    ) -> Answer<pb::ListWalletTransactionsResponse> {
+        let principal = principal(&request);
+        let request = request.into_inner();
+        let wallet = self
+            .ledger
+            .wallet_view(&id(&request.wallet_id, "wallet_id")?)
+            .await
+            .map_err(ServiceError::from)?;
+        let (employee, company) = (
+            person(&wallet.employee_id, "wallet_id")?,
+            company(&wallet.company_id, "wallet_id")?,
+        );
+        check(
+            &principal,
+            Action::ReadWalletTransactions,
+            wallet_resource(&employee, &company),
+        )?;
+        let (offset, size) = page(
+            request.page_size,
+            &request.page_token,
+            DEFAULT_STATEMENT_PAGE_SIZE,
+            MAX_STATEMENT_PAGE_SIZE,
+        )?;
+        let lines = self
+            .ledger
+            .statement(&wallet.id, offset, size)
+            .await
+            .map_err(ServiceError::from)?;
+        let mut balance = wallet.balance.available();
+        let mut transactions = Vec::with_capacity(lines.len());
+        // Newest first: the balance after the newest line is today's; walk back from it. Only
+        // exact on the first page; later pages start from the balance after their first line.
+        if offset > 0 {
+            let newer = self
+                .ledger
+                .statement(&wallet.id, 0, offset)
+                .await
+                .map_err(ServiceError::from)?;
+            for line in &newer {
+                balance = balance
+                    .checked_sub(line.amount)
+                    .map_err(|e| ServiceError::Unexpected(e.to_string()))?;
+            }
+        }
+        for line in lines {
+            use pb::wallet_transaction::Kind as K;
+            let incoming = line.amount.is_positive();
+            let (kind, description) = match line.kind.as_str() {
+                "funding" => (K::Funding, "Accredito del credito welfare aziendale"),
+                "hold" => (K::Hold, "Credito riservato per una prenotazione"),
+                "capture" => (K::Capture, "Pagamento del servizio"),
+                "release" => (K::Release, "Credito riservato restituito"),
+                "expire" => (K::HoldExpired, "Prenotazione scaduta: credito restituito"),
+                "refund" => (K::Refund, "Rimborso"),
+                "carry_over" if incoming => {
+                    (K::CarryOverIn, "Credito riportato dall'anno precedente")
+                }
+                "carry_over" => (K::CarryOverOut, "Credito riportato all'anno successivo"),
+                "return" => (
+                    K::ReturnedToCompany,
+                    "Credito non utilizzato restituito all'azienda",
+                ),
+                _ => (K::Unspecified, "Movimento"),
+            };
+            let category = line
+                .category
+                .as_deref()
+                .and_then(|c| c.parse::<Category>().ok());
+            transactions.push(pb::WalletTransaction {
+                id: line.id,
+                kind: kind.into(),
+                amount: Some(convert::money_to_proto(line.amount)),
+                balance_after: Some(convert::money_to_proto(balance)),
+                description: description.to_owned(),
+                booking_id: line.booking_id.unwrap_or_default(),
+                category: category.map_or(0, convert::category_to_proto),
+                create_time: Some(convert::timestamp_to_proto(Timestamp::from_unix_seconds(
+                    line.created_at,
+                ))),
+            });
+            balance = balance
+                .checked_sub(line.amount)
+                .map_err(|e| ServiceError::Unexpected(e.to_string()))?;
+        }
+        Ok(Response::new(pb::ListWalletTransactionsResponse {
+            next_page_token: next_token(offset, size, transactions.len()),
+            transactions,
+        }))
+    }
+
+    async fn hold_funds(&self, request: Request<pb::HoldFundsRequest>) -> Answer<pb::Hold> {
+        let principal = principal(&request);
+        let request = request.into_inner();
+        let request_id = id(&request.request_id, "request_id")?;
+        let amount = convert::positive_money(request.amount.as_ref(), "amount")
+            .map_err(ServiceError::from)?;
+        let category =
+            convert::category(request.category, "category").map_err(ServiceError::from)?;
+        let letter =
+            convert::tax_letter(request.tax_letter, "tax_letter").map_err(ServiceError::from)?;
+        // Checked for the caller's sake; statements describe holds in their own words.
+        convert::text(
+            &request.description,
+            "description",
+            0,
+            MAX_DESCRIPTION_CHARS,
+        )
+        .map_err(ServiceError::from)?;
+        let booking_id = if request.booking_id.is_empty() {
+            None
+        } else {
+            Some(id(&request.booking_id, "booking_id")?)
+        };
+        let now = self.now();
+        let expires = convert::timestamp(request.expire_time.as_ref(), "expire_time")
+            .map_err(ServiceError::from)?;
+        let ahead = expires.seconds_since(now);
+        if ahead <= 0 || ahead > MAX_HOLD_SECONDS {
+            return Err(ServiceError::invalid(
+                "expire_time",
+                "must be in the future, at most 30 days ahead",
+            )
+            .into());
+        }
+        let view = self
+            .ledger
+            .wallet_view(&id(&request.wallet_id, "wallet_id")?)
+            .await
+            .map_err(ServiceError::from)?;
+        let (employee, company) = (
+            person(&view.employee_id, "wallet_id")?,
+            company(&view.company_id, "wallet_id")?,
+        );
+        check(
+            &principal,
+            Action::PlaceHold,
+            wallet_resource(&employee, &company),
+        )?;
+        let plan = self
+            .ledger
+            .get_plan(&view.plan_id)
+            .await
+            .map_err(ServiceError::from)?;
+        // The ceiling itself is enforced by the ledger under the usage row's lock; here the
+        // plan's coverage and expiry are checked, with no usage so only the ceiling's size counts.
+        let usage = FringeBenefitUsage {
+            used_this_year: Money::ZERO,
+            has_dependent_children: view.has_dependent_children,
+        };
+        if let Err(refusal) = check_spend(
+            &plan.rules,
+            category,
+            letter,
+            amount,
+            self.today()?,
+            Some(usage),
+        ) {
+            return Err(ServiceError::FailedPrecondition {
+                reason: refusal.code(),
+                message: refusal.to_string(),
+                violations: vec![PreconditionViolation {
+                    kind: "WALLET".to_owned(),
+                    subject: refusal.code().to_owned(),
+                    description: refusal.message_it(),
+                }],
+            }
+            .into());
+        }
+        let fringe = (plan.rules.regime() == Regime::Art51C3FringeBenefit).then(|| FringeCharge {
+            year: plan.rules.year(),
+            ceiling: fringe_benefit_ceiling(plan.rules.year(), view.has_dependent_children),
+        });
+        let hold = NewHold {
+            id: request_id,
+            wallet_id: view.id.clone(),
+            amount,
+            expires_at: expires.unix_seconds(),
+            category: category.code().to_owned(),
+            tax_letter: letter.code().to_owned(),
+            booking_id,
+            fringe,
+        };
+        let hold = self
+            .ledger
+            .hold(&hold, now.unix_seconds())
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(hold_to_proto(&hold.into_inner())?))
+    }
+
+    async fn capture_hold(&self, request: Request<pb::CaptureHoldRequest>) -> Answer<pb::Hold> {
+        let principal = principal(&request);
+        let request = request.into_inner();
+        let request_id = id(&request.request_id, "request_id")?;
+        let amount = request
+            .amount
+            .as_ref()
+            .map(|a| convert::positive_money(Some(a), "amount"))
+            .transpose()
+            .map_err(ServiceError::from)?;
+        let hold = self
+            .hold_for(&principal, &request.hold_id, Action::SettleHold)
+            .await?;
+        let now = self.now().unix_seconds();
+        let hold = self
+            .ledger
+            .capture(&request_id, &hold.id, amount, now)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(hold_to_proto(&hold.into_inner())?))
+    }
+
+    async fn release_hold(&self, request: Request<pb::ReleaseHoldRequest>) -> Answer<pb::Hold> {
+        let principal = principal(&request);
+        let request = request.into_inner();
+        let request_id = id(&request.request_id, "request_id")?;
+        let hold = self
+            .hold_for(&principal, &request.hold_id, Action::SettleHold)
+            .await?;
+        let now = self.now().unix_seconds();
+        let hold = self
+            .ledger
+            .release(&request_id, &hold.id, now)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(hold_to_proto(&hold.into_inner())?))
+    }
+
+    async fn refund_capture(
+        &self,
+        request: Request<pb::RefundCaptureRequest>,
+    ) -> Answer<pb::Refund> {
+        let principal = principal(&request);
+        let request = request.into_inner();
+        let request_id = id(&request.request_id, "request_id")?;
+        let amount = convert::positive_money(request.amount.as_ref(), "amount")
+            .map_err(ServiceError::from)?;
+        let reason = convert::text(&request.reason, "reason", 0, MAX_DESCRIPTION_CHARS)
+            .map_err(ServiceError::from)?;
+        let hold = self
+            .hold_for(&principal, &request.hold_id, Action::RefundCapture)
+            .await?;
+        let now = self.now();
+        self.ledger
+            .refund(&request_id, &hold.id, amount, now.unix_seconds())
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::Refund {
+            id: request_id,
+            hold_id: hold.id,
+            wallet_id: hold.wallet_id,
+            amount: Some(convert::money_to_proto(amount)),
+            reason,
+            create_time: Some(convert::timestamp_to_proto(now)),
+        }))
+    }
+
+    async fn expire_wallets(
+        &self,
+        request: Request<pb::ExpireWalletsRequest>,
+    ) -> Answer<pb::ExpireWalletsResponse> {
+        let principal = principal(&request);
+        let request = request.into_inner();
+        let request_id = id(&request.request_id, "request_id")?;
+        let as_of = convert::date(request.as_of.as_ref(), "as_of").map_err(ServiceError::from)?;
+        let plan = self
+            .plan_for(&principal, &request.plan_id, Action::ExpireWallets)
+            .await?;
+        let next = if request.next_plan_id.is_empty() {
+            None
+        } else {
+            let next = self
+                .ledger
+                .get_plan(&id(&request.next_plan_id, "next_plan_id")?)
+                .await
+                .map_err(ServiceError::from)?;
+            if next.company_id != plan.company_id || next.rules.year() != plan.rules.year() + 1 {
+                return Err(ServiceError::invalid(
+                    "next_plan_id",
+                    "must be the same company's plan for the next year",
+                )
+                .into());
+            }
+            Some(next)
+        };
+        if matches!(plan.rules.carry_over(), CarryOver::NextYear { .. }) && next.is_none() {
+            return Err(ServiceError::invalid(
+                "next_plan_id",
+                "is required: the plan carries balances over",
+            )
+            .into());
+        }
+        let now = self.now().unix_seconds();
+        let settled = self
+            .ledger
+            .settle_plan(&plan, next.as_ref(), &request_id, as_of, now)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ExpireWalletsResponse {
+            wallets_settled: settled.wallets_settled,
+            carried_over: Some(convert::money_to_proto(settled.carried_over)),
+            returned_to_company: Some(convert::money_to_proto(settled.returned)),
+            holds_expired: settled.holds_expired,
+        }))
+    }
+
+    async fn get_employee_tax_report(
+        &self,
+        request: Request<pb::GetEmployeeTaxReportRequest>,
+    ) -> Answer<pb::EmployeeTaxReport> {
+        let principal = principal(&request);
+        let request = request.into_inner();
+        let employee = person(&request.employee_id, "employee_id")?;
+        let company = company(&request.company_id, "company_id")?;
+        let year = year(request.year, "year")?;
+        check(
+            &principal,
+            Action::ReadEmployeeTaxReport,
+            wallet_resource(&employee, &company),
+        )?;
+        let report = self
+            .ledger
+            .tax_report(employee.as_str(), company.as_str(), year)
+            .await
+            .map_err(ServiceError::from)?;
+        let services = report
+            .services
+            .iter()
+            .map(|(letter, amount)| {
+                let letter = match letter.as_str() {
+                    "f" => welfare_core::category::TaxLetter::F,
+                    "f-bis" => welfare_core::category::TaxLetter::FBis,
+                    _ => welfare_core::category::TaxLetter::FTer,
+                };
+                pb::employee_tax_report::LetterTotal {
+                    tax_letter: convert::tax_letter_to_proto(letter),
+                    amount: Some(convert::money_to_proto(*amount)),
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::EmployeeTaxReport {
+            employee_id: employee.to_string(),
+            company_id: company.to_string(),
+            year,
+            services,
+            fringe_benefits: Some(convert::money_to_proto(report.fringe_benefits)),
+            fringe_benefit_ceiling: Some(convert::money_to_proto(report.fringe_benefit_ceiling)),
+        }))
+    }
+
+    async fn get_company_report(
+        &self,
+        request: Request<pb::GetCompanyReportRequest>,
+    ) -> Answer<pb::CompanyReport> {
+        let principal = principal(&request);
+        let request = request.into_inner();
+        let company = company(&request.company_id, "company_id")?;
+        let year = year(request.year, "year")?;
+        check(
+            &principal,
+            Action::ReadCompanyReport,
+            Resource::Company { id: &company },
+        )?;
+        let plans = self
+            .ledger
+            .company_report(company.as_str(), year)
+            .await
+            .map_err(ServiceError::from)?;
+        let money = |m: Money| Some(convert::money_to_proto(m));
+        Ok(Response::new(pb::CompanyReport {
+            company_id: company.to_string(),
+            year,
+            plans: plans
+                .into_iter()
+                .map(|p| pb::company_report::PlanTotals {
+                    plan_id: p.plan_id,
+                    display_name: p.display_name,
+                    employees: p.employees,
+                    funded: money(p.funded),
+                    spent: money(p.spent),
+                    pending: money(p.pending),
+                    available: money(p.available),
+                    returned: money(p.returned),
+                    carried_over: money(p.carried_over),
+                })
+                .collect(),
+        }))
+    }
+}
