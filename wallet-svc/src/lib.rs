@@ -6,6 +6,7 @@
 //! - [`grpc`]: `welfare.wallet.v1.WalletService` over them.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod grpc;
 pub mod ledger;
 pub mod plans;

@@ -1,0 +1,105 @@
+//! `wallet-svc`: the wallet service on its own, on PostgreSQL or SQLite by database URL.
+//!
+//! Usage: `wallet-svc [--config FILE]`; every setting can also come from `LODIWELFARE__…`
+//! environment variables (see `welfare_runtime::config`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use wallet_svc::config::WalletConfig;
+use wallet_svc::grpc::{WalletApi, system_clock};
+use wallet_svc::ledger::Ledger;
+use welfare_proto::wallet::wallet_service_server::WalletServiceServer;
+use welfare_runtime::telemetry::Telemetry;
+use welfare_runtime::{Application, ServiceSet, shutdown_signal};
+
+const SERVICE: &str = "welfare.wallet.v1.WalletService";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let mut config_file = None;
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--config", Some(path)) => config_file = Some(PathBuf::from(path)),
+            _ => {
+                eprintln!("usage: wallet-svc [--config FILE]");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let config = match WalletConfig::load(config_file.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("wallet-svc: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let telemetry = match Telemetry::init(&config.telemetry) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("wallet-svc: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = run(config).await;
+    telemetry.shutdown();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "wallet-svc stopped");
+            eprintln!("wallet-svc: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: WalletConfig) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(path) = config
+        .database
+        .url
+        .strip_prefix("sqlite://")
+        .and_then(|rest| rest.split('?').next())
+        && let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    let ledger = Ledger::connect(&config.database.url, config.database.max_connections).await?;
+    let api = WalletApi::new(ledger.clone(), system_clock());
+    let sweeper = tokio::spawn(sweep(
+        ledger,
+        Duration::from_millis(config.sweeper.interval_ms.max(100)),
+    ));
+    let services = ServiceSet {
+        routes: tonic::service::Routes::new(
+            WalletServiceServer::new(api)
+                .max_decoding_message_size(config.limits.max_message_bytes),
+        ),
+        public_methods: Vec::new(),
+        service_names: vec![SERVICE.to_owned()],
+    };
+    let app = Application::build(&config.runtime(), services).await?;
+    tracing::info!(port = app.port(), "wallet-svc listening");
+    let served = app.run_until_stopped(shutdown_signal()).await;
+    sweeper.abort();
+    Ok(served?)
+}
+
+/// Expires pending holds past their deadline, so held credit always comes back.
+async fn sweep(ledger: Ledger, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        match ledger.expire_due(now).await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "expired pending holds"),
+            Err(error) => tracing::warn!(%error, "hold sweep failed; retrying at the next tick"),
+        }
+    }
+}
