@@ -30,6 +30,8 @@ pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;
 pub const DEFAULT_STATEMENT_PAGE_SIZE: i64 = 50;
 pub const MAX_STATEMENT_PAGE_SIZE: i64 = 200;
+/// Plans kept in memory before the cache starts over.
+pub const MAX_CACHED_PLANS: usize = 10_000;
 /// The furthest ahead a hold may expire.
 pub const MAX_HOLD_SECONDS: i64 = 30 * 86_400;
 /// The longest statement description.
@@ -54,6 +56,8 @@ pub fn system_clock() -> Clock {
 pub struct WalletApi {
     ledger: Ledger,
     clock: Clock,
+    /// Plans never change once created: read each once.
+    plans: Arc<std::sync::RwLock<std::collections::HashMap<String, Arc<Plan>>>>,
 }
 
 impl std::fmt::Debug for WalletApi {
@@ -66,7 +70,34 @@ impl std::fmt::Debug for WalletApi {
 
 impl WalletApi {
     pub fn new(ledger: Ledger, clock: Clock) -> WalletApi {
-        WalletApi { ledger, clock }
+        WalletApi {
+            ledger,
+            clock,
+            plans: Arc::default(),
+        }
+    }
+
+    /// A plan, from the cache or the database.
+    async fn plan(&self, id: &str) -> Result<Arc<Plan>, ServiceError> {
+        let cached = self
+            .plans
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned();
+        if let Some(plan) = cached {
+            return Ok(plan);
+        }
+        let plan = Arc::new(self.ledger.get_plan(id).await?);
+        let mut plans = self
+            .plans
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if plans.len() >= MAX_CACHED_PLANS {
+            plans.clear();
+        }
+        plans.insert(id.to_owned(), Arc::clone(&plan));
+        Ok(plan)
     }
 
     fn now(&self) -> Timestamp {
@@ -265,7 +296,7 @@ fn plan_rules(plan: &pb::Plan) -> Result<PlanRules, ServiceError> {
     })
 }
 
-fn plan_to_proto(plan: &Plan) -> pb::Plan {
+fn plan_to_proto(plan: &Plan, (funded_employees, funded_total): (i64, Money)) -> pb::Plan {
     let rules = &plan.rules;
     let (carry_over, carry_over_max) = match rules.carry_over() {
         CarryOver::None => (false, None),
@@ -286,12 +317,12 @@ fn plan_to_proto(plan: &Plan) -> pb::Plan {
         expire_date: Some(convert::date_to_proto(rules.expires_on())),
         carry_over,
         carry_over_max,
-        funded_employees: plan.funded_employees,
-        funded_total: Some(convert::money_to_proto(plan.funded_total)),
+        funded_employees,
+        funded_total: Some(convert::money_to_proto(funded_total)),
         create_time: Some(convert::timestamp_to_proto(Timestamp::from_unix_seconds(
             plan.created_at,
         ))),
-        etag: format!("{}-{}", plan.created_at, plan.funded_total.cents()),
+        etag: format!("{}-{}", plan.created_at, funded_total.cents()),
     }
 }
 
@@ -340,8 +371,8 @@ impl WalletApi {
         principal: &Principal,
         plan_id: &str,
         action: Action,
-    ) -> Result<Plan, ServiceError> {
-        let plan = self.ledger.get_plan(&id(plan_id, "plan_id")?).await?;
+    ) -> Result<Arc<Plan>, ServiceError> {
+        let plan = self.plan(&id(plan_id, "plan_id")?).await?;
         let company = company(&plan.company_id, "plan_id")?;
         check(principal, action, Resource::Company { id: &company })?;
         Ok(plan)
@@ -354,7 +385,7 @@ impl WalletApi {
         action: Action,
     ) -> Result<Hold, ServiceError> {
         let hold = self.ledger.get_hold(&id(hold_id, "hold_id")?).await?;
-        let wallet = self.ledger.wallet_view(&hold.wallet_id).await?;
+        let wallet = self.ledger.wallet_owner(&hold.wallet_id).await?;
         let (employee, company) = (
             person(&wallet.employee_id, "hold_id")?,
             company(&wallet.company_id, "hold_id")?,
@@ -367,7 +398,7 @@ impl WalletApi {
         &self,
         view: &crate::plans::WalletView,
     ) -> Result<pb::Wallet, ServiceError> {
-        let plan = self.ledger.get_plan(&view.plan_id).await?;
+        let plan = self.plan(&view.plan_id).await?;
         let available = view.balance.available();
         let days_left =
             plan.rules.expires_on().days_since_epoch() - self.today()?.days_since_epoch();
@@ -427,7 +458,13 @@ impl WalletService for WalletApi {
             .create_plan(&plan_id, company.as_str(), &display_name, &rules, now)
             .await
             .map_err(ServiceError::from)?;
-        Ok(Response::new(plan_to_proto(&plan.into_inner())))
+        let plan = plan.into_inner();
+        let funding = self
+            .ledger
+            .plan_funding(&plan)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(plan_to_proto(&plan, funding)))
     }
 
     async fn get_plan(&self, request: Request<pb::GetPlanRequest>) -> Answer<pb::Plan> {
@@ -435,7 +472,12 @@ impl WalletService for WalletApi {
         let plan = self
             .plan_for(&principal, &request.get_ref().id, Action::ManagePlans)
             .await?;
-        Ok(Response::new(plan_to_proto(&plan)))
+        let funding = self
+            .ledger
+            .plan_funding(&plan)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(plan_to_proto(&plan, funding)))
     }
 
     async fn list_plans(
@@ -466,9 +508,19 @@ impl WalletService for WalletApi {
             .list_plans(company.as_str(), year_filter, offset, size)
             .await
             .map_err(ServiceError::from)?;
+        let mut out = Vec::with_capacity(plans.len());
+        for plan in &plans {
+            out.push(plan_to_proto(
+                plan,
+                self.ledger
+                    .plan_funding(plan)
+                    .await
+                    .map_err(ServiceError::from)?,
+            ));
+        }
         Ok(Response::new(pb::ListPlansResponse {
             next_page_token: next_token(offset, size, plans.len()),
-            plans: plans.iter().map(plan_to_proto).collect(),
+            plans: out,
         }))
     }
 
@@ -731,7 +783,7 @@ impl WalletService for WalletApi {
         }
         let view = self
             .ledger
-            .wallet_view(&id(&request.wallet_id, "wallet_id")?)
+            .wallet_owner(&id(&request.wallet_id, "wallet_id")?)
             .await
             .map_err(ServiceError::from)?;
         let (employee, company) = (
@@ -743,11 +795,7 @@ impl WalletService for WalletApi {
             Action::PlaceHold,
             wallet_resource(&employee, &company),
         )?;
-        let plan = self
-            .ledger
-            .get_plan(&view.plan_id)
-            .await
-            .map_err(ServiceError::from)?;
+        let plan = self.plan(&view.plan_id).await?;
         // The ceiling itself is enforced by the ledger under the usage row's lock; here the
         // plan's coverage and expiry are checked, with no usage so only the ceiling's size counts.
         let usage = FringeBenefitUsage {
@@ -811,7 +859,7 @@ impl WalletService for WalletApi {
         let now = self.now().unix_seconds();
         let hold = self
             .ledger
-            .capture(&request_id, &hold.id, amount, now)
+            .capture_hold(&request_id, &hold, amount, now)
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(hold_to_proto(&hold.into_inner())?))
@@ -827,7 +875,7 @@ impl WalletService for WalletApi {
         let now = self.now().unix_seconds();
         let hold = self
             .ledger
-            .release(&request_id, &hold.id, now)
+            .release_hold(&request_id, &hold, now)
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(hold_to_proto(&hold.into_inner())?))
@@ -877,10 +925,8 @@ impl WalletService for WalletApi {
             None
         } else {
             let next = self
-                .ledger
-                .get_plan(&id(&request.next_plan_id, "next_plan_id")?)
-                .await
-                .map_err(ServiceError::from)?;
+                .plan(&id(&request.next_plan_id, "next_plan_id")?)
+                .await?;
             if next.company_id != plan.company_id || next.rules.year() != plan.rules.year() + 1 {
                 return Err(ServiceError::invalid(
                     "next_plan_id",
@@ -900,7 +946,7 @@ impl WalletService for WalletApi {
         let now = self.now().unix_seconds();
         let settled = self
             .ledger
-            .settle_plan(&plan, next.as_ref(), &request_id, as_of, now)
+            .settle_plan(&plan, next.as_deref(), &request_id, as_of, now)
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(pb::ExpireWalletsResponse {

@@ -553,7 +553,20 @@ impl Ledger {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.get_hold(&hold.id).await.map(Outcome::Created)
+        Ok(Outcome::Created(Hold {
+            id: hold.id.clone(),
+            wallet_id: hold.wallet_id.clone(),
+            amount: hold.amount,
+            captured: Money::ZERO,
+            released: Money::ZERO,
+            refunded: Money::ZERO,
+            state: HoldState::Pending,
+            expires_at: hold.expires_at,
+            category: hold.category.clone(),
+            tax_letter: hold.tax_letter.clone(),
+            booking_id: hold.booking_id.clone(),
+            fringe_year: hold.fringe.map(|f| f.year),
+        }))
     }
 
     /// Counts `amount` against the wallet owner's fringe-benefit ceiling with its employer for
@@ -637,11 +650,24 @@ impl Ledger {
         amount: Option<Money>,
         now: i64,
     ) -> Result<Outcome<Hold>, LedgerError> {
+        let current = self.get_hold(hold_id).await?;
+        self.capture_hold(id, &current, amount, now).await
+    }
+
+    /// [`Ledger::capture`] of a hold the caller has just read.
+    pub async fn capture_hold(
+        &self,
+        id: &str,
+        current: &Hold,
+        amount: Option<Money>,
+        now: i64,
+    ) -> Result<Outcome<Hold>, LedgerError> {
         check_id("request_id", id)?;
         if let Some(amount) = amount {
             check_positive("amount", amount)?;
         }
-        let current = self.get_hold(hold_id).await?;
+        let hold_id = current.id.as_str();
+        let current = current.clone();
         let capture = amount.unwrap_or(current.amount);
         let fingerprint = format!("capture|{hold_id}|{}", capture.cents());
         self.resolve(
@@ -663,8 +689,20 @@ impl Ledger {
         hold_id: &str,
         now: i64,
     ) -> Result<Outcome<Hold>, LedgerError> {
-        check_id("request_id", id)?;
         let current = self.get_hold(hold_id).await?;
+        self.release_hold(id, &current, now).await
+    }
+
+    /// [`Ledger::release`] of a hold the caller has just read.
+    pub async fn release_hold(
+        &self,
+        id: &str,
+        current: &Hold,
+        now: i64,
+    ) -> Result<Outcome<Hold>, LedgerError> {
+        check_id("request_id", id)?;
+        let hold_id = current.id.as_str();
+        let current = current.clone();
         let fingerprint = format!("release|{hold_id}");
         self.resolve(
             id,
@@ -770,7 +808,9 @@ impl Ledger {
             .bind(&current.wallet_id)
             .execute(&mut *tx)
             .await?;
-        Ledger::uncharge_fringe(&mut tx, &current.id, released).await?;
+        if current.fringe_year.is_some() {
+            Ledger::uncharge_fringe(&mut tx, &current.id, released).await?;
+        }
         // A partial capture's remainder is its own statement line.
         if state == HoldState::Captured && released.is_positive() {
             let rest_id = format!("{id}:rest");
@@ -788,7 +828,12 @@ impl Ledger {
             Ledger::insert_transfer(&mut tx, &rest).await?;
         }
         tx.commit().await?;
-        self.get_hold(&current.id).await.map(Outcome::Created)
+        Ok(Outcome::Created(Hold {
+            state,
+            captured,
+            released,
+            ..current.clone()
+        }))
     }
 
     /// Expires up to [`MAX_EXPIRY_BATCH`] pending holds whose deadline has passed; returns how
@@ -969,7 +1014,9 @@ impl Ledger {
             .bind(&current.wallet_id)
             .execute(&mut *tx)
             .await?;
-        Ledger::uncharge_fringe(&mut tx, hold_id, amount).await?;
+        if current.fringe_year.is_some() {
+            Ledger::uncharge_fringe(&mut tx, hold_id, amount).await?;
+        }
         tx.commit().await?;
         self.get_hold(hold_id).await.map(Outcome::Created)
     }

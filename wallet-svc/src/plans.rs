@@ -17,6 +17,8 @@ use crate::ledger::{
 pub const MAX_FUNDING_BATCH: usize = 10_000;
 /// Days before expiry from which available credit counts as "expiring soon".
 pub const EXPIRING_SOON_DAYS: i64 = 30;
+/// Employees funded at once within one FundWallets call.
+pub const FUNDING_CONCURRENCY: usize = 16;
 /// The most wallets one ExpireWallets call settles.
 pub const MAX_SETTLEMENT_WALLETS: i64 = 100_000;
 
@@ -28,8 +30,16 @@ pub struct Plan {
     pub display_name: String,
     pub rules: PlanRules,
     pub created_at: i64,
-    pub funded_employees: i64,
-    pub funded_total: Money,
+}
+
+/// Who a wallet belongs to: what authorization and the plan's rules need, without balances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalletOwner {
+    pub id: String,
+    pub employee_id: String,
+    pub company_id: String,
+    pub plan_id: String,
+    pub has_dependent_children: bool,
 }
 
 /// An employee's wallet with its plan's facts.
@@ -195,23 +205,47 @@ impl Ledger {
         })
     }
 
-    /// A plan with its funding totals.
+    /// A plan. Plans never change once created.
     pub async fn get_plan(&self, id: &str) -> Result<Plan, LedgerError> {
         let row = sqlx::query(
-            "SELECT p.id AS id, p.company_id AS company_id, p.display_name AS display_name, p.year AS year, \
-             p.allowance_cents AS allowance_cents, p.allowed_categories AS allowed_categories, p.regime AS regime, \
-             p.expires_on AS expires_on, p.carry_over AS carry_over, p.carry_over_max_cents AS carry_over_max_cents, \
-             p.created_at AS created_at, \
-             CAST((SELECT COUNT(*) FROM wallets w WHERE w.plan_id = p.id) AS BIGINT) AS funded_employees, \
-             CAST(COALESCE((SELECT SUM(t.amount) FROM transfers t WHERE t.debit_account = 'company:' || p.company_id || ':' || p.id \
-               AND t.kind = 'funding'), 0) AS BIGINT) AS funded_total \
-             FROM plans p WHERE p.id = $1",
+            "SELECT id, company_id, display_name, year, allowance_cents, allowed_categories, regime, expires_on, \
+             carry_over, carry_over_max_cents, created_at FROM plans WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
         .await?
         .ok_or_else(|| LedgerError::PlanNotFound(id.to_owned()))?;
         plan_from_row(&row)
+    }
+
+    /// Employees funded by a plan and the total credited.
+    pub async fn plan_funding(&self, plan: &Plan) -> Result<(i64, Money), LedgerError> {
+        let row = sqlx::query(
+            "SELECT CAST((SELECT COUNT(*) FROM wallets WHERE plan_id = $1) AS BIGINT) AS employees, \
+             CAST(COALESCE((SELECT SUM(amount) FROM transfers WHERE debit_account = $2 AND kind = 'funding'), 0) AS BIGINT) AS total",
+        )
+        .bind(&plan.id)
+        .bind(company_account(&plan.company_id, &plan.id))
+        .fetch_one(self.pool())
+        .await?;
+        Ok((row.try_get("employees")?, cents(&row, "total")?))
+    }
+
+    /// Who a wallet belongs to.
+    pub async fn wallet_owner(&self, id: &str) -> Result<WalletOwner, LedgerError> {
+        let row = sqlx::query("SELECT id, employee_id, company_id, plan_id, has_dependent_children FROM wallets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| LedgerError::WalletNotFound(id.to_owned()))?;
+        let children: i64 = row.try_get("has_dependent_children")?;
+        Ok(WalletOwner {
+            id: row.try_get("id")?,
+            employee_id: row.try_get("employee_id")?,
+            company_id: row.try_get("company_id")?,
+            plan_id: row.try_get("plan_id")?,
+            has_dependent_children: children != 0,
+        })
     }
 
     /// A company's plans, optionally of one year, oldest first, paged by offset.
@@ -239,7 +273,8 @@ impl Ledger {
     }
 
     /// Funds employees' wallets from a plan. Each employee's transfer id derives from the
-    /// request id, so a retried batch (or part of it) funds nobody twice.
+    /// request id, so a retried batch (or part of it) funds nobody twice. Employees are funded
+    /// [`FUNDING_CONCURRENCY`] at a time: each funding is its own transaction on its own row.
     pub async fn fund_wallets(
         &self,
         plan: &Plan,
@@ -247,43 +282,84 @@ impl Ledger {
         fundings: &[Funding],
         now: i64,
     ) -> Result<Vec<(String, FundingOutcome)>, LedgerError> {
-        let mut results = Vec::with_capacity(fundings.len());
-        for funding in fundings {
-            let wallet = NewWallet {
-                id: wallet_id(&plan.id, &funding.employee_id),
-                company_id: plan.company_id.clone(),
-                plan_id: plan.id.clone(),
-                employee_id: funding.employee_id.clone(),
-            };
-            self.open_wallet(&wallet, now).await?;
-            if funding.has_dependent_children {
-                sqlx::query("UPDATE wallets SET has_dependent_children = 1 WHERE id = $1")
-                    .bind(&wallet.id)
-                    .execute(self.pool())
-                    .await?;
-            }
-            let amount = funding
-                .amount
-                .unwrap_or(plan.rules.allowance_per_employee());
-            let transfer_id = format!("fund:{request_id}:{}", funding.employee_id);
-            let outcome = match self.fund(&transfer_id, &wallet.id, amount, now).await {
-                Ok(Outcome::Created(_)) => FundingOutcome::Funded {
-                    wallet_id: wallet.id,
-                    amount,
-                },
-                Ok(Outcome::Existing(_)) => FundingOutcome::AlreadyFunded {
-                    wallet_id: wallet.id,
-                },
-                Err(error @ (LedgerError::IdReused(_) | LedgerError::Invalid { .. })) => {
-                    FundingOutcome::Refused {
-                        reason: error.reason(),
-                    }
+        let mut results: Vec<Option<(String, FundingOutcome)>> = vec![None; fundings.len()];
+        let mut running = tokio::task::JoinSet::new();
+        for (index, funding) in fundings.iter().enumerate() {
+            if running.len() >= FUNDING_CONCURRENCY
+                && let Some(done) = running.join_next().await
+            {
+                let (at, outcome) =
+                    done.map_err(|e| corrupt(format!("funding task failed: {e}")))??;
+                if let Some(slot) = results.get_mut(at) {
+                    *slot = Some(outcome);
                 }
-                Err(other) => return Err(other),
-            };
-            results.push((funding.employee_id.clone(), outcome));
+            }
+            let (ledger, plan, funding, request_id) = (
+                self.clone(),
+                plan.clone(),
+                funding.clone(),
+                request_id.to_owned(),
+            );
+            running.spawn(async move {
+                ledger
+                    .fund_one(&plan, &request_id, &funding, now)
+                    .await
+                    .map(|outcome| (index, outcome))
+            });
         }
-        Ok(results)
+        while let Some(done) = running.join_next().await {
+            let (at, outcome) =
+                done.map_err(|e| corrupt(format!("funding task failed: {e}")))??;
+            if let Some(slot) = results.get_mut(at) {
+                *slot = Some(outcome);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.ok_or_else(|| corrupt("a funding went missing".to_owned())))
+            .collect()
+    }
+
+    async fn fund_one(
+        &self,
+        plan: &Plan,
+        request_id: &str,
+        funding: &Funding,
+        now: i64,
+    ) -> Result<(String, FundingOutcome), LedgerError> {
+        let wallet = NewWallet {
+            id: wallet_id(&plan.id, &funding.employee_id),
+            company_id: plan.company_id.clone(),
+            plan_id: plan.id.clone(),
+            employee_id: funding.employee_id.clone(),
+        };
+        self.open_wallet(&wallet, now).await?;
+        if funding.has_dependent_children {
+            sqlx::query("UPDATE wallets SET has_dependent_children = 1 WHERE id = $1")
+                .bind(&wallet.id)
+                .execute(self.pool())
+                .await?;
+        }
+        let amount = funding
+            .amount
+            .unwrap_or(plan.rules.allowance_per_employee());
+        let transfer_id = format!("fund:{request_id}:{}", funding.employee_id);
+        let outcome = match self.fund(&transfer_id, &wallet.id, amount, now).await {
+            Ok(Outcome::Created(_)) => FundingOutcome::Funded {
+                wallet_id: wallet.id,
+                amount,
+            },
+            Ok(Outcome::Existing(_)) => FundingOutcome::AlreadyFunded {
+                wallet_id: wallet.id,
+            },
+            Err(error @ (LedgerError::IdReused(_) | LedgerError::Invalid { .. })) => {
+                FundingOutcome::Refused {
+                    reason: error.reason(),
+                }
+            }
+            Err(other) => return Err(other),
+        };
+        Ok((funding.employee_id.clone(), outcome))
     }
 
     /// A wallet with its balances, spending and credits.
@@ -586,7 +662,5 @@ fn plan_from_row(row: &AnyRow) -> Result<Plan, LedgerError> {
         display_name: row.try_get("display_name")?,
         rules,
         created_at: row.try_get("created_at")?,
-        funded_employees: row.try_get("funded_employees")?,
-        funded_total: cents(row, "funded_total")?,
     })
 }

@@ -5,9 +5,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The largest amount the platform handles: € 10.000.000,00. Far above any welfare service or
-/// allowance, and far below `i64::MAX`, so that sums of many amounts still cannot overflow.
-pub const MAX_AMOUNT_CENTS: i64 = 1_000_000_000;
+/// The largest amount the platform handles: € 100.000.000.000,00 — room for the yearly totals
+/// of the largest employer, and still so far below `i64::MAX` that sums of a million amounts
+/// cannot overflow.
+pub const MAX_AMOUNT_CENTS: i64 = 10_000_000_000_000;
 
 /// An amount of euro, in cents. May be negative (a discount line, a refund).
 ///
@@ -317,7 +318,7 @@ mod tests {
         assert_eq!("".parse::<Money>(), Err(MoneyError::Empty));
         assert_eq!("1,234".parse::<Money>(), Err(MoneyError::TooManyDecimals));
         assert_eq!(
-            "99.999.999.999".parse::<Money>(),
+            "100.000.000.001".parse::<Money>(),
             Err(MoneyError::OutOfRange)
         );
     }
