@@ -398,6 +398,62 @@ mod tests {
         assert_eq!(v.verify_header(Some(&basic)), Err(TokenError::NotBearer));
     }
 
+    /// A throwaway P-256 key pair made for this test (never used anywhere else).
+    const ES256_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgnsNFQ29rrxEe5r6W
+M6egDjzaZEQ4p1a1r3t2HG6wLa+hRANCAASt+TFOd2y6R2AZijqehdEdenVneL6s
+u8v50v+Kt3HngrV2c0JqlZTWvc/U/ADMAHUQaqVkbzrD61qYTzkZDhH+
+-----END PRIVATE KEY-----
+";
+    const ES256_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAErfkxTndsukdgGYo6noXRHXp1Z3i+
+rLvL+dL/irdx54K1dnNCapWU1r3P1PwAzAB1EGqlZG86w+tamE85GQ4R/g==
+-----END PUBLIC KEY-----
+";
+
+    #[test]
+    fn production_tokens_are_checked_against_the_public_key() {
+        let config = AuthConfig {
+            algorithm: JwtAlgorithm::ES256,
+            public_key_pem: Some(ES256_PUBLIC.to_owned()),
+            ..AuthConfig::default()
+        };
+        let verifier = JwtVerifier::from_config(&config).expect("valid key");
+        let claims = json!({"sub": "payroll", "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": now() + 60,
+            "roles": ["partner_system"], "company_id": "acme"});
+        let key =
+            jsonwebtoken::EncodingKey::from_ec_pem(ES256_PRIVATE.as_bytes()).expect("private key");
+        let signed = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+            &claims,
+            &key,
+        )
+        .expect("sign");
+        let principal = verifier.verify(&signed).expect("valid");
+        assert!(principal.has(Role::PartnerSystem));
+        // An HS256 token, even with the right claims, is refused by an ES256 verifier.
+        assert_eq!(
+            verifier.verify(&token(claims, SECRET)),
+            Err(TokenError::BadSignature)
+        );
+        let missing = AuthConfig {
+            algorithm: JwtAlgorithm::RS256,
+            ..AuthConfig::default()
+        };
+        assert!(matches!(
+            JwtVerifier::from_config(&missing),
+            Err(AuthSetupError::MissingKey(_))
+        ));
+        let garbage = AuthConfig {
+            public_key_pem: Some("not a key".to_owned()),
+            ..config
+        };
+        assert!(matches!(
+            JwtVerifier::from_config(&garbage),
+            Err(AuthSetupError::Key { .. })
+        ));
+    }
+
     #[test]
     fn a_short_hs256_secret_is_a_configuration_error() {
         let config = AuthConfig {
