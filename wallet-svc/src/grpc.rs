@@ -226,6 +226,19 @@ fn check(
     authorize(principal, action, resource).map_err(ServiceError::from)
 }
 
+/// Checks `action` on the wallet of `employee_id` at `company_id` (as stored; `field` names the
+/// request field that led to it).
+fn check_wallet(
+    principal: &Principal,
+    action: Action,
+    employee_id: &str,
+    company_id: &str,
+    field: &str,
+) -> Result<(), ServiceError> {
+    let (employee, company) = (person(employee_id, field)?, company(company_id, field)?);
+    check(principal, action, wallet_resource(&employee, &company))
+}
+
 fn wallet_resource<'a>(employee: &'a PersonId, company: &'a CompanyId) -> Resource<'a> {
     Resource::Wallet {
         employee,
@@ -386,11 +399,13 @@ impl WalletApi {
     ) -> Result<Hold, ServiceError> {
         let hold = self.ledger.get_hold(&id(hold_id, "hold_id")?).await?;
         let wallet = self.ledger.wallet_owner(&hold.wallet_id).await?;
-        let (employee, company) = (
-            person(&wallet.employee_id, "hold_id")?,
-            company(&wallet.company_id, "hold_id")?,
-        );
-        check(principal, action, wallet_resource(&employee, &company))?;
+        check_wallet(
+            principal,
+            action,
+            &wallet.employee_id,
+            &wallet.company_id,
+            "hold_id",
+        )?;
         Ok(hold)
     }
 
@@ -642,14 +657,12 @@ impl WalletService for WalletApi {
             .wallet_view(&wallet)
             .await
             .map_err(ServiceError::from)?;
-        let (employee, company) = (
-            person(&view.employee_id, "id")?,
-            company(&view.company_id, "id")?,
-        );
-        check(
+        check_wallet(
             &principal,
             Action::ReadWalletBalance,
-            wallet_resource(&employee, &company),
+            &view.employee_id,
+            &view.company_id,
+            "id",
         )?;
         Ok(Response::new(self.wallet_to_proto(&view).await?))
     }
@@ -665,14 +678,12 @@ impl WalletService for WalletApi {
             .wallet_view(&id(&request.wallet_id, "wallet_id")?)
             .await
             .map_err(ServiceError::from)?;
-        let (employee, company) = (
-            person(&wallet.employee_id, "wallet_id")?,
-            company(&wallet.company_id, "wallet_id")?,
-        );
-        check(
+        check_wallet(
             &principal,
             Action::ReadWalletTransactions,
-            wallet_resource(&employee, &company),
+            &wallet.employee_id,
+            &wallet.company_id,
+            "wallet_id",
         )?;
         let (offset, size) = page(
             request.page_size,
@@ -786,14 +797,12 @@ impl WalletService for WalletApi {
             .wallet_owner(&id(&request.wallet_id, "wallet_id")?)
             .await
             .map_err(ServiceError::from)?;
-        let (employee, company) = (
-            person(&view.employee_id, "wallet_id")?,
-            company(&view.company_id, "wallet_id")?,
-        );
-        check(
+        check_wallet(
             &principal,
             Action::PlaceHold,
-            wallet_resource(&employee, &company),
+            &view.employee_id,
+            &view.company_id,
+            "wallet_id",
         )?;
         let plan = self.plan(&view.plan_id).await?;
         // The ceiling itself is enforced by the ledger under the usage row's lock; here the

@@ -846,27 +846,7 @@ impl Ledger {
             .await?;
         let mut expired = 0;
         for hold_id in due {
-            let current = self.get_hold(&hold_id).await?;
-            // Derived from the hold, so concurrent sweepers write the same transfer at most once.
-            let id = format!("expire:{hold_id}");
-            let fingerprint = format!("expire|{hold_id}");
-            match self
-                .resolve(
-                    &id,
-                    &current,
-                    HoldState::Expired,
-                    Money::ZERO,
-                    &fingerprint,
-                    now,
-                    Deadline::Passed,
-                )
-                .await
-            {
-                Ok(outcome) => expired += usize::from(outcome.is_created()),
-                // Captured or released meanwhile: nothing to expire.
-                Err(LedgerError::HoldNotPending { .. }) => {}
-                Err(other) => return Err(other),
-            }
+            expired += usize::from(self.expire_hold(&hold_id, now, Deadline::Passed).await?);
         }
         Ok(expired)
     }
@@ -874,7 +854,19 @@ impl Ledger {
     /// Expires a pending hold now, whatever its deadline (its plan has ended); `false` when it
     /// was no longer pending.
     pub async fn expire_hold_now(&self, hold_id: &str, now: i64) -> Result<bool, LedgerError> {
+        self.expire_hold(hold_id, now, Deadline::Ignored).await
+    }
+
+    /// Expires a pending hold; `false` when it was no longer pending (captured or released
+    /// meanwhile, or already expired by another sweeper).
+    async fn expire_hold(
+        &self,
+        hold_id: &str,
+        now: i64,
+        deadline: Deadline,
+    ) -> Result<bool, LedgerError> {
         let current = self.get_hold(hold_id).await?;
+        // Derived from the hold, so concurrent sweepers write the same transfer at most once.
         let id = format!("expire:{hold_id}");
         let fingerprint = format!("expire|{hold_id}");
         match self
@@ -885,7 +877,7 @@ impl Ledger {
                 Money::ZERO,
                 &fingerprint,
                 now,
-                Deadline::Ignored,
+                deadline,
             )
             .await
         {
