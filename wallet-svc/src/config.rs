@@ -64,3 +64,32 @@ impl WalletConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_deployment_configuration_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config/wallet-svc.toml");
+        let config: WalletConfig =
+            load(Some(&path), "lodiwelfare", Vec::new()).expect("deploy/config/wallet-svc.toml");
+        assert_eq!(config.server.listen_addr.port(), 50053);
+        assert!(config.database.url.starts_with("postgres://"));
+        assert_eq!(
+            config.runtime().auth.algorithm,
+            welfare_runtime::config::JwtAlgorithm::ES256
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_with_its_path() {
+        let error = load::<WalletConfig>(
+            None,
+            "lodiwelfare",
+            vec![("LODIWELFARE__DATABASE__URLL".to_owned(), "x".to_owned())],
+        )
+        .expect_err("unknown key");
+        assert!(error.to_string().contains("urll"), "{error}");
+    }
+}
