@@ -22,7 +22,7 @@ use welfare_runtime::error::PreconditionViolation;
 
 use crate::ledger::{FringeCharge, Hold, HoldState, Ledger, LedgerError, MAX_ID_BYTES, NewHold};
 use crate::plans::{
-    EXPIRING_SOON_DAYS, Funding, FundingOutcome, MAX_FUNDING_BATCH, Plan, wallet_id,
+    EXPIRING_SOON_DAYS, Funding, FundingOutcome, MAX_FUNDING_BATCH, Plan, WalletOwner, wallet_id,
 };
 
 /// The default and largest page sizes.
@@ -30,8 +30,8 @@ pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;
 pub const DEFAULT_STATEMENT_PAGE_SIZE: i64 = 50;
 pub const MAX_STATEMENT_PAGE_SIZE: i64 = 200;
-/// Plans kept in memory before the cache starts over.
-pub const MAX_CACHED_PLANS: usize = 10_000;
+/// Plans or wallet owners kept in memory before a cache starts over.
+pub const MAX_CACHED_RECORDS: usize = 100_000;
 /// The furthest ahead a hold may expire.
 pub const MAX_HOLD_SECONDS: i64 = 30 * 86_400;
 /// The longest statement description.
@@ -57,7 +57,44 @@ pub struct WalletApi {
     ledger: Ledger,
     clock: Clock,
     /// Plans never change once created: read each once.
-    plans: Arc<std::sync::RwLock<std::collections::HashMap<String, Arc<Plan>>>>,
+    plans: Arc<Cache<Plan>>,
+    /// Nor do a wallet's owner and plan.
+    owners: Arc<Cache<WalletOwner>>,
+    /// Holds placed here, for their fixed parts (wallet, amount, category): settling one then
+    /// needs no read. Their state is always checked by the ledger itself.
+    holds: Arc<Cache<Hold>>,
+}
+
+/// A bounded read-through cache of immutable records by id.
+struct Cache<T>(std::sync::RwLock<std::collections::HashMap<String, Arc<T>>>);
+
+impl<T> Default for Cache<T> {
+    fn default() -> Cache<T> {
+        Cache(std::sync::RwLock::default())
+    }
+}
+
+impl<T> Cache<T> {
+    fn get(&self, id: &str) -> Option<Arc<T>> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    fn insert(&self, id: &str, value: T) -> Arc<T> {
+        let value = Arc::new(value);
+        let mut map = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_CACHED_RECORDS {
+            map.clear();
+        }
+        map.insert(id.to_owned(), Arc::clone(&value));
+        value
+    }
 }
 
 impl std::fmt::Debug for WalletApi {
@@ -74,30 +111,27 @@ impl WalletApi {
             ledger,
             clock,
             plans: Arc::default(),
+            owners: Arc::default(),
+            holds: Arc::default(),
         }
     }
 
     /// A plan, from the cache or the database.
     async fn plan(&self, id: &str) -> Result<Arc<Plan>, ServiceError> {
-        let cached = self
-            .plans
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(id)
-            .cloned();
-        if let Some(plan) = cached {
-            return Ok(plan);
+        match self.plans.get(id) {
+            Some(plan) => Ok(plan),
+            None => Ok(self.plans.insert(id, self.ledger.get_plan(id).await?)),
         }
-        let plan = Arc::new(self.ledger.get_plan(id).await?);
-        let mut plans = self
-            .plans
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if plans.len() >= MAX_CACHED_PLANS {
-            plans.clear();
+    }
+
+    /// A wallet's owner and plan, from the cache or the database.
+    async fn owner(&self, wallet_id: &str) -> Result<Arc<WalletOwner>, ServiceError> {
+        match self.owners.get(wallet_id) {
+            Some(owner) => Ok(owner),
+            None => Ok(self
+                .owners
+                .insert(wallet_id, self.ledger.wallet_owner(wallet_id).await?)),
         }
-        plans.insert(id.to_owned(), Arc::clone(&plan));
-        Ok(plan)
     }
 
     fn now(&self) -> Timestamp {
@@ -396,9 +430,13 @@ impl WalletApi {
         principal: &Principal,
         hold_id: &str,
         action: Action,
-    ) -> Result<Hold, ServiceError> {
-        let hold = self.ledger.get_hold(&id(hold_id, "hold_id")?).await?;
-        let wallet = self.ledger.wallet_owner(&hold.wallet_id).await?;
+    ) -> Result<Arc<Hold>, ServiceError> {
+        let hold_id = id(hold_id, "hold_id")?;
+        let hold = match self.holds.get(&hold_id) {
+            Some(hold) => hold,
+            None => Arc::new(self.ledger.get_hold(&hold_id).await?),
+        };
+        let wallet = self.owner(&hold.wallet_id).await?;
         check_wallet(
             principal,
             action,
@@ -792,11 +830,7 @@ impl WalletService for WalletApi {
             )
             .into());
         }
-        let view = self
-            .ledger
-            .wallet_owner(&id(&request.wallet_id, "wallet_id")?)
-            .await
-            .map_err(ServiceError::from)?;
+        let view = self.owner(&id(&request.wallet_id, "wallet_id")?).await?;
         check_wallet(
             &principal,
             Action::PlaceHold,
@@ -805,11 +839,20 @@ impl WalletService for WalletApi {
             "wallet_id",
         )?;
         let plan = self.plan(&view.plan_id).await?;
+        // Whether the employee has dependent children can change with a funding: read it
+        // fresh, and only where it matters (fringe-benefit plans).
+        let has_dependent_children = plan.rules.regime() == Regime::Art51C3FringeBenefit
+            && self
+                .ledger
+                .wallet_owner(&view.id)
+                .await
+                .map_err(ServiceError::from)?
+                .has_dependent_children;
         // The ceiling itself is enforced by the ledger under the usage row's lock; here the
         // plan's coverage and expiry are checked, with no usage so only the ceiling's size counts.
         let usage = FringeBenefitUsage {
             used_this_year: Money::ZERO,
-            has_dependent_children: view.has_dependent_children,
+            has_dependent_children,
         };
         if let Err(refusal) = check_spend(
             &plan.rules,
@@ -832,7 +875,7 @@ impl WalletService for WalletApi {
         }
         let fringe = (plan.rules.regime() == Regime::Art51C3FringeBenefit).then(|| FringeCharge {
             year: plan.rules.year(),
-            ceiling: fringe_benefit_ceiling(plan.rules.year(), view.has_dependent_children),
+            ceiling: fringe_benefit_ceiling(plan.rules.year(), has_dependent_children),
         });
         let hold = NewHold {
             id: request_id,
@@ -848,8 +891,11 @@ impl WalletService for WalletApi {
             .ledger
             .hold(&hold, now.unix_seconds())
             .await
-            .map_err(ServiceError::from)?;
-        Ok(Response::new(hold_to_proto(&hold.into_inner())?))
+            .map_err(ServiceError::from)?
+            .into_inner();
+        let answer = hold_to_proto(&hold)?;
+        self.holds.insert(&hold.id.clone(), hold);
+        Ok(Response::new(answer))
     }
 
     async fn capture_hold(&self, request: Request<pb::CaptureHoldRequest>) -> Answer<pb::Hold> {
@@ -911,8 +957,8 @@ impl WalletService for WalletApi {
             .map_err(ServiceError::from)?;
         Ok(Response::new(pb::Refund {
             id: request_id,
-            hold_id: hold.id,
-            wallet_id: hold.wallet_id,
+            hold_id: hold.id.clone(),
+            wallet_id: hold.wallet_id.clone(),
             amount: Some(convert::money_to_proto(amount)),
             reason,
             create_time: Some(convert::timestamp_to_proto(now)),

@@ -280,6 +280,27 @@ pub struct Ledger {
     backend: Backend,
 }
 
+/// The arguments of one hold resolution, for the PostgreSQL function.
+struct ResolveCall<'a> {
+    id: &'a str,
+    kind: &'a str,
+    amount: Money,
+    state: HoldState,
+    captured: Money,
+    released: Money,
+    fingerprint: &'a str,
+    deadline: Deadline,
+    now: i64,
+}
+
+/// The message of a refusal raised by a ledger function, if `error` is one.
+fn raised(error: &sqlx::Error) -> Option<&str> {
+    match error {
+        sqlx::Error::Database(db) => db.message().strip_prefix("ledger:"),
+        _ => None,
+    }
+}
+
 /// Which side of its deadline a hold must be on to be resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Deadline {
@@ -487,7 +508,6 @@ impl Ledger {
                 problem: "must be in the future".to_owned(),
             });
         }
-        let mut tx = self.pool.begin().await?;
         let mut fingerprint = String::new();
         let _ = write!(
             fingerprint,
@@ -499,6 +519,10 @@ impl Ledger {
             hold.tax_letter,
             hold.booking_id.as_deref().unwrap_or_default()
         );
+        if self.backend == Backend::Postgres {
+            return self.hold_postgres(hold, &fingerprint, now).await;
+        }
+        let mut tx = self.pool.begin().await?;
         let debit = wallet_account(&hold.wallet_id);
         let row = TransferRow {
             id: &hold.id,
@@ -567,6 +591,141 @@ impl Ledger {
             booking_id: hold.booking_id.clone(),
             fringe_year: hold.fringe.map(|f| f.year),
         }))
+    }
+
+    /// [`Ledger::hold`] on PostgreSQL: one call of `ledger_hold`.
+    async fn hold_postgres(
+        &self,
+        hold: &NewHold,
+        fingerprint: &str,
+        now: i64,
+    ) -> Result<Outcome<Hold>, LedgerError> {
+        let answer: Result<String, sqlx::Error> =
+            sqlx::query_scalar("SELECT ledger_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                .bind(&hold.id)
+                .bind(&hold.wallet_id)
+                .bind(hold.amount.cents())
+                .bind(hold.expires_at)
+                .bind(&hold.category)
+                .bind(&hold.tax_letter)
+                .bind(hold.booking_id.as_deref())
+                .bind(hold.fringe.map(|f| f.year))
+                .bind(hold.fringe.map(|f| f.ceiling.cents()))
+                .bind(fingerprint)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await;
+        match answer {
+            Ok(answer) if answer == "created" => Ok(Outcome::Created(Hold {
+                id: hold.id.clone(),
+                wallet_id: hold.wallet_id.clone(),
+                amount: hold.amount,
+                captured: Money::ZERO,
+                released: Money::ZERO,
+                refunded: Money::ZERO,
+                state: HoldState::Pending,
+                expires_at: hold.expires_at,
+                category: hold.category.clone(),
+                tax_letter: hold.tax_letter.clone(),
+                booking_id: hold.booking_id.clone(),
+                fringe_year: hold.fringe.map(|f| f.year),
+            })),
+            Ok(answer) if answer == "existing" => {
+                self.get_hold(&hold.id).await.map(Outcome::Existing)
+            }
+            Ok(_) => Err(LedgerError::IdReused(hold.id.clone())),
+            Err(error) => match raised(&error) {
+                Some("insufficient_funds") => {
+                    let balance = self.balance(&hold.wallet_id).await?;
+                    Err(LedgerError::InsufficientFunds {
+                        available: balance.available(),
+                        requested: hold.amount,
+                    })
+                }
+                Some("fringe_ceiling") => {
+                    let fringe = hold.fringe.ok_or_else(|| LedgerError::Database(error))?;
+                    let used: Option<i64> = sqlx::query_scalar(
+                        "SELECT f.used_cents FROM fringe_usage f JOIN wallets w ON w.employee_id = f.employee_id \
+                         AND w.company_id = f.company_id WHERE w.id = $1 AND f.year = $2",
+                    )
+                    .bind(&hold.wallet_id)
+                    .bind(fringe.year)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    let used = Money::from_cents(used.unwrap_or(0)).unwrap_or(Money::ZERO);
+                    Err(LedgerError::FringeCeiling {
+                        ceiling: fringe.ceiling,
+                        used,
+                        requested: hold.amount,
+                    })
+                }
+                _ => Err(LedgerError::Database(error)),
+            },
+        }
+    }
+
+    /// [`Ledger::resolve`] on PostgreSQL: one call of `ledger_resolve`.
+    async fn resolve_postgres(
+        &self,
+        current: &Hold,
+        call: &ResolveCall<'_>,
+    ) -> Result<Outcome<Hold>, LedgerError> {
+        let partial = call.state == HoldState::Captured && call.released.is_positive();
+        let rest_id = partial.then(|| format!("{}:rest", call.id));
+        let rest_fingerprint = partial.then(|| format!("{}|rest", call.fingerprint));
+        let deadline = match call.deadline {
+            Deadline::NotPassed => "not_passed",
+            Deadline::Passed => "passed",
+            Deadline::Ignored => "ignored",
+        };
+        let answer: Result<String, sqlx::Error> = sqlx::query_scalar(
+            "SELECT ledger_resolve($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(call.id)
+        .bind(call.kind)
+        .bind(&current.id)
+        .bind(&current.wallet_id)
+        .bind(call.state.code())
+        .bind(call.amount.cents())
+        .bind(current.amount.cents())
+        .bind(call.captured.cents())
+        .bind(call.released.cents())
+        .bind(deadline)
+        .bind(call.fingerprint)
+        .bind(rest_id.as_deref())
+        .bind(rest_fingerprint.as_deref())
+        .bind(call.now)
+        .fetch_one(&self.pool)
+        .await;
+        match answer {
+            Ok(answer) if answer == "created" => Ok(Outcome::Created(Hold {
+                state: call.state,
+                captured: call.captured,
+                released: call.released,
+                ..current.clone()
+            })),
+            Ok(answer) if answer == "existing" => {
+                self.get_hold(&current.id).await.map(Outcome::Existing)
+            }
+            Ok(_) => Err(LedgerError::IdReused(call.id.to_owned())),
+            Err(error) if raised(&error) == Some("not_resolvable") => {
+                let latest = self.get_hold(&current.id).await?;
+                Err(if latest.state != HoldState::Pending {
+                    LedgerError::HoldNotPending {
+                        id: latest.id,
+                        state: latest.state.code().to_owned(),
+                    }
+                } else if call.state == HoldState::Expired {
+                    LedgerError::HoldNotPending {
+                        id: latest.id,
+                        state: "not yet due".to_owned(),
+                    }
+                } else {
+                    LedgerError::HoldExpired(latest.id)
+                })
+            }
+            Err(error) => Err(LedgerError::Database(error)),
+        }
     }
 
     /// Counts `amount` against the wallet owner's fringe-benefit ceiling with its employer for
@@ -742,13 +901,27 @@ impl Ledger {
                 requested: captured,
             });
         }
-        let mut tx = self.pool.begin().await?;
-        let wallet = wallet_account(&current.wallet_id);
         let (kind, amount) = match state {
             HoldState::Captured => ("capture", captured),
             HoldState::Expired => ("expire", released),
             _ => ("release", released),
         };
+        if self.backend == Backend::Postgres {
+            let call = ResolveCall {
+                id,
+                kind,
+                amount,
+                state,
+                captured,
+                released,
+                fingerprint,
+                deadline,
+                now,
+            };
+            return self.resolve_postgres(current, &call).await;
+        }
+        let mut tx = self.pool.begin().await?;
+        let wallet = wallet_account(&current.wallet_id);
         let row = TransferRow {
             id,
             kind,
