@@ -5,7 +5,10 @@
 //! deadline; refunds as new transfers.
 //!
 //! One implementation serves PostgreSQL and SQLite through sqlx's `Any` driver: the SQL is the
-//! subset both speak, and each backend has its own migrations. Concurrency without a global
+//! subset both speak, and each backend has its own migrations. On PostgreSQL the two hottest
+//! operations, placing and resolving a hold, run as one call of a PL/pgSQL function each
+//! (`migrations/postgres/0003_ledger_functions.sql`) doing exactly what the multi-statement
+//! transactions here do on SQLite; the same conformance suite runs against both. Concurrency without a global
 //! lock: every balance change is a conditional single-row `UPDATE` (the condition re-checked
 //! under the row lock), every hold resolves through a conditional update of its own row, and
 //! system accounts (company funding, provider payables) keep no stored balance row, so no
