@@ -859,6 +859,18 @@ async fn year_end_carries_over_or_returns_to_the_company(ledger: Ledger) {
         )
         .await
         .expect("fund");
+    // The 2025 plan has expired: its credit can no longer be held, and nothing is written.
+    let expired = client
+        .hold_funds(call(
+            hold_request(&wallet, 1_000, "h-old", common::Category::CuraFigli),
+            &booking_service(),
+        ))
+        .await
+        .expect_err("plan expired");
+    assert_eq!(
+        (expired.code(), reason(&expired).as_str()),
+        (Code::FailedPrecondition, "PLAN_EXPIRED")
+    );
     let next = client
         .create_plan(call(
             CreatePlanRequest {
