@@ -260,6 +260,17 @@ fn check(
     authorize(principal, action, resource).map_err(ServiceError::from)
 }
 
+/// Parses the request's `company_id` and checks `action` on that company.
+fn check_company(
+    principal: &Principal,
+    action: Action,
+    company_id: &str,
+) -> Result<CompanyId, ServiceError> {
+    let company = company(company_id, "company_id")?;
+    check(principal, action, Resource::Company { id: &company })?;
+    Ok(company)
+}
+
 /// Checks `action` on the wallet of `employee_id` at `company_id` (as stored; `field` names the
 /// request field that led to it).
 fn check_wallet(
@@ -490,12 +501,7 @@ impl WalletService for WalletApi {
     async fn create_plan(&self, request: Request<pb::CreatePlanRequest>) -> Answer<pb::Plan> {
         let principal = principal(&request);
         let request = request.into_inner();
-        let company = company(&request.company_id, "company_id")?;
-        check(
-            &principal,
-            Action::ManagePlans,
-            Resource::Company { id: &company },
-        )?;
+        let company = check_company(&principal, Action::ManagePlans, &request.company_id)?;
         let request_id = id(&request.request_id, "request_id")?;
         let plan = request
             .plan
@@ -539,12 +545,7 @@ impl WalletService for WalletApi {
     ) -> Answer<pb::ListPlansResponse> {
         let principal = principal(&request);
         let request = request.into_inner();
-        let company = company(&request.company_id, "company_id")?;
-        check(
-            &principal,
-            Action::ManagePlans,
-            Resource::Company { id: &company },
-        )?;
+        let company = check_company(&principal, Action::ManagePlans, &request.company_id)?;
         let year_filter = if request.year == 0 {
             None
         } else {
