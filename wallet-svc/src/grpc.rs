@@ -384,6 +384,12 @@ fn plan_to_proto(plan: &Plan, (funded_employees, funded_total): (i64, Money)) ->
     }
 }
 
+/// A tax letter as the ledger stores it; anything else is a defect, not a default.
+fn stored_letter(code: &str) -> Result<welfare_core::category::TaxLetter, ServiceError> {
+    welfare_core::category::TaxLetter::from_code(code)
+        .ok_or_else(|| ServiceError::Unexpected(format!("stored tax letter {code:?}")))
+}
+
 fn hold_to_proto(hold: &Hold) -> Result<pb::Hold, ServiceError> {
     use pb::hold::State as S;
     let state = match hold.state {
@@ -396,16 +402,7 @@ fn hold_to_proto(hold: &Hold) -> Result<pb::Hold, ServiceError> {
         .category
         .parse::<Category>()
         .map_err(|e| ServiceError::Unexpected(e.to_string()))?;
-    let letter = match hold.tax_letter.as_str() {
-        "f" => welfare_core::category::TaxLetter::F,
-        "f-bis" => welfare_core::category::TaxLetter::FBis,
-        "f-ter" => welfare_core::category::TaxLetter::FTer,
-        other => {
-            return Err(ServiceError::Unexpected(format!(
-                "stored tax letter {other:?}"
-            )));
-        }
-    };
+    let letter = stored_letter(&hold.tax_letter)?;
     Ok(pb::Hold {
         id: hold.id.clone(),
         wallet_id: hold.wallet_id.clone(),
@@ -1036,17 +1033,12 @@ impl WalletService for WalletApi {
             .services
             .iter()
             .map(|(letter, amount)| {
-                let letter = match letter.as_str() {
-                    "f" => welfare_core::category::TaxLetter::F,
-                    "f-bis" => welfare_core::category::TaxLetter::FBis,
-                    _ => welfare_core::category::TaxLetter::FTer,
-                };
-                pb::employee_tax_report::LetterTotal {
-                    tax_letter: convert::tax_letter_to_proto(letter),
+                Ok(pb::employee_tax_report::LetterTotal {
+                    tax_letter: convert::tax_letter_to_proto(stored_letter(letter)?),
                     amount: Some(convert::money_to_proto(*amount)),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, ServiceError>>()?;
         Ok(Response::new(pb::EmployeeTaxReport {
             employee_id: employee.to_string(),
             company_id: company.to_string(),

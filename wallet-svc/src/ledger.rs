@@ -210,6 +210,26 @@ pub struct NewHold {
     pub fringe: Option<FringeCharge>,
 }
 
+impl NewHold {
+    /// The hold as it stands once placed: pending, nothing captured or released.
+    fn placed(&self) -> Hold {
+        Hold {
+            id: self.id.clone(),
+            wallet_id: self.wallet_id.clone(),
+            amount: self.amount,
+            captured: Money::ZERO,
+            released: Money::ZERO,
+            refunded: Money::ZERO,
+            state: HoldState::Pending,
+            expires_at: self.expires_at,
+            category: self.category.clone(),
+            tax_letter: self.tax_letter.clone(),
+            booking_id: self.booking_id.clone(),
+            fringe_year: self.fringe.map(|f| f.year),
+        }
+    }
+}
+
 /// A hold's charge against the employee's yearly fringe-benefit ceiling with their employer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FringeCharge {
@@ -580,20 +600,7 @@ impl Ledger {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Outcome::Created(Hold {
-            id: hold.id.clone(),
-            wallet_id: hold.wallet_id.clone(),
-            amount: hold.amount,
-            captured: Money::ZERO,
-            released: Money::ZERO,
-            refunded: Money::ZERO,
-            state: HoldState::Pending,
-            expires_at: hold.expires_at,
-            category: hold.category.clone(),
-            tax_letter: hold.tax_letter.clone(),
-            booking_id: hold.booking_id.clone(),
-            fringe_year: hold.fringe.map(|f| f.year),
-        }))
+        Ok(Outcome::Created(hold.placed()))
     }
 
     /// [`Ledger::hold`] on PostgreSQL: one call of `ledger_hold`.
@@ -619,20 +626,7 @@ impl Ledger {
                 .fetch_one(&self.pool)
                 .await;
         match answer {
-            Ok(answer) if answer == "created" => Ok(Outcome::Created(Hold {
-                id: hold.id.clone(),
-                wallet_id: hold.wallet_id.clone(),
-                amount: hold.amount,
-                captured: Money::ZERO,
-                released: Money::ZERO,
-                refunded: Money::ZERO,
-                state: HoldState::Pending,
-                expires_at: hold.expires_at,
-                category: hold.category.clone(),
-                tax_letter: hold.tax_letter.clone(),
-                booking_id: hold.booking_id.clone(),
-                fringe_year: hold.fringe.map(|f| f.year),
-            })),
+            Ok(answer) if answer == "created" => Ok(Outcome::Created(hold.placed())),
             Ok(answer) if answer == "existing" => {
                 self.get_hold(&hold.id).await.map(Outcome::Existing)
             }

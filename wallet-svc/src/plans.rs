@@ -126,16 +126,8 @@ fn corrupt(what: String) -> LedgerError {
     LedgerError::Database(sqlx::Error::Protocol(what))
 }
 
-fn regime_code(regime: Regime) -> &'static str {
-    regime.code()
-}
-
 fn parse_regime(code: &str) -> Result<Regime, LedgerError> {
-    match code {
-        "art51_c2" => Ok(Regime::Art51C2Services),
-        "art51_c3" => Ok(Regime::Art51C3FringeBenefit),
-        other => Err(corrupt(format!("unknown regime {other:?}"))),
-    }
+    Regime::from_code(code).ok_or_else(|| corrupt(format!("unknown regime {code:?}")))
 }
 
 /// The wallet id of an employee in a plan: stable, so a retried funding finds the same wallet.
@@ -167,7 +159,7 @@ impl Ledger {
             "{company_id}|{display_name}|{}|{}|{categories}|{}|{}|{carry}|{carry_max:?}",
             rules.year(),
             rules.allowance_per_employee().cents(),
-            regime_code(rules.regime()),
+            rules.regime().code(),
             rules.expires_on()
         );
         let inserted = sqlx::query(
@@ -181,7 +173,7 @@ impl Ledger {
         .bind(rules.year())
         .bind(rules.allowance_per_employee().cents())
         .bind(&categories)
-        .bind(regime_code(rules.regime()))
+        .bind(rules.regime().code())
         .bind(rules.expires_on().to_string())
         .bind(carry)
         .bind(carry_max)

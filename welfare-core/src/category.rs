@@ -31,6 +31,13 @@ impl TaxLetter {
         }
     }
 
+    /// The letter with this code (`f`, `f-bis`, `f-ter`).
+    pub fn from_code(code: &str) -> Option<TaxLetter> {
+        TaxLetter::ALL
+            .into_iter()
+            .find(|letter| letter.code() == code)
+    }
+
     /// The legal reference as printed on a payroll report.
     pub const fn label_it(self) -> &'static str {
         match self {

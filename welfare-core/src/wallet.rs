@@ -25,6 +25,13 @@ pub enum Regime {
 }
 
 impl Regime {
+    pub const ALL: [Regime; 2] = [Regime::Art51C2Services, Regime::Art51C3FringeBenefit];
+
+    /// The regime with this code (`art51_c2`, `art51_c3`).
+    pub fn from_code(code: &str) -> Option<Regime> {
+        Regime::ALL.into_iter().find(|regime| regime.code() == code)
+    }
+
     pub const fn code(self) -> &'static str {
         match self {
             Regime::Art51C2Services => "art51_c2",
