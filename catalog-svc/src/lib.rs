@@ -1,4 +1,14 @@
-//! The catalogue service: providers, listings, curation, eligibility, quotes and search.
+//! The catalogue service: providers and their listings, vetted by the Ufficio di Piano, with
+//! eligibility checks, quotes and the open-data export.
 //!
-//! Not yet built: see the open issues. The crate exists so the workspace has its final shape.
+//! - [`store`]: the storage port and its SQL adapter (PostgreSQL, SQLite), with the outbox;
+//! - [`grpc`]: `welfare.catalog.v1.CatalogService` over a store;
+//! - [`hsds`]: the published catalogue as Open Referral HSDS 3.0 JSON;
+//! - [`ids`]: the UUIDs the catalogue assigns.
 #![forbid(unsafe_code)]
+
+pub mod config;
+pub mod grpc;
+pub mod hsds;
+pub mod ids;
+pub mod store;

@@ -37,19 +37,7 @@ pub const MAX_HOLD_SECONDS: i64 = 30 * 86_400;
 /// The longest statement description.
 pub const MAX_DESCRIPTION_CHARS: usize = 200;
 
-/// Reads the clock; injectable so tests control time.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        let seconds = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        Timestamp::from_unix_seconds(seconds)
-    })
-}
+pub use welfare_runtime::clock::{Clock, system_clock};
 
 /// The wallet service.
 #[derive(Clone)]

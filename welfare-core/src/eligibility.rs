@@ -158,6 +158,68 @@ pub enum Rule {
     FamilyMemberAged { min_years: u8 },
 }
 
+impl Rule {
+    /// The stable code of the rule's kind.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Rule::ResidentInTerritory => "resident_in_territory",
+            Rule::ResidentIn { .. } => "resident_in",
+            Rule::BeneficiaryAge { .. } => "beneficiary_age",
+            Rule::IseeAtMost { .. } => "isee_at_most",
+            Rule::RecognisedDisability => "recognised_disability",
+            Rule::NonSelfSufficient => "non_self_sufficient",
+            Rule::EmployeeOfParticipatingCompany => "employee_of_participating_company",
+            Rule::ChildAged { .. } => "child_aged",
+            Rule::FamilyMemberAged { .. } => "family_member_aged",
+        }
+    }
+
+    /// The requirement as a citizen reads it, in Italian; comuni are named through `territory`
+    /// (their ISTAT code when the territory does not know them).
+    pub fn description_it(&self, territory: &Territory) -> String {
+        match self {
+            Rule::ResidentInTerritory => {
+                format!("Residenza in un comune dell'{}", territory.name())
+            }
+            Rule::ResidentIn { comuni } => {
+                let names: Vec<String> = comuni
+                    .iter()
+                    .map(|code| {
+                        territory
+                            .municipality(code)
+                            .map_or_else(|| code.to_string(), |m| m.name.clone())
+                    })
+                    .collect();
+                format!("Residenza a {}", names.join(", "))
+            }
+            Rule::BeneficiaryAge {
+                min_years,
+                max_years,
+            } => match (min_years, max_years) {
+                (Some(min), Some(max)) => format!("Età tra {min} e {max} anni"),
+                (Some(min), None) => format!("Età di almeno {min} anni"),
+                (None, Some(max)) => format!("Età fino a {max} anni"),
+                (None, None) => "Qualsiasi età".to_owned(),
+            },
+            Rule::IseeAtMost { ceiling } => format!("ISEE fino a {ceiling}"),
+            Rule::RecognisedDisability => {
+                "Disabilità riconosciuta ai sensi della L. 104/1992".to_owned()
+            }
+            Rule::NonSelfSufficient => "Non autosufficienza riconosciuta".to_owned(),
+            Rule::EmployeeOfParticipatingCompany => {
+                "Dipendente di un'impresa aderente a LodiWelfare".to_owned()
+            }
+            Rule::ChildAged {
+                min_years,
+                max_years,
+            } => format!("Un figlio tra {min_years} e {max_years} anni nel nucleo familiare"),
+            Rule::FamilyMemberAged { min_years } => {
+                format!("Un familiare di almeno {min_years} anni da assistere")
+            }
+        }
+    }
+}
+
 /// A listing's eligibility rules, checked for consistency. No rules: open to everyone.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<Rule>", into = "Vec<Rule>")]
@@ -637,6 +699,30 @@ mod tests {
 
     fn euros(value: i64) -> Money {
         Money::from_euros(value).expect("in range")
+    }
+
+    #[test]
+    fn rules_read_as_italian_requirements() {
+        let territory = Territory::lodi();
+        let rules = [
+            Rule::ResidentInTerritory,
+            Rule::ResidentIn {
+                comuni: vec![lodi(), codogno()],
+            },
+            Rule::BeneficiaryAge {
+                min_years: Some(65),
+                max_years: None,
+            },
+            Rule::IseeAtMost {
+                ceiling: euros(20_000),
+            },
+        ];
+        let texts: Vec<String> = rules.iter().map(|r| r.description_it(&territory)).collect();
+        assert_eq!(texts[0], "Residenza in un comune dell'Ambito di Lodi");
+        assert_eq!(texts[1], "Residenza a Lodi, Codogno");
+        assert_eq!(texts[2], "Età di almeno 65 anni");
+        assert_eq!(texts[3], "ISEE fino a € 20.000,00");
+        assert_eq!(rules[3].code(), "isee_at_most");
     }
 
     #[test]

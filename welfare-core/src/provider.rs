@@ -353,6 +353,26 @@ pub struct InvalidProviderTransition {
 }
 
 impl ProviderStatus {
+    /// The stable code of the status.
+    pub const fn code(self) -> &'static str {
+        match self {
+            ProviderStatus::Pending => "pending",
+            ProviderStatus::Approved => "approved",
+            ProviderStatus::Suspended => "suspended",
+        }
+    }
+
+    /// The status with this stable code.
+    pub fn from_code(code: &str) -> Option<ProviderStatus> {
+        [
+            ProviderStatus::Pending,
+            ProviderStatus::Approved,
+            ProviderStatus::Suspended,
+        ]
+        .into_iter()
+        .find(|status| status.code() == code)
+    }
+
     /// `pending → approved → suspended`, and a suspended provider approved again once the
     /// Ufficio di Piano is satisfied.
     pub fn apply(
@@ -382,6 +402,18 @@ pub struct Provider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_statuses_round_trip_through_their_codes() {
+        for status in [
+            ProviderStatus::Pending,
+            ProviderStatus::Approved,
+            ProviderStatus::Suspended,
+        ] {
+            assert_eq!(ProviderStatus::from_code(status.code()), Some(status));
+        }
+        assert_eq!(ProviderStatus::from_code("deleted"), None);
+    }
 
     #[test]
     fn accepts_real_personal_codes_and_their_omocodie() {

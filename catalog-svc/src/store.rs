@@ -1,0 +1,824 @@
+//! The catalogue's storage port, [`CatalogStore`], and its SQL adapter for PostgreSQL and
+//! SQLite.
+//!
+//! Every change is one transaction that writes the changed row, the answer recorded for its
+//! `request_id` (so a retry gets the first answer) and an outbox row describing the change (the
+//! search index consumes it). Concurrent changes are refused, not serialised: an update names
+//! the version it read, and a conditional single-row `UPDATE` finds out whether that is still
+//! the stored one.
+//!
+//! The adapter speaks the SQL both databases share through sqlx's `Any` driver; each backend has
+//! its own migrations (`migrations/postgres`, `migrations/sqlite`) and connection settings, and
+//! one conformance suite (`tests/store.rs`) runs against both. Rows are read into row types that
+//! mirror the tables and converted to the domain's types apart, so a stored value the domain
+//! refuses is an error, never a silent default.
+
+use std::future::Future;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use welfare_core::category::Category;
+use welfare_core::ids::{ListingId, ProviderId};
+use welfare_core::listing::{Listing, ListingContent, ListingStatus};
+use welfare_core::provider::{ProviderKind, ProviderStatus, RuntsNumber, TaxId};
+use welfare_core::territory::IstatCode;
+use welfare_core::time::Timestamp;
+
+/// Why the store refused or failed an operation. Every refusal changes nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row changed since the caller read it (or is gone).
+    #[error("{entity} {id} changed since it was read")]
+    VersionConflict { entity: &'static str, id: String },
+    /// Another request with this principal and request id was recorded first.
+    #[error("request id {0} is already recorded")]
+    RequestRecorded(String),
+    /// A provider with this tax code is already registered.
+    #[error("a provider with tax code {0} is already registered")]
+    TaxCodeTaken(String),
+    /// A stored value the domain refuses: a defect or a hand-edited database.
+    #[error("stored {entity} {id} is unreadable: {problem}")]
+    Corrupt {
+        entity: &'static str,
+        id: String,
+        problem: String,
+    },
+    #[error("unsupported database url (postgres:// or sqlite: expected)")]
+    UnsupportedUrl,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A provider as stored: the domain's facts plus contacts, bookkeeping and version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRecord {
+    pub id: ProviderId,
+    pub display_name: String,
+    pub kind: ProviderKind,
+    pub tax_id: TaxId,
+    pub contact_email: String,
+    pub contact_phone: String,
+    pub website_url: String,
+    pub status: ProviderStatus,
+    /// Why it was suspended; empty otherwise.
+    pub state_reason: String,
+    /// The subject who registered it.
+    pub registered_by: String,
+    /// Starts at 1, grows by one with every change; the etag is derived from it.
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A listing as stored: the domain's listing plus bookkeeping and version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListingRecord {
+    pub listing: Listing,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The answer recorded for a mutating request, keyed by caller and request id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub principal: String,
+    pub request_id: String,
+    /// The full RPC method name.
+    pub method: String,
+    /// The request as received (encoded): a retry must be byte-identical.
+    pub request: Vec<u8>,
+    /// The answer given (encoded), returned again to a retry.
+    pub response: Vec<u8>,
+    pub created_at: Timestamp,
+}
+
+/// Which entity an outbox row is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    Provider,
+    Listing,
+}
+
+impl Topic {
+    pub const fn code(self) -> &'static str {
+        match self {
+            Topic::Provider => "provider",
+            Topic::Listing => "listing",
+        }
+    }
+}
+
+/// A change to publish to the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    pub topic: Topic,
+    pub entity_id: String,
+    /// What happened, e.g. "listing.published", "provider.suspended".
+    pub kind: String,
+    /// JSON describing the entity after the change.
+    pub payload: String,
+}
+
+/// An outbox row as read back by its consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Increasing with every row written.
+    pub seq: i64,
+    pub event: OutboxEvent,
+    pub created_at: Timestamp,
+}
+
+/// What every change writes besides the changed row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub request: RecordedRequest,
+    pub event: OutboxEvent,
+}
+
+/// Which listings a query sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Every listing, whatever its state.
+    All,
+    /// Public ones: published, verified at or after `fresh_since`, of an approved provider.
+    Public { fresh_since: Timestamp },
+    /// Published ones verified before `fresh_since` (or never): the re-verification queue.
+    Stale { fresh_since: Timestamp },
+}
+
+/// A page of listings in id order, after `after_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingQuery {
+    pub visibility: Visibility,
+    pub provider_id: Option<ProviderId>,
+    /// A listing status code ("draft", "published", …).
+    pub status: Option<&'static str>,
+    pub category: Option<Category>,
+    pub after_id: Option<String>,
+    pub limit: i64,
+}
+
+/// A page of providers in id order, after `after_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderQuery {
+    pub status: Option<ProviderStatus>,
+    pub after_id: Option<String>,
+    pub limit: i64,
+}
+
+/// The catalogue's storage port.
+pub trait CatalogStore: Clone + Send + Sync + 'static {
+    /// The answer recorded for `(principal, request_id)`, if any.
+    fn recorded_request(
+        &self,
+        principal: &str,
+        request_id: &str,
+    ) -> impl Future<Output = Result<Option<RecordedRequest>, StoreError>> + Send;
+
+    /// Inserts a new provider (version 1) with its change.
+    fn create_provider(
+        &self,
+        provider: &ProviderRecord,
+        change: &Change,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Replaces a provider read at `provider.version - 1` with its change.
+    fn update_provider(
+        &self,
+        provider: &ProviderRecord,
+        change: &Change,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn provider(
+        &self,
+        id: &ProviderId,
+    ) -> impl Future<Output = Result<Option<ProviderRecord>, StoreError>> + Send;
+
+    fn providers(
+        &self,
+        query: &ProviderQuery,
+    ) -> impl Future<Output = Result<Vec<ProviderRecord>, StoreError>> + Send;
+
+    /// Inserts a new listing (version 1) with its change.
+    fn create_listing(
+        &self,
+        listing: &ListingRecord,
+        change: &Change,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Replaces a listing read at `listing.version - 1` with its change.
+    fn update_listing(
+        &self,
+        listing: &ListingRecord,
+        change: &Change,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A listing and its provider's status.
+    fn listing(
+        &self,
+        id: &ListingId,
+    ) -> impl Future<Output = Result<Option<(ListingRecord, ProviderStatus)>, StoreError>> + Send;
+
+    fn listings(
+        &self,
+        query: &ListingQuery,
+    ) -> impl Future<Output = Result<Vec<ListingRecord>, StoreError>> + Send;
+
+    /// Outbox rows after `after_seq`, oldest first.
+    fn outbox(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<OutboxEntry>, StoreError>> + Send;
+}
+
+/// Which database the store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// The SQL adapter of [`CatalogStore`], on PostgreSQL or SQLite.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Connects by URL (`postgres://…` or `sqlite:…`) and applies the backend's migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<SqlStore, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        let pool = match backend {
+            Backend::Postgres => {
+                options
+                    .max_connections(max_connections.max(1))
+                    .connect(url)
+                    .await?
+            }
+            // WAL lets readers run beside the one writer; writers wait for each other
+            // (busy_timeout) rather than fail.
+            Backend::Sqlite => {
+                options
+                    .max_connections(max_connections.clamp(1, 8))
+                    .after_connect(|connection, _| {
+                        Box::pin(async move {
+                            for pragma in [
+                                "PRAGMA foreign_keys = ON",
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA busy_timeout = 10000",
+                                "PRAGMA synchronous = NORMAL",
+                            ] {
+                                sqlx::query(pragma).execute(&mut *connection).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
+        };
+        match backend {
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
+        }
+        Ok(SqlStore { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection pool, for operator queries and tests.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Writes a change's request and outbox rows in `tx`; a request id recorded meanwhile by
+    /// a concurrent identical call is reported as [`StoreError::RequestRecorded`].
+    async fn write_change(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        let request = &change.request;
+        let inserted = sqlx::query(
+            "INSERT INTO requests (principal, request_id, method, request, response, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (principal, request_id) DO NOTHING",
+        )
+        .bind(&request.principal)
+        .bind(&request.request_id)
+        .bind(&request.method)
+        .bind(&request.request)
+        .bind(&request.response)
+        .bind(request.created_at.unix_seconds())
+        .execute(&mut **tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::RequestRecorded(request.request_id.clone()));
+        }
+        let event = &change.event;
+        sqlx::query(
+            "INSERT INTO outbox (topic, entity_id, kind, payload, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(event.topic.code())
+        .bind(&event.entity_id)
+        .bind(&event.kind)
+        .bind(&event.payload)
+        .bind(request.created_at.unix_seconds())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+// ---- rows ---------------------------------------------------------------------------------
+
+const PROVIDER_COLUMNS: &str = "id, display_name, kind, runts_number, comune_istat_code, \
+    tax_code, contact_email, contact_phone, website_url, status, state_reason, registered_by, \
+    version, created_at, updated_at";
+
+const LISTING_COLUMNS: &str = "l.id, l.provider_id, l.status, l.state_reason, l.content, \
+    l.verified_at, l.version, l.created_at, l.updated_at";
+
+/// A `providers` row as stored.
+struct ProviderRow {
+    id: String,
+    display_name: String,
+    kind: String,
+    runts_number: String,
+    comune_istat_code: String,
+    tax_code: String,
+    contact_email: String,
+    contact_phone: String,
+    website_url: String,
+    status: String,
+    state_reason: String,
+    registered_by: String,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl ProviderRow {
+    fn read(row: &AnyRow) -> Result<ProviderRow, sqlx::Error> {
+        Ok(ProviderRow {
+            id: row.try_get("id")?,
+            display_name: row.try_get("display_name")?,
+            kind: row.try_get("kind")?,
+            runts_number: row.try_get("runts_number")?,
+            comune_istat_code: row.try_get("comune_istat_code")?,
+            tax_code: row.try_get("tax_code")?,
+            contact_email: row.try_get("contact_email")?,
+            contact_phone: row.try_get("contact_phone")?,
+            website_url: row.try_get("website_url")?,
+            status: row.try_get("status")?,
+            state_reason: row.try_get("state_reason")?,
+            registered_by: row.try_get("registered_by")?,
+            version: row.try_get("version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+
+    fn into_record(self) -> Result<ProviderRecord, StoreError> {
+        let corrupt = |problem: String| StoreError::Corrupt {
+            entity: "provider",
+            id: self.id.clone(),
+            problem,
+        };
+        let kind = match self.kind.as_str() {
+            "ets" => ProviderKind::Ets {
+                runts_number: RuntsNumber::parse(&self.runts_number)
+                    .map_err(|e| corrupt(e.to_string()))?,
+            },
+            "comune" => ProviderKind::Comune {
+                istat_code: IstatCode::parse(&self.comune_istat_code)
+                    .map_err(|e| corrupt(e.to_string()))?,
+            },
+            "azienda_speciale" => ProviderKind::AziendaSpeciale,
+            "cooperativa_sociale" => ProviderKind::CooperativaSociale,
+            "company" => ProviderKind::Company,
+            other => return Err(corrupt(format!("unknown kind {other:?}"))),
+        };
+        Ok(ProviderRecord {
+            id: ProviderId::parse(&self.id).map_err(|e| corrupt(e.to_string()))?,
+            kind,
+            tax_id: TaxId::parse(&self.tax_code).map_err(|e| corrupt(e.to_string()))?,
+            status: ProviderStatus::from_code(&self.status)
+                .ok_or_else(|| corrupt(format!("unknown status {:?}", self.status)))?,
+            display_name: self.display_name,
+            contact_email: self.contact_email,
+            contact_phone: self.contact_phone,
+            website_url: self.website_url,
+            state_reason: self.state_reason,
+            registered_by: self.registered_by,
+            version: self.version,
+            created_at: Timestamp::from_unix_seconds(self.created_at),
+            updated_at: Timestamp::from_unix_seconds(self.updated_at),
+        })
+    }
+}
+
+/// A `listings` row as stored.
+struct ListingRow {
+    id: String,
+    provider_id: String,
+    status: String,
+    state_reason: String,
+    content: String,
+    verified_at: Option<i64>,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl ListingRow {
+    fn read(row: &AnyRow) -> Result<ListingRow, sqlx::Error> {
+        Ok(ListingRow {
+            id: row.try_get("id")?,
+            provider_id: row.try_get("provider_id")?,
+            status: row.try_get("status")?,
+            state_reason: row.try_get("state_reason")?,
+            content: row.try_get("content")?,
+            verified_at: row.try_get("verified_at")?,
+            version: row.try_get("version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+
+    fn into_record(self) -> Result<ListingRecord, StoreError> {
+        let corrupt = |problem: String| StoreError::Corrupt {
+            entity: "listing",
+            id: self.id.clone(),
+            problem,
+        };
+        let reason = self.state_reason.clone();
+        let status = match self.status.as_str() {
+            "draft" => ListingStatus::Draft,
+            "submitted" => ListingStatus::Submitted,
+            "published" => ListingStatus::Published,
+            "rejected" => ListingStatus::Rejected { reason },
+            "suspended" => ListingStatus::Suspended { reason },
+            "withdrawn" => ListingStatus::Withdrawn,
+            other => return Err(corrupt(format!("unknown status {other:?}"))),
+        };
+        let content: ListingContent =
+            serde_json::from_str(&self.content).map_err(|e| corrupt(e.to_string()))?;
+        Ok(ListingRecord {
+            listing: Listing {
+                id: ListingId::parse(&self.id).map_err(|e| corrupt(e.to_string()))?,
+                provider_id: ProviderId::parse(&self.provider_id)
+                    .map_err(|e| corrupt(e.to_string()))?,
+                content,
+                status,
+                verified_at: self.verified_at.map(Timestamp::from_unix_seconds),
+            },
+            version: self.version,
+            created_at: Timestamp::from_unix_seconds(self.created_at),
+            updated_at: Timestamp::from_unix_seconds(self.updated_at),
+        })
+    }
+}
+
+/// The columns a provider is written with, in `PROVIDER_COLUMNS` order after `id`.
+fn provider_values(p: &ProviderRecord) -> (String, String) {
+    match &p.kind {
+        ProviderKind::Ets { runts_number } => (runts_number.as_str().to_owned(), String::new()),
+        ProviderKind::Comune { istat_code } => (String::new(), istat_code.to_string()),
+        _ => (String::new(), String::new()),
+    }
+}
+
+fn status_reason(status: &ListingStatus) -> &str {
+    match status {
+        ListingStatus::Rejected { reason } | ListingStatus::Suspended { reason } => reason,
+        _ => "",
+    }
+}
+
+fn content_json(listing: &ListingRecord) -> Result<String, StoreError> {
+    serde_json::to_string(&listing.listing.content).map_err(|e| StoreError::Corrupt {
+        entity: "listing",
+        id: listing.listing.id.to_string(),
+        problem: e.to_string(),
+    })
+}
+
+fn is_unique_violation(error: &sqlx::Error, what: &str) -> bool {
+    matches!(error, sqlx::Error::Database(db)
+        if db.is_unique_violation() && db.message().contains(what))
+}
+
+impl CatalogStore for SqlStore {
+    async fn recorded_request(
+        &self,
+        principal: &str,
+        request_id: &str,
+    ) -> Result<Option<RecordedRequest>, StoreError> {
+        let row = sqlx::query(
+            "SELECT principal, request_id, method, request, response, created_at \
+             FROM requests WHERE principal = $1 AND request_id = $2",
+        )
+        .bind(principal)
+        .bind(request_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(RecordedRequest {
+                principal: row.try_get("principal")?,
+                request_id: row.try_get("request_id")?,
+                method: row.try_get("method")?,
+                request: row.try_get("request")?,
+                response: row.try_get("response")?,
+                created_at: Timestamp::from_unix_seconds(row.try_get("created_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_provider(
+        &self,
+        provider: &ProviderRecord,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (runts, comune) = provider_values(provider);
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO providers ({PROVIDER_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        )))
+        .bind(provider.id.as_str())
+        .bind(&provider.display_name)
+        .bind(provider.kind.code())
+        .bind(runts)
+        .bind(comune)
+        .bind(provider.tax_id.as_str())
+        .bind(&provider.contact_email)
+        .bind(&provider.contact_phone)
+        .bind(&provider.website_url)
+        .bind(provider.status.code())
+        .bind(&provider.state_reason)
+        .bind(&provider.registered_by)
+        .bind(provider.version)
+        .bind(provider.created_at.unix_seconds())
+        .bind(provider.updated_at.unix_seconds())
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(error) if is_unique_violation(&error, "tax_code") => {
+                return Err(StoreError::TaxCodeTaken(
+                    provider.tax_id.as_str().to_owned(),
+                ));
+            }
+            other => other?,
+        };
+        SqlStore::write_change(&mut tx, change).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_provider(
+        &self,
+        provider: &ProviderRecord,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (runts, comune) = provider_values(provider);
+        let updated = sqlx::query(
+            "UPDATE providers SET display_name = $2, kind = $3, runts_number = $4, \
+             comune_istat_code = $5, contact_email = $6, contact_phone = $7, website_url = $8, \
+             status = $9, state_reason = $10, version = $11, updated_at = $12 \
+             WHERE id = $1 AND version = $13",
+        )
+        .bind(provider.id.as_str())
+        .bind(&provider.display_name)
+        .bind(provider.kind.code())
+        .bind(runts)
+        .bind(comune)
+        .bind(&provider.contact_email)
+        .bind(&provider.contact_phone)
+        .bind(&provider.website_url)
+        .bind(provider.status.code())
+        .bind(&provider.state_reason)
+        .bind(provider.version)
+        .bind(provider.updated_at.unix_seconds())
+        .bind(provider.version - 1)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::VersionConflict {
+                entity: "provider",
+                id: provider.id.to_string(),
+            });
+        }
+        SqlStore::write_change(&mut tx, change).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn provider(&self, id: &ProviderId) -> Result<Option<ProviderRecord>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PROVIDER_COLUMNS} FROM providers WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| ProviderRow::read(&row)?.into_record())
+            .transpose()
+    }
+
+    async fn providers(&self, query: &ProviderQuery) -> Result<Vec<ProviderRecord>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PROVIDER_COLUMNS} FROM providers \
+             WHERE ($1 = '' OR status = $1) AND id > $2 ORDER BY id LIMIT $3"
+        )))
+        .bind(query.status.map_or("", ProviderStatus::code))
+        .bind(query.after_id.as_deref().unwrap_or(""))
+        .bind(query.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| ProviderRow::read(row)?.into_record())
+            .collect()
+    }
+
+    async fn create_listing(
+        &self,
+        listing: &ListingRecord,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        let content = content_json(listing)?;
+        let l = &listing.listing;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO listings (id, provider_id, status, state_reason, category, subcategory, \
+             title, content, verified_at, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(l.id.as_str())
+        .bind(l.provider_id.as_str())
+        .bind(l.status.code())
+        .bind(status_reason(&l.status))
+        .bind(l.content.category.code())
+        .bind(&l.content.subcategory)
+        .bind(&l.content.title)
+        .bind(content)
+        .bind(l.verified_at.map(Timestamp::unix_seconds))
+        .bind(listing.version)
+        .bind(listing.created_at.unix_seconds())
+        .bind(listing.updated_at.unix_seconds())
+        .execute(&mut *tx)
+        .await?;
+        SqlStore::write_change(&mut tx, change).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_listing(
+        &self,
+        listing: &ListingRecord,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        let content = content_json(listing)?;
+        let l = &listing.listing;
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE listings SET status = $2, state_reason = $3, category = $4, \
+             subcategory = $5, title = $6, content = $7, verified_at = $8, version = $9, \
+             updated_at = $10 WHERE id = $1 AND version = $11",
+        )
+        .bind(l.id.as_str())
+        .bind(l.status.code())
+        .bind(status_reason(&l.status))
+        .bind(l.content.category.code())
+        .bind(&l.content.subcategory)
+        .bind(&l.content.title)
+        .bind(content)
+        .bind(l.verified_at.map(Timestamp::unix_seconds))
+        .bind(listing.version)
+        .bind(listing.updated_at.unix_seconds())
+        .bind(listing.version - 1)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::VersionConflict {
+                entity: "listing",
+                id: l.id.to_string(),
+            });
+        }
+        SqlStore::write_change(&mut tx, change).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn listing(
+        &self,
+        id: &ListingId,
+    ) -> Result<Option<(ListingRecord, ProviderStatus)>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {LISTING_COLUMNS}, p.status AS provider_status \
+             FROM listings l JOIN providers p ON p.id = l.provider_id WHERE l.id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let provider_status: String = row.try_get("provider_status")?;
+        let record = ListingRow::read(&row)?.into_record()?;
+        let status =
+            ProviderStatus::from_code(&provider_status).ok_or_else(|| StoreError::Corrupt {
+                entity: "provider",
+                id: record.listing.provider_id.to_string(),
+                problem: format!("unknown status {provider_status:?}"),
+            })?;
+        Ok(Some((record, status)))
+    }
+
+    async fn listings(&self, query: &ListingQuery) -> Result<Vec<ListingRecord>, StoreError> {
+        // One statement for every filter: an empty parameter disables its condition.
+        let (visibility, fresh_since) = match query.visibility {
+            Visibility::All => ("all", 0),
+            Visibility::Public { fresh_since } => ("public", fresh_since.unix_seconds()),
+            Visibility::Stale { fresh_since } => ("stale", fresh_since.unix_seconds()),
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {LISTING_COLUMNS} FROM listings l JOIN providers p ON p.id = l.provider_id \
+             WHERE l.id > $1 \
+             AND ($2 = '' OR l.provider_id = $2) \
+             AND ($3 = '' OR l.status = $3) \
+             AND ($4 = '' OR l.category = $4) \
+             AND ($5 <> 'public' OR (l.status = 'published' AND p.status = 'approved' \
+                  AND l.verified_at >= $6)) \
+             AND ($5 <> 'stale' OR (l.status = 'published' \
+                  AND (l.verified_at IS NULL OR l.verified_at < $6))) \
+             ORDER BY l.id LIMIT $7"
+        )))
+        .bind(query.after_id.as_deref().unwrap_or(""))
+        .bind(query.provider_id.as_ref().map_or("", ProviderId::as_str))
+        .bind(query.status.unwrap_or(""))
+        .bind(query.category.map_or("", Category::code))
+        .bind(visibility)
+        .bind(fresh_since)
+        .bind(query.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| ListingRow::read(row)?.into_record())
+            .collect()
+    }
+
+    async fn outbox(&self, after_seq: i64, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, topic, entity_id, kind, payload, created_at FROM outbox \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let topic: String = row.try_get("topic")?;
+                let seq: i64 = row.try_get("seq")?;
+                let topic = match topic.as_str() {
+                    "provider" => Topic::Provider,
+                    "listing" => Topic::Listing,
+                    other => {
+                        return Err(StoreError::Corrupt {
+                            entity: "outbox row",
+                            id: seq.to_string(),
+                            problem: format!("unknown topic {other:?}"),
+                        });
+                    }
+                };
+                Ok(OutboxEntry {
+                    seq,
+                    event: OutboxEvent {
+                        topic,
+                        entity_id: row.try_get("entity_id")?,
+                        kind: row.try_get("kind")?,
+                        payload: row.try_get("payload")?,
+                    },
+                    created_at: Timestamp::from_unix_seconds(row.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+}

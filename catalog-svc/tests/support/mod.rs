@@ -1,0 +1,505 @@
+//! What the catalogue suites share: fresh stores (a SQLite file in a temporary directory, or a
+//! PostgreSQL database of its own on the server `DATABASE_URL` names — the PostgreSQL suites
+//! fail, rather than skip, without it), a real server on port 0 with a clock the test moves,
+//! tokens for each role, and realistic listings.
+#![allow(dead_code, unreachable_pub, clippy::indexing_slicing)]
+
+pub mod json_schema;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+
+use catalog_svc::grpc::{CatalogApi, SERVICE_NAME, public_methods};
+use catalog_svc::store::{CatalogStore, SqlStore};
+use serde_json::json;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+use tonic_types::StatusExt;
+use welfare_core::territory::Territory;
+use welfare_core::time::{Date, Timestamp};
+use welfare_proto::catalog::catalog_service_client::CatalogServiceClient;
+use welfare_proto::catalog::catalog_service_server::CatalogServiceServer;
+use welfare_proto::catalog::*;
+use welfare_proto::common;
+use welfare_runtime::config::{RuntimeConfig, Secret};
+use welfare_runtime::{Application, ServiceSet};
+
+pub const SECRET: &str = "catalog-service-tests-hs256-secret-32b";
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn unique_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub async fn sqlite() -> SqlStore {
+    let dir = std::env::temp_dir().join(unique_name("lodiwelfare_catalog"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("catalog.db").display());
+    SqlStore::connect(&url, 4).await.expect("sqlite store")
+}
+
+pub async fn postgres() -> SqlStore {
+    let admin_url = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL must point at a PostgreSQL server: run the suite with scripts/test");
+    sqlx::any::install_default_drivers();
+    let name = unique_name("catalog_test");
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+        .await
+        .expect("connect to DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("database url with a path");
+    SqlStore::connect(&format!("{base}/{name}"), 8)
+        .await
+        .expect("postgres store")
+}
+
+/// Runs each named `async fn(SqlStore)` once per backend.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::support::sqlite().await).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::support::postgres().await).await;
+            })*
+        }
+    };
+}
+
+/// 2026-06-01 09:00 UTC.
+pub fn start() -> Timestamp {
+    "2026-06-01"
+        .parse::<Date>()
+        .expect("date")
+        .start()
+        .plus_seconds(9 * 3_600)
+}
+
+/// A clock the test moves.
+#[derive(Clone)]
+pub struct TestClock(Arc<AtomicI64>);
+
+impl TestClock {
+    pub fn new() -> TestClock {
+        TestClock(Arc::new(AtomicI64::new(start().unix_seconds())))
+    }
+
+    pub fn advance_days(&self, days: i64) {
+        self.0.fetch_add(days * 86_400, Ordering::SeqCst);
+    }
+
+    pub fn now(&self) -> Timestamp {
+        Timestamp::from_unix_seconds(self.0.load(Ordering::SeqCst))
+    }
+}
+
+pub struct Server<S> {
+    pub client: CatalogServiceClient<Channel>,
+    pub clock: TestClock,
+    pub store: S,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl<S> Drop for Server<S> {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub async fn serve<S: CatalogStore>(store: S) -> Server<S> {
+    let mut config = RuntimeConfig::default();
+    config.server.listen_addr = "127.0.0.1:0".parse().expect("address");
+    config.auth.hs256_secret = Some(Secret::new(SECRET));
+    config.limits.rate_limit_per_second = 100_000;
+    config.limits.rate_limit_burst = 100_000;
+    let clock = TestClock::new();
+    let reading = clock.clone();
+    let api = CatalogApi::new(
+        store.clone(),
+        Territory::lodi(),
+        Arc::new(move || reading.now()),
+    );
+    let services = ServiceSet {
+        routes: tonic::service::Routes::new(CatalogServiceServer::new(api)),
+        public_methods: public_methods(),
+        service_names: vec![SERVICE_NAME.to_owned()],
+    };
+    let app = Application::build(&config, services).await.expect("build");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let client = CatalogServiceClient::connect(url).await.expect("connect");
+    Server {
+        client,
+        clock,
+        store,
+        stop: Some(stop),
+    }
+}
+
+pub fn token(subject: &str, roles: &[&str], provider: Option<&str>) -> String {
+    let exp = start().unix_seconds() + 10 * 365 * 86_400;
+    let mut claims = json!({"sub": subject, "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": exp, "roles": roles});
+    if let Some(provider) = provider {
+        claims["provider_id"] = json!(provider);
+    }
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("encode")
+}
+
+pub fn curator() -> String {
+    token("ufficio-di-piano", &["curator"], None)
+}
+
+pub fn operator_of(provider: &str) -> String {
+    token(
+        &format!("op-{provider}"),
+        &["provider_operator"],
+        Some(provider),
+    )
+}
+
+pub fn citizen() -> String {
+    token("maria", &["citizen"], None)
+}
+
+/// A request with a bearer token.
+pub fn call<T>(message: T, bearer: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        MetadataValue::try_from(format!("Bearer {bearer}")).expect("ascii"),
+    );
+    request
+}
+
+pub fn reason(status: &Status) -> String {
+    status
+        .get_details_error_info()
+        .map(|i| i.reason)
+        .unwrap_or_default()
+}
+
+/// The fields a `BadRequest` names.
+pub fn fields(status: &Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+pub fn eur(cents: i64) -> Option<common::Money> {
+    Some(common::Money {
+        currency_code: "EUR".to_owned(),
+        amount_cents: cents,
+    })
+}
+
+/// Valid partite IVA, one per test provider.
+pub const VAT_NUMBERS: [&str; 8] = [
+    "01234560983",
+    "09876540981",
+    "05555550986",
+    "02223330982",
+    "04441110980",
+    "07778880984",
+    "01112220981",
+    "03339990982",
+];
+
+pub fn cooperative(name: &str, vat: &str) -> Provider {
+    Provider {
+        display_name: name.to_owned(),
+        kind: ProviderKind::CooperativaSociale.into(),
+        tax_code: vat.to_owned(),
+        contact_email: "info@example.it".to_owned(),
+        contact_phone: "+39 0371 123456".to_owned(),
+        website_url: "https://www.example.it".to_owned(),
+        ..Provider::default()
+    }
+}
+
+pub const LODI: &str = "098031";
+pub const CODOGNO: &str = "098019";
+
+/// Home care for residents over 65, priced by ISEE band, 10% off for residents.
+pub fn home_care() -> Listing {
+    Listing {
+        title: "Assistenza domiciliare anziani".to_owned(),
+        description: "Aiuto nella cura della persona e della casa per anziani soli.".to_owned(),
+        category: common::Category::SocioAssistenziale.into(),
+        subcategory: "sad".to_owned(),
+        delivery: vec![Delivery::AtHome.into()],
+        service_area: vec![LODI.to_owned(), CODOGNO.to_owned()],
+        schedule: vec![OpeningHours {
+            weekday: Weekday::Monday.into(),
+            opens_minute: 9 * 60,
+            closes_minute: 12 * 60,
+        }],
+        booking_mode: Some(BookingMode {
+            mode: Some(booking_mode::Mode::RequestAndConfirm(
+                booking_mode::RequestAndConfirm {},
+            )),
+        }),
+        eligibility_rules: vec![
+            EligibilityRule {
+                rule: Some(eligibility_rule::Rule::ResidentInTerritory(
+                    eligibility_rule::Flag {},
+                )),
+            },
+            EligibilityRule {
+                rule: Some(eligibility_rule::Rule::BeneficiaryAge(
+                    eligibility_rule::AgeRange {
+                        min_years: Some(65),
+                        max_years: None,
+                    },
+                )),
+            },
+        ],
+        pricing: Some(Pricing {
+            model: Some(pricing::Model::IseeBands(pricing::IseeBands {
+                unit: common::Unit::Hour.into(),
+                bands: vec![
+                    IseeBand {
+                        isee_up_to: eur(800_000),
+                        amount: eur(600),
+                    },
+                    IseeBand {
+                        isee_up_to: eur(1_500_000),
+                        amount: eur(1_200),
+                    },
+                    IseeBand {
+                        isee_up_to: None,
+                        amount: eur(1_950),
+                    },
+                ],
+            })),
+            resident_discount_basis_points: 1_000,
+        }),
+        languages: vec!["it".to_owned()],
+        ..Listing::default()
+    }
+}
+
+/// A swimming course at a venue in Lodi for children 3 to 10, fixed price per session.
+pub fn swimming() -> Listing {
+    Listing {
+        title: "Corso di nuoto per bambini".to_owned(),
+        description: "Acquaticità e nuoto in piscina coperta, gruppi per età.".to_owned(),
+        category: common::Category::CuraFigli.into(),
+        subcategory: "attivita-sportive".to_owned(),
+        delivery: vec![Delivery::AtVenue.into()],
+        venue: Some(Venue {
+            address: "Via Piermarini 12".to_owned(),
+            istat_code: LODI.to_owned(),
+            location: Some(common::GeoPoint {
+                latitude: 45.3097,
+                longitude: 9.5037,
+            }),
+        }),
+        schedule: vec![OpeningHours {
+            weekday: Weekday::Saturday.into(),
+            opens_minute: 10 * 60,
+            closes_minute: 11 * 60 + 30,
+        }],
+        booking_mode: Some(BookingMode {
+            mode: Some(booking_mode::Mode::Slots(booking_mode::Slots {
+                capacity_per_slot: 12,
+            })),
+        }),
+        eligibility_rules: vec![EligibilityRule {
+            rule: Some(eligibility_rule::Rule::BeneficiaryAge(
+                eligibility_rule::AgeRange {
+                    min_years: Some(3),
+                    max_years: Some(10),
+                },
+            )),
+        }],
+        pricing: Some(Pricing {
+            model: Some(pricing::Model::Fixed(pricing::Fixed {
+                unit: common::Unit::Session.into(),
+                amount: eur(1_250),
+            })),
+            resident_discount_basis_points: 0,
+        }),
+        languages: vec!["it".to_owned(), "en".to_owned()],
+        accessibility: vec![Accessibility::WheelchairAccess.into()],
+        ..Listing::default()
+    }
+}
+
+/// A free listening line by phone.
+pub fn listening_line() -> Listing {
+    Listing {
+        title: "Sportello di ascolto telefonico".to_owned(),
+        description: "Colloqui gratuiti con una psicologa, al telefono.".to_owned(),
+        category: common::Category::Psicologico.into(),
+        subcategory: "supporto-psicologico".to_owned(),
+        delivery: vec![Delivery::Remote.into()],
+        booking_mode: Some(BookingMode {
+            mode: Some(booking_mode::Mode::RequestAndConfirm(
+                booking_mode::RequestAndConfirm {},
+            )),
+        }),
+        pricing: Some(Pricing {
+            model: Some(pricing::Model::Free(pricing::Free {})),
+            resident_discount_basis_points: 0,
+        }),
+        languages: vec!["it".to_owned()],
+        ..Listing::default()
+    }
+}
+
+/// Everything a world of tests needs: a server, an approved provider and its operator.
+pub struct World<S> {
+    pub server: Server<S>,
+    pub provider_id: String,
+    pub operator: String,
+}
+
+static REQUEST: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh request id.
+pub fn rid() -> String {
+    format!("req-{}", REQUEST.fetch_add(1, Ordering::Relaxed))
+}
+
+pub async fn register(
+    client: &mut CatalogServiceClient<Channel>,
+    name: &str,
+    vat: &str,
+) -> Provider {
+    client
+        .register_provider(call(
+            RegisterProviderRequest {
+                provider: Some(cooperative(name, vat)),
+                request_id: rid(),
+            },
+            &token("registrant", &["citizen"], None),
+        ))
+        .await
+        .expect("register")
+        .into_inner()
+}
+
+pub async fn approve_provider(client: &mut CatalogServiceClient<Channel>, id: &str) -> Provider {
+    client
+        .approve_provider(call(
+            ApproveProviderRequest {
+                id: id.to_owned(),
+                request_id: rid(),
+                etag: String::new(),
+            },
+            &curator(),
+        ))
+        .await
+        .expect("approve provider")
+        .into_inner()
+}
+
+pub async fn world<S: CatalogStore>(store: S) -> World<S> {
+    let mut server = serve(store).await;
+    let provider = register(
+        &mut server.client,
+        "Cooperativa Il Melograno",
+        VAT_NUMBERS[0],
+    )
+    .await;
+    approve_provider(&mut server.client, &provider.id).await;
+    World {
+        operator: operator_of(&provider.id),
+        provider_id: provider.id,
+        server,
+    }
+}
+
+impl<S: CatalogStore> World<S> {
+    pub async fn draft(&mut self, listing: Listing) -> Listing {
+        self.server
+            .client
+            .create_listing(call(
+                CreateListingRequest {
+                    provider_id: self.provider_id.clone(),
+                    listing: Some(listing),
+                    request_id: rid(),
+                },
+                &self.operator,
+            ))
+            .await
+            .expect("create listing")
+            .into_inner()
+    }
+
+    /// Creates, submits and approves a listing.
+    pub async fn publish(&mut self, listing: Listing) -> Listing {
+        let draft = self.draft(listing).await;
+        self.publish_draft(&draft.id).await
+    }
+
+    pub async fn publish_draft(&mut self, id: &str) -> Listing {
+        self.server
+            .client
+            .submit_listing(call(
+                SubmitListingRequest {
+                    id: id.to_owned(),
+                    etag: String::new(),
+                    request_id: rid(),
+                },
+                &self.operator,
+            ))
+            .await
+            .expect("submit");
+        self.server
+            .client
+            .approve_listing(call(
+                ApproveListingRequest {
+                    id: id.to_owned(),
+                    etag: String::new(),
+                    request_id: rid(),
+                },
+                &curator(),
+            ))
+            .await
+            .expect("approve listing")
+            .into_inner()
+    }
+
+    /// Outbox rows written so far.
+    pub async fn outbox_len(&self) -> usize {
+        self.server
+            .store
+            .outbox(0, 1_000_000)
+            .await
+            .expect("outbox")
+            .len()
+    }
+}
