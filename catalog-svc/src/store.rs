@@ -557,6 +557,9 @@ impl CatalogStore for SqlStore {
         change: &Change,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        // The request row first: a concurrent identical request waits on it and then finds
+        // it recorded, rather than failing on the entity's own constraints.
+        SqlStore::write_change(&mut tx, change).await?;
         let (runts, comune) = provider_values(provider);
         let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO providers ({PROVIDER_COLUMNS}) \
@@ -587,7 +590,6 @@ impl CatalogStore for SqlStore {
             }
             other => other?,
         };
-        SqlStore::write_change(&mut tx, change).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -598,6 +600,9 @@ impl CatalogStore for SqlStore {
         change: &Change,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        // The request row first: a concurrent identical request waits on it and then finds
+        // it recorded, rather than failing on the entity's own constraints.
+        SqlStore::write_change(&mut tx, change).await?;
         let (runts, comune) = provider_values(provider);
         let updated = sqlx::query(
             "UPDATE providers SET display_name = $2, kind = $3, runts_number = $4, \
@@ -626,7 +631,6 @@ impl CatalogStore for SqlStore {
                 id: provider.id.to_string(),
             });
         }
-        SqlStore::write_change(&mut tx, change).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -665,6 +669,9 @@ impl CatalogStore for SqlStore {
         let content = content_json(listing)?;
         let l = &listing.listing;
         let mut tx = self.pool.begin().await?;
+        // The request row first: a concurrent identical request waits on it and then finds
+        // it recorded, rather than failing on the entity's own constraints.
+        SqlStore::write_change(&mut tx, change).await?;
         sqlx::query(
             "INSERT INTO listings (id, provider_id, status, state_reason, category, subcategory, \
              title, content, verified_at, version, created_at, updated_at) \
@@ -684,7 +691,6 @@ impl CatalogStore for SqlStore {
         .bind(listing.updated_at.unix_seconds())
         .execute(&mut *tx)
         .await?;
-        SqlStore::write_change(&mut tx, change).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -697,6 +703,9 @@ impl CatalogStore for SqlStore {
         let content = content_json(listing)?;
         let l = &listing.listing;
         let mut tx = self.pool.begin().await?;
+        // The request row first: a concurrent identical request waits on it and then finds
+        // it recorded, rather than failing on the entity's own constraints.
+        SqlStore::write_change(&mut tx, change).await?;
         let updated = sqlx::query(
             "UPDATE listings SET status = $2, state_reason = $3, category = $4, \
              subcategory = $5, title = $6, content = $7, verified_at = $8, version = $9, \
@@ -721,7 +730,6 @@ impl CatalogStore for SqlStore {
                 id: l.id.to_string(),
             });
         }
-        SqlStore::write_change(&mut tx, change).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,0 +1,1384 @@
+//! `CatalogService` on a real server (port 0) over each backend: vetting and curation end to
+//! end, authorization per role, idempotency and etags, freshness, pagination, eligibility and
+//! quotes computed by `welfare-core`, and bad input on every RPC — each refusal with its code,
+//! reason or field, and nothing written.
+#![allow(clippy::indexing_slicing)]
+
+mod support;
+
+use catalog_svc::store::{CatalogStore, SqlStore};
+use support::*;
+use tonic::Code;
+use welfare_core::territory::Territory;
+use welfare_proto::catalog::*;
+use welfare_proto::common;
+
+async fn a_listing_goes_from_draft_to_the_public_and_back(store: SqlStore) {
+    let mut world = world(store).await;
+    let operator = world.operator.clone();
+    let client = &mut world.server.client.clone();
+    let draft = world.draft(home_care()).await;
+    assert_eq!(draft.state, i32::from(listing::State::Draft));
+    assert_eq!(draft.provider_id, world.provider_id);
+    assert_eq!(draft.etag, "v1");
+
+    // Drafts are not public.
+    let hidden = client
+        .get_listing(GetListingRequest {
+            id: draft.id.clone(),
+        })
+        .await
+        .expect_err("draft is hidden");
+    assert_eq!(hidden.code(), Code::NotFound);
+    assert_eq!(reason(&hidden), "LISTING_NOT_FOUND");
+
+    // Update with a field mask: only the title changes.
+    let mut change = Listing {
+        id: draft.id.clone(),
+        etag: draft.etag.clone(),
+        title: "Assistenza domiciliare per anziani".to_owned(),
+        description: "ignored: not in the mask".to_owned(),
+        ..Listing::default()
+    };
+    let updated = client
+        .update_listing(call(
+            UpdateListingRequest {
+                listing: Some(change.clone()),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["title".to_owned()],
+                }),
+                request_id: rid(),
+            },
+            &operator,
+        ))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(updated.title, "Assistenza domiciliare per anziani");
+    assert_eq!(updated.description, draft.description);
+    assert_eq!(updated.pricing, draft.pricing);
+    assert_eq!(updated.etag, "v2");
+
+    // The old etag is stale now.
+    change.title = "Titolo concorrente".to_owned();
+    let stale = client
+        .update_listing(call(
+            UpdateListingRequest {
+                listing: Some(change),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["title".to_owned()],
+                }),
+                request_id: rid(),
+            },
+            &operator,
+        ))
+        .await
+        .expect_err("stale etag");
+    assert_eq!(stale.code(), Code::Aborted);
+    assert_eq!(reason(&stale), "ETAG_MISMATCH");
+
+    // Submit, reject with a reason, rework, resubmit, approve.
+    let submitted = client
+        .submit_listing(call(
+            SubmitListingRequest {
+                id: draft.id.clone(),
+                etag: "v2".to_owned(),
+                request_id: rid(),
+            },
+            &operator,
+        ))
+        .await
+        .expect("submit")
+        .into_inner();
+    assert_eq!(submitted.state, i32::from(listing::State::Submitted));
+    let rejected = client
+        .reject_listing(call(
+            RejectListingRequest {
+                id: draft.id.clone(),
+                reason: "Indicare gli orari del sabato".to_owned(),
+                etag: String::new(),
+                request_id: rid(),
+            },
+            &curator(),
+        ))
+        .await
+        .expect("reject")
+        .into_inner();
+    assert_eq!(rejected.state, i32::from(listing::State::Rejected));
+    assert_eq!(rejected.state_reason, "Indicare gli orari del sabato");
+    let mut reworked = home_care();
+    reworked.id = draft.id.clone();
+    reworked.schedule.push(OpeningHours {
+        weekday: Weekday::Saturday.into(),
+        opens_minute: 9 * 60,
+        closes_minute: 11 * 60,
+    });
+    client
+        .update_listing(call(
+            UpdateListingRequest {
+                listing: Some(reworked),
+                update_mask: None,
+                request_id: rid(),
+            },
+            &operator,
+        ))
+        .await
+        .expect("rework");
+    let published = world.publish_draft(&draft.id).await;
+    assert_eq!(published.state, i32::from(listing::State::Published));
+    assert_eq!(published.schedule.len(), 2);
+    assert!(published.verify_time.is_some());
+    assert!(!published.stale);
+
+    // Now anyone reads it, and it is listed publicly.
+    let public = client
+        .get_listing(GetListingRequest {
+            id: draft.id.clone(),
+        })
+        .await
+        .expect("public")
+        .into_inner();
+    assert_eq!(public, published);
+    let listed = client
+        .list_listings(ListListingsRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.listings, vec![published.clone()]);
+
+    // A published listing is not editable.
+    let frozen = client
+        .update_listing(call(
+            UpdateListingRequest {
+                listing: Some(Listing {
+                    id: draft.id.clone(),
+                    title: "Nuovo titolo".to_owned(),
+                    ..Listing::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["title".to_owned()],
+                }),
+                request_id: rid(),
+            },
+            &operator,
+        ))
+        .await
+        .expect_err("published is frozen");
+    assert_eq!(frozen.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&frozen), "INVALID_TRANSITION");
+
+    // Suspension takes it out; approval reinstates it; withdrawal is final.
+    client
+        .suspend_listing(call(
+            SuspendListingRequest {
+                id: draft.id.clone(),
+                reason: "Segnalazione da verificare".to_owned(),
+                etag: String::new(),
+                request_id: rid(),
+            },
+            &curator(),
+        ))
+        .await
+        .expect("suspend");
+    let gone = client
+        .get_listing(GetListingRequest {
+            id: draft.id.clone(),
+        })
+        .await
+        .expect_err("suspended is hidden");
+    assert_eq!(gone.code(), Code::NotFound);
+    client
+        .approve_listing(call(
+            ApproveListingRequest {
+                id: draft.id.clone(),
+                etag: String::new(),
+                request_id: rid(),
+            },
+            &curator(),
+        ))
+        .await
+        .expect("reinstate");
+    let withdrawn = client
+        .withdraw_listing(call(
+            WithdrawListingRequest {
+                id: draft.id.clone(),
+                etag: String::new(),
+                request_id: rid(),
+            },
+            &operator,
+        ))
+        .await
+        .expect("withdraw")
+        .into_inner();
+    assert_eq!(withdrawn.state, i32::from(listing::State::Withdrawn));
+    let final_state = client
+        .submit_listing(call(
+            SubmitListingRequest {
+                id: draft.id.clone(),
+                etag: String::new(),
+                request_id: rid(),
+            },
+            &operator,
+        ))
+        .await
+        .expect_err("withdrawn is final");
+    assert_eq!(reason(&final_state), "INVALID_TRANSITION");
+
+    // Every change left one outbox row, in order.
+    let outbox = world.server.store.outbox(0, 100).await.expect("outbox");
+    let kinds: Vec<&str> = outbox.iter().map(|e| e.event.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "provider.registered",
+            "provider.approved",
+            "listing.created",
+            "listing.updated",
+            "listing.submitted",
+            "listing.rejected",
+            "listing.updated",
+            "listing.submitted",
+            "listing.published",
+            "listing.suspended",
+            "listing.published",
+            "listing.withdrawn",
+        ]
+    );
+}
+
+async fn only_the_right_roles_act(store: SqlStore) {
+    let mut world = world(store).await;
+    let client = &mut world.server.client.clone();
+    let other = register(client, "Associazione Altrove", VAT_NUMBERS[1]).await;
+    approve_provider(client, &other.id).await;
+    let stranger = operator_of(&other.id);
+    let draft = world.draft(home_care()).await;
+    let published = world.publish(swimming()).await;
+
+    // Another provider's operator does not even see the draft...
+    let status = client
+        .submit_listing(call(
+            SubmitListingRequest {
+                id: draft.id.clone(),
+                etag: String::new(),
+                request_id: rid(),
+            },
+            &stranger,
+        ))
+        .await
+        .expect_err("not theirs");
+    assert_eq!(status.code(), Code::NotFound);
+    // ...and may not withdraw a public listing that is not theirs.
+    let status = client
+        .withdraw_listing(call(
+            WithdrawListingRequest {
+                id: published.id.clone(),
+                etag: String::new(),
+                request_id: rid(),
+            },
+            &stranger,
+        ))
+        .await
+        .expect_err("not theirs");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(reason(&status), "NOT_OWNER");
+    // Nor create listings for another provider.
+    let status = client
+        .create_listing(call(
+            CreateListingRequest {
+                provider_id: world.provider_id.clone(),
+                listing: Some(listening_line()),
+                request_id: rid(),
+            },
+            &stranger,
+        ))
+        .await
+        .expect_err("not their provider");
+    assert_eq!(reason(&status), "NOT_OWNER");
+    // Only a curator approves, rejects, suspends or verifies.
+    for token in [world.operator.clone(), citizen()] {
+        let status = client
+            .verify_listing(call(
+                VerifyListingRequest {
+                    id: published.id.clone(),
+                    etag: String::new(),
+                    request_id: rid(),
+                },
+                &token,
+            ))
+            .await
+            .expect_err("curators only");
+        assert_eq!(status.code(), Code::PermissionDenied);
+        assert_eq!(reason(&status), "ROLE_REQUIRED");
+        let status = client
+            .suspend_provider(call(
+                SuspendProviderRequest {
+                    id: other.id.clone(),
+                    reason: "Verifica documenti".to_owned(),
+                    request_id: rid(),
+                    etag: String::new(),
+                },
+                &token,
+            ))
+            .await
+            .expect_err("curators only");
+        assert_eq!(reason(&status), "ROLE_REQUIRED");
+    }
+    // Without a token, no mutation at all.
+    let status = client
+        .register_provider(RegisterProviderRequest {
+            provider: Some(cooperative("Anonima", VAT_NUMBERS[2])),
+            request_id: rid(),
+        })
+        .await
+        .expect_err("anonymous");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    // The owner sees its drafts in its own list; the public does not.
+    let own = client
+        .list_listings(call(
+            ListListingsRequest {
+                provider_id: world.provider_id.clone(),
+                ..ListListingsRequest::default()
+            },
+            &world.operator,
+        ))
+        .await
+        .expect("own list")
+        .into_inner();
+    assert_eq!(own.listings.len(), 2);
+    let public = client
+        .list_listings(ListListingsRequest {
+            provider_id: world.provider_id.clone(),
+            ..ListListingsRequest::default()
+        })
+        .await
+        .expect("public list")
+        .into_inner();
+    assert_eq!(public.listings.len(), 1);
+    let status = client
+        .list_listings(ListListingsRequest {
+            state: listing::State::Draft.into(),
+            ..ListListingsRequest::default()
+        })
+        .await
+        .expect_err("drafts are not public");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    // Suspending the provider takes its listings out of the public catalogue.
+    client
+        .suspend_provider(call(
+            SuspendProviderRequest {
+                id: world.provider_id.clone(),
+                reason: "Documentazione scaduta".to_owned(),
+                request_id: rid(),
+                etag: String::new(),
+            },
+            &curator(),
+        ))
+        .await
+        .expect("suspend provider");
+    let status = client
+        .get_listing(GetListingRequest {
+            id: published.id.clone(),
+        })
+        .await
+        .expect_err("provider suspended");
+    assert_eq!(status.code(), Code::NotFound);
+    let status = client
+        .get_provider(GetProviderRequest {
+            id: world.provider_id.clone(),
+        })
+        .await
+        .expect_err("suspended provider is not public");
+    assert_eq!(reason(&status), "PROVIDER_NOT_FOUND");
+    let pending = client
+        .list_providers(call(
+            ListProvidersRequest {
+                state: provider::State::Suspended.into(),
+                ..ListProvidersRequest::default()
+            },
+            &curator(),
+        ))
+        .await
+        .expect("curator lists suspended")
+        .into_inner();
+    assert_eq!(pending.providers.len(), 1);
+    assert_eq!(pending.providers[0].state_reason, "Documentazione scaduta");
+}
+
+async fn retries_get_the_first_answer_and_create_nothing(store: SqlStore) {
+    let mut server = serve(store).await;
+    let registrant = token("registrant", &["citizen"], None);
+    let request = RegisterProviderRequest {
+        provider: Some(cooperative("Cooperativa Ripetuta", VAT_NUMBERS[3])),
+        request_id: "register-once".to_owned(),
+    };
+    let first = server
+        .client
+        .register_provider(call(request.clone(), &registrant))
+        .await
+        .expect("first")
+        .into_inner();
+    let second = server
+        .client
+        .register_provider(call(request.clone(), &registrant))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(first, second);
+    let all = server
+        .client
+        .list_providers(call(ListProvidersRequest::default(), &curator()))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(all.providers.len(), 1);
+    assert_eq!(server.store.outbox(0, 10).await.expect("outbox").len(), 1);
+    // The same id with other content is refused.
+    let mut changed = request.clone();
+    changed.provider = Some(cooperative("Cooperativa Diversa", VAT_NUMBERS[4]));
+    let status = server
+        .client
+        .register_provider(call(changed, &registrant))
+        .await
+        .expect_err("reused id");
+    assert_eq!(status.code(), Code::AlreadyExists);
+    assert_eq!(reason(&status), "REQUEST_ID_REUSED");
+    // A different request registering the same tax code is refused too.
+    let status = server
+        .client
+        .register_provider(call(
+            RegisterProviderRequest {
+                provider: Some(cooperative("Cooperativa Gemella", VAT_NUMBERS[3])),
+                request_id: "another".to_owned(),
+            },
+            &registrant,
+        ))
+        .await
+        .expect_err("same tax code");
+    assert_eq!(reason(&status), "TAX_CODE_TAKEN");
+    // An approval retried after a later change still answers as the first time.
+    let approve = ApproveProviderRequest {
+        id: first.id.clone(),
+        request_id: "approve-once".to_owned(),
+        etag: first.etag.clone(),
+    };
+    let approved = server
+        .client
+        .approve_provider(call(approve.clone(), &curator()))
+        .await
+        .expect("approve")
+        .into_inner();
+    server
+        .client
+        .suspend_provider(call(
+            SuspendProviderRequest {
+                id: first.id.clone(),
+                reason: "Controllo".to_owned(),
+                request_id: "suspend".to_owned(),
+                etag: approved.etag.clone(),
+            },
+            &curator(),
+        ))
+        .await
+        .expect("suspend");
+    let replayed = server
+        .client
+        .approve_provider(call(approve, &curator()))
+        .await
+        .expect("replay")
+        .into_inner();
+    assert_eq!(replayed, approved);
+    assert_eq!(server.store.outbox(0, 10).await.expect("outbox").len(), 3);
+    // Concurrent identical retries: one provider.
+    let request = RegisterProviderRequest {
+        provider: Some(cooperative("Cooperativa Concorrente", VAT_NUMBERS[5])),
+        request_id: "concurrent".to_owned(),
+    };
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let mut client = server.client.clone();
+        let request = call(request.clone(), &registrant);
+        tasks.push(tokio::spawn(async move {
+            client
+                .register_provider(request)
+                .await
+                .map(|r| r.into_inner())
+        }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for task in tasks {
+        ids.insert(task.await.expect("task").expect("register").id);
+    }
+    assert_eq!(ids.len(), 1);
+}
+
+async fn stale_listings_leave_the_public_until_verified(store: SqlStore) {
+    let mut world = world(store).await;
+    let client = &mut world.server.client.clone();
+    let published = world.publish(swimming()).await;
+    world.server.clock.advance_days(181);
+    let status = client
+        .get_listing(GetListingRequest {
+            id: published.id.clone(),
+        })
+        .await
+        .expect_err("stale");
+    assert_eq!(status.code(), Code::NotFound);
+    let own = client
+        .get_listing(call(
+            GetListingRequest {
+                id: published.id.clone(),
+            },
+            &world.operator,
+        ))
+        .await
+        .expect("the owner still reads it")
+        .into_inner();
+    assert!(own.stale);
+    let queue = client
+        .list_listings(call(
+            ListListingsRequest {
+                stale_only: true,
+                ..ListListingsRequest::default()
+            },
+            &curator(),
+        ))
+        .await
+        .expect("queue")
+        .into_inner();
+    assert_eq!(queue.listings.len(), 1);
+    let status = client
+        .list_listings(call(
+            ListListingsRequest {
+                stale_only: true,
+                ..ListListingsRequest::default()
+            },
+            &world.operator,
+        ))
+        .await
+        .expect_err("curators only");
+    assert_eq!(reason(&status), "ROLE_REQUIRED");
+    let verified = client
+        .verify_listing(call(
+            VerifyListingRequest {
+                id: published.id.clone(),
+                etag: own.etag.clone(),
+                request_id: rid(),
+            },
+            &curator(),
+        ))
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(!verified.stale);
+    let seconds = |listing: &Listing| listing.verify_time.as_ref().map(|t| t.seconds);
+    assert!(seconds(&verified) > seconds(&published));
+    client
+        .get_listing(GetListingRequest {
+            id: published.id.clone(),
+        })
+        .await
+        .expect("public again");
+}
+
+async fn pages_cover_everything_once(store: SqlStore) {
+    let mut world = world(store).await;
+    let client = &mut world.server.client.clone();
+    let mut created = Vec::new();
+    for i in 0..25 {
+        let mut listing = listening_line();
+        listing.title = format!("Sportello di ascolto {i}");
+        created.push(world.publish(listing).await.id);
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = client
+            .list_listings(ListListingsRequest {
+                page_size: 10,
+                page_token: token.clone(),
+                category: common::Category::Psicologico.into(),
+                ..ListListingsRequest::default()
+            })
+            .await
+            .expect("page")
+            .into_inner();
+        pages += 1;
+        seen.extend(page.listings.into_iter().map(|l| l.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        // A token only works with the filters it was issued for.
+        let status = client
+            .list_listings(ListListingsRequest {
+                page_size: 10,
+                page_token: page.next_page_token.clone(),
+                category: common::Category::Trasporto.into(),
+                ..ListListingsRequest::default()
+            })
+            .await
+            .expect_err("other filters");
+        assert_eq!(fields(&status), ["page_token"]);
+        token = page.next_page_token;
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, created);
+    let capped = client
+        .list_listings(ListListingsRequest {
+            page_size: 1_000,
+            ..ListListingsRequest::default()
+        })
+        .await
+        .expect("capped")
+        .into_inner();
+    assert_eq!(capped.listings.len(), 25);
+}
+
+async fn eligibility_and_quotes_come_from_the_core(store: SqlStore) {
+    let mut world = world(store).await;
+    let client = &mut world.server.client.clone();
+    let published = world.publish(home_care()).await;
+    let profile = common::Profile {
+        residence_istat_code: Some(CODOGNO.to_owned()),
+        beneficiary_age_years: Some(78),
+        isee: eur(1_150_000),
+        ..common::Profile::default()
+    };
+    let decision = client
+        .check_eligibility(CheckEligibilityRequest {
+            listing_id: published.id.clone(),
+            profile: Some(profile.clone()),
+        })
+        .await
+        .expect("check")
+        .into_inner()
+        .decision
+        .expect("decision");
+    let territory = Territory::lodi();
+    let content = welfare_proto::convert::listing_content(&home_care(), "listing").expect("valid");
+    let core_profile = welfare_proto::convert::profile(Some(&profile), "profile").expect("profile");
+    let expected = content.eligibility.evaluate(&core_profile, &territory);
+    assert_eq!(
+        decision,
+        welfare_proto::convert::decision_to_proto(&expected)
+    );
+    assert!(expected.is_eligible());
+
+    let quote = client
+        .quote_listing(QuoteListingRequest {
+            listing_id: published.id.clone(),
+            profile: Some(profile.clone()),
+            quantity: 10,
+            wallet_available: eur(5_000),
+        })
+        .await
+        .expect("quote")
+        .into_inner();
+    let core_quote = content
+        .pricing
+        .quote(
+            &core_profile,
+            10,
+            &territory,
+            welfare_core::Money::from_cents(5_000).expect("amount"),
+        )
+        .expect("core quote");
+    assert_eq!(
+        quote.quote,
+        Some(welfare_proto::convert::quote_to_proto(&core_quote))
+    );
+    // ISEE € 11.500 → € 12,00/h, −10% resident → € 10,80 × 10 = € 108,00; € 50 from the wallet.
+    assert_eq!(core_quote.total.cents(), 10_800);
+    assert_eq!(core_quote.due_from_family.cents(), 5_800);
+
+    let young = common::Profile {
+        residence_istat_code: Some(LODI.to_owned()),
+        beneficiary_age_years: Some(40),
+        ..common::Profile::default()
+    };
+    let refused = client
+        .check_eligibility(CheckEligibilityRequest {
+            listing_id: published.id.clone(),
+            profile: Some(young),
+        })
+        .await
+        .expect("check")
+        .into_inner()
+        .decision
+        .expect("decision");
+    assert_eq!(refused.reasons[0].code, "age_below_minimum");
+    assert!(refused.reasons[0].message.contains("65"));
+
+    let categories = client
+        .list_categories(ListCategoriesRequest {})
+        .await
+        .expect("categories")
+        .into_inner();
+    assert_eq!(categories.categories.len(), 6);
+    let municipalities = client
+        .list_municipalities(ListMunicipalitiesRequest {})
+        .await
+        .expect("municipalities")
+        .into_inner();
+    assert_eq!(municipalities.municipalities.len(), 60);
+    assert_eq!(municipalities.territory_name, "Ambito di Lodi");
+    assert!(
+        municipalities
+            .municipalities
+            .iter()
+            .any(|m| m.name == "Codogno" && m.istat_code == CODOGNO)
+    );
+}
+
+/// One bad request: the RPC, the token, and the code and field expected.
+struct Bad {
+    what: &'static str,
+    code: Code,
+    field: Option<&'static str>,
+    status: tonic::Status,
+}
+
+async fn bad_input_is_named_and_writes_nothing(store: SqlStore) {
+    let mut world = world(store).await;
+    let c = &mut world.server.client.clone();
+    let operator = world.operator.clone();
+    let draft = world.draft(home_care()).await;
+    let published = world.publish(swimming()).await;
+    let before = world.outbox_len().await;
+    let unknown = "0190f0e8-0000-7000-8000-000000000000".to_owned();
+    let mut cases: Vec<Bad> = Vec::new();
+    macro_rules! bad {
+        ($what:expr, $code:expr, $field:expr, $call:expr) => {
+            cases.push(Bad {
+                what: $what,
+                code: $code,
+                field: $field,
+                status: $call.await.expect_err($what),
+            });
+        };
+    }
+    let with = |f: fn(&mut Listing)| {
+        let mut listing = home_care();
+        f(&mut listing);
+        listing
+    };
+    let create = |listing: Listing| {
+        call(
+            CreateListingRequest {
+                provider_id: world.provider_id.clone(),
+                listing: Some(listing),
+                request_id: rid(),
+            },
+            &operator,
+        )
+    };
+    let register_with = |f: fn(&mut Provider)| {
+        let mut provider = cooperative("Cooperativa Nuova", VAT_NUMBERS[6]);
+        f(&mut provider);
+        call(
+            RegisterProviderRequest {
+                provider: Some(provider),
+                request_id: rid(),
+            },
+            &citizen(),
+        )
+    };
+
+    // RegisterProvider
+    bad!(
+        "empty name",
+        Code::InvalidArgument,
+        Some("provider.display_name"),
+        c.register_provider(register_with(|p| p.display_name = "  ".to_owned()))
+    );
+    bad!(
+        "oversized name",
+        Code::InvalidArgument,
+        Some("provider.display_name"),
+        c.register_provider(register_with(|p| p.display_name = "x".repeat(201)))
+    );
+    bad!(
+        "invalid tax code",
+        Code::InvalidArgument,
+        Some("provider.tax_code"),
+        c.register_provider(register_with(|p| p.tax_code = "01234560984".to_owned()))
+    );
+    bad!(
+        "invalid personal tax code",
+        Code::InvalidArgument,
+        Some("provider.tax_code"),
+        c.register_provider(register_with(|p| p.tax_code = "RSSMRA85T10A562T".to_owned()))
+    );
+    bad!(
+        "no kind",
+        Code::InvalidArgument,
+        Some("provider.kind"),
+        c.register_provider(register_with(|p| p.kind = 0))
+    );
+    bad!(
+        "ETS without RUNTS",
+        Code::InvalidArgument,
+        Some("provider.runts_number"),
+        c.register_provider(register_with(|p| p.kind = ProviderKind::Ets.into()))
+    );
+    bad!(
+        "comune outside the territory",
+        Code::InvalidArgument,
+        Some("provider.comune_istat_code"),
+        c.register_provider(register_with(|p| {
+            p.kind = ProviderKind::Comune.into();
+            p.comune_istat_code = "015146".to_owned();
+        }))
+    );
+    bad!(
+        "bad e-mail",
+        Code::InvalidArgument,
+        Some("provider.contact_email"),
+        c.register_provider(register_with(
+            |p| p.contact_email = "info at coop".to_owned()
+        ))
+    );
+    bad!(
+        "bad website",
+        Code::InvalidArgument,
+        Some("provider.website_url"),
+        c.register_provider(register_with(|p| p.website_url = "ftp://coop.it".to_owned()))
+    );
+    bad!(
+        "no request id",
+        Code::InvalidArgument,
+        Some("request_id"),
+        c.register_provider(call(
+            RegisterProviderRequest {
+                provider: Some(cooperative("Cooperativa", VAT_NUMBERS[6])),
+                request_id: String::new(),
+            },
+            &citizen()
+        ))
+    );
+    bad!(
+        "no provider",
+        Code::InvalidArgument,
+        Some("provider"),
+        c.register_provider(call(
+            RegisterProviderRequest {
+                provider: None,
+                request_id: rid(),
+            },
+            &citizen()
+        ))
+    );
+    // GetProvider, ListProviders, ApproveProvider, SuspendProvider
+    bad!(
+        "empty provider id",
+        Code::InvalidArgument,
+        Some("id"),
+        c.get_provider(GetProviderRequest { id: String::new() })
+    );
+    bad!(
+        "unknown provider",
+        Code::NotFound,
+        None,
+        c.get_provider(GetProviderRequest {
+            id: unknown.clone()
+        })
+    );
+    bad!(
+        "negative page size",
+        Code::InvalidArgument,
+        Some("page_size"),
+        c.list_providers(ListProvidersRequest {
+            page_size: -1,
+            ..ListProvidersRequest::default()
+        })
+    );
+    bad!(
+        "unknown provider state",
+        Code::InvalidArgument,
+        Some("state"),
+        c.list_providers(ListProvidersRequest {
+            state: 42,
+            ..ListProvidersRequest::default()
+        })
+    );
+    bad!(
+        "forged page token",
+        Code::InvalidArgument,
+        Some("page_token"),
+        c.list_providers(ListProvidersRequest {
+            page_token: "abc".to_owned(),
+            ..ListProvidersRequest::default()
+        })
+    );
+    bad!(
+        "approve unknown provider",
+        Code::NotFound,
+        None,
+        c.approve_provider(call(
+            ApproveProviderRequest {
+                id: unknown.clone(),
+                request_id: rid(),
+                etag: String::new()
+            },
+            &curator()
+        ))
+    );
+    bad!(
+        "approve with a forged etag",
+        Code::InvalidArgument,
+        Some("etag"),
+        c.approve_provider(call(
+            ApproveProviderRequest {
+                id: world.provider_id.clone(),
+                request_id: rid(),
+                etag: "xyz".to_owned()
+            },
+            &curator()
+        ))
+    );
+    bad!(
+        "approve an approved provider",
+        Code::FailedPrecondition,
+        None,
+        c.approve_provider(call(
+            ApproveProviderRequest {
+                id: world.provider_id.clone(),
+                request_id: rid(),
+                etag: String::new()
+            },
+            &curator()
+        ))
+    );
+    bad!(
+        "suspend without reason",
+        Code::InvalidArgument,
+        Some("reason"),
+        c.suspend_provider(call(
+            SuspendProviderRequest {
+                id: world.provider_id.clone(),
+                reason: String::new(),
+                request_id: rid(),
+                etag: String::new()
+            },
+            &curator()
+        ))
+    );
+    bad!(
+        "suspend with a stale etag",
+        Code::Aborted,
+        None,
+        c.suspend_provider(call(
+            SuspendProviderRequest {
+                id: world.provider_id.clone(),
+                reason: "x".to_owned(),
+                request_id: rid(),
+                etag: "v1".to_owned()
+            },
+            &curator()
+        ))
+    );
+    // CreateListing
+    bad!(
+        "empty title",
+        Code::InvalidArgument,
+        Some("listing.title"),
+        c.create_listing(create(with(|l| l.title = String::new())))
+    );
+    bad!(
+        "oversized description",
+        Code::InvalidArgument,
+        Some("listing.description"),
+        c.create_listing(create(with(|l| l.description = "x".repeat(4_001))))
+    );
+    bad!(
+        "unknown category",
+        Code::InvalidArgument,
+        Some("listing.category"),
+        c.create_listing(create(with(|l| l.category = 99)))
+    );
+    bad!(
+        "unknown subcategory",
+        Code::InvalidArgument,
+        Some("listing.subcategory"),
+        c.create_listing(create(with(|l| l.subcategory = "astrologia".to_owned())))
+    );
+    bad!(
+        "comune outside the territory",
+        Code::InvalidArgument,
+        Some("listing.service_area[1]"),
+        c.create_listing(create(with(|l| l.service_area[1] = "015146".to_owned())))
+    );
+    bad!(
+        "negative price",
+        Code::InvalidArgument,
+        Some("listing.pricing.isee_bands.bands[0].amount"),
+        c.create_listing(create(with(|l| {
+            if let Some(pricing::Model::IseeBands(b)) =
+                l.pricing.as_mut().and_then(|p| p.model.as_mut())
+            {
+                b.bands[0].amount = eur(-100);
+            }
+        })))
+    );
+    bad!(
+        "out-of-order ISEE bands",
+        Code::InvalidArgument,
+        Some("listing.pricing.isee_bands.bands"),
+        c.create_listing(create(with(|l| {
+            if let Some(pricing::Model::IseeBands(b)) =
+                l.pricing.as_mut().and_then(|p| p.model.as_mut())
+            {
+                b.bands[1].isee_up_to = eur(100_000);
+            }
+        })))
+    );
+    bad!(
+        "no pricing",
+        Code::InvalidArgument,
+        Some("listing.pricing"),
+        c.create_listing(create(with(|l| l.pricing = None)))
+    );
+    bad!(
+        "unknown provider",
+        Code::NotFound,
+        None,
+        c.create_listing(call(
+            CreateListingRequest {
+                provider_id: unknown.clone(),
+                listing: Some(home_care()),
+                request_id: rid()
+            },
+            &operator
+        ))
+    );
+    bad!(
+        "bad provider id",
+        Code::InvalidArgument,
+        Some("provider_id"),
+        c.create_listing(call(
+            CreateListingRequest {
+                provider_id: "no spaces allowed".to_owned(),
+                listing: Some(home_care()),
+                request_id: rid()
+            },
+            &operator
+        ))
+    );
+    // UpdateListing
+    bad!(
+        "update unknown listing",
+        Code::NotFound,
+        None,
+        c.update_listing(call(
+            UpdateListingRequest {
+                listing: Some(Listing {
+                    id: unknown.clone(),
+                    ..home_care()
+                }),
+                update_mask: None,
+                request_id: rid()
+            },
+            &operator
+        ))
+    );
+    bad!(
+        "update an output-only field",
+        Code::InvalidArgument,
+        Some("update_mask.paths[0]"),
+        c.update_listing(call(
+            UpdateListingRequest {
+                listing: Some(Listing {
+                    id: draft.id.clone(),
+                    ..home_care()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["state".to_owned()]
+                }),
+                request_id: rid()
+            },
+            &operator
+        ))
+    );
+    bad!(
+        "update to an empty title",
+        Code::InvalidArgument,
+        Some("listing.title"),
+        c.update_listing(call(
+            UpdateListingRequest {
+                listing: Some(Listing {
+                    id: draft.id.clone(),
+                    ..Listing::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["title".to_owned()]
+                }),
+                request_id: rid()
+            },
+            &operator
+        ))
+    );
+    bad!(
+        "update without a listing",
+        Code::InvalidArgument,
+        Some("listing"),
+        c.update_listing(call(
+            UpdateListingRequest {
+                listing: None,
+                update_mask: None,
+                request_id: rid()
+            },
+            &operator
+        ))
+    );
+    // Curation steps
+    bad!(
+        "submit unknown",
+        Code::NotFound,
+        None,
+        c.submit_listing(call(
+            SubmitListingRequest {
+                id: unknown.clone(),
+                etag: String::new(),
+                request_id: rid()
+            },
+            &operator
+        ))
+    );
+    bad!(
+        "submit without request id",
+        Code::InvalidArgument,
+        Some("request_id"),
+        c.submit_listing(call(
+            SubmitListingRequest {
+                id: draft.id.clone(),
+                etag: String::new(),
+                request_id: String::new()
+            },
+            &operator
+        ))
+    );
+    bad!(
+        "approve a draft",
+        Code::FailedPrecondition,
+        None,
+        c.approve_listing(call(
+            ApproveListingRequest {
+                id: draft.id.clone(),
+                etag: String::new(),
+                request_id: rid()
+            },
+            &curator()
+        ))
+    );
+    bad!(
+        "reject without reason",
+        Code::InvalidArgument,
+        Some("reason"),
+        c.reject_listing(call(
+            RejectListingRequest {
+                id: draft.id.clone(),
+                reason: " ".to_owned(),
+                etag: String::new(),
+                request_id: rid()
+            },
+            &curator()
+        ))
+    );
+    bad!(
+        "suspend with oversized reason",
+        Code::InvalidArgument,
+        Some("reason"),
+        c.suspend_listing(call(
+            SuspendListingRequest {
+                id: published.id.clone(),
+                reason: "x".repeat(1_001),
+                etag: String::new(),
+                request_id: rid()
+            },
+            &curator()
+        ))
+    );
+    bad!(
+        "withdraw with a stale etag",
+        Code::Aborted,
+        None,
+        c.withdraw_listing(call(
+            WithdrawListingRequest {
+                id: draft.id.clone(),
+                etag: "v9".to_owned(),
+                request_id: rid()
+            },
+            &operator
+        ))
+    );
+    bad!(
+        "verify a draft",
+        Code::FailedPrecondition,
+        None,
+        c.verify_listing(call(
+            VerifyListingRequest {
+                id: draft.id.clone(),
+                etag: String::new(),
+                request_id: rid()
+            },
+            &curator()
+        ))
+    );
+    // Reads
+    bad!(
+        "get listing without id",
+        Code::InvalidArgument,
+        Some("id"),
+        c.get_listing(GetListingRequest { id: String::new() })
+    );
+    bad!(
+        "get unknown listing",
+        Code::NotFound,
+        None,
+        c.get_listing(GetListingRequest {
+            id: unknown.clone()
+        })
+    );
+    bad!(
+        "list by unknown category",
+        Code::InvalidArgument,
+        Some("category"),
+        c.list_listings(ListListingsRequest {
+            category: 77,
+            ..ListListingsRequest::default()
+        })
+    );
+    bad!(
+        "list by unknown state",
+        Code::InvalidArgument,
+        Some("state"),
+        c.list_listings(ListListingsRequest {
+            state: 77,
+            ..ListListingsRequest::default()
+        })
+    );
+    bad!(
+        "check unknown listing",
+        Code::NotFound,
+        None,
+        c.check_eligibility(CheckEligibilityRequest {
+            listing_id: unknown.clone(),
+            profile: None
+        })
+    );
+    bad!(
+        "check with an impossible age",
+        Code::InvalidArgument,
+        Some("profile.beneficiary_age_years"),
+        c.check_eligibility(CheckEligibilityRequest {
+            listing_id: published.id.clone(),
+            profile: Some(common::Profile {
+                beneficiary_age_years: Some(300),
+                ..common::Profile::default()
+            })
+        })
+    );
+    bad!(
+        "check with a negative ISEE",
+        Code::InvalidArgument,
+        Some("profile.isee"),
+        c.check_eligibility(CheckEligibilityRequest {
+            listing_id: published.id.clone(),
+            profile: Some(common::Profile {
+                isee: eur(-1),
+                ..common::Profile::default()
+            })
+        })
+    );
+    bad!(
+        "quote zero units",
+        Code::InvalidArgument,
+        Some("quantity"),
+        c.quote_listing(QuoteListingRequest {
+            listing_id: published.id.clone(),
+            profile: None,
+            quantity: 0,
+            wallet_available: None
+        })
+    );
+    bad!(
+        "quote with negative credit",
+        Code::InvalidArgument,
+        Some("wallet_available"),
+        c.quote_listing(QuoteListingRequest {
+            listing_id: published.id.clone(),
+            profile: None,
+            quantity: 1,
+            wallet_available: eur(-5)
+        })
+    );
+    bad!(
+        "quote in dollars",
+        Code::InvalidArgument,
+        Some("wallet_available"),
+        c.quote_listing(QuoteListingRequest {
+            listing_id: published.id.clone(),
+            profile: None,
+            quantity: 1,
+            wallet_available: Some(common::Money {
+                currency_code: "USD".to_owned(),
+                amount_cents: 1
+            })
+        })
+    );
+    bad!(
+        "quote a draft",
+        Code::NotFound,
+        None,
+        c.quote_listing(QuoteListingRequest {
+            listing_id: draft.id.clone(),
+            profile: None,
+            quantity: 1,
+            wallet_available: None
+        })
+    );
+
+    let mut failures = Vec::new();
+    for case in &cases {
+        let named = fields(&case.status);
+        let field_ok = match case.field {
+            Some(field) => named.iter().any(|f| f.starts_with(field)),
+            None => true,
+        };
+        if case.status.code() != case.code || !field_ok {
+            failures.push(format!(
+                "{}: got {:?} {:?} naming {named:?}, expected {:?} naming {:?}",
+                case.what,
+                case.status.code(),
+                case.status.message(),
+                case.code,
+                case.field
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!(world.outbox_len().await, before, "a refused request wrote");
+    // Nothing changed on the listings either.
+    let unchanged = c
+        .get_listing(call(
+            GetListingRequest {
+                id: draft.id.clone(),
+            },
+            &operator,
+        ))
+        .await
+        .expect("draft")
+        .into_inner();
+    assert_eq!(unchanged, draft);
+}
+
+on_every_backend!(
+    a_listing_goes_from_draft_to_the_public_and_back,
+    only_the_right_roles_act,
+    retries_get_the_first_answer_and_create_nothing,
+    stale_listings_leave_the_public_until_verified,
+    pages_cover_everything_once,
+    eligibility_and_quotes_come_from_the_core,
+    bad_input_is_named_and_writes_nothing,
+);

@@ -1,0 +1,373 @@
+//! The store's conformance suite, run against SQLite and PostgreSQL: each change writes its row,
+//! its recorded answer and one outbox row in one transaction; a refused change writes none of
+//! them; concurrent changes from the same version let exactly one through; queries see exactly
+//! what their visibility allows; stored values the domain refuses are reported, not defaulted.
+#![allow(clippy::indexing_slicing)]
+
+mod support;
+
+use catalog_svc::store::*;
+use welfare_core::category::Category;
+use welfare_core::eligibility::EligibilityRules;
+use welfare_core::ids::{ListingId, ProviderId};
+use welfare_core::listing::{BookingMode, Delivery, Listing, ListingContent, ListingStatus};
+use welfare_core::pricing::Pricing;
+use welfare_core::provider::{ProviderKind, ProviderStatus, TaxId};
+use welfare_core::time::Timestamp;
+
+fn at(day: i64) -> Timestamp {
+    support::start().plus_seconds(day * 86_400)
+}
+
+fn provider(id: &str, vat: &str) -> ProviderRecord {
+    ProviderRecord {
+        id: ProviderId::parse(id).expect("id"),
+        display_name: format!("Provider {id}"),
+        kind: ProviderKind::CooperativaSociale,
+        tax_id: TaxId::parse(vat).expect("vat"),
+        contact_email: "info@example.it".to_owned(),
+        contact_phone: String::new(),
+        website_url: String::new(),
+        status: ProviderStatus::Pending,
+        state_reason: String::new(),
+        registered_by: "tester".to_owned(),
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+    }
+}
+
+fn content(title: &str, category: Category, subcategory: &str) -> ListingContent {
+    ListingContent {
+        title: title.to_owned(),
+        description: String::new(),
+        category,
+        subcategory: subcategory.to_owned(),
+        delivery: vec![Delivery::AtHome],
+        service_area: Vec::new(),
+        venue: None,
+        schedule: Vec::new(),
+        booking_mode: BookingMode::RequestAndConfirm,
+        eligibility: EligibilityRules::open(),
+        pricing: Pricing::free(),
+        cancellation_policy: Default::default(),
+        languages: vec!["it".to_owned()],
+        accessibility: Vec::new(),
+    }
+}
+
+fn listing(
+    id: &str,
+    provider: &str,
+    status: ListingStatus,
+    verified: Option<i64>,
+) -> ListingRecord {
+    ListingRecord {
+        listing: Listing {
+            id: ListingId::parse(id).expect("id"),
+            provider_id: ProviderId::parse(provider).expect("id"),
+            content: content(&format!("Servizio {id}"), Category::Sanitario, "adi"),
+            status,
+            verified_at: verified.map(at),
+        },
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+    }
+}
+
+fn change(request_id: &str, entity: &str) -> Change {
+    Change {
+        request: RecordedRequest {
+            principal: "tester".to_owned(),
+            request_id: request_id.to_owned(),
+            method: "/test/Method".to_owned(),
+            request: request_id.as_bytes().to_vec(),
+            response: format!("answer to {request_id}").into_bytes(),
+            created_at: at(0),
+        },
+        event: OutboxEvent {
+            topic: Topic::Listing,
+            entity_id: entity.to_owned(),
+            kind: "listing.test".to_owned(),
+            payload: "{}".to_owned(),
+        },
+    }
+}
+
+async fn outbox_len(store: &SqlStore) -> usize {
+    store.outbox(0, 1_000_000).await.expect("outbox").len()
+}
+
+async fn a_change_writes_its_row_answer_and_outbox_row_together(store: SqlStore) {
+    let p = provider("p1", support::VAT_NUMBERS[0]);
+    store
+        .create_provider(&p, &change("r1", "p1"))
+        .await
+        .expect("create");
+    assert_eq!(store.provider(&p.id).await.expect("read"), Some(p.clone()));
+    let recorded = store
+        .recorded_request("tester", "r1")
+        .await
+        .expect("read")
+        .expect("recorded");
+    assert_eq!(recorded.response, b"answer to r1");
+    let outbox = store.outbox(0, 10).await.expect("outbox");
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].event.entity_id, "p1");
+
+    let mut approved = p.clone();
+    approved.status = ProviderStatus::Approved;
+    approved.version = 2;
+    approved.updated_at = at(1);
+    store
+        .update_provider(&approved, &change("r2", "p1"))
+        .await
+        .expect("update");
+    assert_eq!(store.provider(&p.id).await.expect("read"), Some(approved));
+    let outbox = store.outbox(0, 10).await.expect("outbox");
+    assert_eq!(outbox.len(), 2);
+    assert!(outbox[1].seq > outbox[0].seq);
+    assert_eq!(
+        store.outbox(outbox[0].seq, 10).await.expect("after").len(),
+        1
+    );
+}
+
+async fn a_refused_change_writes_nothing(store: SqlStore) {
+    let p = provider("p1", support::VAT_NUMBERS[0]);
+    store
+        .create_provider(&p, &change("r1", "p1"))
+        .await
+        .expect("create");
+
+    // Same tax code: refused, and neither its request nor its outbox row remain.
+    let twin = provider("p2", support::VAT_NUMBERS[0]);
+    assert!(matches!(
+        store.create_provider(&twin, &change("r2", "p2")).await,
+        Err(StoreError::TaxCodeTaken(_))
+    ));
+    // A request id already recorded: refused, the provider is not created.
+    let other = provider("p3", support::VAT_NUMBERS[1]);
+    assert!(matches!(
+        store.create_provider(&other, &change("r1", "p3")).await,
+        Err(StoreError::RequestRecorded(_))
+    ));
+    // A stale version: refused.
+    let mut stale = p.clone();
+    stale.version = 5;
+    stale.status = ProviderStatus::Approved;
+    assert!(matches!(
+        store.update_provider(&stale, &change("r4", "p1")).await,
+        Err(StoreError::VersionConflict { .. })
+    ));
+    assert_eq!(store.provider(&twin.id).await.expect("read"), None);
+    assert_eq!(store.provider(&other.id).await.expect("read"), None);
+    assert_eq!(store.provider(&p.id).await.expect("read"), Some(p));
+    assert_eq!(
+        store.recorded_request("tester", "r2").await.expect("read"),
+        None
+    );
+    assert_eq!(
+        store.recorded_request("tester", "r4").await.expect("read"),
+        None
+    );
+    assert_eq!(outbox_len(&store).await, 1);
+}
+
+async fn concurrent_changes_from_one_version_let_exactly_one_through(store: SqlStore) {
+    store
+        .create_provider(
+            &provider("p1", support::VAT_NUMBERS[0]),
+            &change("r0", "p1"),
+        )
+        .await
+        .expect("provider");
+    let base = listing("l1", "p1", ListingStatus::Draft, None);
+    store
+        .create_listing(&base, &change("r1", "l1"))
+        .await
+        .expect("listing");
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        let mut next = base.clone();
+        next.version = 2;
+        next.listing.content.title = format!("Versione {i}");
+        tasks.push(tokio::spawn(async move {
+            store
+                .update_listing(&next, &change(&format!("u{i}"), "l1"))
+                .await
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(()) => won += 1,
+            Err(StoreError::VersionConflict { .. }) => {}
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(won, 1);
+    let (stored, _) = store
+        .listing(&base.listing.id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(stored.version, 2);
+    assert_eq!(outbox_len(&store).await, 3);
+}
+
+async fn queries_see_exactly_what_their_visibility_allows(store: SqlStore) {
+    let mut approved = provider("p1", support::VAT_NUMBERS[0]);
+    approved.status = ProviderStatus::Approved;
+    let mut suspended = provider("p2", support::VAT_NUMBERS[1]);
+    suspended.status = ProviderStatus::Suspended;
+    store
+        .create_provider(&approved, &change("a", "p1"))
+        .await
+        .expect("p1");
+    store
+        .create_provider(&suspended, &change("b", "p2"))
+        .await
+        .expect("p2");
+    let rows = [
+        listing("l1", "p1", ListingStatus::Published, Some(10)),
+        listing("l2", "p1", ListingStatus::Published, Some(-400)),
+        listing("l3", "p1", ListingStatus::Draft, None),
+        listing("l4", "p2", ListingStatus::Published, Some(10)),
+        listing("l5", "p1", ListingStatus::Published, Some(20)),
+        listing(
+            "l6",
+            "p1",
+            ListingStatus::Suspended {
+                reason: "Prezzi da aggiornare".to_owned(),
+            },
+            Some(10),
+        ),
+    ];
+    for (i, row) in rows.iter().enumerate() {
+        store
+            .create_listing(row, &change(&format!("l{i}"), row.listing.id.as_str()))
+            .await
+            .expect("listing");
+    }
+    let ids = |records: Vec<ListingRecord>| -> Vec<String> {
+        records
+            .into_iter()
+            .map(|r| r.listing.id.to_string())
+            .collect()
+    };
+    let query = |visibility| ListingQuery {
+        visibility,
+        provider_id: None,
+        status: None,
+        category: None,
+        after_id: None,
+        limit: 100,
+    };
+    let fresh_since = at(0);
+    assert_eq!(
+        ids(store
+            .listings(&query(Visibility::Public { fresh_since }))
+            .await
+            .expect("public")),
+        ["l1", "l5"]
+    );
+    assert_eq!(
+        ids(store
+            .listings(&query(Visibility::Stale { fresh_since }))
+            .await
+            .expect("stale")),
+        ["l2"]
+    );
+    assert_eq!(
+        ids(store.listings(&query(Visibility::All)).await.expect("all")).len(),
+        6
+    );
+    let mut by_provider = query(Visibility::All);
+    by_provider.provider_id = Some(ProviderId::parse("p2").expect("id"));
+    assert_eq!(ids(store.listings(&by_provider).await.expect("p2")), ["l4"]);
+    let mut by_status = query(Visibility::All);
+    by_status.status = Some("suspended");
+    let suspended_rows = store.listings(&by_status).await.expect("suspended");
+    assert_eq!(
+        suspended_rows[0].listing.status,
+        ListingStatus::Suspended {
+            reason: "Prezzi da aggiornare".to_owned()
+        }
+    );
+    let mut by_category = query(Visibility::All);
+    by_category.category = Some(Category::Trasporto);
+    assert!(store.listings(&by_category).await.expect("none").is_empty());
+    // Keyset pages: after l1, two at a time.
+    let mut page = query(Visibility::All);
+    page.after_id = Some("l1".to_owned());
+    page.limit = 2;
+    assert_eq!(
+        ids(store.listings(&page).await.expect("page")),
+        ["l2", "l3"]
+    );
+    // A listing comes with its provider's status.
+    let (_, status) = store
+        .listing(&ListingId::parse("l4").expect("id"))
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(status, ProviderStatus::Suspended);
+    let mut providers = ProviderQuery {
+        status: Some(ProviderStatus::Approved),
+        after_id: None,
+        limit: 10,
+    };
+    assert_eq!(
+        store.providers(&providers).await.expect("approved").len(),
+        1
+    );
+    providers.status = None;
+    assert_eq!(store.providers(&providers).await.expect("all").len(), 2);
+}
+
+async fn unreadable_stored_values_are_reported(store: SqlStore) {
+    store
+        .create_provider(&provider("p1", support::VAT_NUMBERS[0]), &change("a", "p1"))
+        .await
+        .expect("provider");
+    store
+        .create_listing(
+            &listing("l1", "p1", ListingStatus::Draft, None),
+            &change("b", "l1"),
+        )
+        .await
+        .expect("listing");
+    sqlx::query("UPDATE listings SET content = '{\"title\": 1}' WHERE id = 'l1'")
+        .execute(store.pool())
+        .await
+        .expect("corrupt");
+    assert!(matches!(
+        store.listing(&ListingId::parse("l1").expect("id")).await,
+        Err(StoreError::Corrupt {
+            entity: "listing",
+            ..
+        })
+    ));
+    sqlx::query("UPDATE providers SET tax_code = '12345678901' WHERE id = 'p1'")
+        .execute(store.pool())
+        .await
+        .expect("corrupt");
+    assert!(matches!(
+        store.provider(&ProviderId::parse("p1").expect("id")).await,
+        Err(StoreError::Corrupt {
+            entity: "provider",
+            ..
+        })
+    ));
+}
+
+on_every_backend!(
+    a_change_writes_its_row_answer_and_outbox_row_together,
+    a_refused_change_writes_nothing,
+    concurrent_changes_from_one_version_let_exactly_one_through,
+    queries_see_exactly_what_their_visibility_allows,
+    unreadable_stored_values_are_reported,
+);
