@@ -519,6 +519,12 @@ fn content_json(listing: &ListingRecord) -> Result<String, StoreError> {
     })
 }
 
+/// A value bound to a statement built at run time.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
 fn is_unique_violation(error: &sqlx::Error, what: &str) -> bool {
     matches!(error, sqlx::Error::Database(db)
         if db.is_unique_violation() && db.message().contains(what))
@@ -760,33 +766,64 @@ impl CatalogStore for SqlStore {
     }
 
     async fn listings(&self, query: &ListingQuery) -> Result<Vec<ListingRecord>, StoreError> {
-        // One statement for every filter: an empty parameter disables its condition.
-        let (visibility, fresh_since) = match query.visibility {
-            Visibility::All => ("all", 0),
-            Visibility::Public { fresh_since } => ("public", fresh_since.unix_seconds()),
-            Visibility::Stale { fresh_since } => ("stale", fresh_since.unix_seconds()),
+        // Only the conditions the query needs, so the planner can use the index that fits
+        // (by category, provider or status, each ending in the id the pages are keyed on).
+        let mut conditions = Vec::new();
+        let mut binds = Vec::new();
+        let mut bind = |value: Bind| {
+            binds.push(value);
+            format!("${}", binds.len())
         };
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        if let Some(after) = &query.after_id {
+            conditions.push(format!("l.id > {}", bind(Bind::Text(after.clone()))));
+        }
+        if let Some(provider) = &query.provider_id {
+            conditions.push(format!(
+                "l.provider_id = {}",
+                bind(Bind::Text(provider.to_string()))
+            ));
+        }
+        if let Some(status) = query.status {
+            conditions.push(format!(
+                "l.status = {}",
+                bind(Bind::Text(status.to_owned()))
+            ));
+        }
+        if let Some(category) = query.category {
+            conditions.push(format!(
+                "l.category = {}",
+                bind(Bind::Text(category.code().to_owned()))
+            ));
+        }
+        match query.visibility {
+            Visibility::All => {}
+            Visibility::Public { fresh_since } => conditions.push(format!(
+                "l.status = 'published' AND p.status = 'approved' AND l.verified_at >= {}",
+                bind(Bind::Int(fresh_since.unix_seconds()))
+            )),
+            Visibility::Stale { fresh_since } => conditions.push(format!(
+                "l.status = 'published' AND (l.verified_at IS NULL OR l.verified_at < {})",
+                bind(Bind::Int(fresh_since.unix_seconds()))
+            )),
+        }
+        let limit = bind(Bind::Int(query.limit));
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
             "SELECT {LISTING_COLUMNS} FROM listings l JOIN providers p ON p.id = l.provider_id \
-             WHERE l.id > $1 \
-             AND ($2 = '' OR l.provider_id = $2) \
-             AND ($3 = '' OR l.status = $3) \
-             AND ($4 = '' OR l.category = $4) \
-             AND ($5 <> 'public' OR (l.status = 'published' AND p.status = 'approved' \
-                  AND l.verified_at >= $6)) \
-             AND ($5 <> 'stale' OR (l.status = 'published' \
-                  AND (l.verified_at IS NULL OR l.verified_at < $6))) \
-             ORDER BY l.id LIMIT $7"
-        )))
-        .bind(query.after_id.as_deref().unwrap_or(""))
-        .bind(query.provider_id.as_ref().map_or("", ProviderId::as_str))
-        .bind(query.status.unwrap_or(""))
-        .bind(query.category.map_or("", Category::code))
-        .bind(visibility)
-        .bind(fresh_since)
-        .bind(query.limit)
-        .fetch_all(&self.pool)
-        .await?;
+             {filter} ORDER BY l.id LIMIT {limit}"
+        );
+        let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in binds {
+            statement = match value {
+                Bind::Text(text) => statement.bind(text),
+                Bind::Int(number) => statement.bind(number),
+            };
+        }
+        let rows = statement.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| ListingRow::read(row)?.into_record())
             .collect()

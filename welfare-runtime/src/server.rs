@@ -156,7 +156,9 @@ impl Application {
                 .await;
             let _ = stopping_tx.send(true);
         };
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.listener);
+        // No Nagle delay: a small response must not wait for the client's delayed ACK.
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let server = tonic::transport::Server::builder()
             .layer(layers)
             .add_routes(self.routes)
