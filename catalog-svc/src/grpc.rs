@@ -234,7 +234,7 @@ fn page_size(value: i32) -> Result<i64, FieldViolation> {
     }
 }
 
-/// FNV-1a over the parts that define a listing: a page token carries it, so a token is only
+/// FNV-1a over the parts that define a list request: a page token carries it, so a token is only
 /// accepted with the filters (and the view) it was issued for.
 fn fingerprint(parts: &[&str]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
