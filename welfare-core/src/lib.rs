@@ -22,6 +22,7 @@
 //! | [`booking`] | the booking state machine and the cancellation policy |
 //! | [`wallet`] | plan coverage, the fringe-benefit ceiling, year-end settlement |
 //! | [`auth`] | `authorize(principal, action, resource)` |
+//! | [`query`] | a comune and an age read out of a search query |
 //!
 //! ## What the consortium's platform writes
 //!
@@ -100,6 +101,7 @@ pub mod listing;
 pub mod money;
 pub mod pricing;
 pub mod provider;
+pub mod query;
 pub mod territory;
 pub mod text;
 pub mod time;

@@ -458,4 +458,18 @@ proptest! {
             let _ = CancellationPolicy::new(quantity, LateFee::Fixed { amount });
         }
     }
+
+    #[test]
+    fn reading_a_query_never_panics_and_only_removes_words(text in "\\PC{0,80}", age in 0u32..130) {
+        let territory = Territory::lodi();
+        let reading = welfare_core::query::read_query(&text, &territory);
+        let folded = welfare_core::text::fold(&text);
+        for word in reading.remaining.split(' ').filter(|w| !w.is_empty()) {
+            prop_assert!(folded.split(' ').any(|w| w == word), "{word} not in {folded}");
+        }
+        let phrase = format!("servizio per una persona di {age} anni");
+        let reading = welfare_core::query::read_query(&phrase, &territory);
+        let expected = u8::try_from(age).ok().filter(|a| *a <= 120);
+        prop_assert_eq!(reading.age_years, expected);
+    }
 }
