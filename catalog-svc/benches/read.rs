@@ -287,7 +287,12 @@ async fn main() {
     config.auth.hs256_secret = Some(Secret::new("catalog-benchmark-hs256-secret-of-32b"));
     config.limits.rate_limit_per_second = 1_000_000;
     config.limits.rate_limit_burst = 1_000_000;
-    let api = CatalogApi::new(store.clone(), territory.clone(), system_clock());
+    let api = CatalogApi::new(
+        store.clone(),
+        catalog_svc::search::embedded::EmbeddedIndex::new().expect("index"),
+        Arc::new(territory.clone()),
+        system_clock(),
+    );
     let services = ServiceSet {
         routes: tonic::service::Routes::new(CatalogServiceServer::new(api)),
         public_methods: public_methods(),

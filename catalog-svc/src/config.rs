@@ -20,6 +20,21 @@ pub struct CatalogConfig {
     pub limits: LimitsConfig,
     pub database: DatabaseConfig,
     pub territory: TerritoryConfig,
+    pub search: SearchConfig,
+}
+
+/// The search index: the embedded one, kept current from the catalogue's outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// How often the indexer looks for new outbox rows when idle.
+    pub interval_ms: u64,
+}
+
+impl Default for SearchConfig {
+    fn default() -> SearchConfig {
+        SearchConfig { interval_ms: 1_000 }
+    }
 }
 
 /// Where the catalogue lives: `postgres://…` or `sqlite://path?mode=rwc`.

@@ -32,6 +32,9 @@ use welfare_runtime::clock::Clock;
 
 use crate::hsds;
 use crate::ids::new_uuid;
+use crate::search::SearchIndex;
+
+mod search_rpc;
 use crate::store::{
     CatalogStore, Change, ListingQuery, ListingRecord, OutboxEvent, ProviderQuery, ProviderRecord,
     RecordedRequest, StoreError, Topic, Visibility,
@@ -74,13 +77,14 @@ pub fn public_methods() -> Vec<String> {
 
 /// The catalogue service.
 #[derive(Clone)]
-pub struct CatalogApi<S> {
+pub struct CatalogApi<S, I> {
     store: S,
+    index: I,
     territory: Arc<Territory>,
     clock: Clock,
 }
 
-impl<S: std::fmt::Debug> std::fmt::Debug for CatalogApi<S> {
+impl<S: std::fmt::Debug, I> std::fmt::Debug for CatalogApi<S, I> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CatalogApi")
             .field("store", &self.store)
@@ -400,11 +404,12 @@ struct Curation {
     authorize_as: Action,
 }
 
-impl<S: CatalogStore> CatalogApi<S> {
-    pub fn new(store: S, territory: Territory, clock: Clock) -> CatalogApi<S> {
+impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
+    pub fn new(store: S, index: I, territory: Arc<Territory>, clock: Clock) -> CatalogApi<S, I> {
         CatalogApi {
             store,
-            territory: Arc::new(territory),
+            index,
+            territory,
             clock,
         }
     }
@@ -873,7 +878,7 @@ type ExportStream =
     Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::ExportCatalogChunk, Status>> + Send>>;
 
 #[tonic::async_trait]
-impl<S: CatalogStore> CatalogService for CatalogApi<S> {
+impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
     async fn register_provider(
         &self,
         request: Request<pb::RegisterProviderRequest>,
@@ -1491,11 +1496,11 @@ impl<S: CatalogStore> CatalogService for CatalogApi<S> {
 
     async fn search_listings(
         &self,
-        _request: Request<pb::SearchListingsRequest>,
+        request: Request<pb::SearchListingsRequest>,
     ) -> Result<Response<pb::SearchListingsResponse>, Status> {
-        Err(Status::unimplemented(
-            "search is not available on this server yet: list listings by category instead",
-        ))
+        let message = request.into_inner();
+        let response = self.search(&message).await?;
+        Ok(Response::new(response))
     }
 
     async fn check_eligibility(

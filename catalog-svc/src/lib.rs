@@ -4,6 +4,7 @@
 //! - [`store`]: the storage port and its SQL adapter (PostgreSQL, SQLite), with the outbox;
 //! - [`grpc`]: `welfare.catalog.v1.CatalogService` over a store;
 //! - [`hsds`]: the published catalogue as Open Referral HSDS 3.0 JSON;
+//! - [`search`]: the search port, the embedded (tantivy) index and the indexer;
 //! - [`ids`]: the UUIDs the catalogue assigns.
 #![forbid(unsafe_code)]
 
@@ -11,4 +12,5 @@ pub mod config;
 pub mod grpc;
 pub mod hsds;
 pub mod ids;
+pub mod search;
 pub mod store;

@@ -5,9 +5,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use catalog_svc::config::CatalogConfig;
 use catalog_svc::grpc::{CatalogApi, SERVICE_NAME, public_methods};
+use catalog_svc::search::embedded::EmbeddedIndex;
+use catalog_svc::search::indexer::Indexer;
 use catalog_svc::store::SqlStore;
 use welfare_proto::catalog::catalog_service_server::CatalogServiceServer;
 use welfare_runtime::clock::system_clock;
@@ -66,7 +70,17 @@ async fn run(config: CatalogConfig) -> Result<(), Box<dyn std::error::Error>> {
         std::fs::create_dir_all(parent)?;
     }
     let store = SqlStore::connect(&config.database.url, config.database.max_connections).await?;
-    let api = CatalogApi::new(store, territory, system_clock());
+    let territory = Arc::new(territory);
+    let index = EmbeddedIndex::new()?;
+    let indexer = Indexer::new(
+        store.clone(),
+        index.clone(),
+        Arc::clone(&territory),
+        system_clock(),
+    );
+    let indexing =
+        tokio::spawn(indexer.run(Duration::from_millis(config.search.interval_ms.max(50))));
+    let api = CatalogApi::new(store, index, territory, system_clock());
     let services = ServiceSet {
         routes: tonic::service::Routes::new(
             CatalogServiceServer::new(api)
@@ -77,5 +91,7 @@ async fn run(config: CatalogConfig) -> Result<(), Box<dyn std::error::Error>> {
     };
     let app = Application::build(&config.runtime(), services).await?;
     tracing::info!(port = app.port(), "catalog-svc listening");
-    Ok(app.run_until_stopped(shutdown_signal()).await?)
+    let served = app.run_until_stopped(shutdown_signal()).await;
+    indexing.abort();
+    Ok(served?)
 }

@@ -228,6 +228,9 @@ pub trait CatalogStore: Clone + Send + Sync + 'static {
         query: &ListingQuery,
     ) -> impl Future<Output = Result<Vec<ListingRecord>, StoreError>> + Send;
 
+    /// The sequence number of the newest outbox row (0 when there is none).
+    fn outbox_position(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
     /// Outbox rows after `after_seq`, oldest first.
     fn outbox(
         &self,
@@ -827,6 +830,13 @@ impl CatalogStore for SqlStore {
         rows.iter()
             .map(|row| ListingRow::read(row)?.into_record())
             .collect()
+    }
+
+    async fn outbox_position(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS position FROM outbox")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("position")?)
     }
 
     async fn outbox(&self, after_seq: i64, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {

@@ -190,6 +190,24 @@ impl Subcategory {
     pub fn all() -> &'static [Subcategory] {
         SUBCATEGORIES
     }
+
+    /// The subcategories whose label, code or one of whose synonyms appears in `text` as whole
+    /// words, ignoring case, accents and punctuation: "cerco una badante" names SAD,
+    /// "asilo nido a Lodi" the asilo nido.
+    pub fn mentioned_in(text: &str) -> Vec<&'static Subcategory> {
+        let folded = format!(" {} ", crate::text::fold(text));
+        SUBCATEGORIES
+            .iter()
+            .filter(|sub| {
+                std::iter::once(sub.label_it)
+                    .chain(std::iter::once(sub.code))
+                    .chain(sub.synonyms.iter().copied())
+                    .map(crate::text::fold)
+                    .filter(|phrase| !phrase.is_empty())
+                    .any(|phrase| folded.contains(&format!(" {phrase} ")))
+            })
+            .collect()
+    }
 }
 
 /// Serialized as its code; deserialized (as `&'static Subcategory`) by lookup.
@@ -521,6 +539,22 @@ static SUBCATEGORIES: &[Subcategory] = &[
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn subcategories_are_recognised_by_their_words() {
+        let codes = |text: &str| -> Vec<&str> {
+            Subcategory::mentioned_in(text)
+                .iter()
+                .map(|s| s.code)
+                .collect()
+        };
+        assert_eq!(codes("cerco una BADANTE per mio padre"), ["sad"]);
+        assert_eq!(codes("ADI"), ["adi"]);
+        assert_eq!(codes("baby-sitter il sabato"), ["baby-sitting"]);
+        assert!(codes("asilo nido a Lodi").contains(&"asilo-nido"));
+        assert!(codes("nidificazione").is_empty());
+        assert!(codes("").is_empty());
+    }
 
     #[test]
     fn every_category_has_subcategories_with_unique_codes() {

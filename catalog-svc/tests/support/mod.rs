@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use catalog_svc::grpc::{CatalogApi, SERVICE_NAME, public_methods};
+use catalog_svc::search::embedded::EmbeddedIndex;
+use catalog_svc::search::indexer::Indexer;
 use catalog_svc::store::{CatalogStore, SqlStore};
 use serde_json::json;
 use tonic::metadata::MetadataValue;
@@ -118,6 +120,8 @@ pub struct Server<S> {
     pub client: CatalogServiceClient<Channel>,
     pub clock: TestClock,
     pub store: S,
+    pub index: EmbeddedIndex,
+    pub indexer: Indexer<S, EmbeddedIndex>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -137,11 +141,16 @@ pub async fn serve<S: CatalogStore>(store: S) -> Server<S> {
     config.limits.rate_limit_burst = 100_000;
     let clock = TestClock::new();
     let reading = clock.clone();
-    let api = CatalogApi::new(
+    let territory = Arc::new(Territory::lodi());
+    let index = EmbeddedIndex::new().expect("index");
+    let clock_fn: welfare_runtime::clock::Clock = Arc::new(move || reading.now());
+    let indexer = Indexer::new(
         store.clone(),
-        Territory::lodi(),
-        Arc::new(move || reading.now()),
+        index.clone(),
+        Arc::clone(&territory),
+        Arc::clone(&clock_fn),
     );
+    let api = CatalogApi::new(store.clone(), index.clone(), territory, clock_fn);
     let services = ServiceSet {
         routes: tonic::service::Routes::new(CatalogServiceServer::new(api)),
         public_methods: public_methods(),
@@ -158,6 +167,8 @@ pub async fn serve<S: CatalogStore>(store: S) -> Server<S> {
         client,
         clock,
         store,
+        index,
+        indexer,
         stop: Some(stop),
     }
 }

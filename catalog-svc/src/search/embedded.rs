@@ -1,0 +1,386 @@
+//! The embedded search index, on tantivy, held in memory and rebuilt from the catalogue at
+//! start: no server to run.
+//!
+//! Text: title (weight 3), the service's vocabulary — subcategory label and synonyms, category
+//! label — (weight 2) and description (weight 1), analysed for Italian: words split, lowercased,
+//! accents folded, stop words dropped, Snowball-stemmed. A query word matches exactly, or with
+//! one typo from 5 characters and two from 9 (edit distance on the stem, a transposition
+//! counting as one), at a lower weight; subcategories the query names by a synonym rank higher.
+//! BM25 scores. Filters, facets and orders run on the documents kept beside the index, exactly
+//! as `IndexQuery::admits` and `count_facets` define them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    StopWordFilter, TextAnalyzer,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use super::{
+    IndexError, IndexHit, IndexPage, IndexQuery, Order, SearchDocument, SearchIndex, count_facets,
+};
+
+const ANALYZER: &str = "italian";
+/// The indexing memory budget of each generation.
+const WRITER_BYTES: usize = 50_000_000;
+
+fn engine(error: impl std::fmt::Display) -> IndexError {
+    IndexError::Engine(error.to_string())
+}
+
+/// The Italian analysis chain, shared by documents and queries.
+pub fn italian_analyzer() -> TextAnalyzer {
+    let builder = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter);
+    match StopWordFilter::new(Language::Italian) {
+        Some(stop_words) => builder
+            .filter(stop_words)
+            .filter(Stemmer::new(Language::Italian))
+            .build(),
+        None => builder.filter(Stemmer::new(Language::Italian)).build(),
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    slot: Field,
+    title: Field,
+    vocabulary: Field,
+    description: Field,
+    subcategory: Field,
+}
+
+/// Documents by slot (the `slot` fast field of the tantivy document) and slots by id.
+#[derive(Default)]
+struct Documents {
+    slots: Vec<Option<Arc<SearchDocument>>>,
+    by_id: HashMap<String, usize>,
+}
+
+/// One built index: tantivy's, its writer, and the documents beside it.
+struct Generation {
+    reader: IndexReader,
+    writer: Mutex<IndexWriter<TantivyDocument>>,
+    fields: Fields,
+    documents: RwLock<Documents>,
+}
+
+impl Generation {
+    fn new() -> Result<Generation, IndexError> {
+        let mut schema = Schema::builder();
+        let text = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ANALYZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        let fields = Fields {
+            id: schema.add_text_field("id", STRING),
+            slot: schema.add_u64_field("slot", FAST),
+            title: schema.add_text_field("title", text.clone()),
+            vocabulary: schema.add_text_field("vocabulary", text.clone()),
+            description: schema.add_text_field("description", text),
+            subcategory: schema.add_text_field("subcategory", STRING),
+        };
+        let index = Index::create_in_ram(schema.build());
+        index.tokenizers().register(ANALYZER, italian_analyzer());
+        let writer = index
+            .writer_with_num_threads(1, WRITER_BYTES)
+            .map_err(engine)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(engine)?;
+        Ok(Generation {
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            documents: RwLock::default(),
+        })
+    }
+
+    /// Adds or replaces documents, then removes `removed` ids; visible when this returns.
+    fn apply(&self, added: Vec<SearchDocument>, removed: &[String]) -> Result<(), IndexError> {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let f = self.fields;
+        let mut retired = Vec::new();
+        {
+            let mut documents = self
+                .documents
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            for id in removed.iter().chain(added.iter().map(|d| &d.id)) {
+                if let Some(slot) = documents.by_id.remove(id) {
+                    writer.delete_term(Term::from_field_text(f.id, id));
+                    retired.push(slot);
+                }
+            }
+            for doc in added {
+                let slot = documents.slots.len();
+                let mut tantivy_doc = TantivyDocument::default();
+                tantivy_doc.add_text(f.id, &doc.id);
+                tantivy_doc.add_u64(f.slot, u64::try_from(slot).map_err(engine)?);
+                tantivy_doc.add_text(f.title, &doc.title);
+                tantivy_doc.add_text(f.vocabulary, &doc.vocabulary);
+                tantivy_doc.add_text(f.description, &doc.description);
+                tantivy_doc.add_text(f.subcategory, &doc.subcategory);
+                writer.add_document(tantivy_doc).map_err(engine)?;
+                documents.by_id.insert(doc.id.clone(), slot);
+                documents.slots.push(Some(Arc::new(doc)));
+            }
+        }
+        writer.commit().map_err(engine)?;
+        self.reader.reload().map_err(engine)?;
+        let mut documents = self
+            .documents
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for slot in retired {
+            if let Some(entry) = documents.slots.get_mut(slot) {
+                *entry = None;
+            }
+        }
+        Ok(())
+    }
+
+    fn text_query(&self, query: &IndexQuery, analyzer: &mut TextAnalyzer) -> Option<BooleanQuery> {
+        let f = self.fields;
+        let mut words: Vec<(String, usize)> = Vec::new();
+        let mut stream = analyzer.token_stream(&query.text);
+        stream.process(&mut |token| {
+            let typed = query
+                .text
+                .get(token.offset_from..token.offset_to)
+                .map_or(0, |w| w.chars().count());
+            if !words.iter().any(|(w, _)| w == &token.text) {
+                words.push((token.text.clone(), typed));
+            }
+        });
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (word, typed) in &words {
+            let typos = match typed {
+                0..=4 => 0,
+                5..=8 => 1,
+                _ => 2,
+            };
+            for (field, weight) in [(f.title, 3.0), (f.vocabulary, 2.0), (f.description, 1.0)] {
+                let term = Term::from_field_text(field, word);
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(
+                        Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
+                        weight,
+                    )),
+                ));
+                if typos > 0 {
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(
+                            Box::new(FuzzyTermQuery::new(term, typos, true)),
+                            weight * 0.5,
+                        )),
+                    ));
+                }
+            }
+        }
+        if words.is_empty() {
+            return None;
+        }
+        for code in &query.boost_subcategories {
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(f.subcategory, code),
+                        IndexRecordOption::Basic,
+                    )),
+                    4.0,
+                )),
+            ));
+        }
+        Some(BooleanQuery::new(clauses))
+    }
+
+    fn search(
+        &self,
+        query: &IndexQuery,
+        analyzer: &mut TextAnalyzer,
+    ) -> Result<IndexPage, IndexError> {
+        let documents = self
+            .documents
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        // (document, score) for every match.
+        let mut matches: Vec<(Arc<SearchDocument>, f64)> = match self.text_query(query, analyzer) {
+            None => documents
+                .slots
+                .iter()
+                .flatten()
+                .filter(|doc| query.admits(doc))
+                .map(|doc| (Arc::clone(doc), 0.0))
+                .collect(),
+            Some(text_query) => {
+                let searcher = self.reader.searcher();
+                let limit = usize::try_from(searcher.num_docs()).map_err(engine)?.max(1);
+                let found = searcher
+                    .search(&text_query, &TopDocs::with_limit(limit).order_by_score())
+                    .map_err(engine)?;
+                let columns = searcher
+                    .segment_readers()
+                    .iter()
+                    .map(|segment| segment.fast_fields().u64("slot"))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(engine)?;
+                found
+                    .into_iter()
+                    .filter_map(|(score, address)| {
+                        let slot = columns
+                            .get(usize::try_from(address.segment_ord).ok()?)?
+                            .first(address.doc_id)?;
+                        let doc = documents.slots.get(usize::try_from(slot).ok()?)?.as_ref()?;
+                        query
+                            .admits(doc)
+                            .then(|| (Arc::clone(doc), f64::from(score)))
+                    })
+                    .collect()
+            }
+        };
+        let facets = count_facets(matches.iter().map(|(doc, _)| doc.as_ref()));
+        let total = u64::try_from(matches.len()).unwrap_or(u64::MAX);
+        let distance = |doc: &SearchDocument| {
+            query
+                .origin
+                .zip(doc.location)
+                .map(|(origin, at)| origin.distance_m(at))
+        };
+        match query.order {
+            Order::Relevance => {
+                matches.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.id.cmp(&b.0.id)))
+            }
+            Order::Distance => matches.sort_by(|a, b| {
+                let (da, db) = (distance(&a.0), distance(&b.0));
+                match (da, db) {
+                    (Some(x), Some(y)) => x.total_cmp(&y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                }
+                .then_with(|| b.1.total_cmp(&a.1))
+                .then_with(|| a.0.id.cmp(&b.0.id))
+            }),
+            Order::Price => matches.sort_by(|a, b| {
+                a.0.min_price_cents
+                    .cmp(&b.0.min_price_cents)
+                    .then_with(|| b.1.total_cmp(&a.1))
+                    .then_with(|| a.0.id.cmp(&b.0.id))
+            }),
+        }
+        let hits = matches
+            .iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .map(|(doc, score)| IndexHit {
+                id: doc.id.clone(),
+                score: *score,
+                distance_m: distance(doc),
+            })
+            .collect();
+        Ok(IndexPage {
+            hits,
+            total,
+            facets,
+        })
+    }
+}
+
+/// The embedded index: cheap to clone, shared by the service and the indexer.
+#[derive(Clone)]
+pub struct EmbeddedIndex {
+    current: Arc<RwLock<Arc<Generation>>>,
+    analyzer: TextAnalyzer,
+}
+
+impl std::fmt::Debug for EmbeddedIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedIndex").finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedIndex {
+    /// An empty index.
+    pub fn new() -> Result<EmbeddedIndex, IndexError> {
+        Ok(EmbeddedIndex {
+            current: Arc::new(RwLock::new(Arc::new(Generation::new()?))),
+            analyzer: italian_analyzer(),
+        })
+    }
+
+    fn generation(&self) -> Arc<Generation> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The number of documents searchable now.
+    pub fn len(&self) -> usize {
+        self.generation()
+            .documents
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_id
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Searches synchronously (what `SearchIndex::search` does), for benchmarks of the raw
+    /// index.
+    pub fn search_now(&self, query: &IndexQuery) -> Result<IndexPage, IndexError> {
+        let mut analyzer = self.analyzer.clone();
+        self.generation().search(query, &mut analyzer)
+    }
+}
+
+/// Runs blocking index work off the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, IndexError> + Send + 'static,
+) -> Result<T, IndexError> {
+    tokio::task::spawn_blocking(work).await.map_err(engine)?
+}
+
+impl SearchIndex for EmbeddedIndex {
+    async fn upsert(&self, documents: Vec<SearchDocument>) -> Result<(), IndexError> {
+        let generation = self.generation();
+        blocking(move || generation.apply(documents, &[])).await
+    }
+
+    async fn remove(&self, ids: Vec<String>) -> Result<(), IndexError> {
+        let generation = self.generation();
+        blocking(move || generation.apply(Vec::new(), &ids)).await
+    }
+
+    async fn rebuild(&self, documents: Vec<SearchDocument>) -> Result<(), IndexError> {
+        let fresh = blocking(move || {
+            let generation = Generation::new()?;
+            generation.apply(documents, &[])?;
+            Ok(generation)
+        })
+        .await?;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
+        Ok(())
+    }
+
+    async fn search(&self, query: &IndexQuery) -> Result<IndexPage, IndexError> {
+        self.search_now(query)
+    }
+}

@@ -1,0 +1,199 @@
+//! Keeps a search index true to the catalogue: a full rebuild from the public listings (at
+//! start and on an operator's request), then the outbox consumed in batches — each listing
+//! event re-reads the listing and indexes it if public or removes it otherwise; each provider
+//! event does the same for all of the provider's listings. Failures are retried with backoff
+//! and counted; the position in the outbox only moves past rows that were applied.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use welfare_core::ids::{ListingId, ProviderId};
+use welfare_core::territory::Territory;
+use welfare_core::time::SECONDS_PER_DAY;
+use welfare_runtime::clock::Clock;
+
+use super::{IndexError, SearchDocument, SearchIndex};
+use crate::store::{CatalogStore, ListingQuery, StoreError, Topic, Visibility};
+
+/// Outbox rows applied per batch.
+pub const OUTBOX_BATCH: i64 = 500;
+/// Listings read per page while rebuilding.
+pub const REBUILD_PAGE: i64 = 1_000;
+
+/// Why indexing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+/// The catalogue-to-index worker.
+#[derive(Clone)]
+pub struct Indexer<S, I> {
+    store: S,
+    index: I,
+    territory: Arc<Territory>,
+    clock: Clock,
+}
+
+impl<S, I> std::fmt::Debug for Indexer<S, I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Indexer")
+            .field("territory", &self.territory.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
+    pub fn new(store: S, index: I, territory: Arc<Territory>, clock: Clock) -> Indexer<S, I> {
+        Indexer {
+            store,
+            index,
+            territory,
+            clock,
+        }
+    }
+
+    /// Builds a new index from every public listing and swaps it in. Returns the outbox
+    /// position to consume from (read before the listings, so nothing written meanwhile is
+    /// missed) and the number of documents.
+    pub async fn rebuild(&self) -> Result<(i64, usize), IndexerError> {
+        let position = self.store.outbox_position().await?;
+        let fresh_since = (self.clock)()
+            .plus_seconds(-i64::from(self.territory.freshness_window_days()) * SECONDS_PER_DAY);
+        let mut documents = Vec::new();
+        let mut after_id = None;
+        loop {
+            let page = self
+                .store
+                .listings(&ListingQuery {
+                    visibility: Visibility::Public { fresh_since },
+                    provider_id: None,
+                    status: None,
+                    category: None,
+                    after_id: after_id.take(),
+                    limit: REBUILD_PAGE,
+                })
+                .await?;
+            documents.extend(
+                page.iter()
+                    .map(|record| SearchDocument::of(&record.listing, &self.territory)),
+            );
+            match page.last() {
+                Some(last) if i64::try_from(page.len()).unwrap_or(0) == REBUILD_PAGE => {
+                    after_id = Some(last.listing.id.to_string());
+                }
+                _ => break,
+            }
+        }
+        let count = documents.len();
+        self.index.rebuild(documents).await?;
+        Ok((position, count))
+    }
+
+    /// Applies the outbox rows after `position`, one batch; returns the new position.
+    pub async fn catch_up(&self, position: i64) -> Result<i64, IndexerError> {
+        let rows = self.store.outbox(position, OUTBOX_BATCH).await?;
+        let Some(last) = rows.last().map(|row| row.seq) else {
+            return Ok(position);
+        };
+        let now = (self.clock)();
+        let mut upserts = Vec::new();
+        let mut removals = Vec::new();
+        let mut listing_ids: Vec<String> = Vec::new();
+        for row in &rows {
+            match row.event.topic {
+                Topic::Listing => listing_ids.push(row.event.entity_id.clone()),
+                Topic::Provider => {
+                    let Ok(provider) = ProviderId::parse(&row.event.entity_id) else {
+                        continue;
+                    };
+                    let mut after_id = None;
+                    loop {
+                        let page = self
+                            .store
+                            .listings(&ListingQuery {
+                                visibility: Visibility::All,
+                                provider_id: Some(provider.clone()),
+                                status: None,
+                                category: None,
+                                after_id: after_id.take(),
+                                limit: REBUILD_PAGE,
+                            })
+                            .await?;
+                        listing_ids.extend(page.iter().map(|r| r.listing.id.to_string()));
+                        match page.last() {
+                            Some(last)
+                                if i64::try_from(page.len()).unwrap_or(0) == REBUILD_PAGE =>
+                            {
+                                after_id = Some(last.listing.id.to_string());
+                            }
+                            _ => break,
+                        }
+                    }
+                }
+            }
+        }
+        listing_ids.sort();
+        listing_ids.dedup();
+        for id in listing_ids {
+            let Ok(listing_id) = ListingId::parse(&id) else {
+                continue;
+            };
+            match self.store.listing(&listing_id).await? {
+                Some((record, provider_status))
+                    if record
+                        .listing
+                        .is_public(provider_status, now, &self.territory) =>
+                {
+                    upserts.push(SearchDocument::of(&record.listing, &self.territory));
+                }
+                _ => removals.push(id),
+            }
+        }
+        if !removals.is_empty() {
+            self.index.remove(removals).await?;
+        }
+        if !upserts.is_empty() {
+            self.index.upsert(upserts).await?;
+        }
+        Ok(last)
+    }
+
+    /// Rebuilds, then follows the outbox every `interval` until the task is dropped; failures
+    /// are logged and retried with exponential backoff (up to a minute).
+    pub async fn run(self, interval: Duration) {
+        let mut backoff = interval;
+        let mut position = loop {
+            match self.rebuild().await {
+                Ok((position, count)) => {
+                    tracing::info!(documents = count, "search index built");
+                    break position;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "search index rebuild failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                }
+            }
+        };
+        backoff = interval;
+        loop {
+            match self.catch_up(position).await {
+                Ok(next) if next != position => {
+                    position = next;
+                    backoff = interval;
+                    continue;
+                }
+                Ok(_) => backoff = interval,
+                Err(error) => {
+                    tracing::warn!(%error, position, "applying the outbox failed; retrying");
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                }
+            }
+            tokio::time::sleep(backoff).await;
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! `SearchListings` on the embedded index over each backend: Italian text with typos and
+//! synonyms, comuni and ages read from the text (explicit filters win), filters, facets,
+//! distance, answers for a person with exact "eligible only", freshness, and the indexer
+//! following the outbox.
+#![allow(clippy::indexing_slicing)]
+
+mod support;
+
+use catalog_svc::search::SearchIndex;
+use catalog_svc::store::SqlStore;
+use support::*;
+use tonic::Code;
+use welfare_proto::catalog::*;
+use welfare_proto::common;
+
+fn meals() -> Listing {
+    Listing {
+        title: "Pasti caldi a domicilio".to_owned(),
+        description: "Consegna del pranzo a casa per anziani e persone fragili.".to_owned(),
+        category: common::Category::SocioAssistenziale.into(),
+        subcategory: "pasti-a-domicilio".to_owned(),
+        service_area: vec![CODOGNO.to_owned()],
+        pricing: Some(Pricing {
+            model: Some(pricing::Model::Fixed(pricing::Fixed {
+                unit: common::Unit::Meal.into(),
+                amount: eur(650),
+            })),
+            resident_discount_basis_points: 0,
+        }),
+        ..home_care()
+    }
+}
+
+async fn search<S: catalog_svc::store::CatalogStore>(
+    world: &mut World<S>,
+    request: SearchListingsRequest,
+) -> SearchListingsResponse {
+    world
+        .server
+        .client
+        .search_listings(request)
+        .await
+        .expect("search")
+        .into_inner()
+}
+
+fn titles(response: &SearchListingsResponse) -> Vec<String> {
+    response
+        .hits
+        .iter()
+        .map(|h| h.listing.as_ref().expect("listing").title.clone())
+        .collect()
+}
+
+fn query(text: &str) -> SearchListingsRequest {
+    SearchListingsRequest {
+        query: text.to_owned(),
+        ..SearchListingsRequest::default()
+    }
+}
+
+async fn search_understands_people(store: SqlStore) {
+    let mut world = world(store).await;
+    let home = world.publish(home_care()).await;
+    let pool = world.publish(swimming()).await;
+    world.publish(listening_line()).await;
+    let meals = world.publish(meals()).await;
+    world.draft(home_care()).await;
+    let (_, count) = world.server.indexer.rebuild().await.expect("rebuild");
+    assert_eq!(count, 4, "the draft is not indexed");
+
+    let found = search(&mut world, query("pasti a domicilio a Codogno")).await;
+    assert_eq!(titles(&found)[0], meals.title);
+    let reading = found.interpretation.clone().expect("interpretation");
+    assert_eq!(reading.comune_name, "Codogno");
+    assert_eq!(reading.istat_code, CODOGNO);
+    assert_eq!(reading.remaining_query, "pasti a domicilio");
+    assert!(
+        !titles(&found).contains(&pool.title),
+        "the pool is only in Lodi"
+    );
+
+    let found = search(&mut world, query("nuoto per un bimbo di 4 anni")).await;
+    assert_eq!(titles(&found)[0], pool.title);
+    assert_eq!(
+        found.interpretation.clone().expect("reading").age_years,
+        Some(4)
+    );
+    assert!(
+        !titles(&found).contains(&home.title),
+        "home care is for 65+"
+    );
+
+    // Typos and synonyms.
+    let found = search(&mut world, query("assitenza domicilare")).await;
+    assert_eq!(titles(&found)[0], home.title);
+    let found = search(&mut world, query("badante")).await;
+    assert_eq!(titles(&found)[0], home.title);
+
+    // Explicit filters win over the text, and only what is applied is echoed.
+    let found = search(
+        &mut world,
+        SearchListingsRequest {
+            served_istat_code: LODI.to_owned(),
+            ..query("pasti a Codogno")
+        },
+    )
+    .await;
+    assert_eq!(
+        found.interpretation.clone().expect("reading").comune_name,
+        ""
+    );
+    assert!(!titles(&found).contains(&meals.title));
+
+    // Filters and facets.
+    let free = search(
+        &mut world,
+        SearchListingsRequest {
+            free_only: true,
+            ..SearchListingsRequest::default()
+        },
+    )
+    .await;
+    assert_eq!(titles(&free), ["Sportello di ascolto telefonico"]);
+    let all = search(&mut world, SearchListingsRequest::default()).await;
+    assert_eq!(all.total_size, 4);
+    let price = all
+        .facets
+        .iter()
+        .find(|f| f.field == "price")
+        .expect("price facet");
+    assert_eq!(
+        price
+            .buckets
+            .iter()
+            .map(|b| (b.value.as_str(), b.count))
+            .collect::<Vec<_>>(),
+        [("paid", 3), ("free", 1)]
+    );
+    let category = all
+        .facets
+        .iter()
+        .find(|f| f.field == "category")
+        .expect("category facet");
+    assert_eq!(category.buckets[0].value, "socio-assistenziale");
+    assert_eq!(category.buckets[0].count, 2);
+    assert_eq!(category.buckets[0].label, "Servizi socio-assistenziali");
+
+    // Distance from Lodi: the pool (the only venue) first, with its distance.
+    let near = search(
+        &mut world,
+        SearchListingsRequest {
+            near_istat_code: LODI.to_owned(),
+            order_by: SearchOrder::Distance.into(),
+            ..SearchListingsRequest::default()
+        },
+    )
+    .await;
+    assert_eq!(titles(&near)[0], pool.title);
+    assert!(near.hits[0].distance_meters.expect("distance") < 10_000.0);
+    assert!(
+        near.hits[1].distance_meters.is_none(),
+        "no venue, no distance"
+    );
+
+    // For a person: decisions and quotes on every hit; "eligible only" drops exactly the rest.
+    let person = common::Profile {
+        residence_istat_code: Some(CODOGNO.to_owned()),
+        beneficiary_age_years: Some(40),
+        ..common::Profile::default()
+    };
+    let everything = search(
+        &mut world,
+        SearchListingsRequest {
+            profile: Some(person.clone()),
+            ..SearchListingsRequest::default()
+        },
+    )
+    .await;
+    assert!(
+        everything
+            .hits
+            .iter()
+            .all(|h| h.decision.is_some() && h.quote.is_some())
+    );
+    let eligible = search(
+        &mut world,
+        SearchListingsRequest {
+            profile: Some(person),
+            eligible_only: true,
+            page_size: 1,
+            ..SearchListingsRequest::default()
+        },
+    )
+    .await;
+    let expected: Vec<String> = everything
+        .hits
+        .iter()
+        .filter(|h| {
+            h.decision.as_ref().is_some_and(|d| {
+                d.outcome == common::eligibility_decision::Outcome::Eligible as i32
+            })
+        })
+        .map(|h| h.listing.as_ref().expect("listing").title.clone())
+        .collect();
+    assert_eq!(titles(&eligible), expected[..1]);
+    // Page by page, "eligible only" returns exactly the eligible ones.
+    let mut seen = titles(&eligible);
+    let mut token = eligible.next_page_token.clone();
+    while !token.is_empty() {
+        let page = search(
+            &mut world,
+            SearchListingsRequest {
+                profile: everything_profile(),
+                eligible_only: true,
+                page_size: 1,
+                page_token: token.clone(),
+                ..SearchListingsRequest::default()
+            },
+        )
+        .await;
+        seen.extend(titles(&page));
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, expected);
+
+    // Stale listings leave search.
+    world.server.clock.advance_days(181);
+    let stale = search(&mut world, SearchListingsRequest::default()).await;
+    assert_eq!(stale.total_size, 0);
+}
+
+fn everything_profile() -> Option<common::Profile> {
+    Some(common::Profile {
+        residence_istat_code: Some(CODOGNO.to_owned()),
+        beneficiary_age_years: Some(40),
+        ..common::Profile::default()
+    })
+}
+
+async fn the_indexer_follows_the_outbox(store: SqlStore) {
+    let mut world = world(store).await;
+    let (position, _) = world.server.indexer.rebuild().await.expect("rebuild");
+    let pool = world.publish(swimming()).await;
+    assert!(world.server.index.is_empty());
+    let position = world
+        .server
+        .indexer
+        .catch_up(position)
+        .await
+        .expect("catch up");
+    assert_eq!(world.server.index.len(), 1);
+    let found = search(&mut world, query("piscina nuoto")).await;
+    assert_eq!(titles(&found), std::slice::from_ref(&pool.title));
+    // Suspending the provider removes its listings.
+    world
+        .server
+        .client
+        .suspend_provider(call(
+            SuspendProviderRequest {
+                id: world.provider_id.clone(),
+                reason: "Verifica".to_owned(),
+                request_id: rid(),
+                etag: String::new(),
+            },
+            &curator(),
+        ))
+        .await
+        .expect("suspend");
+    world
+        .server
+        .indexer
+        .catch_up(position)
+        .await
+        .expect("catch up");
+    assert!(world.server.index.is_empty());
+    let found = search(&mut world, query("nuoto")).await;
+    assert!(found.hits.is_empty());
+    // A rebuild swaps in a new index while searches keep answering.
+    let searcher = {
+        let index = world.server.index.clone();
+        tokio::spawn(async move {
+            for _ in 0..50 {
+                index
+                    .search(&catalog_svc::search::IndexQuery {
+                        text: "nuoto".to_owned(),
+                        boost_subcategories: Vec::new(),
+                        categories: Vec::new(),
+                        subcategories: Vec::new(),
+                        served: None,
+                        free_only: false,
+                        max_price_cents: None,
+                        age: None,
+                        provider_id: None,
+                        fresh_since: 0,
+                        origin: None,
+                        order: catalog_svc::search::Order::Relevance,
+                        offset: 0,
+                        limit: 10,
+                    })
+                    .await
+                    .expect("search during rebuild");
+            }
+        })
+    };
+    for _ in 0..5 {
+        world.server.indexer.rebuild().await.expect("rebuild");
+    }
+    searcher.await.expect("searches");
+}
+
+async fn bad_search_input_is_named(store: SqlStore) {
+    let mut world = world(store).await;
+    let cases: Vec<(SearchListingsRequest, &str)> = vec![
+        (query(&"x".repeat(201)), "query"),
+        (
+            SearchListingsRequest {
+                order_by: SearchOrder::Distance.into(),
+                ..SearchListingsRequest::default()
+            },
+            "order_by",
+        ),
+        (
+            SearchListingsRequest {
+                eligible_only: true,
+                ..SearchListingsRequest::default()
+            },
+            "eligible_only",
+        ),
+        (
+            SearchListingsRequest {
+                categories: vec![99],
+                ..SearchListingsRequest::default()
+            },
+            "categories[0]",
+        ),
+        (
+            SearchListingsRequest {
+                subcategories: vec!["astrologia".to_owned()],
+                ..SearchListingsRequest::default()
+            },
+            "subcategories[0]",
+        ),
+        (
+            SearchListingsRequest {
+                served_istat_code: "015146".to_owned(),
+                ..SearchListingsRequest::default()
+            },
+            "served_istat_code",
+        ),
+        (
+            SearchListingsRequest {
+                max_price: eur(-1),
+                ..SearchListingsRequest::default()
+            },
+            "max_price",
+        ),
+        (
+            SearchListingsRequest {
+                beneficiary_age_years: Some(200),
+                ..SearchListingsRequest::default()
+            },
+            "beneficiary_age_years",
+        ),
+        (
+            SearchListingsRequest {
+                page_token: "0badc0de".to_owned(),
+                ..SearchListingsRequest::default()
+            },
+            "page_token",
+        ),
+        (
+            SearchListingsRequest {
+                quote_quantity: 5_000,
+                ..SearchListingsRequest::default()
+            },
+            "quote_quantity",
+        ),
+    ];
+    for (request, field) in cases {
+        let status = world
+            .server
+            .client
+            .search_listings(request)
+            .await
+            .expect_err(field);
+        assert_eq!(status.code(), Code::InvalidArgument, "{field}");
+        assert!(
+            fields(&status).iter().any(|f| f.starts_with(field)),
+            "{field}: {:?}",
+            fields(&status)
+        );
+    }
+}
+
+on_every_backend!(
+    search_understands_people,
+    the_indexer_follows_the_outbox,
+    bad_search_input_is_named,
+);
