@@ -67,6 +67,12 @@ struct Documents {
     by_id: HashMap<String, usize>,
 }
 
+/// One query per word of the text, and the boost for subcategories the text names.
+type TextQueries = (Vec<BooleanQuery>, Option<Box<dyn Query>>);
+
+/// A matching document, the number of query words it matches, and its BM25 score.
+type Match = (Arc<SearchDocument>, usize, f64);
+
 /// One built index: tantivy's, its writer, and the documents beside it.
 struct Generation {
     reader: IndexReader,
@@ -153,7 +159,13 @@ impl Generation {
         Ok(())
     }
 
-    fn text_query(&self, query: &IndexQuery, analyzer: &mut TextAnalyzer) -> Option<BooleanQuery> {
+    /// One query per distinct analysed word of the text (exact and, from 5 typed characters,
+    /// fuzzy, over the three text fields), and the subcategory boost; `None` without words.
+    fn word_queries(
+        &self,
+        query: &IndexQuery,
+        analyzer: &mut TextAnalyzer,
+    ) -> Option<TextQueries> {
         let f = self.fields;
         let mut words: Vec<(String, usize)> = Vec::new();
         let mut stream = analyzer.token_stream(&query.text);
@@ -166,49 +178,55 @@ impl Generation {
                 words.push((token.text.clone(), typed));
             }
         });
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for (word, typed) in &words {
-            let typos = match typed {
-                0..=4 => 0,
-                5..=8 => 1,
-                _ => 2,
-            };
-            for (field, weight) in [(f.title, 3.0), (f.vocabulary, 2.0), (f.description, 1.0)] {
-                let term = Term::from_field_text(field, word);
-                clauses.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(
-                        Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
-                        weight,
-                    )),
-                ));
-                if typos > 0 {
-                    clauses.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(
-                            Box::new(FuzzyTermQuery::new(term, typos, true)),
-                            weight * 0.5,
-                        )),
-                    ));
-                }
-            }
-        }
         if words.is_empty() {
             return None;
         }
-        for code in &query.boost_subcategories {
-            clauses.push((
-                Occur::Should,
-                Box::new(BoostQuery::new(
-                    Box::new(TermQuery::new(
+        let per_word = words
+            .iter()
+            .map(|(word, typed)| {
+                let typos = match typed {
+                    0..=4 => 0,
+                    5..=8 => 1,
+                    _ => 2,
+                };
+                let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                for (field, weight) in [(f.title, 3.0), (f.vocabulary, 2.0), (f.description, 1.0)] {
+                    let term = Term::from_field_text(field, word);
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(
+                            Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
+                            weight,
+                        )),
+                    ));
+                    if typos > 0 {
+                        clauses.push((
+                            Occur::Should,
+                            Box::new(BoostQuery::new(
+                                Box::new(FuzzyTermQuery::new(term, typos, true)),
+                                weight * 0.5,
+                            )),
+                        ));
+                    }
+                }
+                BooleanQuery::new(clauses)
+            })
+            .collect();
+        let boost = (!query.boost_subcategories.is_empty()).then(|| {
+            let clauses: Vec<(Occur, Box<dyn Query>)> = query
+                .boost_subcategories
+                .iter()
+                .map(|code| {
+                    let term: Box<dyn Query> = Box::new(TermQuery::new(
                         Term::from_field_text(f.subcategory, code),
                         IndexRecordOption::Basic,
-                    )),
-                    4.0,
-                )),
-            ));
-        }
-        Some(BooleanQuery::new(clauses))
+                    ));
+                    (Occur::Should, term)
+                })
+                .collect();
+            Box::new(BoostQuery::new(Box::new(BooleanQuery::new(clauses)), 4.0)) as Box<dyn Query>
+        });
+        Some((per_word, boost))
     }
 
     fn search(
@@ -221,19 +239,40 @@ impl Generation {
             .read()
             .unwrap_or_else(PoisonError::into_inner);
         // (document, score) for every match.
-        let mut matches: Vec<(Arc<SearchDocument>, f64)> = match self.text_query(query, analyzer) {
+        // (document, words matched, score) for every match: like Meilisearch's first ranking
+        // rule, a document matching more of the query's words ranks first, then BM25.
+        let mut matches: Vec<Match> = match self.word_queries(query, analyzer) {
             None => documents
                 .slots
                 .iter()
                 .flatten()
                 .filter(|doc| query.admits(doc))
-                .map(|doc| (Arc::clone(doc), 0.0))
+                .map(|doc| (Arc::clone(doc), 0, 0.0))
                 .collect(),
-            Some(text_query) => {
+            Some((per_word, boost)) => {
                 let searcher = self.reader.searcher();
+                let mut matched: HashMap<tantivy::DocAddress, usize> = HashMap::new();
+                for word in &per_word {
+                    for address in searcher
+                        .search(word, &tantivy::collector::DocSetCollector)
+                        .map_err(engine)?
+                    {
+                        *matched.entry(address).or_default() += 1;
+                    }
+                }
+                let mut clauses: Vec<(Occur, Box<dyn Query>)> = per_word
+                    .into_iter()
+                    .map(|q| (Occur::Should, Box::new(q) as Box<dyn Query>))
+                    .collect();
+                if let Some(boost) = boost {
+                    clauses.push((Occur::Should, boost));
+                }
                 let limit = usize::try_from(searcher.num_docs()).map_err(engine)?.max(1);
                 let found = searcher
-                    .search(&text_query, &TopDocs::with_limit(limit).order_by_score())
+                    .search(
+                        &BooleanQuery::new(clauses),
+                        &TopDocs::with_limit(limit).order_by_score(),
+                    )
                     .map_err(engine)?;
                 let columns = searcher
                     .segment_readers()
@@ -244,18 +283,19 @@ impl Generation {
                 found
                     .into_iter()
                     .filter_map(|(score, address)| {
+                        let words = matched.get(&address).copied().unwrap_or(0);
                         let slot = columns
                             .get(usize::try_from(address.segment_ord).ok()?)?
                             .first(address.doc_id)?;
                         let doc = documents.slots.get(usize::try_from(slot).ok()?)?.as_ref()?;
                         query
                             .admits(doc)
-                            .then(|| (Arc::clone(doc), f64::from(score)))
+                            .then(|| (Arc::clone(doc), words, f64::from(score)))
                     })
                     .collect()
             }
         };
-        let facets = count_facets(matches.iter().map(|(doc, _)| doc.as_ref()));
+        let facets = count_facets(matches.iter().map(|(doc, _, _)| doc.as_ref()));
         let total = u64::try_from(matches.len()).unwrap_or(u64::MAX);
         let distance = |doc: &SearchDocument| {
             query
@@ -263,9 +303,20 @@ impl Generation {
                 .zip(doc.location)
                 .map(|(origin, at)| origin.distance_m(at))
         };
+        // A listing aimed at the person's age (it states an age range that admits it) is a
+        // better answer than one open to every age.
+        let targeted = |doc: &SearchDocument| {
+            query.age.is_some()
+                && (doc.min_age > 0 || doc.max_age < welfare_core::eligibility::MAX_AGE_YEARS)
+        };
+        let relevance = |a: &Match, b: &Match| {
+            b.1.cmp(&a.1)
+                .then_with(|| targeted(&b.0).cmp(&targeted(&a.0)))
+                .then_with(|| b.2.total_cmp(&a.2))
+        };
         match query.order {
             Order::Relevance => {
-                matches.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.id.cmp(&b.0.id)))
+                matches.sort_by(|a, b| relevance(a, b).then_with(|| a.0.id.cmp(&b.0.id)));
             }
             Order::Distance => matches.sort_by(|a, b| {
                 let (da, db) = (distance(&a.0), distance(&b.0));
@@ -275,13 +326,13 @@ impl Generation {
                     (None, Some(_)) => std::cmp::Ordering::Greater,
                     (None, None) => std::cmp::Ordering::Equal,
                 }
-                .then_with(|| b.1.total_cmp(&a.1))
+                .then_with(|| relevance(a, b))
                 .then_with(|| a.0.id.cmp(&b.0.id))
             }),
             Order::Price => matches.sort_by(|a, b| {
                 a.0.min_price_cents
                     .cmp(&b.0.min_price_cents)
-                    .then_with(|| b.1.total_cmp(&a.1))
+                    .then_with(|| relevance(a, b))
                     .then_with(|| a.0.id.cmp(&b.0.id))
             }),
         }
@@ -289,9 +340,10 @@ impl Generation {
             .iter()
             .skip(query.offset)
             .take(query.limit)
-            .map(|(doc, score)| IndexHit {
+            .map(|(doc, words, score)| IndexHit {
                 id: doc.id.clone(),
-                score: *score,
+                // Comparable within one answer: words matched first, then BM25.
+                score: f64::from(u32::try_from(*words).unwrap_or(u32::MAX)) * 1_000.0 + *score,
                 distance_m: distance(doc),
             })
             .collect();
