@@ -178,14 +178,14 @@ fn change(n: usize, entity: &str) -> Change {
 
 /// Seeds the catalogue; returns the entries by listing id.
 async fn seed(store: &SqlStore, territory: &Territory) -> HashMap<String, Entry> {
-    for p in 0..PROVIDERS {
+    for (p, vat) in VAT_NUMBERS.iter().enumerate().take(PROVIDERS) {
         store
             .create_provider(
                 &ProviderRecord {
                     id: ProviderId::parse(&format!("provider-{p}")).expect("id"),
                     display_name: format!("Ente {p}"),
                     kind: ProviderKind::CooperativaSociale,
-                    tax_id: TaxId::parse(VAT_NUMBERS[p]).expect("vat"),
+                    tax_id: TaxId::parse(vat).expect("vat"),
                     contact_email: String::new(),
                     contact_phone: String::new(),
                     website_url: String::new(),
@@ -444,10 +444,8 @@ async fn run_cases<S: CatalogStore>(
                     fail(format!("distances not ascending: {distances:?}"));
                 }
             }
-            Some("price") => {
-                if hits.windows(2).any(|w| w[0].min_price > w[1].min_price) {
-                    fail("prices not ascending".to_owned());
-                }
+            Some("price") if hits.windows(2).any(|w| w[0].min_price > w[1].min_price) => {
+                fail("prices not ascending".to_owned());
             }
             _ => {}
         }

@@ -161,11 +161,7 @@ impl Generation {
 
     /// One query per distinct analysed word of the text (exact and, from 5 typed characters,
     /// fuzzy, over the three text fields), and the subcategory boost; `None` without words.
-    fn word_queries(
-        &self,
-        query: &IndexQuery,
-        analyzer: &mut TextAnalyzer,
-    ) -> Option<TextQueries> {
+    fn word_queries(&self, query: &IndexQuery, analyzer: &mut TextAnalyzer) -> Option<TextQueries> {
         let f = self.fields;
         let mut words: Vec<(String, usize)> = Vec::new();
         let mut stream = analyzer.token_stream(&query.text);
