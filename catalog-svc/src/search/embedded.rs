@@ -12,8 +12,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
+};
 use tantivy::schema::{
     FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
@@ -21,13 +23,18 @@ use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
     StopWordFilter, TextAnalyzer,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentOrdinal, SegmentReader,
+    TantivyDocument, Term,
+};
 
 use super::{
     IndexError, IndexHit, IndexPage, IndexQuery, Order, SearchDocument, SearchIndex, count_facets,
 };
 
 const ANALYZER: &str = "italian";
+/// What matching one query word is worth, far above any BM25 score.
+const WORD_WEIGHT: f32 = 1_000.0;
 /// The indexing memory budget of each generation.
 const WRITER_BYTES: usize = 50_000_000;
 
@@ -65,6 +72,53 @@ struct Fields {
 struct Documents {
     slots: Vec<Option<Arc<SearchDocument>>>,
     by_id: HashMap<String, usize>,
+}
+
+/// Collects every match as its document slot and score, unsorted: the caller filters and
+/// orders them itself.
+struct SlotScores;
+
+impl Collector for SlotScores {
+    type Fruit = Vec<(u64, Score)>;
+    type Child = SlotScoresInSegment;
+
+    fn for_segment(
+        &self,
+        _segment_ord: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<SlotScoresInSegment> {
+        Ok(SlotScoresInSegment {
+            slots: segment.fast_fields().u64("slot")?,
+            hits: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<(u64, Score)>>) -> tantivy::Result<Vec<(u64, Score)>> {
+        Ok(fruits.into_iter().flatten().collect())
+    }
+}
+
+struct SlotScoresInSegment {
+    slots: tantivy::columnar::Column<u64>,
+    hits: Vec<(u64, Score)>,
+}
+
+impl SegmentCollector for SlotScoresInSegment {
+    type Fruit = Vec<(u64, Score)>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if let Some(slot) = self.slots.first(doc) {
+            self.hits.push((slot, score));
+        }
+    }
+
+    fn harvest(self) -> Vec<(u64, Score)> {
+        self.hits
+    }
 }
 
 /// One query per word of the text, and the boost for subcategories the text names.
@@ -234,7 +288,6 @@ impl Generation {
             .documents
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        // (document, score) for every match.
         // (document, words matched, score) for every match: like Meilisearch's first ranking
         // rule, a document matching more of the query's words ranks first, then BM25.
         let mut matches: Vec<Match> = match self.word_queries(query, analyzer) {
@@ -247,46 +300,32 @@ impl Generation {
                 .collect(),
             Some((per_word, boost)) => {
                 let searcher = self.reader.searcher();
-                let mut matched: HashMap<tantivy::DocAddress, usize> = HashMap::new();
-                for word in &per_word {
-                    for address in searcher
-                        .search(word, &tantivy::collector::DocSetCollector)
-                        .map_err(engine)?
-                    {
-                        *matched.entry(address).or_default() += 1;
-                    }
+                // Each word adds WORD_WEIGHT when it matches at all, plus its BM25 score: the
+                // score's thousands count the words matched.
+                let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                for word in per_word {
+                    let word: Box<dyn Query> = Box::new(word);
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(ConstScoreQuery::new(word.box_clone(), WORD_WEIGHT)),
+                    ));
+                    clauses.push((Occur::Should, word));
                 }
-                let mut clauses: Vec<(Occur, Box<dyn Query>)> = per_word
-                    .into_iter()
-                    .map(|q| (Occur::Should, Box::new(q) as Box<dyn Query>))
-                    .collect();
                 if let Some(boost) = boost {
                     clauses.push((Occur::Should, boost));
                 }
-                let limit = usize::try_from(searcher.num_docs()).map_err(engine)?.max(1);
                 let found = searcher
-                    .search(
-                        &BooleanQuery::new(clauses),
-                        &TopDocs::with_limit(limit).order_by_score(),
-                    )
-                    .map_err(engine)?;
-                let columns = searcher
-                    .segment_readers()
-                    .iter()
-                    .map(|segment| segment.fast_fields().u64("slot"))
-                    .collect::<Result<Vec<_>, _>>()
+                    .search(&BooleanQuery::new(clauses), &SlotScores)
                     .map_err(engine)?;
                 found
                     .into_iter()
-                    .filter_map(|(score, address)| {
-                        let words = matched.get(&address).copied().unwrap_or(0);
-                        let slot = columns
-                            .get(usize::try_from(address.segment_ord).ok()?)?
-                            .first(address.doc_id)?;
+                    .filter_map(|(slot, score)| {
+                        let whole = (score / WORD_WEIGHT).floor();
+                        let bm25 = f64::from(score - whole * WORD_WEIGHT);
+                        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                        let words = whole as usize;
                         let doc = documents.slots.get(usize::try_from(slot).ok()?)?.as_ref()?;
-                        query
-                            .admits(doc)
-                            .then(|| (Arc::clone(doc), words, f64::from(score)))
+                        query.admits(doc).then(|| (Arc::clone(doc), words, bm25))
                     })
                     .collect()
             }
@@ -310,28 +349,27 @@ impl Generation {
                 .then_with(|| targeted(&b.0).cmp(&targeted(&a.0)))
                 .then_with(|| b.2.total_cmp(&a.2))
         };
-        match query.order {
-            Order::Relevance => {
-                matches.sort_by(|a, b| relevance(a, b).then_with(|| a.0.id.cmp(&b.0.id)));
-            }
-            Order::Distance => matches.sort_by(|a, b| {
-                let (da, db) = (distance(&a.0), distance(&b.0));
-                match (da, db) {
+        let order = |a: &Match, b: &Match| {
+            match query.order {
+                Order::Relevance => std::cmp::Ordering::Equal,
+                Order::Distance => match (distance(&a.0), distance(&b.0)) {
                     (Some(x), Some(y)) => x.total_cmp(&y),
                     (Some(_), None) => std::cmp::Ordering::Less,
                     (None, Some(_)) => std::cmp::Ordering::Greater,
                     (None, None) => std::cmp::Ordering::Equal,
-                }
-                .then_with(|| relevance(a, b))
-                .then_with(|| a.0.id.cmp(&b.0.id))
-            }),
-            Order::Price => matches.sort_by(|a, b| {
-                a.0.min_price_cents
-                    .cmp(&b.0.min_price_cents)
-                    .then_with(|| relevance(a, b))
-                    .then_with(|| a.0.id.cmp(&b.0.id))
-            }),
+                },
+                Order::Price => a.0.min_price_cents.cmp(&b.0.min_price_cents),
+            }
+            .then_with(|| relevance(a, b))
+            .then_with(|| a.0.id.cmp(&b.0.id))
+        };
+        // Only the matches up to the end of the page need sorting.
+        let wanted = query.offset.saturating_add(query.limit);
+        if wanted < matches.len() {
+            matches.select_nth_unstable_by(wanted, order);
+            matches.truncate(wanted);
         }
+        matches.sort_by(order);
         let hits = matches
             .iter()
             .skip(query.offset)

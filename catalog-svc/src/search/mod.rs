@@ -33,6 +33,8 @@ pub struct SearchDocument {
     /// ISTAT codes of the comuni served (every comune of the territory when the listing serves
     /// the whole territory).
     pub comuni: Vec<String>,
+    /// Whether it serves the whole territory.
+    pub everywhere: bool,
     pub free: bool,
     /// The lowest unit price anyone may pay (lowest band, resident discount applied), cents.
     pub min_price_cents: i64,
@@ -107,6 +109,7 @@ impl SearchDocument {
             category: content.category,
             subcategory: content.subcategory.clone(),
             comuni,
+            everywhere: content.service_area.is_empty(),
             free: pricing.is_free(),
             min_price_cents: discounted.max(0),
             list_price_cents: pricing.list_unit_amount().cents(),
@@ -160,7 +163,7 @@ impl IndexQuery {
             && self
                 .served
                 .as_ref()
-                .is_none_or(|code| doc.comuni.contains(code))
+                .is_none_or(|code| doc.everywhere || doc.comuni.contains(code))
             && (!self.free_only || doc.free)
             && self
                 .max_price_cents
@@ -233,28 +236,54 @@ pub trait SearchIndex: Clone + Send + Sync + 'static {
 /// Counts facets over the matching documents, the same way for every adapter.
 pub fn count_facets<'a>(documents: impl Iterator<Item = &'a SearchDocument>) -> Vec<FacetCounts> {
     use std::collections::HashMap;
-    let mut category: HashMap<String, u64> = HashMap::new();
-    let mut subcategory: HashMap<String, u64> = HashMap::new();
-    let mut comune: HashMap<String, u64> = HashMap::new();
-    let mut price: HashMap<String, u64> = HashMap::new();
+    let mut category: HashMap<&'static str, u64> = HashMap::new();
+    let mut subcategory: HashMap<&'a str, u64> = HashMap::new();
+    let mut comune: HashMap<&'a str, u64> = HashMap::new();
+    let (mut free, mut paid) = (0, 0);
+    // Listings serving the whole territory count once per comune, added at the end.
+    let mut everywhere: Option<(&'a [String], u64)> = None;
     for doc in documents {
-        *category.entry(doc.category.code().to_owned()).or_default() += 1;
-        *subcategory.entry(doc.subcategory.clone()).or_default() += 1;
-        for code in &doc.comuni {
-            *comune.entry(code.clone()).or_default() += 1;
+        *category.entry(doc.category.code()).or_default() += 1;
+        *subcategory.entry(doc.subcategory.as_str()).or_default() += 1;
+        if doc.everywhere {
+            everywhere = Some((
+                everywhere.map_or(doc.comuni.as_slice(), |(codes, _)| codes),
+                everywhere.map_or(0, |(_, n)| n) + 1,
+            ));
+        } else {
+            for code in &doc.comuni {
+                *comune.entry(code.as_str()).or_default() += 1;
+            }
         }
-        let kind = if doc.free { "free" } else { "paid" };
-        *price.entry(kind.to_owned()).or_default() += 1;
+        if doc.free {
+            free += 1;
+        } else {
+            paid += 1;
+        }
     }
-    let sorted = |field: &'static str, counts: HashMap<String, u64>| {
-        let mut buckets: Vec<(String, u64)> = counts.into_iter().collect();
+    if let Some((codes, n)) = everywhere {
+        for code in codes {
+            *comune.entry(code.as_str()).or_default() += n;
+        }
+    }
+    fn sorted(field: &'static str, counts: impl Iterator<Item = (String, u64)>) -> FacetCounts {
+        let mut buckets: Vec<(String, u64)> = counts.filter(|(_, n)| *n > 0).collect();
         buckets.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         FacetCounts { field, buckets }
-    };
+    }
     vec![
-        sorted("category", category),
-        sorted("subcategory", subcategory),
-        sorted("comune", comune),
-        sorted("price", price),
+        sorted(
+            "category",
+            category.into_iter().map(|(k, n)| (k.to_owned(), n)),
+        ),
+        sorted(
+            "subcategory",
+            subcategory.into_iter().map(|(k, n)| (k.to_owned(), n)),
+        ),
+        sorted("comune", comune.into_iter().map(|(k, n)| (k.to_owned(), n))),
+        sorted(
+            "price",
+            [("free".to_owned(), free), ("paid".to_owned(), paid)].into_iter(),
+        ),
     ]
 }

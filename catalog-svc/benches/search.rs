@@ -1,0 +1,461 @@
+//! `SearchListings` over gRPC on the embedded index with 100,000 generated listings (SQLite
+//! store, as in the embedded mode), 8 concurrent clients, mixed queries with filters and a
+//! profile; and, in the same run, the raw index alone answering the same queries with the same
+//! concurrency. Reports p50, p99 and throughput of both, and the difference at p50.
+//!
+//! Run: `cargo bench -p catalog-svc --bench search`. Optional: `BENCH_SECONDS` per phase
+//! (default 15), `BENCH_CLIENTS` (default 8), `BENCH_LISTINGS` (default 100000).
+#![allow(
+    clippy::print_stdout,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::indexing_slicing
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use catalog_svc::grpc::{CatalogApi, SERVICE_NAME, public_methods};
+use catalog_svc::search::embedded::EmbeddedIndex;
+use catalog_svc::search::{IndexQuery, Order, SearchDocument, SearchIndex};
+use catalog_svc::store::{
+    CatalogStore, Change, ListingRecord, OutboxEvent, ProviderRecord, RecordedRequest, SqlStore,
+    Topic,
+};
+use welfare_core::Money;
+use welfare_core::category::{Category, Subcategory};
+use welfare_core::eligibility::{EligibilityRules, Rule};
+use welfare_core::ids::{ListingId, ProviderId};
+use welfare_core::listing::{BookingMode, Delivery, Listing, ListingContent, ListingStatus};
+use welfare_core::pricing::{IseeBand, IseeBands, PriceModel, Pricing, Unit};
+use welfare_core::provider::{ProviderKind, ProviderStatus, TaxId};
+use welfare_core::query::read_query;
+use welfare_core::territory::Territory;
+use welfare_core::time::Timestamp;
+use welfare_proto::catalog::SearchListingsRequest;
+use welfare_proto::catalog::catalog_service_client::CatalogServiceClient;
+use welfare_proto::catalog::catalog_service_server::CatalogServiceServer;
+use welfare_proto::common;
+use welfare_runtime::clock::system_clock;
+use welfare_runtime::config::{RuntimeConfig, Secret};
+use welfare_runtime::{Application, ServiceSet};
+
+const PROVIDERS: usize = 200;
+const QUERIES: [&str; 16] = [
+    "badante",
+    "assistenza domiciliare anziani",
+    "pasti a domicilio a Codogno",
+    "nuoto per un bimbo di 4 anni",
+    "qualcuno che porti la spesa a mia madre di 80 anni",
+    "fisoterapia",
+    "psicologo",
+    "asilo nido",
+    "baby sitter",
+    "trasporto disabili",
+    "aiuto compiti a Lodi",
+    "telesoccorso",
+    "",
+    "centro estivo",
+    "infermiere a domicilio",
+    "farmaci a casa",
+];
+const WORDS: [&str; 12] = [
+    "qualificato",
+    "famiglie",
+    "territorio",
+    "volontari",
+    "convenzionato",
+    "personalizzato",
+    "settimanale",
+    "gratuito",
+    "accreditato",
+    "flessibile",
+    "bambini",
+    "anziani",
+];
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_unix_seconds(
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_secs(),
+        )
+        .expect("fits"),
+    )
+}
+
+fn vat(n: usize) -> String {
+    let body = format!("{:07}098", n + 1);
+    let sum: u32 = body
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+fn listing(n: usize, territory: &Territory) -> Listing {
+    let subs = Subcategory::all();
+    let sub = &subs[n % subs.len()];
+    let comuni = territory.municipalities();
+    let home = &comuni[(n / subs.len()) % comuni.len()];
+    let mut state = n as u64 * 0x9E37_79B9 + 1;
+    let extra: Vec<&str> = (0..4)
+        .map(|_| WORDS[(next(&mut state) % WORDS.len() as u64) as usize])
+        .collect();
+    let pricing = match n % 3 {
+        0 => Pricing::free(),
+        1 => Pricing::new(
+            PriceModel::Fixed {
+                unit: Unit::Hour,
+                amount: Money::from_cents(800 + (n as i64 % 30) * 50).expect("amount"),
+            },
+            None,
+        )
+        .expect("fixed"),
+        _ => Pricing::new(
+            PriceModel::IseeBands {
+                unit: Unit::Hour,
+                bands: IseeBands::new(vec![
+                    IseeBand {
+                        isee_up_to: Some(Money::from_euros(10_000).expect("amount")),
+                        amount: Money::from_cents(500).expect("amount"),
+                    },
+                    IseeBand {
+                        isee_up_to: None,
+                        amount: Money::from_cents(1_500).expect("amount"),
+                    },
+                ])
+                .expect("bands"),
+            },
+            None,
+        )
+        .expect("bands"),
+    };
+    let mut rules = vec![Rule::ResidentInTerritory];
+    match n % 4 {
+        0 => rules.push(Rule::BeneficiaryAge {
+            min_years: Some(65),
+            max_years: None,
+        }),
+        1 => rules.push(Rule::BeneficiaryAge {
+            min_years: Some(0),
+            max_years: Some(14),
+        }),
+        _ => {}
+    }
+    let second = &comuni[(n * 7) % comuni.len()];
+    Listing {
+        id: ListingId::parse(&format!("l{n:06}")).expect("id"),
+        provider_id: ProviderId::parse(&format!("p{}", n % PROVIDERS)).expect("id"),
+        content: ListingContent {
+            title: format!("{} {}", sub.label_it, home.name),
+            description: format!(
+                "{} a {}: servizio {} {} per {} del {}.",
+                sub.label_it, home.name, extra[0], extra[1], extra[2], extra[3]
+            ),
+            category: sub.category,
+            subcategory: sub.code.to_owned(),
+            delivery: vec![Delivery::AtHome],
+            service_area: if n.is_multiple_of(5) {
+                Vec::new()
+            } else {
+                let mut area = vec![home.istat_code.clone(), second.istat_code.clone()];
+                area.dedup();
+                area
+            },
+            venue: None,
+            schedule: Vec::new(),
+            booking_mode: BookingMode::RequestAndConfirm,
+            eligibility: EligibilityRules::new(rules).expect("rules"),
+            pricing,
+            cancellation_policy: Default::default(),
+            languages: vec!["it".to_owned()],
+            accessibility: Vec::new(),
+        },
+        status: ListingStatus::Published,
+        verified_at: Some(now()),
+    }
+}
+
+/// A mixed request: a query text, sometimes a filter, always a profile.
+fn mixed(state: &mut u64, territory: &Territory) -> SearchListingsRequest {
+    let comuni = territory.municipalities();
+    let mut request = SearchListingsRequest {
+        query: QUERIES[(next(state) % QUERIES.len() as u64) as usize].to_owned(),
+        profile: Some(common::Profile {
+            residence_istat_code: Some(
+                comuni[(next(state) % comuni.len() as u64) as usize]
+                    .istat_code
+                    .to_string(),
+            ),
+            beneficiary_age_years: Some((next(state) % 90) as u32),
+            isee: Some(common::Money {
+                currency_code: "EUR".to_owned(),
+                amount_cents: (next(state) % 3_000_000) as i64,
+            }),
+            ..common::Profile::default()
+        }),
+        page_size: 10,
+        ..SearchListingsRequest::default()
+    };
+    match next(state) % 5 {
+        0 => {
+            request.categories = vec![welfare_proto::convert::category_to_proto(
+                Category::ALL[(next(state) % 6) as usize],
+            )];
+        }
+        1 => {
+            request.served_istat_code = comuni[(next(state) % comuni.len() as u64) as usize]
+                .istat_code
+                .to_string();
+        }
+        2 => request.free_only = true,
+        _ => {}
+    }
+    request
+}
+
+/// What the service asks of the index for a request (the same reading as `SearchListings`).
+fn index_query(request: &SearchListingsRequest, territory: &Territory) -> IndexQuery {
+    let reading = read_query(&request.query, territory);
+    IndexQuery {
+        text: reading.remaining,
+        boost_subcategories: Subcategory::mentioned_in(&request.query)
+            .iter()
+            .map(|s| s.code.to_owned())
+            .collect(),
+        categories: request
+            .categories
+            .iter()
+            .filter_map(|c| welfare_proto::convert::category(*c, "c").ok())
+            .collect(),
+        subcategories: Vec::new(),
+        served: if request.served_istat_code.is_empty() {
+            reading.comune.map(|c| c.to_string())
+        } else {
+            Some(request.served_istat_code.clone())
+        },
+        free_only: request.free_only,
+        max_price_cents: None,
+        age: reading.age_years,
+        provider_id: None,
+        fresh_since: 0,
+        origin: None,
+        order: Order::Relevance,
+        offset: 0,
+        limit: 50,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn change(n: usize) -> Change {
+    Change {
+        request: RecordedRequest {
+            principal: "bench".to_owned(),
+            request_id: format!("seed-{n}"),
+            method: "/bench/Seed".to_owned(),
+            request: Vec::new(),
+            response: Vec::new(),
+            created_at: now(),
+        },
+        event: OutboxEvent {
+            topic: Topic::Listing,
+            entity_id: n.to_string(),
+            kind: "listing.published".to_owned(),
+            payload: "{}".to_owned(),
+        },
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds = env_number("BENCH_SECONDS", 15);
+    let clients = env_number("BENCH_CLIENTS", 8);
+    let listings = env_number("BENCH_LISTINGS", 100_000) as usize;
+    let _ =
+        welfare_runtime::telemetry::Telemetry::init(&welfare_runtime::config::TelemetryConfig {
+            log_filter: "warn".to_owned(),
+            ..Default::default()
+        });
+    let territory = Arc::new(Territory::lodi());
+    let dir = std::env::temp_dir().join(format!("lodiwelfare-search-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = SqlStore::connect(
+        &format!("sqlite://{}?mode=rwc", dir.join("catalog.db").display()),
+        8,
+    )
+    .await
+    .expect("store");
+
+    let seeding = Instant::now();
+    for p in 0..PROVIDERS {
+        store
+            .create_provider(
+                &ProviderRecord {
+                    id: ProviderId::parse(&format!("p{p}")).expect("id"),
+                    display_name: format!("Ente {p}"),
+                    kind: ProviderKind::CooperativaSociale,
+                    tax_id: TaxId::parse(&vat(p)).expect("vat"),
+                    contact_email: String::new(),
+                    contact_phone: String::new(),
+                    website_url: String::new(),
+                    status: ProviderStatus::Approved,
+                    state_reason: String::new(),
+                    registered_by: "bench".to_owned(),
+                    version: 1,
+                    created_at: now(),
+                    updated_at: now(),
+                },
+                &change(listings + p),
+            )
+            .await
+            .expect("provider");
+    }
+    let mut documents = Vec::with_capacity(listings);
+    for n in 0..listings {
+        let listing = listing(n, &territory);
+        documents.push(SearchDocument::of(&listing, &territory));
+        store
+            .create_listing(
+                &ListingRecord {
+                    listing,
+                    version: 1,
+                    created_at: now(),
+                    updated_at: now(),
+                },
+                &change(n),
+            )
+            .await
+            .expect("listing");
+    }
+    let seeding = seeding.elapsed().as_secs_f64();
+    let index = EmbeddedIndex::new().expect("index");
+    let building = Instant::now();
+    index.rebuild(documents).await.expect("build");
+    let building = building.elapsed().as_secs_f64();
+
+    let mut config = RuntimeConfig::default();
+    config.server.listen_addr = "127.0.0.1:0".parse().expect("address");
+    config.auth.hs256_secret = Some(Secret::new("catalog-benchmark-hs256-secret-of-32b"));
+    config.limits.rate_limit_per_second = 1_000_000;
+    config.limits.rate_limit_burst = 1_000_000;
+    let api = CatalogApi::new(
+        store.clone(),
+        index.clone(),
+        Arc::clone(&territory),
+        system_clock(),
+    );
+    let services = ServiceSet {
+        routes: tonic::service::Routes::new(CatalogServiceServer::new(api)),
+        public_methods: public_methods(),
+        service_names: vec![SERVICE_NAME.to_owned()],
+    };
+    let app = Application::build(&config, services).await.expect("server");
+    let endpoint = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+
+    // The raw index alone.
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for task in 0..clients {
+        let (index, territory) = (index.clone(), Arc::clone(&territory));
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (task + 1);
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let request = mixed(&mut state, &territory);
+                let query = index_query(&request, &territory);
+                let began = Instant::now();
+                index.search_now(&query).expect("search");
+                latencies.push(began.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut raw = Vec::new();
+    for task in tasks {
+        raw.extend(task.await.expect("task"));
+    }
+    let raw_rate = raw.len() as f64 / started.elapsed().as_secs_f64();
+    raw.sort();
+
+    // Over gRPC.
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for task in 0..clients {
+        let (endpoint, territory) = (endpoint.clone(), Arc::clone(&territory));
+        tasks.push(tokio::spawn(async move {
+            let mut client = CatalogServiceClient::connect(endpoint)
+                .await
+                .expect("connect");
+            let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (task + 1);
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let request = mixed(&mut state, &territory);
+                let began = Instant::now();
+                client.search_listings(request).await.expect("search");
+                latencies.push(began.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut served = Vec::new();
+    for task in tasks {
+        served.extend(task.await.expect("task"));
+    }
+    let served_rate = served.len() as f64 / started.elapsed().as_secs_f64();
+    served.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "search on the embedded index: {listings} listings (seeded in {seeding:.1} s, index built in {building:.1} s), {clients} clients, {seconds} s per phase"
+    );
+    println!(
+        "  raw index alone          {raw_rate:>7.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
+        ms(percentile(&raw, 0.5)),
+        ms(percentile(&raw, 0.99))
+    );
+    println!(
+        "  SearchListings over gRPC {served_rate:>7.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
+        ms(percentile(&served, 0.5)),
+        ms(percentile(&served, 0.99))
+    );
+    println!(
+        "  service adds at p50: {:.2} ms",
+        ms(percentile(&served, 0.5)) - ms(percentile(&raw, 0.5))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
