@@ -29,8 +29,9 @@ use tantivy::{
 };
 
 use super::{
-    IndexError, IndexHit, IndexPage, IndexQuery, Order, SearchDocument, SearchIndex, count_facets,
+    FacetCounts, IndexError, IndexHit, IndexPage, IndexQuery, Order, SearchDocument, SearchIndex,
 };
+use welfare_core::category::{Category, Subcategory};
 
 const ANALYZER: &str = "italian";
 /// What matching one query word is worth, far above any BM25 score.
@@ -64,6 +65,8 @@ struct Fields {
     title: Field,
     vocabulary: Field,
     description: Field,
+    /// Title, vocabulary and description together, for typo-tolerant matching in one pass.
+    all: Field,
     subcategory: Field,
 }
 
@@ -71,7 +74,118 @@ struct Fields {
 #[derive(Default)]
 struct Documents {
     slots: Vec<Option<Arc<SearchDocument>>>,
+    /// Facet keys by slot, as small integers, so counting over many matches is cheap.
+    keys: Vec<FacetKeys>,
     by_id: HashMap<String, usize>,
+    /// The comuni seen, interned.
+    comuni: Vec<String>,
+    comune_numbers: HashMap<String, u16>,
+}
+
+/// A document's facet values as indexes: category in `Category::ALL`, subcategory in
+/// `Subcategory::all()`, comuni in `Documents::comuni`.
+#[derive(Default)]
+struct FacetKeys {
+    category: u8,
+    subcategory: u8,
+    comuni: Vec<u16>,
+    everywhere: bool,
+    free: bool,
+}
+
+impl Documents {
+    fn keys_of(&mut self, doc: &SearchDocument) -> FacetKeys {
+        let position = |found: Option<usize>| u8::try_from(found.unwrap_or(0)).unwrap_or(0);
+        let mut comuni = Vec::with_capacity(doc.comuni.len());
+        for code in &doc.comuni {
+            let next = u16::try_from(self.comuni.len()).unwrap_or(u16::MAX);
+            let number = *self.comune_numbers.entry(code.clone()).or_insert(next);
+            if usize::from(number) == self.comuni.len() {
+                self.comuni.push(code.clone());
+            }
+            comuni.push(number);
+        }
+        FacetKeys {
+            category: position(Category::ALL.iter().position(|c| *c == doc.category)),
+            subcategory: position(
+                Subcategory::all()
+                    .iter()
+                    .position(|s| s.code == doc.subcategory),
+            ),
+            comuni,
+            everywhere: doc.everywhere,
+            free: doc.free,
+        }
+    }
+
+    /// The facets of the matching slots, as `count_facets` defines them.
+    fn facets(&self, slots: impl Iterator<Item = usize>) -> Vec<FacetCounts> {
+        let mut category = [0u64; Category::ALL.len()];
+        let mut subcategory = vec![0u64; Subcategory::all().len()];
+        let mut comune = vec![0u64; self.comuni.len()];
+        let mut everywhere_codes: Option<&[u16]> = None;
+        let (mut everywhere, mut free, mut paid) = (0, 0, 0);
+        for slot in slots {
+            let Some(keys) = self.keys.get(slot) else {
+                continue;
+            };
+            if let Some(n) = category.get_mut(usize::from(keys.category)) {
+                *n += 1;
+            }
+            if let Some(n) = subcategory.get_mut(usize::from(keys.subcategory)) {
+                *n += 1;
+            }
+            if keys.everywhere {
+                everywhere += 1;
+                everywhere_codes.get_or_insert(&keys.comuni);
+            } else {
+                for &c in &keys.comuni {
+                    if let Some(n) = comune.get_mut(usize::from(c)) {
+                        *n += 1;
+                    }
+                }
+            }
+            if keys.free {
+                free += 1;
+            } else {
+                paid += 1;
+            }
+        }
+        for &c in everywhere_codes.unwrap_or_default() {
+            if let Some(n) = comune.get_mut(usize::from(c)) {
+                *n += everywhere;
+            }
+        }
+        let buckets = |field: &'static str, counts: Vec<(String, u64)>| {
+            let mut buckets: Vec<(String, u64)> =
+                counts.into_iter().filter(|(_, n)| *n > 0).collect();
+            buckets.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            FacetCounts { field, buckets }
+        };
+        vec![
+            buckets(
+                "category",
+                Category::ALL
+                    .iter()
+                    .zip(category)
+                    .map(|(c, n)| (c.code().to_owned(), n))
+                    .collect(),
+            ),
+            buckets(
+                "subcategory",
+                Subcategory::all()
+                    .iter()
+                    .zip(subcategory)
+                    .map(|(s, n)| (s.code.to_owned(), n))
+                    .collect(),
+            ),
+            buckets("comune", self.comuni.iter().cloned().zip(comune).collect()),
+            buckets(
+                "price",
+                vec![("free".to_owned(), free), ("paid".to_owned(), paid)],
+            ),
+        ]
+    }
 }
 
 /// Collects every match as its document slot and score, unsorted: the caller filters and
@@ -124,8 +238,9 @@ impl SegmentCollector for SlotScoresInSegment {
 /// One query per word of the text, and the boost for subcategories the text names.
 type TextQueries = (Vec<BooleanQuery>, Option<Box<dyn Query>>);
 
-/// A matching document, the number of query words it matches, and its BM25 score.
-type Match = (Arc<SearchDocument>, usize, f64);
+/// A matching document (and its slot), the number of query words it matches, and its BM25
+/// score.
+type Match<'a> = (&'a SearchDocument, usize, usize, f64);
 
 /// One built index: tantivy's, its writer, and the documents beside it.
 struct Generation {
@@ -148,7 +263,8 @@ impl Generation {
             slot: schema.add_u64_field("slot", FAST),
             title: schema.add_text_field("title", text.clone()),
             vocabulary: schema.add_text_field("vocabulary", text.clone()),
-            description: schema.add_text_field("description", text),
+            description: schema.add_text_field("description", text.clone()),
+            all: schema.add_text_field("all", text),
             subcategory: schema.add_text_field("subcategory", STRING),
         };
         let index = Index::create_in_ram(schema.build());
@@ -193,9 +309,14 @@ impl Generation {
                 tantivy_doc.add_text(f.title, &doc.title);
                 tantivy_doc.add_text(f.vocabulary, &doc.vocabulary);
                 tantivy_doc.add_text(f.description, &doc.description);
+                for part in [&doc.title, &doc.vocabulary, &doc.description] {
+                    tantivy_doc.add_text(f.all, part);
+                }
                 tantivy_doc.add_text(f.subcategory, &doc.subcategory);
                 writer.add_document(tantivy_doc).map_err(engine)?;
                 documents.by_id.insert(doc.id.clone(), slot);
+                let keys = documents.keys_of(&doc);
+                documents.keys.push(keys);
                 documents.slots.push(Some(Arc::new(doc)));
             }
         }
@@ -241,20 +362,29 @@ impl Generation {
                 };
                 let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                 for (field, weight) in [(f.title, 3.0), (f.vocabulary, 2.0), (f.description, 1.0)] {
-                    let term = Term::from_field_text(field, word);
                     clauses.push((
                         Occur::Should,
                         Box::new(BoostQuery::new(
-                            Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
+                            Box::new(TermQuery::new(
+                                Term::from_field_text(field, word),
+                                IndexRecordOption::WithFreqs,
+                            )),
                             weight,
                         )),
                     ));
-                    if typos > 0 {
+                }
+                if typos > 0 {
+                    // A typo in the title weighs more than one anywhere else.
+                    for (field, weight) in [(f.title, 1.5), (f.all, 0.5)] {
                         clauses.push((
                             Occur::Should,
                             Box::new(BoostQuery::new(
-                                Box::new(FuzzyTermQuery::new(term, typos, true)),
-                                weight * 0.5,
+                                Box::new(FuzzyTermQuery::new(
+                                    Term::from_field_text(field, word),
+                                    typos,
+                                    true,
+                                )),
+                                weight,
                             )),
                         ));
                     }
@@ -294,9 +424,11 @@ impl Generation {
             None => documents
                 .slots
                 .iter()
-                .flatten()
-                .filter(|doc| query.admits(doc))
-                .map(|doc| (Arc::clone(doc), 0, 0.0))
+                .enumerate()
+                .filter_map(|(slot, doc)| {
+                    let doc = doc.as_deref()?;
+                    query.admits(doc).then_some((doc, slot, 0, 0.0))
+                })
                 .collect(),
             Some((per_word, boost)) => {
                 let searcher = self.reader.searcher();
@@ -324,13 +456,14 @@ impl Generation {
                         let bm25 = f64::from(score - whole * WORD_WEIGHT);
                         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                         let words = whole as usize;
-                        let doc = documents.slots.get(usize::try_from(slot).ok()?)?.as_ref()?;
-                        query.admits(doc).then(|| (Arc::clone(doc), words, bm25))
+                        let slot = usize::try_from(slot).ok()?;
+                        let doc = documents.slots.get(slot)?.as_deref()?;
+                        query.admits(doc).then_some((doc, slot, words, bm25))
                     })
                     .collect()
             }
         };
-        let facets = count_facets(matches.iter().map(|(doc, _, _)| doc.as_ref()));
+        let facets = documents.facets(matches.iter().map(|m| m.1));
         let total = u64::try_from(matches.len()).unwrap_or(u64::MAX);
         let distance = |doc: &SearchDocument| {
             query
@@ -345,14 +478,14 @@ impl Generation {
                 && (doc.min_age > 0 || doc.max_age < welfare_core::eligibility::MAX_AGE_YEARS)
         };
         let relevance = |a: &Match, b: &Match| {
-            b.1.cmp(&a.1)
-                .then_with(|| targeted(&b.0).cmp(&targeted(&a.0)))
-                .then_with(|| b.2.total_cmp(&a.2))
+            b.2.cmp(&a.2)
+                .then_with(|| targeted(b.0).cmp(&targeted(a.0)))
+                .then_with(|| b.3.total_cmp(&a.3))
         };
         let order = |a: &Match, b: &Match| {
             match query.order {
                 Order::Relevance => std::cmp::Ordering::Equal,
-                Order::Distance => match (distance(&a.0), distance(&b.0)) {
+                Order::Distance => match (distance(a.0), distance(b.0)) {
                     (Some(x), Some(y)) => x.total_cmp(&y),
                     (Some(_), None) => std::cmp::Ordering::Less,
                     (None, Some(_)) => std::cmp::Ordering::Greater,
@@ -374,7 +507,7 @@ impl Generation {
             .iter()
             .skip(query.offset)
             .take(query.limit)
-            .map(|(doc, words, score)| IndexHit {
+            .map(|(doc, _, words, score)| IndexHit {
                 id: doc.id.clone(),
                 // Comparable within one answer: words matched first, then BM25.
                 score: f64::from(u32::try_from(*words).unwrap_or(u32::MAX)) * 1_000.0 + *score,
@@ -468,5 +601,59 @@ impl SearchIndex for EmbeddedIndex {
 
     async fn search(&self, query: &IndexQuery) -> Result<IndexPage, IndexError> {
         self.search_now(query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::count_facets;
+
+    fn doc(
+        id: &str,
+        sub: &Subcategory,
+        comuni: &[&str],
+        everywhere: bool,
+        free: bool,
+    ) -> SearchDocument {
+        SearchDocument {
+            id: id.to_owned(),
+            provider_id: "p".to_owned(),
+            title: id.to_owned(),
+            description: String::new(),
+            vocabulary: String::new(),
+            category: sub.category,
+            subcategory: sub.code.to_owned(),
+            comuni: comuni.iter().map(|c| (*c).to_owned()).collect(),
+            everywhere,
+            free,
+            min_price_cents: 0,
+            list_price_cents: 0,
+            min_age: 0,
+            max_age: 120,
+            location: None,
+            verified_at: 0,
+        }
+    }
+
+    #[test]
+    fn facets_count_as_the_reference_does() {
+        let subs = Subcategory::all();
+        let docs = vec![
+            doc("a", &subs[0], &["098031", "098019"], false, true),
+            doc("b", &subs[1], &["098031", "098019", "098010"], true, false),
+            doc("c", &subs[1], &["098010"], false, false),
+            doc("d", &subs[9], &["098031", "098019", "098010"], true, true),
+        ];
+        let mut documents = Documents::default();
+        for d in &docs {
+            let keys = documents.keys_of(d);
+            documents.keys.push(keys);
+        }
+        assert_eq!(documents.facets(0..docs.len()), count_facets(docs.iter()));
+        assert_eq!(
+            documents.facets([2].into_iter()),
+            count_facets(docs[2..3].iter())
+        );
     }
 }
