@@ -228,6 +228,13 @@ pub trait CatalogStore: Clone + Send + Sync + 'static {
         query: &ListingQuery,
     ) -> impl Future<Output = Result<Vec<ListingRecord>, StoreError>> + Send;
 
+    /// The listings with these ids (those that exist, in no particular order) and their
+    /// providers' statuses.
+    fn listings_by_id(
+        &self,
+        ids: &[ListingId],
+    ) -> impl Future<Output = Result<Vec<(ListingRecord, ProviderStatus)>, StoreError>> + Send;
+
     /// The sequence number of the newest outbox row (0 when there is none).
     fn outbox_position(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
@@ -522,6 +529,19 @@ fn content_json(listing: &ListingRecord) -> Result<String, StoreError> {
     })
 }
 
+/// A listing row joined with its provider's status.
+fn listing_with_status(row: &AnyRow) -> Result<(ListingRecord, ProviderStatus), StoreError> {
+    let provider_status: String = row.try_get("provider_status")?;
+    let record = ListingRow::read(row)?.into_record()?;
+    let status =
+        ProviderStatus::from_code(&provider_status).ok_or_else(|| StoreError::Corrupt {
+            entity: "provider",
+            id: record.listing.provider_id.to_string(),
+            problem: format!("unknown status {provider_status:?}"),
+        })?;
+    Ok((record, status))
+}
+
 /// A value bound to a statement built at run time.
 enum Bind {
     Text(String),
@@ -743,6 +763,26 @@ impl CatalogStore for SqlStore {
         Ok(())
     }
 
+    async fn listings_by_id(
+        &self,
+        ids: &[ListingId],
+    ) -> Result<Vec<(ListingRecord, ProviderStatus)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let mut statement = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {LISTING_COLUMNS}, p.status AS provider_status \
+             FROM listings l JOIN providers p ON p.id = l.provider_id WHERE l.id IN ({})",
+            placeholders.join(", ")
+        )));
+        for id in ids {
+            statement = statement.bind(id.as_str());
+        }
+        let rows = statement.fetch_all(&self.pool).await?;
+        rows.iter().map(listing_with_status).collect()
+    }
+
     async fn listing(
         &self,
         id: &ListingId,
@@ -754,18 +794,7 @@ impl CatalogStore for SqlStore {
         .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let provider_status: String = row.try_get("provider_status")?;
-        let record = ListingRow::read(&row)?.into_record()?;
-        let status =
-            ProviderStatus::from_code(&provider_status).ok_or_else(|| StoreError::Corrupt {
-                entity: "provider",
-                id: record.listing.provider_id.to_string(),
-                problem: format!("unknown status {provider_status:?}"),
-            })?;
-        Ok(Some((record, status)))
+        row.as_ref().map(listing_with_status).transpose()
     }
 
     async fn listings(&self, query: &ListingQuery) -> Result<Vec<ListingRecord>, StoreError> {

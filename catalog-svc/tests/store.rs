@@ -315,6 +315,27 @@ async fn queries_see_exactly_what_their_visibility_allows(store: SqlStore) {
         .expect("read")
         .expect("exists");
     assert_eq!(status, ProviderStatus::Suspended);
+    let mut batch = store
+        .listings_by_id(&[
+            ListingId::parse("l4").expect("id"),
+            ListingId::parse("l1").expect("id"),
+            ListingId::parse("missing").expect("id"),
+        ])
+        .await
+        .expect("batch");
+    batch.sort_by(|a, b| a.0.listing.id.cmp(&b.0.listing.id));
+    let read: Vec<(&str, ProviderStatus)> = batch
+        .iter()
+        .map(|(r, s)| (r.listing.id.as_str(), *s))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("l1", ProviderStatus::Approved),
+            ("l4", ProviderStatus::Suspended)
+        ]
+    );
+    assert!(store.listings_by_id(&[]).await.expect("empty").is_empty());
     let mut providers = ProviderQuery {
         status: Some(ProviderStatus::Approved),
         after_id: None,

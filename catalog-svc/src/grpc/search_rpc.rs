@@ -297,15 +297,27 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 total = page.total;
             }
             let round = page.hits.len();
-            for (position, hit) in page.hits.into_iter().enumerate() {
+            // The listings are read in batches of what the page still lacks.
+            let mut loaded: std::collections::HashMap<String, _> = std::collections::HashMap::new();
+            for (position, hit) in page.hits.iter().enumerate() {
                 if hits.len() == checked.page_size {
                     next_offset = Some(checked.query.offset + position);
                     break 'rounds;
                 }
-                let Ok(id) = listing_id(&hit.id, "id") else {
-                    continue;
-                };
-                let Some((record, provider_status)) = self.store.listing(&id).await? else {
+                if !loaded.contains_key(&hit.id) {
+                    let wanted = checked.page_size - hits.len();
+                    let ids: Vec<_> = page
+                        .hits
+                        .iter()
+                        .skip(position)
+                        .take(wanted)
+                        .filter_map(|h| listing_id(&h.id, "id").ok())
+                        .collect();
+                    for (record, status) in self.store.listings_by_id(&ids).await? {
+                        loaded.insert(record.listing.id.to_string(), (record, status));
+                    }
+                }
+                let Some((record, provider_status)) = loaded.remove(&hit.id) else {
                     continue;
                 };
                 if !record

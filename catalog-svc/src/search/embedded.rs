@@ -93,6 +93,71 @@ struct FacetKeys {
     free: bool,
 }
 
+/// An `IndexQuery`'s filters compiled against the interned keys: the same decision as
+/// `IndexQuery::admits`, without string comparisons on the hot path.
+struct Filter<'q> {
+    query: &'q IndexQuery,
+    categories: Option<[bool; Category::ALL.len()]>,
+    subcategories: Option<Vec<bool>>,
+    /// The served comune's number; `Some(None)` when no document names it.
+    served: Option<Option<u16>>,
+}
+
+impl<'q> Filter<'q> {
+    fn new(query: &'q IndexQuery, documents: &Documents) -> Filter<'q> {
+        Filter {
+            query,
+            categories: (!query.categories.is_empty()).then(|| {
+                let mut allowed = [false; Category::ALL.len()];
+                for (i, category) in Category::ALL.iter().enumerate() {
+                    if let Some(slot) = allowed.get_mut(i) {
+                        *slot = query.categories.contains(category);
+                    }
+                }
+                allowed
+            }),
+            subcategories: (!query.subcategories.is_empty()).then(|| {
+                Subcategory::all()
+                    .iter()
+                    .map(|s| query.subcategories.iter().any(|code| code == s.code))
+                    .collect()
+            }),
+            served: query
+                .served
+                .as_ref()
+                .map(|code| documents.comune_numbers.get(code).copied()),
+        }
+    }
+
+    fn admits(&self, doc: &SearchDocument, keys: &FacetKeys) -> bool {
+        let q = self.query;
+        doc.verified_at >= q.fresh_since
+            && (!q.free_only || keys.free)
+            && self.categories.is_none_or(|allowed| {
+                allowed
+                    .get(usize::from(keys.category))
+                    .copied()
+                    .unwrap_or(false)
+            })
+            && self.subcategories.as_ref().is_none_or(|allowed| {
+                allowed
+                    .get(usize::from(keys.subcategory))
+                    .copied()
+                    .unwrap_or(false)
+            })
+            && self.served.is_none_or(|number| {
+                keys.everywhere || number.is_some_and(|n| keys.comuni.contains(&n))
+            })
+            && q.age
+                .is_none_or(|age| (doc.min_age..=doc.max_age).contains(&age))
+            && q.max_price_cents
+                .is_none_or(|max| doc.min_price_cents <= max)
+            && q.provider_id
+                .as_ref()
+                .is_none_or(|provider| &doc.provider_id == provider)
+    }
+}
+
 impl Documents {
     fn keys_of(&mut self, doc: &SearchDocument) -> FacetKeys {
         let position = |found: Option<usize>| u8::try_from(found.unwrap_or(0)).unwrap_or(0);
@@ -420,14 +485,16 @@ impl Generation {
             .unwrap_or_else(PoisonError::into_inner);
         // (document, words matched, score) for every match: like Meilisearch's first ranking
         // rule, a document matching more of the query's words ranks first, then BM25.
+        let filter = Filter::new(query, &documents);
         let mut matches: Vec<Match> = match self.word_queries(query, analyzer) {
             None => documents
                 .slots
                 .iter()
+                .zip(&documents.keys)
                 .enumerate()
-                .filter_map(|(slot, doc)| {
+                .filter_map(|(slot, (doc, keys))| {
                     let doc = doc.as_deref()?;
-                    query.admits(doc).then_some((doc, slot, 0, 0.0))
+                    filter.admits(doc, keys).then_some((doc, slot, 0, 0.0))
                 })
                 .collect(),
             Some((per_word, boost)) => {
@@ -458,7 +525,8 @@ impl Generation {
                         let words = whole as usize;
                         let slot = usize::try_from(slot).ok()?;
                         let doc = documents.slots.get(slot)?.as_deref()?;
-                        query.admits(doc).then_some((doc, slot, words, bm25))
+                        let keys = documents.keys.get(slot)?;
+                        filter.admits(doc, keys).then_some((doc, slot, words, bm25))
                     })
                     .collect()
             }
@@ -633,6 +701,91 @@ mod tests {
             max_age: 120,
             location: None,
             verified_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_compiled_filter_decides_as_admits_does() {
+        let subs = Subcategory::all();
+        let mut docs = vec![
+            doc("a", &subs[0], &["098031", "098019"], false, true),
+            doc("b", &subs[1], &["098031", "098019", "098010"], true, false),
+            doc("c", &subs[12], &["098010"], false, false),
+        ];
+        docs[2].min_age = 3;
+        docs[2].max_age = 10;
+        docs[1].min_price_cents = 500;
+        docs[0].provider_id = "q".to_owned();
+        let mut documents = Documents::default();
+        for d in &docs {
+            let keys = documents.keys_of(d);
+            documents.keys.push(keys);
+        }
+        let base = IndexQuery {
+            text: String::new(),
+            boost_subcategories: Vec::new(),
+            categories: Vec::new(),
+            subcategories: Vec::new(),
+            served: None,
+            free_only: false,
+            max_price_cents: None,
+            age: None,
+            provider_id: None,
+            fresh_since: 0,
+            origin: None,
+            order: Order::Relevance,
+            offset: 0,
+            limit: 10,
+        };
+        let queries = [
+            IndexQuery {
+                served: Some("098031".to_owned()),
+                ..base.clone()
+            },
+            IndexQuery {
+                served: Some("098049".to_owned()),
+                ..base.clone()
+            },
+            IndexQuery {
+                categories: vec![subs[12].category],
+                ..base.clone()
+            },
+            IndexQuery {
+                subcategories: vec![subs[1].code.to_owned()],
+                ..base.clone()
+            },
+            IndexQuery {
+                free_only: true,
+                ..base.clone()
+            },
+            IndexQuery {
+                age: Some(11),
+                ..base.clone()
+            },
+            IndexQuery {
+                max_price_cents: Some(100),
+                ..base.clone()
+            },
+            IndexQuery {
+                provider_id: Some("q".to_owned()),
+                ..base.clone()
+            },
+            IndexQuery {
+                fresh_since: 1,
+                ..base.clone()
+            },
+            base.clone(),
+        ];
+        for query in &queries {
+            let filter = Filter::new(query, &documents);
+            for (d, keys) in docs.iter().zip(&documents.keys) {
+                assert_eq!(
+                    filter.admits(d, keys),
+                    query.admits(d),
+                    "{query:?} on {}",
+                    d.id
+                );
+            }
         }
     }
 
