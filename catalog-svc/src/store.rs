@@ -238,6 +238,12 @@ pub trait CatalogStore: Clone + Send + Sync + 'static {
     /// The sequence number of the newest outbox row (0 when there is none).
     fn outbox_position(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
+    /// The outbox rows with these sequence numbers (those that exist).
+    fn outbox_rows(
+        &self,
+        seqs: &[i64],
+    ) -> impl Future<Output = Result<Vec<OutboxEntry>, StoreError>> + Send;
+
     /// Outbox rows after `after_seq`, oldest first.
     fn outbox(
         &self,
@@ -526,6 +532,33 @@ fn content_json(listing: &ListingRecord) -> Result<String, StoreError> {
         entity: "listing",
         id: listing.listing.id.to_string(),
         problem: e.to_string(),
+    })
+}
+
+/// An outbox row read back.
+fn outbox_entry(row: &AnyRow) -> Result<OutboxEntry, StoreError> {
+    let topic: String = row.try_get("topic")?;
+    let seq: i64 = row.try_get("seq")?;
+    let topic = match topic.as_str() {
+        "provider" => Topic::Provider,
+        "listing" => Topic::Listing,
+        other => {
+            return Err(StoreError::Corrupt {
+                entity: "outbox row",
+                id: seq.to_string(),
+                problem: format!("unknown topic {other:?}"),
+            });
+        }
+    };
+    Ok(OutboxEntry {
+        seq,
+        event: OutboxEvent {
+            topic,
+            entity_id: row.try_get("entity_id")?,
+            kind: row.try_get("kind")?,
+            payload: row.try_get("payload")?,
+        },
+        created_at: Timestamp::from_unix_seconds(row.try_get("created_at")?),
     })
 }
 
@@ -868,6 +901,23 @@ impl CatalogStore for SqlStore {
         Ok(row.try_get("position")?)
     }
 
+    async fn outbox_rows(&self, seqs: &[i64]) -> Result<Vec<OutboxEntry>, StoreError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=seqs.len()).map(|i| format!("${i}")).collect();
+        let mut statement = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT seq, topic, entity_id, kind, payload, created_at FROM outbox \
+             WHERE seq IN ({}) ORDER BY seq",
+            placeholders.join(", ")
+        )));
+        for seq in seqs {
+            statement = statement.bind(*seq);
+        }
+        let rows = statement.fetch_all(&self.pool).await?;
+        rows.iter().map(outbox_entry).collect()
+    }
+
     async fn outbox(&self, after_seq: i64, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, topic, entity_id, kind, payload, created_at FROM outbox \
@@ -877,32 +927,6 @@ impl CatalogStore for SqlStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let topic: String = row.try_get("topic")?;
-                let seq: i64 = row.try_get("seq")?;
-                let topic = match topic.as_str() {
-                    "provider" => Topic::Provider,
-                    "listing" => Topic::Listing,
-                    other => {
-                        return Err(StoreError::Corrupt {
-                            entity: "outbox row",
-                            id: seq.to_string(),
-                            problem: format!("unknown topic {other:?}"),
-                        });
-                    }
-                };
-                Ok(OutboxEntry {
-                    seq,
-                    event: OutboxEvent {
-                        topic,
-                        entity_id: row.try_get("entity_id")?,
-                        kind: row.try_get("kind")?,
-                        payload: row.try_get("payload")?,
-                    },
-                    created_at: Timestamp::from_unix_seconds(row.try_get("created_at")?),
-                })
-            })
-            .collect()
+        rows.iter().map(outbox_entry).collect()
     }
 }

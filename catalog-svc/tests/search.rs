@@ -7,7 +7,7 @@
 mod support;
 
 use catalog_svc::search::SearchIndex;
-use catalog_svc::store::SqlStore;
+use catalog_svc::store::{CatalogStore, SqlStore};
 use support::*;
 use tonic::Code;
 use welfare_proto::catalog::*;
@@ -240,13 +240,13 @@ fn everything_profile() -> Option<common::Profile> {
 
 async fn the_indexer_follows_the_outbox(store: SqlStore) {
     let mut world = world(store).await;
-    let (position, _) = world.server.indexer.rebuild().await.expect("rebuild");
+    let (mut cursor, _) = world.server.indexer.rebuild().await.expect("rebuild");
     let pool = world.publish(swimming()).await;
     assert!(world.server.index.is_empty());
-    let position = world
+    world
         .server
         .indexer
-        .catch_up(position)
+        .catch_up(&mut cursor)
         .await
         .expect("catch up");
     assert_eq!(world.server.index.len(), 1);
@@ -270,10 +270,11 @@ async fn the_indexer_follows_the_outbox(store: SqlStore) {
     world
         .server
         .indexer
-        .catch_up(position)
+        .catch_up(&mut cursor)
         .await
         .expect("catch up");
     assert!(world.server.index.is_empty());
+    assert!(cursor.gaps.is_empty());
     let found = search(&mut world, query("nuoto")).await;
     assert!(found.hits.is_empty());
     // A rebuild swaps in a new index while searches keep answering.
@@ -393,7 +394,71 @@ async fn bad_search_input_is_named(store: SqlStore) {
     }
 }
 
+/// A row that commits after rows with higher sequence numbers (PostgreSQL hands sequence values
+/// out at insert time) is still applied: the cursor remembers the gap and looks for it again.
+async fn a_late_outbox_row_is_still_applied(store: SqlStore) {
+    let mut world = world(store).await;
+    let (mut cursor, _) = world.server.indexer.rebuild().await.expect("rebuild");
+    let pool = world.publish(swimming()).await;
+    // Move the listing's rows far ahead, leaving a hole where a slow transaction would commit.
+    let position = world
+        .server
+        .store
+        .outbox_position()
+        .await
+        .expect("position");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE outbox SET seq = seq + 1000 WHERE seq > {}",
+        cursor.position
+    )))
+    .execute(world.server.store.pool())
+    .await
+    .expect("move rows");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO outbox (seq, topic, entity_id, kind, payload, created_at) \
+         VALUES ({}, 'listing', 'late', 'listing.published', '{{}}', 0)",
+        position + 2_000
+    )))
+    .execute(world.server.store.pool())
+    .await
+    .expect("a later row");
+    world
+        .server
+        .indexer
+        .catch_up(&mut cursor)
+        .await
+        .expect("catch up");
+    assert_eq!(world.server.index.len(), 1);
+    assert!(!cursor.gaps.is_empty(), "the hole is remembered");
+    // The late row commits now, inside the hole: it is found and applied.
+    let late = world.draft(listening_line()).await;
+    world.publish_draft(&late.id).await;
+    let rows = world
+        .server
+        .store
+        .outbox(cursor.position, 100)
+        .await
+        .expect("rows");
+    let first_new = rows.first().map(|r| r.seq).expect("new rows");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE outbox SET seq = seq - {} WHERE seq >= {first_new}",
+        first_new - (position + 1_500)
+    )))
+    .execute(world.server.store.pool())
+    .await
+    .expect("commit late");
+    let applied = world
+        .server
+        .indexer
+        .catch_up(&mut cursor)
+        .await
+        .expect("catch up");
+    assert!(applied > 0);
+    assert_eq!(world.server.index.len(), 2, "{pool:?}");
+}
+
 on_every_backend!(
+    a_late_outbox_row_is_still_applied,
     search_understands_people,
     the_indexer_follows_the_outbox,
     bad_search_input_is_named,

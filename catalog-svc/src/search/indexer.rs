@@ -20,6 +20,31 @@ pub const OUTBOX_BATCH: i64 = 500;
 /// Listings read per page while rebuilding.
 pub const REBUILD_PAGE: i64 = 1_000;
 
+/// How long a missing outbox sequence number is waited for before it is taken for a rolled-back
+/// transaction: PostgreSQL hands out sequence values at insert time, so a row can commit after
+/// rows with higher numbers.
+pub const GAP_PATIENCE_SECONDS: i64 = 60;
+
+/// The most missing sequence numbers remembered (the newest are kept).
+pub const MAX_GAPS: usize = 1_000;
+
+/// Where the indexer is in the outbox: the highest sequence number applied, and the lower ones
+/// not seen yet (with when their absence was noticed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxCursor {
+    pub position: i64,
+    pub gaps: std::collections::BTreeMap<i64, i64>,
+}
+
+impl OutboxCursor {
+    pub fn at(position: i64) -> OutboxCursor {
+        OutboxCursor {
+            position,
+            gaps: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
 /// Why indexing failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexerError {
@@ -59,7 +84,7 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
     /// Builds a new index from every public listing and swaps it in. Returns the outbox
     /// position to consume from (read before the listings, so nothing written meanwhile is
     /// missed) and the number of documents.
-    pub async fn rebuild(&self) -> Result<(i64, usize), IndexerError> {
+    pub async fn rebuild(&self) -> Result<(OutboxCursor, usize), IndexerError> {
         let position = self.store.outbox_position().await?;
         let fresh_since = (self.clock)()
             .plus_seconds(-i64::from(self.territory.freshness_window_days()) * SECONDS_PER_DAY);
@@ -90,20 +115,54 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
         }
         let count = documents.len();
         self.index.rebuild(documents).await?;
-        Ok((position, count))
+        Ok((OutboxCursor::at(position), count))
     }
 
-    /// Applies the outbox rows after `position`, one batch; returns the new position.
-    pub async fn catch_up(&self, position: i64) -> Result<i64, IndexerError> {
-        let rows = self.store.outbox(position, OUTBOX_BATCH).await?;
-        let Some(last) = rows.last().map(|row| row.seq) else {
-            return Ok(position);
-        };
+    /// Applies one batch of outbox rows after the cursor, and any late rows that fill its gaps;
+    /// returns how many rows were applied.
+    pub async fn catch_up(&self, cursor: &mut OutboxCursor) -> Result<usize, IndexerError> {
+        let now_seconds = (self.clock)().unix_seconds();
+        let mut rows = self.store.outbox(cursor.position, OUTBOX_BATCH).await?;
+        let late = self
+            .store
+            .outbox_rows(&cursor.gaps.keys().copied().collect::<Vec<_>>())
+            .await?;
+        let mut expected = cursor.position + 1;
+        let mut new_gaps = Vec::new();
+        for row in &rows {
+            new_gaps.extend(expected..row.seq);
+            expected = row.seq + 1;
+        }
+        for row in &late {
+            cursor.gaps.remove(&row.seq);
+        }
+        rows.extend(late);
+        let applied = rows.len();
+        if applied > 0 {
+            self.apply(&rows).await?;
+        }
+        if let Some(last) = rows.iter().map(|row| row.seq).max() {
+            cursor.position = cursor.position.max(last);
+        }
+        for seq in new_gaps {
+            cursor.gaps.entry(seq).or_insert(now_seconds);
+        }
+        cursor
+            .gaps
+            .retain(|_, noticed| now_seconds - *noticed <= GAP_PATIENCE_SECONDS);
+        while cursor.gaps.len() > MAX_GAPS {
+            cursor.gaps.pop_first();
+        }
+        Ok(applied)
+    }
+
+    /// Re-reads what the rows name and indexes or removes it.
+    async fn apply(&self, rows: &[crate::store::OutboxEntry]) -> Result<(), IndexerError> {
         let now = (self.clock)();
         let mut upserts = Vec::new();
         let mut removals = Vec::new();
         let mut listing_ids: Vec<String> = Vec::new();
-        for row in &rows {
+        for row in rows {
             match row.event.topic {
                 Topic::Listing => listing_ids.push(row.event.entity_id.clone()),
                 Topic::Provider => {
@@ -159,18 +218,18 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
         if !upserts.is_empty() {
             self.index.upsert(upserts).await?;
         }
-        Ok(last)
+        Ok(())
     }
 
     /// Rebuilds, then follows the outbox every `interval` until the task is dropped; failures
     /// are logged and retried with exponential backoff (up to a minute).
     pub async fn run(self, interval: Duration) {
         let mut backoff = interval;
-        let mut position = loop {
+        let mut cursor = loop {
             match self.rebuild().await {
-                Ok((position, count)) => {
+                Ok((cursor, count)) => {
                     tracing::info!(documents = count, "search index built");
-                    break position;
+                    break cursor;
                 }
                 Err(error) => {
                     tracing::warn!(%error, "search index rebuild failed; retrying");
@@ -181,15 +240,14 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
         };
         backoff = interval;
         loop {
-            match self.catch_up(position).await {
-                Ok(next) if next != position => {
-                    position = next;
+            match self.catch_up(&mut cursor).await {
+                Ok(applied) if applied > 0 => {
                     backoff = interval;
                     continue;
                 }
                 Ok(_) => backoff = interval,
                 Err(error) => {
-                    tracing::warn!(%error, position, "applying the outbox failed; retrying");
+                    tracing::warn!(%error, position = cursor.position, "applying the outbox failed; retrying");
                     backoff = (backoff * 2).min(Duration::from_secs(60));
                 }
             }
