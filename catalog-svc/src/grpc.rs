@@ -1499,8 +1499,16 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         request: Request<pb::SearchListingsRequest>,
     ) -> Result<Response<pb::SearchListingsResponse>, Status> {
         let message = request.into_inner();
-        let response = self.search(&message).await?;
-        Ok(Response::new(response))
+        let started = std::time::Instant::now();
+        let response = self.search(&message).await;
+        crate::metrics::metrics().search_duration.record(
+            started.elapsed().as_secs_f64() * 1e3,
+            &[opentelemetry::KeyValue::new(
+                "outcome",
+                if response.is_ok() { "ok" } else { "error" },
+            )],
+        );
+        Ok(Response::new(response?))
     }
 
     async fn check_eligibility(

@@ -140,6 +140,9 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
         let applied = rows.len();
         if applied > 0 {
             self.apply(&rows).await?;
+            crate::metrics::metrics()
+                .outbox_applied
+                .add(u64::try_from(applied).unwrap_or(u64::MAX), &[]);
         }
         if let Some(last) = rows.iter().map(|row| row.seq).max() {
             cursor.position = cursor.position.max(last);
@@ -153,6 +156,12 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
         while cursor.gaps.len() > MAX_GAPS {
             cursor.gaps.pop_first();
         }
+        let newest = self.store.outbox_position().await?;
+        crate::metrics::metrics().outbox_lag.record(
+            u64::try_from(newest - cursor.position).unwrap_or(0)
+                + u64::try_from(cursor.gaps.len()).unwrap_or(0),
+            &[],
+        );
         Ok(applied)
     }
 
@@ -232,7 +241,8 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
                     break cursor;
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "search index rebuild failed; retrying");
+                    crate::metrics::index_failed("rebuild");
+                    tracing::error!(%error, "search index rebuild failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(60));
                 }
@@ -247,7 +257,8 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
                 }
                 Ok(_) => backoff = interval,
                 Err(error) => {
-                    tracing::warn!(%error, position = cursor.position, "applying the outbox failed; retrying");
+                    crate::metrics::index_failed("apply");
+                    tracing::error!(%error, position = cursor.position, "applying the outbox failed; retrying");
                     backoff = (backoff * 2).min(Duration::from_secs(60));
                 }
             }
