@@ -13,6 +13,9 @@
     clippy::indexing_slicing
 )]
 
+mod bench_support;
+
+use bench_support::{env_number, next, now, percentile, vat};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,7 +33,6 @@ use welfare_core::listing::{BookingMode, Delivery, Listing, ListingContent, List
 use welfare_core::pricing::{PriceModel, Pricing, Unit};
 use welfare_core::provider::{ProviderKind, ProviderStatus, TaxId};
 use welfare_core::territory::Territory;
-use welfare_core::time::Timestamp;
 use welfare_proto::catalog::catalog_service_client::CatalogServiceClient;
 use welfare_proto::catalog::catalog_service_server::CatalogServiceServer;
 use welfare_proto::catalog::{GetListingRequest, ListListingsRequest};
@@ -40,44 +42,6 @@ use welfare_runtime::{Application, ServiceSet};
 
 const LISTINGS: usize = 10_000;
 const PROVIDERS: usize = 50;
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn now() -> Timestamp {
-    Timestamp::from_unix_seconds(
-        i64::try_from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock")
-                .as_secs(),
-        )
-        .expect("fits"),
-    )
-}
-
-/// A valid partita IVA for provider `n` (office code 098, Lodi).
-fn vat(n: usize) -> String {
-    let body = format!("{:07}098", n + 1);
-    let sum: u32 = body
-        .bytes()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 1 {
-                let x = d * 2;
-                if x > 9 { x - 9 } else { x }
-            } else {
-                d
-            }
-        })
-        .sum();
-    format!("{body}{}", (10 - sum % 10) % 10)
-}
 
 fn change(n: usize, entity: &str) -> Change {
     Change {
@@ -147,13 +111,6 @@ fn listing(n: usize, territory: &Territory) -> ListingRecord {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 struct Figures {
     per_second: f64,
     p50_ms: f64,
@@ -182,14 +139,6 @@ where
         p50_ms: percentile(&latencies, 0.5).as_secs_f64() * 1e3,
         p99_ms: percentile(&latencies, 0.99).as_secs_f64() * 1e3,
     }
-}
-
-/// xorshift: cheap, deterministic per task.
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
 }
 
 fn print(name: &str, figures: &Figures, baseline: &Figures) {

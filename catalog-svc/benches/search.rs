@@ -13,6 +13,9 @@
     clippy::indexing_slicing
 )]
 
+mod bench_support;
+
+use bench_support::{env_number, next, now, percentile, vat};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,7 +35,6 @@ use welfare_core::pricing::{IseeBand, IseeBands, PriceModel, Pricing, Unit};
 use welfare_core::provider::{ProviderKind, ProviderStatus, TaxId};
 use welfare_core::query::read_query;
 use welfare_core::territory::Territory;
-use welfare_core::time::Timestamp;
 use welfare_proto::catalog::SearchListingsRequest;
 use welfare_proto::catalog::catalog_service_client::CatalogServiceClient;
 use welfare_proto::catalog::catalog_service_server::CatalogServiceServer;
@@ -74,50 +76,6 @@ const WORDS: [&str; 12] = [
     "bambini",
     "anziani",
 ];
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn now() -> Timestamp {
-    Timestamp::from_unix_seconds(
-        i64::try_from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock")
-                .as_secs(),
-        )
-        .expect("fits"),
-    )
-}
-
-fn vat(n: usize) -> String {
-    let body = format!("{:07}098", n + 1);
-    let sum: u32 = body
-        .bytes()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 1 {
-                let x = d * 2;
-                if x > 9 { x - 9 } else { x }
-            } else {
-                d
-            }
-        })
-        .sum();
-    format!("{body}{}", (10 - sum % 10) % 10)
-}
-
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
 
 fn listing(n: usize, territory: &Territory) -> Listing {
     let subs = Subcategory::all();
@@ -271,13 +229,6 @@ fn index_query(request: &SearchListingsRequest, territory: &Territory) -> IndexQ
         offset: 0,
         limit: 50,
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 fn change(n: usize) -> Change {
