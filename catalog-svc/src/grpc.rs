@@ -764,15 +764,18 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
     }
 
     /// A curation step on a listing.
+    /// A curation RPC: its id, request id, etag (and reason) checked, then the step applied.
     async fn curate(
         &self,
         principal: &Principal,
         curation: Curation,
-        request_bytes: Vec<u8>,
-        id: &ListingId,
-        request_id: &str,
-        expected: Option<i64>,
-    ) -> Result<pb::Listing, ServiceError> {
+        request: &impl Message,
+        fields: StepFields<'_>,
+    ) -> Result<Response<pb::Listing>, Status> {
+        let (id, request_id, expected) = step_fields(fields)?;
+        let request_bytes = request.encode_to_vec();
+        let id = &id;
+        let request_id = request_id.as_str();
         let Curation {
             action,
             rpc,
@@ -802,6 +805,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
             },
         )
         .await
+        .map(Response::new)
+        .map_err(Status::from)
     }
 
     /// Converts and validates a listing's content as a provider wrote it.
@@ -1265,23 +1270,18 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
     ) -> Result<Response<pb::Listing>, Status> {
         let principal = principal(&request);
         let m = request.into_inner();
-        let (id, request_id, expected) = step_fields(&m.id, &m.request_id, &m.etag, None)?;
         let curation = Curation {
             action: CurationAction::Submit,
             rpc: "SubmitListing",
             authorize_as: Action::SubmitListing,
         };
-        let listing = self
-            .curate(
-                &principal,
-                curation,
-                m.encode_to_vec(),
-                &id,
-                &request_id,
-                expected,
-            )
-            .await?;
-        Ok(Response::new(listing))
+        self.curate(
+            &principal,
+            curation,
+            &m,
+            (&m.id, &m.request_id, &m.etag, None),
+        )
+        .await
     }
 
     async fn approve_listing(
@@ -1290,23 +1290,18 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
     ) -> Result<Response<pb::Listing>, Status> {
         let principal = principal(&request);
         let m = request.into_inner();
-        let (id, request_id, expected) = step_fields(&m.id, &m.request_id, &m.etag, None)?;
         let curation = Curation {
             action: CurationAction::Approve,
             rpc: "ApproveListing",
             authorize_as: Action::ApproveListing,
         };
-        let listing = self
-            .curate(
-                &principal,
-                curation,
-                m.encode_to_vec(),
-                &id,
-                &request_id,
-                expected,
-            )
-            .await?;
-        Ok(Response::new(listing))
+        self.curate(
+            &principal,
+            curation,
+            &m,
+            (&m.id, &m.request_id, &m.etag, None),
+        )
+        .await
     }
 
     async fn reject_listing(
@@ -1315,8 +1310,6 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
     ) -> Result<Response<pb::Listing>, Status> {
         let principal = principal(&request);
         let m = request.into_inner();
-        let (id, request_id, expected) =
-            step_fields(&m.id, &m.request_id, &m.etag, Some(&m.reason))?;
         let curation = Curation {
             action: CurationAction::Reject {
                 reason: m.reason.trim().to_owned(),
@@ -1324,17 +1317,13 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
             rpc: "RejectListing",
             authorize_as: Action::RejectListing,
         };
-        let listing = self
-            .curate(
-                &principal,
-                curation,
-                m.encode_to_vec(),
-                &id,
-                &request_id,
-                expected,
-            )
-            .await?;
-        Ok(Response::new(listing))
+        self.curate(
+            &principal,
+            curation,
+            &m,
+            (&m.id, &m.request_id, &m.etag, Some(&m.reason)),
+        )
+        .await
     }
 
     async fn suspend_listing(
@@ -1343,8 +1332,6 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
     ) -> Result<Response<pb::Listing>, Status> {
         let principal = principal(&request);
         let m = request.into_inner();
-        let (id, request_id, expected) =
-            step_fields(&m.id, &m.request_id, &m.etag, Some(&m.reason))?;
         let curation = Curation {
             action: CurationAction::Suspend {
                 reason: m.reason.trim().to_owned(),
@@ -1352,17 +1339,13 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
             rpc: "SuspendListing",
             authorize_as: Action::SuspendListing,
         };
-        let listing = self
-            .curate(
-                &principal,
-                curation,
-                m.encode_to_vec(),
-                &id,
-                &request_id,
-                expected,
-            )
-            .await?;
-        Ok(Response::new(listing))
+        self.curate(
+            &principal,
+            curation,
+            &m,
+            (&m.id, &m.request_id, &m.etag, Some(&m.reason)),
+        )
+        .await
     }
 
     async fn withdraw_listing(
@@ -1371,23 +1354,18 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
     ) -> Result<Response<pb::Listing>, Status> {
         let principal = principal(&request);
         let m = request.into_inner();
-        let (id, request_id, expected) = step_fields(&m.id, &m.request_id, &m.etag, None)?;
         let curation = Curation {
             action: CurationAction::Withdraw,
             rpc: "WithdrawListing",
             authorize_as: Action::WithdrawListing,
         };
-        let listing = self
-            .curate(
-                &principal,
-                curation,
-                m.encode_to_vec(),
-                &id,
-                &request_id,
-                expected,
-            )
-            .await?;
-        Ok(Response::new(listing))
+        self.curate(
+            &principal,
+            curation,
+            &m,
+            (&m.id, &m.request_id, &m.etag, None),
+        )
+        .await
     }
 
     async fn verify_listing(
@@ -1396,23 +1374,18 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
     ) -> Result<Response<pb::Listing>, Status> {
         let principal = principal(&request);
         let m = request.into_inner();
-        let (id, request_id, expected) = step_fields(&m.id, &m.request_id, &m.etag, None)?;
         let curation = Curation {
             action: CurationAction::Verify,
             rpc: "VerifyListing",
             authorize_as: Action::VerifyListing,
         };
-        let listing = self
-            .curate(
-                &principal,
-                curation,
-                m.encode_to_vec(),
-                &id,
-                &request_id,
-                expected,
-            )
-            .await?;
-        Ok(Response::new(listing))
+        self.curate(
+            &principal,
+            curation,
+            &m,
+            (&m.id, &m.request_id, &m.etag, None),
+        )
+        .await
     }
 
     async fn get_listing(
@@ -1632,11 +1605,11 @@ fn profile(
 }
 
 /// The id, request id, etag (and reason, when the step needs one) of a curation request.
+type StepFields<'a> = (&'a str, &'a str, &'a str, Option<&'a str>);
+
+/// Checks the fields of a curation request, naming each bad one.
 fn step_fields(
-    id: &str,
-    request_id_value: &str,
-    etag_value: &str,
-    reason_value: Option<&str>,
+    (id, request_id_value, etag_value, reason_value): StepFields<'_>,
 ) -> Result<(ListingId, String, Option<i64>), ServiceError> {
     let mut violations = Violations::default();
     let id = violations.keep(listing_id(id, "id"));

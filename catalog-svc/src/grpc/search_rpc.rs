@@ -290,6 +290,9 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         let mut facets = Vec::new();
         let mut total = 0;
         let mut next_offset = None;
+        // The price check of "max price" without a profile uses an empty one (list prices).
+        let anyone = Profile::default();
+        let person = checked.profile.as_ref().unwrap_or(&anyone);
         'rounds: loop {
             let page = self.index.search(&checked.query).await?;
             if checked.query.offset == first_offset {
@@ -327,7 +330,6 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                     continue;
                 }
                 let content = &record.listing.content;
-                let person = checked.profile.clone().unwrap_or_default();
                 let decision = checked
                     .profile
                     .as_ref()
@@ -338,7 +340,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 if let Some(max) = checked.max_price {
                     let unit = content
                         .pricing
-                        .quote(&person, 1, &self.territory, Money::ZERO)
+                        .quote(person, 1, &self.territory, Money::ZERO)
                         .map(|q| q.total);
                     if unit.is_ok_and(|unit| unit > max) {
                         continue;
