@@ -2,12 +2,16 @@
 //! territory.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use welfare_core::territory::{DEFAULT_FRESHNESS_WINDOW_DAYS, Territory};
 use welfare_runtime::config::{
-    AuthConfig, ConfigError, LimitsConfig, RuntimeConfig, ServerConfig, TelemetryConfig, load,
+    AuthConfig, ConfigError, LimitsConfig, RuntimeConfig, Secret, ServerConfig, TelemetryConfig,
+    load,
 };
+
+use crate::search::meili::MeiliConfig;
 
 /// Everything `catalog-svc` reads, from defaults, `--config FILE` and `LODIWELFARE__…`
 /// variables.
@@ -23,17 +27,69 @@ pub struct CatalogConfig {
     pub search: SearchConfig,
 }
 
-/// The search index: the embedded one, kept current from the catalogue's outbox.
+/// The search index, kept current from the catalogue's outbox: the embedded one (in memory,
+/// rebuilt at start) or a Meilisearch server.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SearchConfig {
+    /// `embedded` or `meilisearch`.
+    pub engine: SearchEngine,
     /// How often the indexer looks for new outbox rows when idle.
     pub interval_ms: u64,
+    pub meilisearch: MeilisearchConfig,
 }
 
 impl Default for SearchConfig {
     fn default() -> SearchConfig {
-        SearchConfig { interval_ms: 1_000 }
+        SearchConfig {
+            engine: SearchEngine::Embedded,
+            interval_ms: 1_000,
+            meilisearch: MeilisearchConfig::default(),
+        }
+    }
+}
+
+/// Which index serves search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchEngine {
+    Embedded,
+    Meilisearch,
+}
+
+/// The Meilisearch server (used when `search.engine = "meilisearch"`). The key comes from
+/// the environment: `LODIWELFARE__SEARCH__MEILISEARCH__API_KEY`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeilisearchConfig {
+    pub url: String,
+    pub api_key: Option<Secret>,
+    /// The uid of the live index; rebuilds swap a new one in under this name.
+    pub index: String,
+    /// How long one write task may take before it counts as failed.
+    pub task_timeout_ms: u64,
+}
+
+impl Default for MeilisearchConfig {
+    fn default() -> MeilisearchConfig {
+        MeilisearchConfig {
+            url: "http://127.0.0.1:7700".to_owned(),
+            api_key: None,
+            index: "listings".to_owned(),
+            task_timeout_ms: 300_000,
+        }
+    }
+}
+
+impl MeilisearchConfig {
+    /// The adapter's configuration.
+    pub fn adapter(&self) -> MeiliConfig {
+        MeiliConfig {
+            url: self.url.clone(),
+            api_key: self.api_key.as_ref().map(|key| key.expose().to_owned()),
+            index: self.index.clone(),
+            task_timeout: Duration::from_millis(self.task_timeout_ms),
+        }
     }
 }
 
@@ -122,6 +178,44 @@ mod tests {
         let territory = config.territory.territory().expect("territory");
         assert_eq!(territory.municipalities().len(), 60);
         assert_eq!(territory.freshness_window_days(), 180);
+        assert_eq!(config.search.engine, SearchEngine::Meilisearch);
+        assert_eq!(config.search.meilisearch.index, "listings");
+        assert!(config.search.meilisearch.api_key.is_none());
+    }
+
+    #[test]
+    fn the_meilisearch_key_comes_from_the_environment() {
+        let config: CatalogConfig = load(
+            None,
+            "lodiwelfare",
+            vec![
+                (
+                    "LODIWELFARE__SEARCH__ENGINE".to_owned(),
+                    "meilisearch".to_owned(),
+                ),
+                (
+                    "LODIWELFARE__SEARCH__MEILISEARCH__API_KEY".to_owned(),
+                    "s3cret".to_owned(),
+                ),
+            ],
+        )
+        .expect("config");
+        assert_eq!(config.search.engine, SearchEngine::Meilisearch);
+        assert_eq!(
+            config.search.meilisearch.adapter().api_key.as_deref(),
+            Some("s3cret")
+        );
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let error = load::<CatalogConfig>(
+            None,
+            "lodiwelfare",
+            vec![(
+                "LODIWELFARE__SEARCH__ENGINE".to_owned(),
+                "elastic".to_owned(),
+            )],
+        )
+        .expect_err("unknown engine");
+        assert!(error.to_string().contains("engine"), "{error}");
     }
 
     #[test]

@@ -1,18 +1,25 @@
 //! `catalog-svc`: the catalogue service on its own, on PostgreSQL or SQLite by database URL.
 //!
-//! Usage: `catalog-svc [--config FILE]`; every setting can also come from `LODIWELFARE__…`
-//! environment variables (see `welfare_runtime::config`).
+//! Usage: `catalog-svc [--config FILE] [serve | rebuild-index]`; every setting can also come
+//! from `LODIWELFARE__…` environment variables (see `welfare_runtime::config`).
+//!
+//! `serve` (the default) runs the service and its indexer. `rebuild-index` is for operators: it
+//! rebuilds the Meilisearch index from the catalogue — a new index filled and swapped in — and
+//! exits; the embedded index lives inside the serving process and is rebuilt at every start.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use catalog_svc::config::CatalogConfig;
+use catalog_svc::config::{CatalogConfig, SearchEngine};
 use catalog_svc::grpc::{CatalogApi, SERVICE_NAME, public_methods};
+use catalog_svc::search::SearchIndex;
 use catalog_svc::search::embedded::EmbeddedIndex;
 use catalog_svc::search::indexer::Indexer;
+use catalog_svc::search::meili::{MeiliIndex, Tuning};
 use catalog_svc::store::SqlStore;
+use welfare_core::territory::Territory;
 use welfare_proto::catalog::catalog_service_server::CatalogServiceServer;
 use welfare_runtime::clock::system_clock;
 use welfare_runtime::telemetry::Telemetry;
@@ -22,13 +29,16 @@ use welfare_runtime::{Application, ServiceSet, shutdown_signal};
 async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut config_file = None;
+    let mut command = Command::Serve;
     while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--config", Some(path)) => config_file = Some(PathBuf::from(path)),
-            _ => {
-                eprintln!("usage: catalog-svc [--config FILE]");
-                return ExitCode::from(2);
-            }
+        match arg.as_str() {
+            "--config" => match args.next() {
+                Some(path) => config_file = Some(PathBuf::from(path)),
+                None => return usage("--config needs a file"),
+            },
+            "serve" => command = Command::Serve,
+            "rebuild-index" => command = Command::RebuildIndex,
+            other => return usage(&format!("unknown argument {other:?}")),
         }
     }
     let config = match CatalogConfig::load(config_file.as_deref()) {
@@ -45,7 +55,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = run(config).await;
+    let result = match command {
+        Command::Serve => run(config).await,
+        Command::RebuildIndex => rebuild_index(config).await,
+    };
     telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -57,7 +70,21 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(config: CatalogConfig) -> Result<(), Box<dyn std::error::Error>> {
+#[derive(Debug, Clone, Copy)]
+enum Command {
+    Serve,
+    RebuildIndex,
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("catalog-svc: {problem}\nusage: catalog-svc [--config FILE] [serve | rebuild-index]");
+    ExitCode::from(2)
+}
+
+type Failure = Box<dyn std::error::Error>;
+
+/// The store and territory the configuration names.
+async fn open_store(config: &CatalogConfig) -> Result<(SqlStore, Arc<Territory>), Failure> {
     let territory = config.territory.territory()?;
     if let Some(path) = config
         .database
@@ -70,8 +97,57 @@ async fn run(config: CatalogConfig) -> Result<(), Box<dyn std::error::Error>> {
         std::fs::create_dir_all(parent)?;
     }
     let store = SqlStore::connect(&config.database.url, config.database.max_connections).await?;
-    let territory = Arc::new(territory);
-    let index = EmbeddedIndex::new()?;
+    Ok((store, Arc::new(territory)))
+}
+
+async fn run(config: CatalogConfig) -> Result<(), Failure> {
+    let (store, territory) = open_store(&config).await?;
+    match config.search.engine {
+        SearchEngine::Embedded => serve(config, store, territory, EmbeddedIndex::new()?).await,
+        SearchEngine::Meilisearch => {
+            let index =
+                MeiliIndex::open(&config.search.meilisearch.adapter(), Tuning::Italian).await?;
+            tracing::info!(index = index.uid(), "searching on Meilisearch");
+            serve(config, store, territory, index).await
+        }
+    }
+}
+
+/// Rebuilds the Meilisearch index from the catalogue and swaps it in.
+async fn rebuild_index(config: CatalogConfig) -> Result<(), Failure> {
+    if config.search.engine == SearchEngine::Embedded {
+        return Err(
+            "search.engine is \"embedded\": the embedded index lives in the serving \
+                    process and is rebuilt at every start; rebuild-index is for Meilisearch"
+                .into(),
+        );
+    }
+    let (store, territory) = open_store(&config).await?;
+    let index = MeiliIndex::open(&config.search.meilisearch.adapter(), Tuning::Italian).await?;
+    let indexer = Indexer::new(store, index.clone(), territory, system_clock());
+    let started = std::time::Instant::now();
+    let (cursor, count) = indexer.rebuild().await?;
+    tracing::info!(
+        index = index.uid(),
+        documents = count,
+        outbox_position = cursor.position,
+        seconds = started.elapsed().as_secs_f64(),
+        "search index rebuilt and swapped in"
+    );
+    eprintln!(
+        "catalog-svc: index {} rebuilt with {count} listings in {:.1} s",
+        index.uid(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn serve<I: SearchIndex>(
+    config: CatalogConfig,
+    store: SqlStore,
+    territory: Arc<Territory>,
+    index: I,
+) -> Result<(), Failure> {
     let indexer = Indexer::new(
         store.clone(),
         index.clone(),

@@ -17,6 +17,9 @@ mod support;
 use std::collections::HashMap;
 use std::path::Path;
 
+use catalog_svc::search::SearchIndex;
+use catalog_svc::search::embedded::EmbeddedIndex;
+use catalog_svc::search::meili::Tuning;
 use catalog_svc::store::{
     CatalogStore, Change, ListingRecord, OutboxEvent, ProviderRecord, RecordedRequest, SqlStore,
     Topic,
@@ -332,8 +335,8 @@ fn dcg(grades: impl Iterator<Item = u32>) -> f64 {
 }
 
 /// Runs every case against a server; returns (case, nDCG@10) and the failures.
-async fn run_cases<S: CatalogStore>(
-    server: &mut Server<S>,
+async fn run_cases<S: CatalogStore, I: SearchIndex>(
+    server: &mut Server<S, I>,
     entries: &HashMap<String, Entry>,
     territory: &Territory,
 ) -> (Vec<(String, f64)>, Vec<String>) {
@@ -493,24 +496,63 @@ async fn run_cases<S: CatalogStore>(
     (scores, failures)
 }
 
-#[tokio::test]
-async fn the_embedded_index_passes_the_conformance_suite() {
+/// Seeds a fresh catalogue, indexes it in `index` and runs every case; returns the mean
+/// nDCG@10 and the failures, after printing the scores.
+async fn conformance<I: SearchIndex>(label: &str, index: I) -> (f64, Vec<String>) {
     let territory = Territory::lodi();
     let store = sqlite().await;
     let entries = seed(&store, &territory).await;
     assert_eq!(entries.len(), 156);
-    let mut server = serve(store).await;
+    let mut server = serve_with(store, index).await;
     let (_, indexed) = server.indexer.rebuild().await.expect("rebuild");
     assert_eq!(indexed, 156);
     let (scores, failures) = run_cases(&mut server, &entries, &territory).await;
     let mean = scores.iter().map(|(_, s)| s).sum::<f64>() / scores.len() as f64;
     println!(
-        "embedded index: nDCG@10 over {} graded cases = {mean:.3}",
+        "{label}: nDCG@10 over {} graded cases = {mean:.3}",
         scores.len()
     );
     for (name, score) in &scores {
         println!("  {score:.3}  {name}");
     }
+    (mean, failures)
+}
+
+#[tokio::test]
+async fn the_embedded_index_passes_the_conformance_suite() {
+    let (mean, failures) =
+        conformance("embedded index", EmbeddedIndex::new().expect("index")).await;
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(mean >= 0.85, "nDCG@10 {mean:.3} below 0.85");
+}
+
+/// Meilisearch, tuned as the service runs it, passes the same suite; the embedded index
+/// ranks at least as well, and both beat Meilisearch on its default relevance settings.
+#[tokio::test]
+async fn meilisearch_passes_the_conformance_suite() {
+    let Some(tuned) = meili("conformance", Tuning::Italian).await else {
+        return;
+    };
+    let (mean, failures) = conformance("Meilisearch (tuned)", tuned.clone()).await;
+    tuned.delete().await.expect("delete index");
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(mean >= 0.85, "nDCG@10 {mean:.3} below 0.85");
+    let defaults = meili("conformance_defaults", Tuning::MeilisearchDefaults)
+        .await
+        .expect("Meilisearch");
+    let (baseline, _) = conformance("Meilisearch (default settings)", defaults.clone()).await;
+    defaults.delete().await.expect("delete index");
+    let (embedded, _) = conformance("embedded index", EmbeddedIndex::new().expect("index")).await;
+    println!(
+        "nDCG@10: embedded {embedded:.3}, Meilisearch tuned {mean:.3}, Meilisearch defaults \
+         {baseline:.3}"
+    );
+    assert!(
+        embedded >= mean,
+        "embedded {embedded:.3} below Meilisearch {mean:.3}"
+    );
+    assert!(
+        mean > baseline,
+        "tuned {mean:.3} not above defaults {baseline:.3}"
+    );
 }

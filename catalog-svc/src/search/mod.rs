@@ -8,6 +8,7 @@
 
 pub mod embedded;
 pub mod indexer;
+pub mod meili;
 
 use std::future::Future;
 
@@ -207,6 +208,14 @@ pub struct IndexPage {
 pub enum IndexError {
     #[error("search index: {0}")]
     Engine(String),
+    /// A Meilisearch task that failed or did not finish in time.
+    #[error("search index: Meilisearch task {uid} ({what}) failed: {code}: {message}")]
+    Task {
+        uid: u32,
+        what: String,
+        code: String,
+        message: String,
+    },
 }
 
 /// The search port: the embedded index and Meilisearch answer the same queries the same way.

@@ -10,8 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use catalog_svc::grpc::{CatalogApi, SERVICE_NAME, public_methods};
+use catalog_svc::search::SearchIndex;
 use catalog_svc::search::embedded::EmbeddedIndex;
 use catalog_svc::search::indexer::Indexer;
+use catalog_svc::search::meili::{MeiliConfig, MeiliIndex, Tuning};
 use catalog_svc::store::{CatalogStore, SqlStore};
 use serde_json::json;
 use tonic::metadata::MetadataValue;
@@ -116,16 +118,16 @@ impl TestClock {
     }
 }
 
-pub struct Server<S> {
+pub struct Server<S, I = EmbeddedIndex> {
     pub client: CatalogServiceClient<Channel>,
     pub clock: TestClock,
     pub store: S,
-    pub index: EmbeddedIndex,
-    pub indexer: Indexer<S, EmbeddedIndex>,
+    pub index: I,
+    pub indexer: Indexer<S, I>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
-impl<S> Drop for Server<S> {
+impl<S, I> Drop for Server<S, I> {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -134,6 +136,11 @@ impl<S> Drop for Server<S> {
 }
 
 pub async fn serve<S: CatalogStore>(store: S) -> Server<S> {
+    serve_with(store, EmbeddedIndex::new().expect("index")).await
+}
+
+/// A server searching `index`.
+pub async fn serve_with<S: CatalogStore, I: SearchIndex>(store: S, index: I) -> Server<S, I> {
     let mut config = RuntimeConfig::default();
     config.server.listen_addr = "127.0.0.1:0".parse().expect("address");
     config.auth.hs256_secret = Some(Secret::new(SECRET));
@@ -142,7 +149,6 @@ pub async fn serve<S: CatalogStore>(store: S) -> Server<S> {
     let clock = TestClock::new();
     let reading = clock.clone();
     let territory = Arc::new(Territory::lodi());
-    let index = EmbeddedIndex::new().expect("index");
     let clock_fn: welfare_runtime::clock::Clock = Arc::new(move || reading.now());
     let indexer = Indexer::new(
         store.clone(),
@@ -171,6 +177,33 @@ pub async fn serve<S: CatalogStore>(store: S) -> Server<S> {
         indexer,
         stop: Some(stop),
     }
+}
+
+/// The Meilisearch server the suites may use: `MEILI_URL` (and `MEILI_MASTER_KEY`), or `None`
+/// (the Meilisearch suites then report themselves skipped).
+pub fn meili_config(index: &str) -> Option<MeiliConfig> {
+    let url = std::env::var("MEILI_URL").ok().filter(|u| !u.is_empty())?;
+    Some(MeiliConfig {
+        url,
+        api_key: std::env::var("MEILI_MASTER_KEY")
+            .ok()
+            .filter(|k| !k.is_empty()),
+        index: unique_name(index),
+        task_timeout: std::time::Duration::from_secs(120),
+    })
+}
+
+/// A fresh Meilisearch index of its own, or `None` with the skip reported.
+pub async fn meili(index: &str, tuning: Tuning) -> Option<MeiliIndex> {
+    let Some(config) = meili_config(index) else {
+        eprintln!("SKIPPED: Meilisearch suite {index}: MEILI_URL is not set");
+        return None;
+    };
+    Some(
+        MeiliIndex::open(&config, tuning)
+            .await
+            .expect("Meilisearch"),
+    )
 }
 
 pub fn token(subject: &str, roles: &[&str], provider: Option<&str>) -> String {
@@ -391,8 +424,8 @@ pub fn listening_line() -> Listing {
 }
 
 /// Everything a world of tests needs: a server, an approved provider and its operator.
-pub struct World<S> {
-    pub server: Server<S>,
+pub struct World<S, I = EmbeddedIndex> {
+    pub server: Server<S, I>,
     pub provider_id: String,
     pub operator: String,
 }
@@ -438,7 +471,12 @@ pub async fn approve_provider(client: &mut CatalogServiceClient<Channel>, id: &s
 }
 
 pub async fn world<S: CatalogStore>(store: S) -> World<S> {
-    let mut server = serve(store).await;
+    world_with(store, EmbeddedIndex::new().expect("index")).await
+}
+
+/// A world searching `index`.
+pub async fn world_with<S: CatalogStore, I: SearchIndex>(store: S, index: I) -> World<S, I> {
+    let mut server = serve_with(store, index).await;
     let provider = register(
         &mut server.client,
         "Cooperativa Il Melograno",
@@ -453,7 +491,7 @@ pub async fn world<S: CatalogStore>(store: S) -> World<S> {
     }
 }
 
-impl<S: CatalogStore> World<S> {
+impl<S: CatalogStore, I: SearchIndex> World<S, I> {
     pub async fn draft(&mut self, listing: Listing) -> Listing {
         self.server
             .client
