@@ -1,10 +1,12 @@
-//! `SearchListings` over gRPC on the embedded index with 100,000 generated listings (SQLite
-//! store, as in the embedded mode), 8 concurrent clients, mixed queries with filters and a
-//! profile; and, in the same run, the raw index alone answering the same queries with the same
-//! concurrency. Reports p50, p99 and throughput of both, and the difference at p50.
+//! `SearchListings` over gRPC with 100,000 generated listings (SQLite store, as in the
+//! embedded mode), 8 concurrent clients, mixed queries with filters and a profile; and, in the
+//! same run, the raw index alone answering the same queries with the same concurrency. Reports
+//! p50, p99 and throughput of both, and the difference at p50: for the embedded index, and for
+//! Meilisearch when `MEILI_URL` (and `MEILI_MASTER_KEY`) name a server.
 //!
 //! Run: `cargo bench -p catalog-svc --bench search`. Optional: `BENCH_SECONDS` per phase
-//! (default 15), `BENCH_CLIENTS` (default 8), `BENCH_LISTINGS` (default 100000).
+//! (default 15), `BENCH_CLIENTS` (default 8), `BENCH_LISTINGS` (default 100000),
+//! `BENCH_DETAIL=1` for the raw index's latencies per query text.
 #![allow(
     clippy::print_stdout,
     clippy::cast_precision_loss,
@@ -21,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use catalog_svc::grpc::{CatalogApi, SERVICE_NAME, public_methods};
 use catalog_svc::search::embedded::EmbeddedIndex;
+use catalog_svc::search::meili::{MeiliConfig, MeiliIndex, Tuning};
 use catalog_svc::search::{IndexQuery, Order, SearchDocument, SearchIndex};
 use catalog_svc::store::{
     CatalogStore, Change, ListingRecord, OutboxEvent, ProviderRecord, RecordedRequest, SqlStore,
@@ -250,6 +253,160 @@ fn change(n: usize) -> Change {
     }
 }
 
+/// Latencies and throughput of one phase.
+struct Phase {
+    rate: f64,
+    p50: f64,
+    p99: f64,
+}
+
+impl Phase {
+    fn of(mut latencies: Vec<Duration>, elapsed: Duration) -> Phase {
+        latencies.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        Phase {
+            rate: latencies.len() as f64 / elapsed.as_secs_f64(),
+            p50: ms(percentile(&latencies, 0.5)),
+            p99: ms(percentile(&latencies, 0.99)),
+        }
+    }
+
+    fn print(&self, label: &str) {
+        println!(
+            "  {label:<26} {:>7.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
+            self.rate, self.p50, self.p99
+        );
+    }
+}
+
+/// The raw index alone: `clients` tasks asking it what the service would, until the deadline.
+async fn raw_phase<I: SearchIndex>(
+    index: &I,
+    territory: &Arc<Territory>,
+    clients: u64,
+    seconds: u64,
+) -> Phase {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for task in 0..clients {
+        let (index, territory) = (index.clone(), Arc::clone(territory));
+        // One thread per client, as the service's clients are concurrent requests: the
+        // latencies include waiting for a core, as the served phase's do.
+        let runtime = tokio::runtime::Handle::current();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (task + 1);
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let request = mixed(&mut state, &territory);
+                let query = index_query(&request, &territory);
+                let began = Instant::now();
+                runtime.block_on(index.search(&query)).expect("search");
+                latencies.push((request.query, began.elapsed()));
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("task"));
+    }
+    let elapsed = started.elapsed();
+    if env_number("BENCH_DETAIL", 0) == 1 {
+        for text in QUERIES {
+            let mut times: Vec<Duration> = latencies
+                .iter()
+                .filter(|(t, _)| t == text)
+                .map(|(_, d)| *d)
+                .collect();
+            times.sort();
+            println!(
+                "    {text:<52} p50 {:>6.2} ms  p99 {:>6.2} ms",
+                percentile(&times, 0.5).as_secs_f64() * 1e3,
+                percentile(&times, 0.99).as_secs_f64() * 1e3
+            );
+        }
+    }
+    Phase::of(latencies.into_iter().map(|(_, d)| d).collect(), elapsed)
+}
+
+/// `SearchListings` over gRPC on a server searching `index`.
+async fn served_phase<I: SearchIndex>(
+    index: &I,
+    store: &SqlStore,
+    territory: &Arc<Territory>,
+    clients: u64,
+    seconds: u64,
+) -> Phase {
+    let mut config = RuntimeConfig::default();
+    config.server.listen_addr = "127.0.0.1:0".parse().expect("address");
+    config.auth.hs256_secret = Some(Secret::new("catalog-benchmark-hs256-secret-of-32b"));
+    config.limits.rate_limit_per_second = 1_000_000;
+    config.limits.rate_limit_burst = 1_000_000;
+    let api = CatalogApi::new(
+        store.clone(),
+        index.clone(),
+        Arc::clone(territory),
+        system_clock(),
+    );
+    let services = ServiceSet {
+        routes: tonic::service::Routes::new(CatalogServiceServer::new(api)),
+        public_methods: public_methods(),
+        service_names: vec![SERVICE_NAME.to_owned()],
+    };
+    let app = Application::build(&config, services).await.expect("server");
+    let endpoint = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for task in 0..clients {
+        let (endpoint, territory) = (endpoint.clone(), Arc::clone(territory));
+        tasks.push(tokio::spawn(async move {
+            let mut client = CatalogServiceClient::connect(endpoint)
+                .await
+                .expect("connect");
+            let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (task + 1);
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let request = mixed(&mut state, &territory);
+                let began = Instant::now();
+                client.search_listings(request).await.expect("search");
+                latencies.push(began.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("task"));
+    }
+    let phase = Phase::of(latencies, started.elapsed());
+    let _ = stop.send(());
+    let _ = server.await;
+    phase
+}
+
+/// Both phases on one index, printed with the difference at p50.
+async fn measure<I: SearchIndex>(
+    label: &str,
+    index: &I,
+    store: &SqlStore,
+    territory: &Arc<Territory>,
+    clients: u64,
+    seconds: u64,
+) {
+    let raw = raw_phase(index, territory, clients, seconds).await;
+    let served = served_phase(index, store, territory, clients, seconds).await;
+    println!("{label}, {clients} clients, {seconds} s per phase");
+    raw.print("raw index alone");
+    served.print("SearchListings over gRPC");
+    println!("  service adds at p50: {:.2} ms", served.p50 - raw.p50);
+}
+
 #[tokio::main]
 async fn main() {
     let seconds = env_number("BENCH_SECONDS", 15);
@@ -311,102 +468,50 @@ async fn main() {
             .await
             .expect("listing");
     }
-    let seeding = seeding.elapsed().as_secs_f64();
+    println!(
+        "{listings} listings seeded in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
+
     let index = EmbeddedIndex::new().expect("index");
     let building = Instant::now();
-    index.rebuild(documents).await.expect("build");
-    let building = building.elapsed().as_secs_f64();
-
-    let mut config = RuntimeConfig::default();
-    config.server.listen_addr = "127.0.0.1:0".parse().expect("address");
-    config.auth.hs256_secret = Some(Secret::new("catalog-benchmark-hs256-secret-of-32b"));
-    config.limits.rate_limit_per_second = 1_000_000;
-    config.limits.rate_limit_burst = 1_000_000;
-    let api = CatalogApi::new(
-        store.clone(),
-        index.clone(),
-        Arc::clone(&territory),
-        system_clock(),
+    index.rebuild(documents.clone()).await.expect("build");
+    println!(
+        "embedded index built in {:.1} s",
+        building.elapsed().as_secs_f64()
     );
-    let services = ServiceSet {
-        routes: tonic::service::Routes::new(CatalogServiceServer::new(api)),
-        public_methods: public_methods(),
-        service_names: vec![SERVICE_NAME.to_owned()],
-    };
-    let app = Application::build(&config, services).await.expect("server");
-    let endpoint = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    measure(
+        "embedded index",
+        &index,
+        &store,
+        &territory,
+        clients,
+        seconds,
+    )
+    .await;
+    drop(index);
 
-    // The raw index alone.
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for task in 0..clients {
-        let (index, territory) = (index.clone(), Arc::clone(&territory));
-        tasks.push(tokio::task::spawn_blocking(move || {
-            let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (task + 1);
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let request = mixed(&mut state, &territory);
-                let query = index_query(&request, &territory);
-                let began = Instant::now();
-                index.search_now(&query).expect("search");
-                latencies.push(began.elapsed());
-            }
-            latencies
-        }));
-    }
-    let mut raw = Vec::new();
-    for task in tasks {
-        raw.extend(task.await.expect("task"));
-    }
-    let raw_rate = raw.len() as f64 / started.elapsed().as_secs_f64();
-    raw.sort();
-
-    // Over gRPC.
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for task in 0..clients {
-        let (endpoint, territory) = (endpoint.clone(), Arc::clone(&territory));
-        tasks.push(tokio::spawn(async move {
-            let mut client = CatalogServiceClient::connect(endpoint)
+    match std::env::var("MEILI_URL") {
+        Ok(url) if !url.is_empty() => {
+            let config = MeiliConfig {
+                url,
+                api_key: std::env::var("MEILI_MASTER_KEY").ok(),
+                index: format!("bench_{}", std::process::id()),
+                task_timeout: Duration::from_secs(1_800),
+            };
+            let meili = MeiliIndex::open(&config, Tuning::Italian)
                 .await
-                .expect("connect");
-            let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (task + 1);
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let request = mixed(&mut state, &territory);
-                let began = Instant::now();
-                client.search_listings(request).await.expect("search");
-                latencies.push(began.elapsed());
-            }
-            latencies
-        }));
+                .expect("Meilisearch");
+            let building = Instant::now();
+            meili.rebuild(documents).await.expect("build");
+            println!(
+                "Meilisearch index built in {:.1} s",
+                building.elapsed().as_secs_f64()
+            );
+            measure("Meilisearch", &meili, &store, &territory, clients, seconds).await;
+            meili.delete().await.expect("delete");
+        }
+        _ => println!("Meilisearch: skipped (MEILI_URL is not set)"),
     }
-    let mut served = Vec::new();
-    for task in tasks {
-        served.extend(task.await.expect("task"));
-    }
-    let served_rate = served.len() as f64 / started.elapsed().as_secs_f64();
-    served.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!(
-        "search on the embedded index: {listings} listings (seeded in {seeding:.1} s, index built in {building:.1} s), {clients} clients, {seconds} s per phase"
-    );
-    println!(
-        "  raw index alone          {raw_rate:>7.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
-        ms(percentile(&raw, 0.5)),
-        ms(percentile(&raw, 0.99))
-    );
-    println!(
-        "  SearchListings over gRPC {served_rate:>7.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
-        ms(percentile(&served, 0.5)),
-        ms(percentile(&served, 0.99))
-    );
-    println!(
-        "  service adds at p50: {:.2} ms",
-        ms(percentile(&served, 0.5)) - ms(percentile(&raw, 0.5))
-    );
     let _ = std::fs::remove_dir_all(&dir);
 }

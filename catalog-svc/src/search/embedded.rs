@@ -5,7 +5,9 @@
 //! label — (weight 2) and description (weight 1), analysed for Italian: words split, lowercased,
 //! accents folded, stop words dropped, Snowball-stemmed. A query word matches exactly, or with
 //! one typo from 5 characters and two from 9 (edit distance on the stem, a transposition
-//! counting as one), at a lower weight; subcategories the query names by a synonym rank higher.
+//! counting as one), at a lower weight — unless the word, as typed, is already in at least one
+//! listing in a hundred (and a hundred listings): then it was spelled right; subcategories the
+//! query names by a synonym rank higher.
 //! BM25 scores. Filters, facets and orders run on the documents kept beside the index, exactly
 //! as `IndexQuery::admits` and `count_facets` define them.
 
@@ -13,9 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
-};
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
@@ -34,8 +34,10 @@ use super::{
 use welfare_core::category::{Category, Subcategory};
 
 const ANALYZER: &str = "italian";
-/// What matching one query word is worth, far above any BM25 score.
-const WORD_WEIGHT: f32 = 1_000.0;
+/// A word found as typed in one listing in this many is not expanded to its typo neighbours…
+const COMMON_WORD_SHARE: u64 = 100;
+/// …provided it is found in at least this many.
+const COMMON_WORD_MIN: u64 = 100;
 /// The indexing memory budget of each generation.
 const WRITER_BYTES: usize = 50_000_000;
 
@@ -74,33 +76,52 @@ struct Fields {
 #[derive(Default)]
 struct Documents {
     slots: Vec<Option<Arc<SearchDocument>>>,
-    /// Facet keys by slot, as small integers, so counting over many matches is cheap.
-    keys: Vec<FacetKeys>,
+    /// What filters, facets and orders read, by slot, packed and contiguous so a pass over
+    /// every match stays in cache.
+    facts: Vec<Facts>,
+    /// The comuni of every slot, one run per slot (`Facts::comuni`).
+    comuni_runs: Vec<u16>,
     by_id: HashMap<String, usize>,
     /// The comuni seen, interned.
     comuni: Vec<String>,
     comune_numbers: HashMap<String, u16>,
+    /// The providers seen, interned.
+    provider_numbers: HashMap<String, u32>,
 }
 
-/// A document's facet values as indexes: category in `Category::ALL`, subcategory in
-/// `Subcategory::all()`, comuni in `Documents::comuni`.
-#[derive(Default)]
-struct FacetKeys {
+/// A document's filter and facet values, as numbers: category in `Category::ALL`,
+/// subcategory in `Subcategory::all()`, comuni in `Documents::comuni`, provider in
+/// `Documents::provider_numbers`.
+#[derive(Default, Clone, Copy)]
+struct Facts {
+    verified_at: i64,
+    min_price_cents: i64,
+    provider: u32,
+    /// Start and length of the slot's run in `Documents::comuni_runs`.
+    comuni_start: u32,
+    comuni_len: u16,
+    min_age: u8,
+    max_age: u8,
     category: u8,
     subcategory: u8,
-    comuni: Vec<u16>,
     everywhere: bool,
     free: bool,
+    /// States an age range (not open to every age).
+    targeted: bool,
+    /// Still in the index (a removed document's slot stays, dead).
+    live: bool,
 }
 
-/// An `IndexQuery`'s filters compiled against the interned keys: the same decision as
-/// `IndexQuery::admits`, without string comparisons on the hot path.
+/// An `IndexQuery`'s filters compiled against the interned facts: the same decision as
+/// `IndexQuery::admits`, without strings or pointers on the hot path.
 struct Filter<'q> {
     query: &'q IndexQuery,
     categories: Option<[bool; Category::ALL.len()]>,
     subcategories: Option<Vec<bool>>,
     /// The served comune's number; `Some(None)` when no document names it.
     served: Option<Option<u16>>,
+    /// The provider's number; `Some(None)` when no document names it.
+    provider: Option<Option<u32>>,
 }
 
 impl<'q> Filter<'q> {
@@ -126,60 +147,111 @@ impl<'q> Filter<'q> {
                 .served
                 .as_ref()
                 .map(|code| documents.comune_numbers.get(code).copied()),
+            provider: query
+                .provider_id
+                .as_ref()
+                .map(|id| documents.provider_numbers.get(id).copied()),
         }
     }
 
-    fn admits(&self, doc: &SearchDocument, keys: &FacetKeys) -> bool {
+    fn admits(&self, facts: &Facts, comuni_runs: &[u16]) -> bool {
         let q = self.query;
-        doc.verified_at >= q.fresh_since
-            && (!q.free_only || keys.free)
+        facts.live
+            && facts.verified_at >= q.fresh_since
+            && (!q.free_only || facts.free)
             && self.categories.is_none_or(|allowed| {
                 allowed
-                    .get(usize::from(keys.category))
+                    .get(usize::from(facts.category))
                     .copied()
                     .unwrap_or(false)
             })
             && self.subcategories.as_ref().is_none_or(|allowed| {
                 allowed
-                    .get(usize::from(keys.subcategory))
+                    .get(usize::from(facts.subcategory))
                     .copied()
                     .unwrap_or(false)
             })
             && self.served.is_none_or(|number| {
-                keys.everywhere || number.is_some_and(|n| keys.comuni.contains(&n))
+                facts.everywhere
+                    || number.is_some_and(|n| Documents::run(comuni_runs, facts).contains(&n))
             })
             && q.age
-                .is_none_or(|age| (doc.min_age..=doc.max_age).contains(&age))
+                .is_none_or(|age| (facts.min_age..=facts.max_age).contains(&age))
             && q.max_price_cents
-                .is_none_or(|max| doc.min_price_cents <= max)
-            && q.provider_id
-                .as_ref()
-                .is_none_or(|provider| &doc.provider_id == provider)
+                .is_none_or(|max| facts.min_price_cents <= max)
+            && self
+                .provider
+                .is_none_or(|number| number == Some(facts.provider))
     }
 }
 
 impl Documents {
-    fn keys_of(&mut self, doc: &SearchDocument) -> FacetKeys {
+    /// The comuni run of a slot.
+    fn run<'a>(comuni_runs: &'a [u16], facts: &Facts) -> &'a [u16] {
+        let start = facts.comuni_start as usize;
+        comuni_runs
+            .get(start..start + usize::from(facts.comuni_len))
+            .unwrap_or_default()
+    }
+
+    /// Adds a document in the next slot.
+    fn push(&mut self, doc: SearchDocument) -> usize {
+        let slot = self.slots.len();
+        let facts = self.facts_of(&doc);
+        self.by_id.insert(doc.id.clone(), slot);
+        // Alive once the text index has it too.
+        self.facts.push(Facts {
+            live: false,
+            ..facts
+        });
+        self.slots.push(Some(Arc::new(doc)));
+        slot
+    }
+
+    /// Marks a slot removed.
+    fn retire(&mut self, slot: usize) {
+        if let Some(entry) = self.slots.get_mut(slot) {
+            *entry = None;
+        }
+        if let Some(facts) = self.facts.get_mut(slot) {
+            facts.live = false;
+        }
+    }
+
+    fn facts_of(&mut self, doc: &SearchDocument) -> Facts {
         let position = |found: Option<usize>| u8::try_from(found.unwrap_or(0)).unwrap_or(0);
-        let mut comuni = Vec::with_capacity(doc.comuni.len());
+        let comuni_start = u32::try_from(self.comuni_runs.len()).unwrap_or(u32::MAX);
         for code in &doc.comuni {
             let next = u16::try_from(self.comuni.len()).unwrap_or(u16::MAX);
             let number = *self.comune_numbers.entry(code.clone()).or_insert(next);
             if usize::from(number) == self.comuni.len() {
                 self.comuni.push(code.clone());
             }
-            comuni.push(number);
+            self.comuni_runs.push(number);
         }
-        FacetKeys {
+        let next = u32::try_from(self.provider_numbers.len()).unwrap_or(u32::MAX);
+        let provider = *self
+            .provider_numbers
+            .entry(doc.provider_id.clone())
+            .or_insert(next);
+        Facts {
+            verified_at: doc.verified_at,
+            min_price_cents: doc.min_price_cents,
+            provider,
+            comuni_start,
+            comuni_len: u16::try_from(doc.comuni.len()).unwrap_or(u16::MAX),
+            min_age: doc.min_age,
+            max_age: doc.max_age,
             category: position(Category::ALL.iter().position(|c| *c == doc.category)),
             subcategory: position(
                 Subcategory::all()
                     .iter()
                     .position(|s| s.code == doc.subcategory),
             ),
-            comuni,
             everywhere: doc.everywhere,
             free: doc.free,
+            targeted: doc.min_age > 0 || doc.max_age < welfare_core::eligibility::MAX_AGE_YEARS,
+            live: true,
         }
     }
 
@@ -191,7 +263,7 @@ impl Documents {
         let mut everywhere_codes: Option<&[u16]> = None;
         let (mut everywhere, mut free, mut paid) = (0, 0, 0);
         for slot in slots {
-            let Some(keys) = self.keys.get(slot) else {
+            let Some(keys) = self.facts.get(slot) else {
                 continue;
             };
             if let Some(n) = category.get_mut(usize::from(keys.category)) {
@@ -200,11 +272,12 @@ impl Documents {
             if let Some(n) = subcategory.get_mut(usize::from(keys.subcategory)) {
                 *n += 1;
             }
+            let run = Documents::run(&self.comuni_runs, keys);
             if keys.everywhere {
                 everywhere += 1;
-                everywhere_codes.get_or_insert(&keys.comuni);
+                everywhere_codes.get_or_insert(run);
             } else {
-                for &c in &keys.comuni {
+                for &c in run {
                     if let Some(n) = comune.get_mut(usize::from(c)) {
                         *n += 1;
                     }
@@ -303,10 +376,6 @@ impl SegmentCollector for SlotScoresInSegment {
 /// One query per word of the text, and the boost for subcategories the text names.
 type TextQueries = (Vec<BooleanQuery>, Option<Box<dyn Query>>);
 
-/// A matching document (and its slot), the number of query words it matches, and its BM25
-/// score.
-type Match<'a> = (&'a SearchDocument, usize, usize, f64);
-
 /// One built index: tantivy's, its writer, and the documents beside it.
 struct Generation {
     reader: IndexReader,
@@ -350,12 +419,14 @@ impl Generation {
         })
     }
 
-    /// Adds or replaces documents, then removes `removed` ids; visible when this returns.
+    /// Adds or replaces documents, then removes `removed` ids; visible when this returns. New
+    /// slots come alive and replaced ones die together, once tantivy has committed, so no
+    /// search sees a listing twice.
     fn apply(&self, added: Vec<SearchDocument>, removed: &[String]) -> Result<(), IndexError> {
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let f = self.fields;
         let mut retired = Vec::new();
-        {
+        let born = {
             let mut documents = self
                 .documents
                 .write()
@@ -366,6 +437,7 @@ impl Generation {
                     retired.push(slot);
                 }
             }
+            let first = documents.slots.len();
             for doc in added {
                 let slot = documents.slots.len();
                 let mut tantivy_doc = TantivyDocument::default();
@@ -379,30 +451,41 @@ impl Generation {
                 }
                 tantivy_doc.add_text(f.subcategory, &doc.subcategory);
                 writer.add_document(tantivy_doc).map_err(engine)?;
-                documents.by_id.insert(doc.id.clone(), slot);
-                let keys = documents.keys_of(&doc);
-                documents.keys.push(keys);
-                documents.slots.push(Some(Arc::new(doc)));
+                documents.push(doc);
             }
-        }
+            first..documents.slots.len()
+        };
         writer.commit().map_err(engine)?;
         self.reader.reload().map_err(engine)?;
         let mut documents = self
             .documents
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        for slot in retired {
-            if let Some(entry) = documents.slots.get_mut(slot) {
-                *entry = None;
+        for slot in born {
+            if let Some(facts) = documents.facts.get_mut(slot) {
+                facts.live = true;
             }
+        }
+        for slot in retired {
+            documents.retire(slot);
         }
         Ok(())
     }
 
     /// One query per distinct analysed word of the text (exact and, from 5 typed characters,
     /// fuzzy, over the three text fields), and the subcategory boost; `None` without words.
-    fn word_queries(&self, query: &IndexQuery, analyzer: &mut TextAnalyzer) -> Option<TextQueries> {
+    ///
+    /// A word found as typed in many listings (`COMMON_WORD_SHARE` of them, and at least
+    /// `COMMON_WORD_MIN`) is a word the person spelled right: it is not expanded to its typo
+    /// neighbours, which would only add noise and re-read its long posting list.
+    fn word_queries(
+        &self,
+        query: &IndexQuery,
+        analyzer: &mut TextAnalyzer,
+        searcher: &tantivy::Searcher,
+    ) -> Result<Option<TextQueries>, IndexError> {
         let f = self.fields;
+        let common = (searcher.num_docs() / COMMON_WORD_SHARE).max(COMMON_WORD_MIN);
         let mut words: Vec<(String, usize)> = Vec::new();
         let mut stream = analyzer.token_stream(&query.text);
         stream.process(&mut |token| {
@@ -415,16 +498,20 @@ impl Generation {
             }
         });
         if words.is_empty() {
-            return None;
+            return Ok(None);
         }
-        let per_word = words
-            .iter()
-            .map(|(word, typed)| {
-                let typos = match typed {
-                    0..=4 => 0,
-                    5..=8 => 1,
-                    _ => 2,
-                };
+        let mut per_word = Vec::with_capacity(words.len());
+        for (word, typed) in &words {
+            let found = searcher
+                .doc_freq(&Term::from_field_text(f.all, word))
+                .map_err(engine)?;
+            let typos = match typed {
+                _ if found >= common => 0,
+                0..=4 => 0,
+                5..=8 => 1,
+                _ => 2,
+            };
+            per_word.push({
                 let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                 for (field, weight) in [(f.title, 3.0), (f.vocabulary, 2.0), (f.description, 1.0)] {
                     clauses.push((
@@ -455,8 +542,8 @@ impl Generation {
                     }
                 }
                 BooleanQuery::new(clauses)
-            })
-            .collect();
+            });
+        }
         let boost = (!query.boost_subcategories.is_empty()).then(|| {
             let clauses: Vec<(Occur, Box<dyn Query>)> = query
                 .boost_subcategories
@@ -471,7 +558,7 @@ impl Generation {
                 .collect();
             Box::new(BoostQuery::new(Box::new(BooleanQuery::new(clauses)), 4.0)) as Box<dyn Query>
         });
-        Some((per_word, boost))
+        Ok(Some((per_word, boost)))
     }
 
     fn search(
@@ -483,103 +570,103 @@ impl Generation {
             .documents
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        // (document, words matched, score) for every match: like Meilisearch's first ranking
-        // rule, a document matching more of the query's words ranks first, then BM25.
         let filter = Filter::new(query, &documents);
-        let mut matches: Vec<Match> = match self.word_queries(query, analyzer) {
+        let runs = documents.comuni_runs.as_slice();
+        let targeted = |facts: &Facts| query.age.is_some() && facts.targeted;
+        // Every match with what orders it: like Meilisearch's first ranking rule, a document
+        // matching more of the query's words ranks first, then (with an age) one aimed at it,
+        // then BM25.
+        let searcher = self.reader.searcher();
+        let mut matches: Vec<Match> = match self.word_queries(query, analyzer, &searcher)? {
             None => documents
-                .slots
+                .facts
                 .iter()
-                .zip(&documents.keys)
                 .enumerate()
-                .filter_map(|(slot, (doc, keys))| {
-                    let doc = doc.as_deref()?;
-                    filter.admits(doc, keys).then_some((doc, slot, 0, 0.0))
-                })
+                .filter(|(_, facts)| filter.admits(facts, runs))
+                .map(|(slot, facts)| Match::new(slot, 0, targeted(facts), 0.0))
                 .collect(),
             Some((per_word, boost)) => {
-                let searcher = self.reader.searcher();
-                // Each word adds WORD_WEIGHT when it matches at all, plus its BM25 score: the
-                // score's thousands count the words matched.
-                let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-                for word in per_word {
-                    let word: Box<dyn Query> = Box::new(word);
-                    clauses.push((
-                        Occur::Should,
-                        Box::new(ConstScoreQuery::new(word.box_clone(), WORD_WEIGHT)),
-                    ));
-                    clauses.push((Occur::Should, word));
+                // Each word is one search; its matches add one word and their BM25 score.
+                let mut scored = vec![Scored::default(); documents.facts.len()];
+                let mut add = |hits: Vec<(u64, Score)>, counts: bool| {
+                    for (slot, score) in hits {
+                        if let Some(entry) =
+                            usize::try_from(slot).ok().and_then(|s| scored.get_mut(s))
+                        {
+                            entry.found = true;
+                            entry.score += score;
+                            if counts {
+                                entry.words = entry.words.saturating_add(1);
+                            }
+                        }
+                    }
+                };
+                for word in &per_word {
+                    add(searcher.search(word, &SlotScores).map_err(engine)?, true);
                 }
-                if let Some(boost) = boost {
-                    clauses.push((Occur::Should, boost));
+                if let Some(boost) = &boost {
+                    add(
+                        searcher
+                            .search(boost.as_ref(), &SlotScores)
+                            .map_err(engine)?,
+                        false,
+                    );
                 }
-                let found = searcher
-                    .search(&BooleanQuery::new(clauses), &SlotScores)
-                    .map_err(engine)?;
-                found
-                    .into_iter()
-                    .filter_map(|(slot, score)| {
-                        let whole = (score / WORD_WEIGHT).floor();
-                        let bm25 = f64::from(score - whole * WORD_WEIGHT);
-                        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                        let words = whole as usize;
-                        let slot = usize::try_from(slot).ok()?;
-                        let doc = documents.slots.get(slot)?.as_deref()?;
-                        let keys = documents.keys.get(slot)?;
-                        filter.admits(doc, keys).then_some((doc, slot, words, bm25))
+                // In slot order, so the facts are read sequentially.
+                scored
+                    .iter()
+                    .zip(&documents.facts)
+                    .enumerate()
+                    .filter(|(_, (entry, facts))| entry.found && filter.admits(facts, runs))
+                    .map(|(slot, (entry, facts))| {
+                        Match::new(slot, entry.words, targeted(facts), entry.score)
                     })
                     .collect()
             }
         };
-        let facets = documents.facets(matches.iter().map(|m| m.1));
+        let facets = documents.facets(matches.iter().map(|m| m.slot as usize));
         let total = u64::try_from(matches.len()).unwrap_or(u64::MAX);
-        let distance = |doc: &SearchDocument| {
+        let distance = |slot: usize| {
             query
                 .origin
-                .zip(doc.location)
+                .zip(documents.slots.get(slot)?.as_ref()?.location)
                 .map(|(origin, at)| origin.distance_m(at))
         };
-        // A listing aimed at the person's age (it states an age range that admits it) is a
-        // better answer than one open to every age.
-        let targeted = |doc: &SearchDocument| {
-            query.age.is_some()
-                && (doc.min_age > 0 || doc.max_age < welfare_core::eligibility::MAX_AGE_YEARS)
-        };
-        let relevance = |a: &Match, b: &Match| {
-            b.2.cmp(&a.2)
-                .then_with(|| targeted(b.0).cmp(&targeted(a.0)))
-                .then_with(|| b.3.total_cmp(&a.3))
-        };
-        let order = |a: &Match, b: &Match| {
-            match query.order {
-                Order::Relevance => std::cmp::Ordering::Equal,
-                Order::Distance => match (distance(a.0), distance(b.0)) {
-                    (Some(x), Some(y)) => x.total_cmp(&y),
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                    (None, None) => std::cmp::Ordering::Equal,
-                },
-                Order::Price => a.0.min_price_cents.cmp(&b.0.min_price_cents),
+        match query.order {
+            Order::Relevance => {}
+            Order::Distance => {
+                for m in &mut matches {
+                    m.key = distance(m.slot as usize).unwrap_or(f64::INFINITY);
+                }
             }
-            .then_with(|| relevance(a, b))
-            .then_with(|| a.0.id.cmp(&b.0.id))
-        };
+            Order::Price => {
+                for m in &mut matches {
+                    m.key = documents
+                        .facts
+                        .get(m.slot as usize)
+                        .map_or(f64::INFINITY, |f| f.min_price_cents as f64);
+                }
+            }
+        }
         // Only the matches up to the end of the page need sorting.
         let wanted = query.offset.saturating_add(query.limit);
         if wanted < matches.len() {
-            matches.select_nth_unstable_by(wanted, order);
+            matches.select_nth_unstable_by(wanted, Match::order);
             matches.truncate(wanted);
         }
-        matches.sort_by(order);
+        matches.sort_unstable_by(Match::order);
         let hits = matches
             .iter()
             .skip(query.offset)
             .take(query.limit)
-            .map(|(doc, _, words, score)| IndexHit {
-                id: doc.id.clone(),
-                // Comparable within one answer: words matched first, then BM25.
-                score: f64::from(u32::try_from(*words).unwrap_or(u32::MAX)) * 1_000.0 + *score,
-                distance_m: distance(doc),
+            .filter_map(|m| {
+                let doc = documents.slots.get(m.slot as usize)?.as_ref()?;
+                Some(IndexHit {
+                    id: doc.id.clone(),
+                    // Comparable within one answer: words matched first, then BM25.
+                    score: f64::from(m.words) * 1_000.0 + f64::from(m.bm25),
+                    distance_m: distance(m.slot as usize),
+                })
             })
             .collect();
         Ok(IndexPage {
@@ -587,6 +674,48 @@ impl Generation {
             total,
             facets,
         })
+    }
+}
+
+/// What the words of a query found of one slot.
+#[derive(Debug, Clone, Copy, Default)]
+struct Scored {
+    score: f32,
+    words: u16,
+    found: bool,
+}
+
+/// A match and what orders it.
+#[derive(Debug, Clone, Copy)]
+struct Match {
+    /// The order's key (distance or price, ascending); 0 when ordering by relevance.
+    key: f64,
+    bm25: f32,
+    slot: u32,
+    words: u16,
+    targeted: bool,
+}
+
+impl Match {
+    fn new(slot: usize, words: u16, targeted: bool, bm25: f32) -> Match {
+        Match {
+            key: 0.0,
+            bm25,
+            slot: u32::try_from(slot).unwrap_or(u32::MAX),
+            words,
+            targeted,
+        }
+    }
+
+    /// The order's key, then relevance, then the slot (the order documents were added in:
+    /// listing id order after a rebuild).
+    fn order(a: &Match, b: &Match) -> std::cmp::Ordering {
+        a.key
+            .total_cmp(&b.key)
+            .then_with(|| b.words.cmp(&a.words))
+            .then_with(|| b.targeted.cmp(&a.targeted))
+            .then_with(|| b.bm25.total_cmp(&a.bm25))
+            .then_with(|| a.slot.cmp(&b.slot))
     }
 }
 
@@ -667,8 +796,11 @@ impl SearchIndex for EmbeddedIndex {
         Ok(())
     }
 
+    /// Searches on the blocking pool: a search over many matches takes milliseconds of CPU,
+    /// which must neither stall the runtime's other requests nor queue them behind it.
     async fn search(&self, query: &IndexQuery) -> Result<IndexPage, IndexError> {
-        self.search_now(query)
+        let (index, query) = (self.clone(), query.clone());
+        blocking(move || index.search_now(&query)).await
     }
 }
 
@@ -718,8 +850,10 @@ mod tests {
         docs[0].provider_id = "q".to_owned();
         let mut documents = Documents::default();
         for d in &docs {
-            let keys = documents.keys_of(d);
-            documents.keys.push(keys);
+            documents.push(d.clone());
+        }
+        for facts in &mut documents.facts {
+            facts.live = true;
         }
         let base = IndexQuery {
             text: String::new(),
@@ -778,9 +912,9 @@ mod tests {
         ];
         for query in &queries {
             let filter = Filter::new(query, &documents);
-            for (d, keys) in docs.iter().zip(&documents.keys) {
+            for (d, facts) in docs.iter().zip(&documents.facts) {
                 assert_eq!(
-                    filter.admits(d, keys),
+                    filter.admits(facts, &documents.comuni_runs),
                     query.admits(d),
                     "{query:?} on {}",
                     d.id
@@ -800,8 +934,7 @@ mod tests {
         ];
         let mut documents = Documents::default();
         for d in &docs {
-            let keys = documents.keys_of(d);
-            documents.keys.push(keys);
+            documents.push(d.clone());
         }
         assert_eq!(documents.facets(0..docs.len()), count_facets(docs.iter()));
         assert_eq!(
