@@ -388,6 +388,13 @@ async fn run_cases<S: CatalogStore, I: SearchIndex>(
                     .unwrap_or_else(|| panic!("{name}: unknown hit {id}"))
             })
             .collect();
+        // `SHOW_CASE=<part of a case name>` prints what each adapter answered.
+        if std::env::var("SHOW_CASE").is_ok_and(|part| name.contains(&part)) {
+            println!("{name}:");
+            for (hit, entry) in response.hits.iter().zip(&hits).take(10) {
+                println!("  {:>8.3}  {}", hit.score, entry.key);
+            }
+        }
         let categories: Vec<String> = case
             .get("categories")
             .and_then(Value::as_array)

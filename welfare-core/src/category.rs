@@ -193,19 +193,32 @@ impl Subcategory {
 
     /// The subcategories whose label, code or one of whose synonyms appears in `text` as whole
     /// words, ignoring case, accents and punctuation: "cerco una badante" names SAD,
-    /// "asilo nido a Lodi" the asilo nido.
+    /// "asilo nido a Lodi" the asilo nido. The longest phrase wins: "ginnastica dolce" names
+    /// physiotherapy, not the sports whose synonym "ginnastica" it contains.
     pub fn mentioned_in(text: &str) -> Vec<&'static Subcategory> {
         let folded = format!(" {} ", crate::text::fold(text));
-        SUBCATEGORIES
+        // Each subcategory named, with the longest of its phrases found.
+        let named: Vec<(&'static Subcategory, String)> = SUBCATEGORIES
             .iter()
-            .filter(|sub| {
+            .filter_map(|sub| {
                 std::iter::once(sub.label_it)
                     .chain(std::iter::once(sub.code))
                     .chain(sub.synonyms.iter().copied())
                     .map(crate::text::fold)
-                    .filter(|phrase| !phrase.is_empty())
-                    .any(|phrase| folded.contains(&format!(" {phrase} ")))
+                    .filter(|phrase| !phrase.is_empty() && folded.contains(&format!(" {phrase} ")))
+                    .max_by_key(String::len)
+                    .map(|phrase| (sub, phrase))
             })
+            .collect();
+        named
+            .iter()
+            .filter(|(_, phrase)| {
+                !named.iter().any(|(_, other)| {
+                    other.len() > phrase.len()
+                        && format!(" {other} ").contains(&format!(" {phrase} "))
+                })
+            })
+            .map(|(sub, _)| *sub)
             .collect()
     }
 }
@@ -338,7 +351,9 @@ static SUBCATEGORIES: &[Subcategory] = &[
             "fisioterapista",
             "riabilitazione",
             "fisioterapia a domicilio",
-            "ginnastica riabilitativa"
+            "ginnastica riabilitativa",
+            "ginnastica dolce",
+            "ginnastica posturale"
         ]
     ),
     subcategory!(
@@ -553,6 +568,8 @@ mod tests {
         assert_eq!(codes("baby-sitter il sabato"), ["baby-sitting"]);
         assert!(codes("asilo nido a Lodi").contains(&"asilo-nido"));
         assert!(codes("nidificazione").is_empty());
+        assert_eq!(codes("ginnastica dolce per la schiena"), ["fisioterapia"]);
+        assert_eq!(codes("ginnastica per bambini"), ["attivita-sportive"]);
         assert!(codes("").is_empty());
     }
 

@@ -84,7 +84,16 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
     /// Builds a new index from every public listing and swaps it in. Returns the outbox
     /// position to consume from (read before the listings, so nothing written meanwhile is
     /// missed) and the number of documents.
+    /// A failure is counted in `lodiwelfare.search.index_failures` (stage "rebuild").
     pub async fn rebuild(&self) -> Result<(OutboxCursor, usize), IndexerError> {
+        let result = self.build().await;
+        if result.is_err() {
+            crate::metrics::index_failed("rebuild");
+        }
+        result
+    }
+
+    async fn build(&self) -> Result<(OutboxCursor, usize), IndexerError> {
         let position = self.store.outbox_position().await?;
         let fresh_since = (self.clock)()
             .plus_seconds(-i64::from(self.territory.freshness_window_days()) * SECONDS_PER_DAY);
@@ -120,7 +129,17 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
 
     /// Applies one batch of outbox rows after the cursor, and any late rows that fill its gaps;
     /// returns how many rows were applied.
+    /// A failure is counted in `lodiwelfare.search.index_failures` (stage "apply"); the cursor
+    /// then has not moved.
     pub async fn catch_up(&self, cursor: &mut OutboxCursor) -> Result<usize, IndexerError> {
+        let result = self.follow(cursor).await;
+        if result.is_err() {
+            crate::metrics::index_failed("apply");
+        }
+        result
+    }
+
+    async fn follow(&self, cursor: &mut OutboxCursor) -> Result<usize, IndexerError> {
         let now_seconds = (self.clock)().unix_seconds();
         let mut rows = self.store.outbox(cursor.position, OUTBOX_BATCH).await?;
         let late = self
@@ -241,7 +260,6 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
                     break cursor;
                 }
                 Err(error) => {
-                    crate::metrics::index_failed("rebuild");
                     tracing::error!(%error, "search index rebuild failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(60));
@@ -257,7 +275,6 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
                 }
                 Ok(_) => backoff = interval,
                 Err(error) => {
-                    crate::metrics::index_failed("apply");
                     tracing::error!(%error, position = cursor.position, "applying the outbox failed; retrying");
                     backoff = (backoff * 2).min(Duration::from_secs(60));
                 }

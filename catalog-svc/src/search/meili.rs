@@ -6,7 +6,10 @@
 //! indexes the stems of the title, the vocabulary and the description in that order of
 //! importance; queries are analysed the same way. Typo tolerance then runs on stems: one typo
 //! from 4 letters of stem and two from 8, which is where a typed word of 5 and of 9 letters
-//! usually lands. Filters are Meilisearch filter expressions equal to `IndexQuery::admits`;
+//! usually lands. Of a query's words only those some admitted listing has are sent, and
+//! Meilisearch drops the most frequent first when too few listings have them all (the embedded
+//! index ranks by words matched: the nearest Meilisearch comes). Filters are Meilisearch filter
+//! expressions equal to `IndexQuery::admits`;
 //! totals and facets are exhaustive (page-mode search, `maxTotalHits` and `maxValuesPerFacet`
 //! set above the catalogue's size); distance and price orders come first through the `sort`
 //! ranking rule, relevance after them.
@@ -193,6 +196,8 @@ fn sort_of(query: &IndexQuery) -> Vec<String> {
             vec![format!("_geoPoint({}, {}):asc", origin.lat(), origin.lon())]
         }
         (Order::Price, _) => vec!["min_price_cents:asc".to_owned()],
+        // For a stated age, listings aimed at it first.
+        (Order::Relevance, _) if query.age.is_some() => vec!["age_targeted:desc".to_owned()],
         _ => Vec::new(),
     }
 }
@@ -270,7 +275,7 @@ impl MeiliIndex {
         ];
         let common = Settings::new()
             .with_filterable_attributes(filterable)
-            .with_sortable_attributes(["_geo", "min_price_cents"])
+            .with_sortable_attributes(["_geo", "min_price_cents", "age_targeted"])
             .with_pagination(PaginationSetting {
                 max_total_hits: MAX_TOTAL_HITS,
             })
@@ -417,6 +422,39 @@ impl MeiliIndex {
         Ok(())
     }
 
+    /// The words of an analysed query that some admitted document has (typos and prefix
+    /// allowed), in their order. Meilisearch matches a query by dropping words until enough
+    /// documents match, always keeping one; a word no listing has ("qualcuno che porti la
+    /// spesa") would be that one and empty the answer, where the embedded index ranks the
+    /// listings that have the other words. One multi-search asks for every word at once.
+    async fn found_words(&self, stems: &str, filter: &str) -> Result<String, IndexError> {
+        let words: Vec<&str> = stems.split(' ').filter(|w| !w.is_empty()).collect();
+        if words.len() < 2 {
+            return Ok(stems.to_owned());
+        }
+        let index = self.client.index(&self.uid);
+        let mut multi = self.client.multi_search();
+        for word in &words {
+            multi.with_search_query(
+                index
+                    .search()
+                    .with_query(word)
+                    .with_filter(filter)
+                    .with_limit(1)
+                    .with_attributes_to_retrieve(Selectors::Some(&["id"]))
+                    .build(),
+            );
+        }
+        let counts = multi.execute::<MeiliHit>().await.map_err(engine)?;
+        let found: Vec<&str> = words
+            .iter()
+            .zip(&counts.results)
+            .filter(|(_, result)| !result.hits.is_empty())
+            .map(|(word, _)| *word)
+            .collect();
+        Ok(found.join(" "))
+    }
+
     /// The number of documents in the live index.
     pub async fn document_count(&self) -> Result<usize, IndexError> {
         let stats = self
@@ -488,11 +526,11 @@ impl SearchIndex for MeiliIndex {
     }
 
     async fn search(&self, query: &IndexQuery) -> Result<IndexPage, IndexError> {
+        let filter = filter_of(query);
         let text = match self.tuning {
-            Tuning::Italian => self.stems(&query.text),
+            Tuning::Italian => self.found_words(&self.stems(&query.text), &filter).await?,
             Tuning::MeilisearchDefaults => query.text.clone(),
         };
-        let filter = filter_of(query);
         let sort = sort_of(query);
         let sort: Vec<&str> = sort.iter().map(String::as_str).collect();
         let facets: Vec<&str> = FACETS.iter().map(|(meili, _)| *meili).collect();
