@@ -196,27 +196,41 @@ impl Subcategory {
     /// "asilo nido a Lodi" the asilo nido. The longest phrase wins: "ginnastica dolce" names
     /// physiotherapy, not the sports whose synonym "ginnastica" it contains.
     pub fn mentioned_in(text: &str) -> Vec<&'static Subcategory> {
+        // Every subcategory's phrases, folded and padded with spaces, computed once.
+        static PHRASES: std::sync::OnceLock<Vec<Vec<String>>> = std::sync::OnceLock::new();
+        let phrases = PHRASES.get_or_init(|| {
+            SUBCATEGORIES
+                .iter()
+                .map(|sub| {
+                    std::iter::once(sub.label_it)
+                        .chain(std::iter::once(sub.code))
+                        .chain(sub.synonyms.iter().copied())
+                        .map(crate::text::fold)
+                        .filter(|phrase| !phrase.is_empty())
+                        .map(|phrase| format!(" {phrase} "))
+                        .collect()
+                })
+                .collect()
+        });
         let folded = format!(" {} ", crate::text::fold(text));
         // Each subcategory named, with the longest of its phrases found.
-        let named: Vec<(&'static Subcategory, String)> = SUBCATEGORIES
+        let named: Vec<(&'static Subcategory, &str)> = SUBCATEGORIES
             .iter()
-            .filter_map(|sub| {
-                std::iter::once(sub.label_it)
-                    .chain(std::iter::once(sub.code))
-                    .chain(sub.synonyms.iter().copied())
-                    .map(crate::text::fold)
-                    .filter(|phrase| !phrase.is_empty() && folded.contains(&format!(" {phrase} ")))
-                    .max_by_key(String::len)
-                    .map(|phrase| (sub, phrase))
+            .zip(phrases)
+            .filter_map(|(sub, phrases)| {
+                phrases
+                    .iter()
+                    .filter(|phrase| folded.contains(phrase.as_str()))
+                    .max_by_key(|phrase| phrase.len())
+                    .map(|phrase| (sub, phrase.as_str()))
             })
             .collect();
         named
             .iter()
             .filter(|(_, phrase)| {
-                !named.iter().any(|(_, other)| {
-                    other.len() > phrase.len()
-                        && format!(" {other} ").contains(&format!(" {phrase} "))
-                })
+                !named
+                    .iter()
+                    .any(|(_, other)| other.len() > phrase.len() && other.contains(phrase))
             })
             .map(|(sub, _)| *sub)
             .collect()

@@ -164,11 +164,7 @@ fn take_comune(words: &mut Vec<String>, territory: &Territory) -> Option<IstatCo
     for len in (1..=MAX_NAME_WORDS.min(words.len())).rev() {
         for start in 0..=(words.len() - len) {
             let phrase = words.get(start..start + len)?.join(" ");
-            if let Some(m) = territory
-                .municipalities()
-                .iter()
-                .find(|m| fold(&m.name) == phrase)
-            {
+            if let Some(m) = territory.find_by_folded_name(&phrase) {
                 let code = m.istat_code.clone();
                 remove_place(words, start, len);
                 return Some(code);

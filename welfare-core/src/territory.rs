@@ -356,6 +356,13 @@ impl Territory {
         }
     }
 
+    /// The municipality whose whole name, folded (`text::fold`), is exactly `folded`.
+    pub fn find_by_folded_name(&self, folded: &str) -> Option<&Municipality> {
+        self.by_folded_name
+            .get(folded)
+            .and_then(|&index| self.config.municipalities.get(index))
+    }
+
     /// Finds a municipality by its cadastral (Belfiore) code.
     pub fn find_by_cadastral_code(&self, code: &str) -> Option<&Municipality> {
         self.config

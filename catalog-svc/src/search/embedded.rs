@@ -14,8 +14,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, EnableScoring, FuzzyTermQuery, Occur, Query, TermQuery,
+};
 use tantivy::schema::{
     FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
@@ -24,8 +25,7 @@ use tantivy::tokenizer::{
     StopWordFilter, TextAnalyzer,
 };
 use tantivy::{
-    DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentOrdinal, SegmentReader,
-    TantivyDocument, Term,
+    Index, IndexReader, IndexWriter, ReloadPolicy, Score, TantivyDocument, Term, index::SegmentId,
 };
 
 use super::{
@@ -326,53 +326,6 @@ impl Documents {
     }
 }
 
-/// Collects every match as its document slot and score, unsorted: the caller filters and
-/// orders them itself.
-struct SlotScores;
-
-impl Collector for SlotScores {
-    type Fruit = Vec<(u64, Score)>;
-    type Child = SlotScoresInSegment;
-
-    fn for_segment(
-        &self,
-        _segment_ord: SegmentOrdinal,
-        segment: &SegmentReader,
-    ) -> tantivy::Result<SlotScoresInSegment> {
-        Ok(SlotScoresInSegment {
-            slots: segment.fast_fields().u64("slot")?,
-            hits: Vec::new(),
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        true
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Vec<(u64, Score)>>) -> tantivy::Result<Vec<(u64, Score)>> {
-        Ok(fruits.into_iter().flatten().collect())
-    }
-}
-
-struct SlotScoresInSegment {
-    slots: tantivy::columnar::Column<u64>,
-    hits: Vec<(u64, Score)>,
-}
-
-impl SegmentCollector for SlotScoresInSegment {
-    type Fruit = Vec<(u64, Score)>;
-
-    fn collect(&mut self, doc: DocId, score: Score) {
-        if let Some(slot) = self.slots.first(doc) {
-            self.hits.push((slot, score));
-        }
-    }
-
-    fn harvest(self) -> Vec<(u64, Score)> {
-        self.hits
-    }
-}
-
 /// One query per word of the text, and the boost for subcategories the text names.
 type TextQueries = (Vec<BooleanQuery>, Option<Box<dyn Query>>);
 
@@ -382,6 +335,9 @@ struct Generation {
     writer: Mutex<IndexWriter<TantivyDocument>>,
     fields: Fields,
     documents: RwLock<Documents>,
+    /// Each segment's slots by tantivy document id, read once per segment from the `slot`
+    /// fast field so searches map matches with one array lookup.
+    slot_maps: RwLock<HashMap<SegmentId, Arc<Vec<u32>>>>,
 }
 
 impl Generation {
@@ -416,6 +372,7 @@ impl Generation {
             writer: Mutex::new(writer),
             fields,
             documents: RwLock::default(),
+            slot_maps: RwLock::default(),
         })
     }
 
@@ -457,6 +414,7 @@ impl Generation {
         };
         writer.commit().map_err(engine)?;
         self.reader.reload().map_err(engine)?;
+        self.map_slots()?;
         let mut documents = self
             .documents
             .write()
@@ -468,6 +426,81 @@ impl Generation {
         }
         for slot in retired {
             documents.retire(slot);
+        }
+        Ok(())
+    }
+
+    /// Maps the slots of segments new since the last reload, and forgets merged-away ones.
+    fn map_slots(&self) -> Result<(), IndexError> {
+        let searcher = self.reader.searcher();
+        let mut maps = self
+            .slot_maps
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut current = HashMap::new();
+        for segment in searcher.segment_readers() {
+            let id = segment.segment_id();
+            let map = match maps.remove(&id) {
+                Some(map) => map,
+                None => {
+                    let column = segment.fast_fields().u64("slot").map_err(engine)?;
+                    Arc::new(
+                        (0..segment.max_doc())
+                            .map(|doc| {
+                                column
+                                    .first(doc)
+                                    .and_then(|slot| u32::try_from(slot).ok())
+                                    .unwrap_or(u32::MAX)
+                            })
+                            .collect(),
+                    )
+                }
+            };
+            current.insert(id, map);
+        }
+        *maps = current;
+        Ok(())
+    }
+
+    /// Runs one query over every segment, handing each live match's slot and score to `found`.
+    fn for_each_match(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &dyn Query,
+        found: &mut dyn FnMut(usize, Score),
+    ) -> Result<(), IndexError> {
+        let weight = query
+            .weight(EnableScoring::enabled_from_searcher(searcher))
+            .map_err(engine)?;
+        let maps = self
+            .slot_maps
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        for segment in searcher.segment_readers() {
+            let map = maps.get(&segment.segment_id());
+            // A segment a concurrent commit just added is read through its fast field.
+            let column = match map {
+                Some(_) => None,
+                None => Some(segment.fast_fields().u64("slot").map_err(engine)?),
+            };
+            let alive = segment.alive_bitset();
+            weight
+                .for_each(segment, &mut |doc, score| {
+                    if alive.is_some_and(|bits| bits.is_deleted(doc)) {
+                        return;
+                    }
+                    let slot = match (map, &column) {
+                        (Some(map), _) => map.get(doc as usize).copied(),
+                        (None, Some(column)) => {
+                            column.first(doc).and_then(|s| u32::try_from(s).ok())
+                        }
+                        (None, None) => None,
+                    };
+                    if let Some(slot) = slot {
+                        found(slot as usize, score);
+                    }
+                })
+                .map_err(engine)?;
         }
         Ok(())
     }
@@ -577,53 +610,55 @@ impl Generation {
         // matching more of the query's words ranks first, then (with an age) one aimed at it,
         // then BM25.
         let searcher = self.reader.searcher();
-        let mut matches: Vec<Match> = match self.word_queries(query, analyzer, &searcher)? {
-            None => documents
-                .facts
-                .iter()
-                .enumerate()
-                .filter(|(_, facts)| filter.admits(facts, runs))
-                .map(|(slot, facts)| Match::new(slot, 0, targeted(facts), 0.0))
-                .collect(),
+        // The buffers of the last search on this thread: large, and reused rather than
+        // allocated and faulted in again on every search.
+        let mut matches = MATCHES.take();
+        matches.clear();
+        match self.word_queries(query, analyzer, &searcher)? {
+            None => matches.extend(
+                documents
+                    .facts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, facts)| filter.admits(facts, runs))
+                    .map(|(slot, facts)| Match::new(slot, 0, targeted(facts), 0.0)),
+            ),
             Some((per_word, boost)) => {
                 // Each word is one search; its matches add one word and their BM25 score.
-                let mut scored = vec![Scored::default(); documents.facts.len()];
-                let mut add = |hits: Vec<(u64, Score)>, counts: bool| {
-                    for (slot, score) in hits {
-                        if let Some(entry) =
-                            usize::try_from(slot).ok().and_then(|s| scored.get_mut(s))
-                        {
+                let mut scored = SCORED.take();
+                scored.clear();
+                scored.resize(documents.facts.len(), Scored::default());
+                for word in &per_word {
+                    self.for_each_match(&searcher, word, &mut |slot, score| {
+                        if let Some(entry) = scored.get_mut(slot) {
                             entry.found = true;
                             entry.score += score;
-                            if counts {
-                                entry.words = entry.words.saturating_add(1);
-                            }
+                            entry.words = entry.words.saturating_add(1);
                         }
-                    }
-                };
-                for word in &per_word {
-                    add(searcher.search(word, &SlotScores).map_err(engine)?, true);
+                    })?;
                 }
                 if let Some(boost) = &boost {
-                    add(
-                        searcher
-                            .search(boost.as_ref(), &SlotScores)
-                            .map_err(engine)?,
-                        false,
-                    );
+                    self.for_each_match(&searcher, boost.as_ref(), &mut |slot, score| {
+                        if let Some(entry) = scored.get_mut(slot) {
+                            entry.found = true;
+                            entry.score += score;
+                        }
+                    })?;
                 }
                 // In slot order, so the facts are read sequentially.
-                scored
-                    .iter()
-                    .zip(&documents.facts)
-                    .enumerate()
-                    .filter(|(_, (entry, facts))| entry.found && filter.admits(facts, runs))
-                    .map(|(slot, (entry, facts))| {
-                        Match::new(slot, entry.words, targeted(facts), entry.score)
-                    })
-                    .collect()
+                matches.extend(
+                    scored
+                        .iter()
+                        .zip(&documents.facts)
+                        .enumerate()
+                        .filter(|(_, (entry, facts))| entry.found && filter.admits(facts, runs))
+                        .map(|(slot, (entry, facts))| {
+                            Match::new(slot, entry.words, targeted(facts), entry.score)
+                        }),
+                );
+                SCORED.set(scored);
             }
-        };
+        }
         let facets = documents.facets(matches.iter().map(|m| m.slot as usize));
         let total = u64::try_from(matches.len()).unwrap_or(u64::MAX);
         let distance = |slot: usize| {
@@ -669,12 +704,18 @@ impl Generation {
                 })
             })
             .collect();
+        MATCHES.set(matches);
         Ok(IndexPage {
             hits,
             total,
             facets,
         })
     }
+}
+
+thread_local! {
+    static SCORED: std::cell::Cell<Vec<Scored>> = const { std::cell::Cell::new(Vec::new()) };
+    static MATCHES: std::cell::Cell<Vec<Match>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// What the words of a query found of one slot.

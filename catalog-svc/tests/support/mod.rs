@@ -46,10 +46,15 @@ fn unique_name(prefix: &str) -> String {
 }
 
 pub async fn sqlite() -> SqlStore {
+    sqlite_at().await.0
+}
+
+/// A fresh SQLite store and its URL, for a process of its own to open.
+pub async fn sqlite_at() -> (SqlStore, String) {
     let dir = std::env::temp_dir().join(unique_name("lodiwelfare_catalog"));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let url = format!("sqlite://{}?mode=rwc", dir.join("catalog.db").display());
-    SqlStore::connect(&url, 4).await.expect("sqlite store")
+    (SqlStore::connect(&url, 4).await.expect("sqlite store"), url)
 }
 
 pub async fn postgres() -> SqlStore {

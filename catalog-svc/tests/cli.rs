@@ -1,0 +1,114 @@
+//! The `catalog-svc` binary's operator commands: `rebuild-index` fills Meilisearch from the
+//! catalogue (when `MEILI_URL` names a server; reported skipped otherwise) and refuses what it
+//! cannot do with a message naming the problem.
+
+mod support;
+
+use std::process::Command;
+
+use catalog_svc::search::SearchIndex;
+use catalog_svc::search::meili::{MeiliIndex, Tuning};
+use support::*;
+
+fn catalog_svc() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_catalog-svc"));
+    // Only what each test sets: nothing from the developer's environment.
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+}
+
+#[test]
+fn an_unknown_argument_is_named() {
+    let output = catalog_svc()
+        .arg("rebuild-everything")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown argument \"rebuild-everything\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("usage: catalog-svc"), "{stderr}");
+}
+
+#[tokio::test]
+async fn rebuild_index_refuses_the_embedded_engine() {
+    let (_store, url) = sqlite_at().await;
+    let output = catalog_svc()
+        .arg("rebuild-index")
+        .env("LODIWELFARE__DATABASE__URL", &url)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("rebuild-index is for Meilisearch"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn rebuild_index_fills_meilisearch_from_the_catalogue() {
+    let Some(config) = meili_config("cli") else {
+        eprintln!("SKIPPED: Meilisearch suite cli: MEILI_URL is not set");
+        return;
+    };
+    let (store, url) = sqlite_at().await;
+    let mut world = world(store).await;
+    // The binary reads the real clock: the listings are verified today.
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let start = u64::try_from(start().unix_seconds()).expect("after 1970");
+    world
+        .server
+        .clock
+        .advance_days(i64::try_from((today - start) / 86_400).expect("days"));
+    world.publish(swimming()).await;
+    world.publish(home_care()).await;
+    world.draft(listening_line()).await;
+    let output = catalog_svc()
+        .arg("rebuild-index")
+        .env("LODIWELFARE__DATABASE__URL", &url)
+        .env("LODIWELFARE__SEARCH__ENGINE", "meilisearch")
+        .env("LODIWELFARE__SEARCH__MEILISEARCH__URL", &config.url)
+        .env("LODIWELFARE__SEARCH__MEILISEARCH__INDEX", &config.index)
+        .env(
+            "LODIWELFARE__SEARCH__MEILISEARCH__API_KEY",
+            config.api_key.clone().unwrap_or_default(),
+        )
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("rebuilt with 2 listings"), "{stderr}");
+    let index = MeiliIndex::open(&config, Tuning::Italian)
+        .await
+        .expect("open");
+    assert_eq!(index.document_count().await.expect("count"), 2);
+    let page = index
+        .search(&catalog_svc::search::IndexQuery {
+            text: "nuoto".to_owned(),
+            boost_subcategories: Vec::new(),
+            categories: Vec::new(),
+            subcategories: Vec::new(),
+            served: None,
+            free_only: false,
+            max_price_cents: None,
+            age: None,
+            provider_id: None,
+            fresh_since: 0,
+            origin: None,
+            order: catalog_svc::search::Order::Relevance,
+            offset: 0,
+            limit: 10,
+        })
+        .await
+        .expect("search");
+    assert_eq!(page.total, 1);
+    index.delete().await.expect("delete");
+}
