@@ -6,7 +6,8 @@
 //!
 //! Run: `cargo bench -p catalog-svc --bench search`. Optional: `BENCH_SECONDS` per phase
 //! (default 15), `BENCH_CLIENTS` (default 8), `BENCH_LISTINGS` (default 100000),
-//! `BENCH_DETAIL=1` for the raw index's latencies per query text.
+//! `BENCH_DETAIL=1` for the raw index's latencies per query text, `BENCH_QUERY=<text>` to send
+//! only that text (for profiling one query).
 #![allow(
     clippy::print_stdout,
     clippy::cast_precision_loss,
@@ -168,7 +169,10 @@ fn listing(n: usize, territory: &Territory) -> Listing {
 fn mixed(state: &mut u64, territory: &Territory) -> SearchListingsRequest {
     let comuni = territory.municipalities();
     let mut request = SearchListingsRequest {
-        query: QUERIES[(next(state) % QUERIES.len() as u64) as usize].to_owned(),
+        query: match std::env::var("BENCH_QUERY") {
+            Ok(only) => only,
+            Err(_) => QUERIES[(next(state) % QUERIES.len() as u64) as usize].to_owned(),
+        },
         profile: Some(common::Profile {
             residence_istat_code: Some(
                 comuni[(next(state) % comuni.len() as u64) as usize]

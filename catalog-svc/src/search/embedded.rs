@@ -614,7 +614,9 @@ impl Generation {
         // allocated and faulted in again on every search.
         let mut matches = MATCHES.take();
         matches.clear();
-        match self.word_queries(query, analyzer, &searcher)? {
+        let words = self.word_queries(query, analyzer, &searcher)?;
+        let ranked_by_text = words.is_some();
+        match words {
             None => matches.extend(
                 documents
                     .facts
@@ -661,6 +663,10 @@ impl Generation {
         }
         let facets = documents.facets(matches.iter().map(|m| m.slot as usize));
         let total = u64::try_from(matches.len()).unwrap_or(u64::MAX);
+        let wanted = query.offset.saturating_add(query.limit);
+        if query.order == Order::Relevance {
+            keep_best_classes(&mut matches, wanted, ranked_by_text);
+        }
         let distance = |slot: usize| {
             query
                 .origin
@@ -684,7 +690,6 @@ impl Generation {
             }
         }
         // Only the matches up to the end of the page need sorting.
-        let wanted = query.offset.saturating_add(query.limit);
         if wanted < matches.len() {
             matches.select_nth_unstable_by(wanted, Match::order);
             matches.truncate(wanted);
@@ -711,6 +716,46 @@ impl Generation {
             facets,
         })
     }
+}
+
+/// Keeps, of matches in slot order ranked by relevance, only those that can reach the first
+/// `wanted`: the best classes (words matched, then aimed at the age) down to the one that fills
+/// the page. Without text every score in a class is equal and slots break ties, so only the
+/// first of the last class are kept. Nothing is reordered.
+fn keep_best_classes(matches: &mut Vec<Match>, wanted: usize, ranked_by_text: bool) {
+    let class = |m: &Match| usize::from(m.words) * 2 + usize::from(m.targeted);
+    let Some(top) = matches.iter().map(class).max() else {
+        return;
+    };
+    let mut counts = vec![0usize; top + 1];
+    for m in matches.iter() {
+        if let Some(n) = counts.get_mut(class(m)) {
+            *n += 1;
+        }
+    }
+    let mut above = 0;
+    let mut threshold = None;
+    for (c, n) in counts.iter().enumerate().rev() {
+        if above + n >= wanted {
+            threshold = Some(c);
+            break;
+        }
+        above += n;
+    }
+    let Some(threshold) = threshold else {
+        return;
+    };
+    let mut room = wanted - above;
+    matches.retain(|m| match class(m).cmp(&threshold) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal if ranked_by_text => true,
+        std::cmp::Ordering::Equal => {
+            let keep = room > 0;
+            room = room.saturating_sub(1);
+            keep
+        }
+    });
 }
 
 thread_local! {
@@ -962,6 +1007,45 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn only_the_classes_that_can_reach_the_page_are_kept() {
+        let all = |specs: &[(u16, bool, f32)]| -> Vec<Match> {
+            specs
+                .iter()
+                .enumerate()
+                .map(|(slot, &(words, targeted, bm25))| Match::new(slot, words, targeted, bm25))
+                .collect()
+        };
+        let specs = [
+            (1, false, 0.5),
+            (2, false, 0.1),
+            (1, true, 0.9),
+            (2, false, 0.7),
+            (0, false, 0.0),
+            (1, false, 0.8),
+            (1, false, 0.2),
+        ];
+        for wanted in 0..=8 {
+            let mut expected = all(&specs);
+            expected.sort_by(Match::order);
+            expected.truncate(wanted);
+            let mut kept = all(&specs);
+            keep_best_classes(&mut kept, wanted, true);
+            kept.sort_by(Match::order);
+            kept.truncate(wanted);
+            let slots = |m: &[Match]| m.iter().map(|m| m.slot).collect::<Vec<_>>();
+            assert_eq!(slots(&kept), slots(&expected), "wanted {wanted}");
+        }
+        // Without text: equal scores, slots break ties, only the first few are kept.
+        let mut plain = all(&[(0, false, 0.0); 10]);
+        plain[7].targeted = true;
+        keep_best_classes(&mut plain, 3, false);
+        assert_eq!(
+            plain.iter().map(|m| m.slot).collect::<Vec<_>>(),
+            vec![0, 1, 7]
+        );
     }
 
     #[test]
