@@ -69,13 +69,25 @@ pub enum Tuning {
 }
 
 /// Where the Meilisearch server is and which index holds the catalogue.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MeiliConfig {
     pub url: String,
     pub api_key: Option<String>,
     pub index: String,
     /// How long a write task may take before it is reported failed.
     pub task_timeout: Duration,
+}
+
+/// The key never appears in logs.
+impl std::fmt::Debug for MeiliConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeiliConfig")
+            .field("url", &self.url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field("index", &self.index)
+            .field("task_timeout", &self.task_timeout)
+            .finish()
+    }
 }
 
 /// The Meilisearch search index: cheap to clone.
@@ -502,7 +514,9 @@ impl SearchIndex for MeiliIndex {
         let millis = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
-        let next = format!("{}__rebuild_{millis}", self.uid);
+        // Unique per process and moment: two replicas rebuilding at once fill indexes of
+        // their own.
+        let next = format!("{}__rebuild_{millis}_{}", self.uid, std::process::id());
         let built = async {
             self.prepare(&next).await?;
             self.add(&next, &documents).await?;
@@ -618,6 +632,19 @@ mod tests {
              [\"sad\"] AND comuni = \"098001\" AND free = true AND min_price_cents <= 1500 AND \
              min_age <= 80 AND max_age >= 80 AND provider_id = \"p\\\"1\""
         );
+    }
+
+    #[test]
+    fn the_key_is_not_in_debug_output() {
+        let config = MeiliConfig {
+            url: "http://meili:7700".to_owned(),
+            api_key: Some("s3cret-master-key".to_owned()),
+            index: "listings".to_owned(),
+            task_timeout: Duration::from_secs(1),
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
     }
 
     #[test]
