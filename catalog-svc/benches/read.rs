@@ -15,15 +15,15 @@
 
 mod bench_support;
 
-use bench_support::{env_number, next, now, percentile, vat};
+use bench_support::{approved_provider, env_number, next, now, percentile};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use catalog_svc::grpc::{CatalogApi, SERVICE_NAME, public_methods};
 use catalog_svc::store::{
-    CatalogStore, Change, ListingQuery, ListingRecord, OutboxEvent, ProviderRecord,
-    RecordedRequest, SqlStore, Topic, Visibility,
+    CatalogStore, Change, ListingQuery, ListingRecord, OutboxEvent, RecordedRequest, SqlStore,
+    Topic, Visibility,
 };
 use welfare_core::Money;
 use welfare_core::category::{Category, Subcategory};
@@ -31,7 +31,6 @@ use welfare_core::eligibility::{EligibilityRules, Rule};
 use welfare_core::ids::{ListingId, ProviderId};
 use welfare_core::listing::{BookingMode, Delivery, Listing, ListingContent, ListingStatus};
 use welfare_core::pricing::{PriceModel, Pricing, Unit};
-use welfare_core::provider::{ProviderKind, ProviderStatus, TaxId};
 use welfare_core::territory::Territory;
 use welfare_proto::catalog::catalog_service_client::CatalogServiceClient;
 use welfare_proto::catalog::catalog_service_server::CatalogServiceServer;
@@ -183,21 +182,7 @@ async fn main() {
 
     let seeding = Instant::now();
     for n in 0..PROVIDERS {
-        let provider = ProviderRecord {
-            id: ProviderId::parse(&format!("provider-{n}")).expect("id"),
-            display_name: format!("Cooperativa {n}"),
-            kind: ProviderKind::CooperativaSociale,
-            tax_id: TaxId::parse(&vat(n)).expect("vat"),
-            contact_email: String::new(),
-            contact_phone: String::new(),
-            website_url: String::new(),
-            status: ProviderStatus::Approved,
-            state_reason: String::new(),
-            registered_by: "bench".to_owned(),
-            version: 1,
-            created_at: now(),
-            updated_at: now(),
-        };
+        let provider = approved_provider(&format!("provider-{n}"), n);
         store
             .create_provider(&provider, &change(LISTINGS + n, provider.id.as_str()))
             .await

@@ -18,7 +18,7 @@
 
 mod bench_support;
 
-use bench_support::{env_number, next, now, percentile, vat};
+use bench_support::{approved_provider, env_number, next, now, percentile};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,8 +27,7 @@ use catalog_svc::search::embedded::EmbeddedIndex;
 use catalog_svc::search::meili::{MeiliConfig, MeiliIndex, Tuning};
 use catalog_svc::search::{IndexQuery, Order, SearchDocument, SearchIndex};
 use catalog_svc::store::{
-    CatalogStore, Change, ListingRecord, OutboxEvent, ProviderRecord, RecordedRequest, SqlStore,
-    Topic,
+    CatalogStore, Change, ListingRecord, OutboxEvent, RecordedRequest, SqlStore, Topic,
 };
 use welfare_core::Money;
 use welfare_core::category::{Category, Subcategory};
@@ -36,7 +35,6 @@ use welfare_core::eligibility::{EligibilityRules, Rule};
 use welfare_core::ids::{ListingId, ProviderId};
 use welfare_core::listing::{BookingMode, Delivery, Listing, ListingContent, ListingStatus};
 use welfare_core::pricing::{IseeBand, IseeBands, PriceModel, Pricing, Unit};
-use welfare_core::provider::{ProviderKind, ProviderStatus, TaxId};
 use welfare_core::query::read_query;
 use welfare_core::territory::Territory;
 use welfare_proto::catalog::SearchListingsRequest;
@@ -435,21 +433,7 @@ async fn main() {
     for p in 0..PROVIDERS {
         store
             .create_provider(
-                &ProviderRecord {
-                    id: ProviderId::parse(&format!("p{p}")).expect("id"),
-                    display_name: format!("Ente {p}"),
-                    kind: ProviderKind::CooperativaSociale,
-                    tax_id: TaxId::parse(&vat(p)).expect("vat"),
-                    contact_email: String::new(),
-                    contact_phone: String::new(),
-                    website_url: String::new(),
-                    status: ProviderStatus::Approved,
-                    state_reason: String::new(),
-                    registered_by: "bench".to_owned(),
-                    version: 1,
-                    created_at: now(),
-                    updated_at: now(),
-                },
+                &approved_provider(&format!("p{p}"), p),
                 &change(listings + p),
             )
             .await

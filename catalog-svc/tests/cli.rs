@@ -93,19 +93,7 @@ async fn rebuild_index_fills_meilisearch_from_the_catalogue() {
     let page = index
         .search(&catalog_svc::search::IndexQuery {
             text: "nuoto".to_owned(),
-            boost_subcategories: Vec::new(),
-            categories: Vec::new(),
-            subcategories: Vec::new(),
-            served: None,
-            free_only: false,
-            max_price_cents: None,
-            age: None,
-            provider_id: None,
-            fresh_since: 0,
-            origin: None,
-            order: catalog_svc::search::Order::Relevance,
-            offset: 0,
-            limit: 10,
+            ..catalog_svc::search::IndexQuery::everything(0, 10)
         })
         .await
         .expect("search");

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use catalog_svc::metrics::METRIC_INDEX_FAILURES;
 use catalog_svc::search::meili::{MeiliIndex, Tuning};
-use catalog_svc::search::{IndexError, IndexQuery, Order, SearchDocument, SearchIndex};
+use catalog_svc::search::{IndexError, IndexQuery, SearchDocument, SearchIndex};
 use meilisearch_sdk::client::Client;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use support::*;
@@ -40,22 +40,7 @@ fn document(n: usize) -> SearchDocument {
 }
 
 fn everything() -> IndexQuery {
-    IndexQuery {
-        text: String::new(),
-        boost_subcategories: Vec::new(),
-        categories: Vec::new(),
-        subcategories: Vec::new(),
-        served: None,
-        free_only: false,
-        max_price_cents: None,
-        age: None,
-        provider_id: None,
-        fresh_since: 0,
-        origin: None,
-        order: Order::Relevance,
-        offset: 0,
-        limit: 10,
-    }
+    IndexQuery::everything(0, 10)
 }
 
 fn client() -> Client {

@@ -285,19 +285,7 @@ async fn the_indexer_follows_the_outbox(store: SqlStore) {
                 index
                     .search(&catalog_svc::search::IndexQuery {
                         text: "nuoto".to_owned(),
-                        boost_subcategories: Vec::new(),
-                        categories: Vec::new(),
-                        subcategories: Vec::new(),
-                        served: None,
-                        free_only: false,
-                        max_price_cents: None,
-                        age: None,
-                        provider_id: None,
-                        fresh_since: 0,
-                        origin: None,
-                        order: catalog_svc::search::Order::Relevance,
-                        offset: 0,
-                        limit: 10,
+                        ..catalog_svc::search::IndexQuery::everything(0, 10)
                     })
                     .await
                     .expect("search during rebuild");

@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+use catalog_svc::store::ProviderRecord;
+use welfare_core::ids::ProviderId;
+use welfare_core::provider::{ProviderKind, ProviderStatus, TaxId};
 use welfare_core::time::Timestamp;
 
 pub fn env_number(name: &str, default: u64) -> u64 {
@@ -57,4 +60,23 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
         return Duration::ZERO;
     }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// An approved cooperative with id `id`, the `n`th partita IVA, created now.
+pub fn approved_provider(id: &str, n: usize) -> ProviderRecord {
+    ProviderRecord {
+        id: ProviderId::parse(id).expect("id"),
+        display_name: format!("Cooperativa {n}"),
+        kind: ProviderKind::CooperativaSociale,
+        tax_id: TaxId::parse(&vat(n)).expect("vat"),
+        contact_email: String::new(),
+        contact_phone: String::new(),
+        website_url: String::new(),
+        status: ProviderStatus::Approved,
+        state_reason: String::new(),
+        registered_by: "bench".to_owned(),
+        version: 1,
+        created_at: now(),
+        updated_at: now(),
+    }
 }

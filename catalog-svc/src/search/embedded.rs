@@ -941,22 +941,7 @@ mod tests {
         for facts in &mut documents.facts {
             facts.live = true;
         }
-        let base = IndexQuery {
-            text: String::new(),
-            boost_subcategories: Vec::new(),
-            categories: Vec::new(),
-            subcategories: Vec::new(),
-            served: None,
-            free_only: false,
-            max_price_cents: None,
-            age: None,
-            provider_id: None,
-            fresh_since: 0,
-            origin: None,
-            order: Order::Relevance,
-            offset: 0,
-            limit: 10,
-        };
+        let base = IndexQuery::everything(0, 10);
         let queries = [
             IndexQuery {
                 served: Some("098031".to_owned()),

@@ -595,22 +595,7 @@ mod tests {
     use welfare_core::category::Category;
 
     fn query() -> IndexQuery {
-        IndexQuery {
-            text: String::new(),
-            boost_subcategories: Vec::new(),
-            categories: Vec::new(),
-            subcategories: Vec::new(),
-            served: None,
-            free_only: false,
-            max_price_cents: None,
-            age: None,
-            provider_id: None,
-            fresh_since: 100,
-            origin: None,
-            order: Order::Relevance,
-            offset: 0,
-            limit: 20,
-        }
+        IndexQuery::everything(100, 20)
     }
 
     #[test]

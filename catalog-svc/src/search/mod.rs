@@ -156,6 +156,27 @@ pub struct IndexQuery {
 }
 
 impl IndexQuery {
+    /// Every document verified at or after `fresh_since`, by relevance, the first `limit`: no
+    /// text, no filter (set the fields wanted on it).
+    pub fn everything(fresh_since: i64, limit: usize) -> IndexQuery {
+        IndexQuery {
+            text: String::new(),
+            boost_subcategories: Vec::new(),
+            categories: Vec::new(),
+            subcategories: Vec::new(),
+            served: None,
+            free_only: false,
+            max_price_cents: None,
+            age: None,
+            provider_id: None,
+            fresh_since,
+            origin: None,
+            order: Order::Relevance,
+            offset: 0,
+            limit,
+        }
+    }
+
     /// Whether a document passes every filter.
     pub fn admits(&self, doc: &SearchDocument) -> bool {
         doc.verified_at >= self.fresh_since
