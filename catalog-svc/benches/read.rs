@@ -15,16 +15,12 @@
 
 mod bench_support;
 
-use bench_support::{approved_provider, env_number, next, now, percentile};
+use bench_support::{approved_provider, env_number, next, now, percentile, seed_change, serve};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use catalog_svc::grpc::{CatalogApi, SERVICE_NAME, public_methods};
-use catalog_svc::store::{
-    CatalogStore, Change, ListingQuery, ListingRecord, OutboxEvent, RecordedRequest, SqlStore,
-    Topic, Visibility,
-};
+use catalog_svc::store::{CatalogStore, ListingQuery, ListingRecord, SqlStore, Visibility};
 use welfare_core::Money;
 use welfare_core::category::{Category, Subcategory};
 use welfare_core::eligibility::{EligibilityRules, Rule};
@@ -33,33 +29,10 @@ use welfare_core::listing::{BookingMode, Delivery, Listing, ListingContent, List
 use welfare_core::pricing::{PriceModel, Pricing, Unit};
 use welfare_core::territory::Territory;
 use welfare_proto::catalog::catalog_service_client::CatalogServiceClient;
-use welfare_proto::catalog::catalog_service_server::CatalogServiceServer;
 use welfare_proto::catalog::{GetListingRequest, ListListingsRequest};
-use welfare_runtime::clock::system_clock;
-use welfare_runtime::config::{RuntimeConfig, Secret};
-use welfare_runtime::{Application, ServiceSet};
 
 const LISTINGS: usize = 10_000;
 const PROVIDERS: usize = 50;
-
-fn change(n: usize, entity: &str) -> Change {
-    Change {
-        request: RecordedRequest {
-            principal: "bench".to_owned(),
-            request_id: format!("seed-{n}"),
-            method: "/bench/Seed".to_owned(),
-            request: Vec::new(),
-            response: Vec::new(),
-            created_at: now(),
-        },
-        event: OutboxEvent {
-            topic: Topic::Listing,
-            entity_id: entity.to_owned(),
-            kind: "listing.published".to_owned(),
-            payload: "{}".to_owned(),
-        },
-    }
-}
 
 fn listing(n: usize, territory: &Territory) -> ListingRecord {
     let sub: &Subcategory = &Subcategory::all()[n % Subcategory::all().len()];
@@ -184,7 +157,7 @@ async fn main() {
     for n in 0..PROVIDERS {
         let provider = approved_provider(&format!("provider-{n}"), n);
         store
-            .create_provider(&provider, &change(LISTINGS + n, provider.id.as_str()))
+            .create_provider(&provider, &seed_change(LISTINGS + n, provider.id.as_str()))
             .await
             .expect("provider");
     }
@@ -199,7 +172,7 @@ async fn main() {
             for n in (task..LISTINGS).step_by(16) {
                 let record = &records[n];
                 store
-                    .create_listing(record, &change(n, record.listing.id.as_str()))
+                    .create_listing(record, &seed_change(n, record.listing.id.as_str()))
                     .await
                     .expect("listing");
             }
@@ -216,25 +189,12 @@ async fn main() {
         .await
         .expect("analyze");
 
-    let mut config = RuntimeConfig::default();
-    config.server.listen_addr = "127.0.0.1:0".parse().expect("address");
-    config.auth.hs256_secret = Some(Secret::new("catalog-benchmark-hs256-secret-of-32b"));
-    config.limits.rate_limit_per_second = 1_000_000;
-    config.limits.rate_limit_burst = 1_000_000;
-    let api = CatalogApi::new(
+    let (endpoint, _stop, _server) = serve(
         store.clone(),
         catalog_svc::search::embedded::EmbeddedIndex::new().expect("index"),
         Arc::new(territory.clone()),
-        system_clock(),
-    );
-    let services = ServiceSet {
-        routes: tonic::service::Routes::new(CatalogServiceServer::new(api)),
-        public_methods: public_methods(),
-        service_names: vec![SERVICE_NAME.to_owned()],
-    };
-    let app = Application::build(&config, services).await.expect("server");
-    let endpoint = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    )
+    .await;
     let mut channels = Vec::new();
     for _ in 0..clients {
         channels.push(

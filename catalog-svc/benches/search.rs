@@ -18,17 +18,14 @@
 
 mod bench_support;
 
-use bench_support::{approved_provider, env_number, next, now, percentile};
+use bench_support::{approved_provider, env_number, next, now, percentile, seed_change, serve};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use catalog_svc::grpc::{CatalogApi, SERVICE_NAME, public_methods};
 use catalog_svc::search::embedded::EmbeddedIndex;
 use catalog_svc::search::meili::{MeiliConfig, MeiliIndex, Tuning};
 use catalog_svc::search::{IndexQuery, Order, SearchDocument, SearchIndex};
-use catalog_svc::store::{
-    CatalogStore, Change, ListingRecord, OutboxEvent, RecordedRequest, SqlStore, Topic,
-};
+use catalog_svc::store::{CatalogStore, ListingRecord, SqlStore};
 use welfare_core::Money;
 use welfare_core::category::{Category, Subcategory};
 use welfare_core::eligibility::{EligibilityRules, Rule};
@@ -39,11 +36,7 @@ use welfare_core::query::read_query;
 use welfare_core::territory::Territory;
 use welfare_proto::catalog::SearchListingsRequest;
 use welfare_proto::catalog::catalog_service_client::CatalogServiceClient;
-use welfare_proto::catalog::catalog_service_server::CatalogServiceServer;
 use welfare_proto::common;
-use welfare_runtime::clock::system_clock;
-use welfare_runtime::config::{RuntimeConfig, Secret};
-use welfare_runtime::{Application, ServiceSet};
 
 const PROVIDERS: usize = 200;
 const QUERIES: [&str; 16] = [
@@ -236,25 +229,6 @@ fn index_query(request: &SearchListingsRequest, territory: &Territory) -> IndexQ
     }
 }
 
-fn change(n: usize) -> Change {
-    Change {
-        request: RecordedRequest {
-            principal: "bench".to_owned(),
-            request_id: format!("seed-{n}"),
-            method: "/bench/Seed".to_owned(),
-            request: Vec::new(),
-            response: Vec::new(),
-            created_at: now(),
-        },
-        event: OutboxEvent {
-            topic: Topic::Listing,
-            entity_id: n.to_string(),
-            kind: "listing.published".to_owned(),
-            payload: "{}".to_owned(),
-        },
-    }
-}
-
 /// Latencies and throughput of one phase.
 struct Phase {
     rate: f64,
@@ -340,28 +314,7 @@ async fn served_phase<I: SearchIndex>(
     clients: u64,
     seconds: u64,
 ) -> Phase {
-    let mut config = RuntimeConfig::default();
-    config.server.listen_addr = "127.0.0.1:0".parse().expect("address");
-    config.auth.hs256_secret = Some(Secret::new("catalog-benchmark-hs256-secret-of-32b"));
-    config.limits.rate_limit_per_second = 1_000_000;
-    config.limits.rate_limit_burst = 1_000_000;
-    let api = CatalogApi::new(
-        store.clone(),
-        index.clone(),
-        Arc::clone(territory),
-        system_clock(),
-    );
-    let services = ServiceSet {
-        routes: tonic::service::Routes::new(CatalogServiceServer::new(api)),
-        public_methods: public_methods(),
-        service_names: vec![SERVICE_NAME.to_owned()],
-    };
-    let app = Application::build(&config, services).await.expect("server");
-    let endpoint = format!("http://127.0.0.1:{}", app.port());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    let (endpoint, stop, server) = serve(store.clone(), index.clone(), Arc::clone(territory)).await;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -434,7 +387,7 @@ async fn main() {
         store
             .create_provider(
                 &approved_provider(&format!("p{p}"), p),
-                &change(listings + p),
+                &seed_change(listings + p, &format!("p{p}")),
             )
             .await
             .expect("provider");
@@ -451,7 +404,7 @@ async fn main() {
                     created_at: now(),
                     updated_at: now(),
                 },
-                &change(n),
+                &seed_change(n, &n.to_string()),
             )
             .await
             .expect("listing");

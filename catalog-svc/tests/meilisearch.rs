@@ -48,6 +48,18 @@ fn client() -> Client {
     Client::new(config.url, config.api_key).expect("client")
 }
 
+/// Creates index `uid` keyed on `uid`, a field our documents lack: adding them then fails.
+async fn keyed_on_another_field(uid: &str) {
+    let client = client();
+    client
+        .create_index(uid, Some("uid"))
+        .await
+        .expect("create")
+        .wait_for_completion(&client, None, None)
+        .await
+        .expect("created");
+}
+
 #[tokio::test]
 async fn settings_are_applied_before_any_document() {
     let Some(index) = meili("settings", Tuning::Italian).await else {
@@ -120,14 +132,7 @@ async fn writes_are_visible_when_they_return_and_a_failed_task_is_an_error() {
     // An index whose primary key is another field refuses our documents: the task fails, and
     // the adapter says so, naming the task and Meilisearch's code.
     let config = meili_config("wrong_key").expect("config");
-    let client = client();
-    client
-        .create_index(&config.index, Some("uid"))
-        .await
-        .expect("create")
-        .wait_for_completion(&client, None, None)
-        .await
-        .expect("created");
+    keyed_on_another_field(&config.index).await;
     let broken = MeiliIndex::open(&config, Tuning::Italian)
         .await
         .expect("open");
@@ -223,14 +228,7 @@ async fn the_indexer_counts_failed_tasks() {
     let (mut cursor, _) = world.server.indexer.rebuild().await.expect("rebuild");
     // Someone replaces the live index with one keyed on another field: writes now fail.
     index.delete().await.expect("delete");
-    let client = client();
-    client
-        .create_index(index.uid(), Some("uid"))
-        .await
-        .expect("create")
-        .wait_for_completion(&client, None, None)
-        .await
-        .expect("created");
+    keyed_on_another_field(index.uid()).await;
     world.publish(swimming()).await;
     let before = cursor.clone();
     let error = world

@@ -4,10 +4,21 @@
 
 use std::time::Duration;
 
-use catalog_svc::store::ProviderRecord;
+use std::sync::Arc;
+
+use catalog_svc::grpc::{CatalogApi, SERVICE_NAME, public_methods};
+use catalog_svc::search::SearchIndex;
+use catalog_svc::store::{
+    CatalogStore, Change, OutboxEvent, ProviderRecord, RecordedRequest, Topic,
+};
 use welfare_core::ids::ProviderId;
 use welfare_core::provider::{ProviderKind, ProviderStatus, TaxId};
+use welfare_core::territory::Territory;
 use welfare_core::time::Timestamp;
+use welfare_proto::catalog::catalog_service_server::CatalogServiceServer;
+use welfare_runtime::clock::system_clock;
+use welfare_runtime::config::{RuntimeConfig, Secret};
+use welfare_runtime::{Application, ServiceSet};
 
 pub fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -79,4 +90,55 @@ pub fn approved_provider(id: &str, n: usize) -> ProviderRecord {
         created_at: now(),
         updated_at: now(),
     }
+}
+
+/// The request and outbox rows of the `n`th seeded change, about `entity`.
+pub fn seed_change(n: usize, entity: &str) -> Change {
+    Change {
+        request: RecordedRequest {
+            principal: "bench".to_owned(),
+            request_id: format!("seed-{n}"),
+            method: "/bench/Seed".to_owned(),
+            request: Vec::new(),
+            response: Vec::new(),
+            created_at: now(),
+        },
+        event: OutboxEvent {
+            topic: Topic::Listing,
+            entity_id: entity.to_owned(),
+            kind: "listing.published".to_owned(),
+            payload: "{}".to_owned(),
+        },
+    }
+}
+
+/// A running catalogue server on a free port, without rate limits, searching `index`: its
+/// endpoint, and the sender that stops it (dropping it stops it too) with the server's task.
+pub async fn serve<S: CatalogStore, I: SearchIndex>(
+    store: S,
+    index: I,
+    territory: Arc<Territory>,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), welfare_runtime::server::StartupError>>,
+) {
+    let mut config = RuntimeConfig::default();
+    config.server.listen_addr = "127.0.0.1:0".parse().expect("address");
+    config.auth.hs256_secret = Some(Secret::new("catalog-benchmark-hs256-secret-of-32b"));
+    config.limits.rate_limit_per_second = 1_000_000;
+    config.limits.rate_limit_burst = 1_000_000;
+    let api = CatalogApi::new(store, index, territory, system_clock());
+    let services = ServiceSet {
+        routes: tonic::service::Routes::new(CatalogServiceServer::new(api)),
+        public_methods: public_methods(),
+        service_names: vec![SERVICE_NAME.to_owned()],
+    };
+    let app = Application::build(&config, services).await.expect("server");
+    let endpoint = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    (endpoint, stop, server)
 }

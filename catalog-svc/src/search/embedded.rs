@@ -199,11 +199,7 @@ impl Documents {
         let slot = self.slots.len();
         let facts = self.facts_of(&doc);
         self.by_id.insert(doc.id.clone(), slot);
-        // Alive once the text index has it too.
-        self.facts.push(Facts {
-            live: false,
-            ..facts
-        });
+        self.facts.push(facts);
         self.slots.push(Some(Arc::new(doc)));
         slot
     }
@@ -251,7 +247,8 @@ impl Documents {
             everywhere: doc.everywhere,
             free: doc.free,
             targeted: doc.min_age > 0 || doc.max_age < welfare_core::eligibility::MAX_AGE_YEARS,
-            live: true,
+            // Alive once the text index has it too (`Generation::apply`).
+            live: false,
         }
     }
 

@@ -157,6 +157,19 @@ fn engine(error: impl std::fmt::Display) -> IndexError {
     IndexError::Engine(error.to_string())
 }
 
+/// The stems of a text, space-separated.
+fn stems_with(analyzer: &mut TextAnalyzer, text: &str) -> String {
+    let mut stream = analyzer.token_stream(text);
+    let mut out = String::with_capacity(text.len());
+    stream.process(&mut |token| {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&token.text);
+    });
+    out
+}
+
 /// A string as a quoted Meilisearch filter value.
 fn quoted(value: &str) -> String {
     format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
@@ -328,22 +341,18 @@ impl MeiliIndex {
 
     /// The analysed form of a text: its stems, space-separated.
     fn stems(&self, text: &str) -> String {
-        let mut analyzer = self.analyzer.clone();
-        let mut stream = analyzer.token_stream(text);
-        let mut out = String::with_capacity(text.len());
-        stream.process(&mut |token| {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(&token.text);
-        });
-        out
+        stems_with(&mut self.analyzer.clone(), text)
     }
 
-    fn document<'a>(&self, doc: &'a SearchDocument) -> MeiliDocument<'a> {
+    /// A document as Meilisearch stores it, analysed with `analyzer` (one per batch).
+    fn document<'a>(
+        &self,
+        doc: &'a SearchDocument,
+        analyzer: &mut TextAnalyzer,
+    ) -> MeiliDocument<'a> {
         let italian = self.tuning == Tuning::Italian;
         let raw = |text: &'a str| (!italian).then_some(text);
-        let stemmed = |text: &str| italian.then(|| self.stems(text));
+        let mut stemmed = |text: &str| italian.then(|| stems_with(analyzer, text));
         MeiliDocument {
             id: &doc.id,
             title: raw(&doc.title),
@@ -424,7 +433,11 @@ impl MeiliIndex {
     async fn add(&self, uid: &str, documents: &[SearchDocument]) -> Result<(), IndexError> {
         let index = self.client.index(uid);
         for batch in documents.chunks(BATCH) {
-            let batch: Vec<MeiliDocument> = batch.iter().map(|d| self.document(d)).collect();
+            let mut analyzer = self.analyzer.clone();
+            let batch: Vec<MeiliDocument> = batch
+                .iter()
+                .map(|d| self.document(d, &mut analyzer))
+                .collect();
             let task = index
                 .add_or_replace(&batch, Some("id"))
                 .await
