@@ -50,13 +50,21 @@ struct Checked {
     wallet: Money,
     page_size: usize,
     interpretation: pb::QueryInterpretation,
+    /// The request's fingerprint, for page tokens.
+    fingerprint: u64,
 }
 
+/// What a page token is bound to: every field of the request but the token.
 fn fingerprint_of(message: &pb::SearchListingsRequest) -> u64 {
+    use std::fmt::Write as _;
     let mut rest = message.clone();
     rest.page_token.clear();
     let bytes = rest.encode_to_vec();
-    super::fingerprint(&[&bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()])
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for byte in &bytes {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    super::fingerprint(&[&hex])
 }
 
 impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
@@ -210,8 +218,9 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 ),
             )
             .unwrap_or(Money::ZERO);
+        let fingerprint = fingerprint_of(m);
         let offset = v
-            .keep(read_page_token(&m.page_token, fingerprint_of(m)))
+            .keep(read_page_token(&m.page_token, fingerprint))
             .flatten()
             .map(|offset| {
                 offset.parse::<usize>().map_err(|_| {
@@ -276,6 +285,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
             wallet,
             page_size,
             interpretation,
+            fingerprint,
         })
     }
 
@@ -369,7 +379,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 break;
             }
         }
-        let fingerprint = fingerprint_of(m);
+        let fingerprint = checked.fingerprint;
         Ok(pb::SearchListingsResponse {
             hits,
             facets: facets

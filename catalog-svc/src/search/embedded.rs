@@ -8,15 +8,18 @@
 //! counting as one), at a lower weight — unless the word, as typed, is already in at least one
 //! listing in a hundred (and a hundred listings): then it was spelled right; subcategories the
 //! query names by a synonym rank higher.
-//! BM25 scores. Filters, facets and orders run on the documents kept beside the index, exactly
-//! as `IndexQuery::admits` and `count_facets` define them.
+//! BM25 scores, each field's term searched on its own and the weighted scores added.
+//!
+//! Beside tantivy, each generation keeps, for every filter and facet value, the set of its
+//! slots as bits: a query's filters are set intersections, facet counts are counts of
+//! intersections, and the rank classes (how many query words a listing has, then whether it is
+//! aimed at the stated age) are bit-sliced counts — exactly as `IndexQuery::admits` and
+//! `count_facets` define them. Only the classes that can reach the page are ordered.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use tantivy::query::{
-    BooleanQuery, BoostQuery, EnableScoring, FuzzyTermQuery, Occur, Query, TermQuery,
-};
+use tantivy::query::{BooleanQuery, EnableScoring, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
@@ -28,10 +31,12 @@ use tantivy::{
     Index, IndexReader, IndexWriter, ReloadPolicy, Score, TantivyDocument, Term, index::SegmentId,
 };
 
+use super::bits::{Bits, Counter};
 use super::{
     FacetCounts, IndexError, IndexHit, IndexPage, IndexQuery, Order, SearchDocument, SearchIndex,
 };
 use welfare_core::category::{Category, Subcategory};
+use welfare_core::eligibility::MAX_AGE_YEARS;
 
 const ANALYZER: &str = "italian";
 /// A word found as typed in one listing in this many is not expanded to its typo neighbours…
@@ -76,8 +81,7 @@ struct Fields {
 #[derive(Default)]
 struct Documents {
     slots: Vec<Option<Arc<SearchDocument>>>,
-    /// What filters, facets and orders read, by slot, packed and contiguous so a pass over
-    /// every match stays in cache.
+    /// What residual filters and orders read, by slot.
     facts: Vec<Facts>,
     /// The comuni of every slot, one run per slot (`Facts::comuni`).
     comuni_runs: Vec<u16>,
@@ -87,102 +91,64 @@ struct Documents {
     comune_numbers: HashMap<String, u16>,
     /// The providers seen, interned.
     provider_numbers: HashMap<String, u32>,
+    /// The slots of each value filters and facets ask about.
+    sets: Sets,
+    /// How many live slots were verified at each instant: the oldest tells whether a
+    /// freshness bound excludes anything.
+    verified: BTreeMap<i64, u32>,
 }
 
-/// A document's filter and facet values, as numbers: category in `Category::ALL`,
-/// subcategory in `Subcategory::all()`, comuni in `Documents::comuni`, provider in
-/// `Documents::provider_numbers`.
+/// The slots of each filter and facet value. Slots are never reused within a generation, so
+/// only `live` ever loses one.
+#[derive(Default)]
+struct Sets {
+    /// In the index now (a removed document's slot stays, dead).
+    live: Bits,
+    /// By position in `Category::ALL`.
+    category: Vec<Bits>,
+    /// By position in `Subcategory::all()`.
+    subcategory: Vec<Bits>,
+    /// By comune number, the slots naming it in their area (not those serving everywhere).
+    listed: Vec<Bits>,
+    everywhere: Bits,
+    free: Bits,
+    /// Stating an age range (not open to every age).
+    targeted: Bits,
+    /// By age in years, the slots admitting it.
+    age: Vec<Bits>,
+    /// By provider number, its slots.
+    provider: Vec<Vec<u32>>,
+}
+
+/// What residual filters, orders and facets read of a document.
 #[derive(Default, Clone, Copy)]
 struct Facts {
     verified_at: i64,
     min_price_cents: i64,
-    provider: u32,
     /// Start and length of the slot's run in `Documents::comuni_runs`.
     comuni_start: u32,
     comuni_len: u16,
-    min_age: u8,
-    max_age: u8,
-    category: u8,
-    subcategory: u8,
-    everywhere: bool,
-    free: bool,
-    /// States an age range (not open to every age).
-    targeted: bool,
-    /// Still in the index (a removed document's slot stays, dead).
-    live: bool,
 }
 
-/// An `IndexQuery`'s filters compiled against the interned facts: the same decision as
-/// `IndexQuery::admits`, without strings or pointers on the hot path.
-struct Filter<'q> {
-    query: &'q IndexQuery,
-    categories: Option<[bool; Category::ALL.len()]>,
-    subcategories: Option<Vec<bool>>,
-    /// The served comune's number; `Some(None)` when no document names it.
-    served: Option<Option<u16>>,
-    /// The provider's number; `Some(None)` when no document names it.
-    provider: Option<Option<u32>>,
+/// One slot of `sets`, grown as needed.
+fn member(sets: &mut Vec<Bits>, at: usize, slot: usize) {
+    if sets.len() <= at {
+        sets.resize_with(at + 1, Bits::default);
+    }
+    if let Some(set) = sets.get_mut(at) {
+        set.insert(slot);
+    }
 }
 
-impl<'q> Filter<'q> {
-    fn new(query: &'q IndexQuery, documents: &Documents) -> Filter<'q> {
-        Filter {
-            query,
-            categories: (!query.categories.is_empty()).then(|| {
-                let mut allowed = [false; Category::ALL.len()];
-                for (i, category) in Category::ALL.iter().enumerate() {
-                    if let Some(slot) = allowed.get_mut(i) {
-                        *slot = query.categories.contains(category);
-                    }
-                }
-                allowed
-            }),
-            subcategories: (!query.subcategories.is_empty()).then(|| {
-                Subcategory::all()
-                    .iter()
-                    .map(|s| query.subcategories.iter().any(|code| code == s.code))
-                    .collect()
-            }),
-            served: query
-                .served
-                .as_ref()
-                .map(|code| documents.comune_numbers.get(code).copied()),
-            provider: query
-                .provider_id
-                .as_ref()
-                .map(|id| documents.provider_numbers.get(id).copied()),
+/// The union of some sets of `sets`.
+fn union_of(sets: &[Bits], chosen: impl Iterator<Item = usize>) -> Bits {
+    let mut union = Bits::default();
+    for at in chosen {
+        if let Some(set) = sets.get(at) {
+            union.unite(set);
         }
     }
-
-    fn admits(&self, facts: &Facts, comuni_runs: &[u16]) -> bool {
-        let q = self.query;
-        facts.live
-            && facts.verified_at >= q.fresh_since
-            && (!q.free_only || facts.free)
-            && self.categories.is_none_or(|allowed| {
-                allowed
-                    .get(usize::from(facts.category))
-                    .copied()
-                    .unwrap_or(false)
-            })
-            && self.subcategories.as_ref().is_none_or(|allowed| {
-                allowed
-                    .get(usize::from(facts.subcategory))
-                    .copied()
-                    .unwrap_or(false)
-            })
-            && self.served.is_none_or(|number| {
-                facts.everywhere
-                    || number.is_some_and(|n| Documents::run(comuni_runs, facts).contains(&n))
-            })
-            && q.age
-                .is_none_or(|age| (facts.min_age..=facts.max_age).contains(&age))
-            && q.max_price_cents
-                .is_none_or(|max| facts.min_price_cents <= max)
-            && self
-                .provider
-                .is_none_or(|number| number == Some(facts.provider))
-    }
+    union
 }
 
 impl Documents {
@@ -194,14 +160,25 @@ impl Documents {
             .unwrap_or_default()
     }
 
-    /// Adds a document in the next slot.
-    fn push(&mut self, doc: SearchDocument) -> usize {
+    /// Adds a document in the next slot, not yet live; returns the slot of the document it
+    /// replaces, if the id was already here.
+    fn push(&mut self, doc: SearchDocument) -> Option<usize> {
         let slot = self.slots.len();
-        let facts = self.facts_of(&doc);
-        self.by_id.insert(doc.id.clone(), slot);
+        let facts = self.facts_of(&doc, slot);
+        let replaced = self.by_id.insert(doc.id.clone(), slot);
         self.facts.push(facts);
         self.slots.push(Some(Arc::new(doc)));
-        slot
+        replaced
+    }
+
+    /// Makes a pushed slot searchable.
+    fn enliven(&mut self, slot: usize) {
+        if let Some(facts) = self.facts.get(slot)
+            && !self.sets.live.contains(slot)
+        {
+            self.sets.live.insert(slot);
+            *self.verified.entry(facts.verified_at).or_default() += 1;
+        }
     }
 
     /// Marks a slot removed.
@@ -209,13 +186,22 @@ impl Documents {
         if let Some(entry) = self.slots.get_mut(slot) {
             *entry = None;
         }
-        if let Some(facts) = self.facts.get_mut(slot) {
-            facts.live = false;
+        if let Some(facts) = self.facts.get(slot)
+            && self.sets.live.contains(slot)
+        {
+            self.sets.live.remove(slot);
+            if let Some(n) = self.verified.get_mut(&facts.verified_at) {
+                *n -= 1;
+                if *n == 0 {
+                    self.verified.remove(&facts.verified_at);
+                }
+            }
         }
     }
 
-    fn facts_of(&mut self, doc: &SearchDocument) -> Facts {
-        let position = |found: Option<usize>| u8::try_from(found.unwrap_or(0)).unwrap_or(0);
+    /// Interns a document's values and enters its slot in the sets of its values.
+    fn facts_of(&mut self, doc: &SearchDocument, slot: usize) -> Facts {
+        let position = |found: Option<usize>| found.unwrap_or(0);
         let comuni_start = u32::try_from(self.comuni_runs.len()).unwrap_or(u32::MAX);
         for code in &doc.comuni {
             let next = u16::try_from(self.comuni.len()).unwrap_or(u16::MAX);
@@ -224,73 +210,150 @@ impl Documents {
                 self.comuni.push(code.clone());
             }
             self.comuni_runs.push(number);
+            if !doc.everywhere {
+                member(&mut self.sets.listed, usize::from(number), slot);
+            }
         }
         let next = u32::try_from(self.provider_numbers.len()).unwrap_or(u32::MAX);
         let provider = *self
             .provider_numbers
             .entry(doc.provider_id.clone())
-            .or_insert(next);
+            .or_insert(next) as usize;
+        if self.sets.provider.len() <= provider {
+            self.sets.provider.resize_with(provider + 1, Vec::new);
+        }
+        if let Some(slots) = self.sets.provider.get_mut(provider) {
+            slots.push(u32::try_from(slot).unwrap_or(u32::MAX));
+        }
+        let category = position(Category::ALL.iter().position(|c| *c == doc.category));
+        let subcategory = position(
+            Subcategory::all()
+                .iter()
+                .position(|s| s.code == doc.subcategory),
+        );
+        member(&mut self.sets.category, category, slot);
+        member(&mut self.sets.subcategory, subcategory, slot);
+        for age in doc.min_age..=doc.max_age {
+            member(&mut self.sets.age, usize::from(age), slot);
+        }
+        let sets = &mut self.sets;
+        for (flag, set) in [
+            (doc.everywhere, &mut sets.everywhere),
+            (doc.free, &mut sets.free),
+            (
+                doc.min_age > 0 || doc.max_age < MAX_AGE_YEARS,
+                &mut sets.targeted,
+            ),
+        ] {
+            if flag {
+                set.insert(slot);
+            }
+        }
         Facts {
             verified_at: doc.verified_at,
             min_price_cents: doc.min_price_cents,
-            provider,
             comuni_start,
             comuni_len: u16::try_from(doc.comuni.len()).unwrap_or(u16::MAX),
-            min_age: doc.min_age,
-            max_age: doc.max_age,
-            category: position(Category::ALL.iter().position(|c| *c == doc.category)),
-            subcategory: position(
-                Subcategory::all()
-                    .iter()
-                    .position(|s| s.code == doc.subcategory),
-            ),
-            everywhere: doc.everywhere,
-            free: doc.free,
-            targeted: doc.min_age > 0 || doc.max_age < welfare_core::eligibility::MAX_AGE_YEARS,
-            // Alive once the text index has it too (`Generation::apply`).
-            live: false,
         }
     }
 
+    /// The live slots passing the query's filters: the same decision as
+    /// `IndexQuery::admits`, by set intersections; what no set holds (a price bound, a
+    /// freshness bound that excludes someone) is checked slot by slot on what is left.
+    fn admitted(&self, query: &IndexQuery) -> Bits {
+        let sets = &self.sets;
+        let mut admitted = sets.live.clone();
+        if !query.categories.is_empty() {
+            admitted.intersect(&union_of(
+                &sets.category,
+                Category::ALL
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| query.categories.contains(c))
+                    .map(|(i, _)| i),
+            ));
+        }
+        if !query.subcategories.is_empty() {
+            admitted.intersect(&union_of(
+                &sets.subcategory,
+                Subcategory::all()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| query.subcategories.iter().any(|code| code == s.code))
+                    .map(|(i, _)| i),
+            ));
+        }
+        if let Some(code) = &query.served {
+            let mut serving = sets.everywhere.clone();
+            if let Some(listed) = self
+                .comune_numbers
+                .get(code)
+                .and_then(|n| sets.listed.get(usize::from(*n)))
+            {
+                serving.unite(listed);
+            }
+            admitted.intersect(&serving);
+        }
+        if query.free_only {
+            admitted.intersect(&sets.free);
+        }
+        if let Some(age) = query.age {
+            admitted.intersect(sets.age.get(usize::from(age)).unwrap_or(&Bits::default()));
+        }
+        if let Some(id) = &query.provider_id {
+            let mut theirs = Bits::default();
+            for &slot in self
+                .provider_numbers
+                .get(id)
+                .and_then(|n| sets.provider.get(*n as usize))
+                .map_or(&[][..], Vec::as_slice)
+            {
+                theirs.insert(slot as usize);
+            }
+            admitted.intersect(&theirs);
+        }
+        self.check_residual(query, &mut admitted);
+        admitted
+    }
+
+    /// Removes from `slots` those failing the bounds no set holds.
+    fn check_residual(&self, query: &IndexQuery, slots: &mut Bits) {
+        let stale_ones = self
+            .verified
+            .first_key_value()
+            .is_some_and(|(oldest, _)| *oldest < query.fresh_since);
+        if !stale_ones && query.max_price_cents.is_none() {
+            return;
+        }
+        slots.retain(|slot| {
+            self.facts.get(slot).is_some_and(|facts| {
+                facts.verified_at >= query.fresh_since
+                    && query
+                        .max_price_cents
+                        .is_none_or(|max| facts.min_price_cents <= max)
+            })
+        });
+    }
+
     /// The facets of the matching slots, as `count_facets` defines them.
-    fn facets(&self, slots: impl Iterator<Item = usize>) -> Vec<FacetCounts> {
-        let mut category = [0u64; Category::ALL.len()];
-        let mut subcategory = vec![0u64; Subcategory::all().len()];
-        let mut comune = vec![0u64; self.comuni.len()];
-        let mut everywhere_codes: Option<&[u16]> = None;
-        let (mut everywhere, mut free, mut paid) = (0, 0, 0);
-        for slot in slots {
-            let Some(keys) = self.facts.get(slot) else {
-                continue;
-            };
-            if let Some(n) = category.get_mut(usize::from(keys.category)) {
-                *n += 1;
-            }
-            if let Some(n) = subcategory.get_mut(usize::from(keys.subcategory)) {
-                *n += 1;
-            }
-            let run = Documents::run(&self.comuni_runs, keys);
-            if keys.everywhere {
-                everywhere += 1;
-                everywhere_codes.get_or_insert(run);
-            } else {
-                for &c in run {
-                    if let Some(n) = comune.get_mut(usize::from(c)) {
-                        *n += 1;
-                    }
+    fn facets(&self, matched: &Bits) -> Vec<FacetCounts> {
+        let count = |set: Option<&Bits>| set.map_or(0, |set| matched.count_common(set));
+        let sets = &self.sets;
+        let mut comune: Vec<u64> = (0..self.comuni.len())
+            .map(|n| count(sets.listed.get(n)))
+            .collect();
+        // Listings serving the whole territory count once per comune of the first one's area.
+        let everywhere = count(Some(&sets.everywhere));
+        if let Some(first) = matched.and(&sets.everywhere).ones().next()
+            && let Some(facts) = self.facts.get(first)
+        {
+            for &c in Documents::run(&self.comuni_runs, facts) {
+                if let Some(n) = comune.get_mut(usize::from(c)) {
+                    *n += everywhere;
                 }
             }
-            if keys.free {
-                free += 1;
-            } else {
-                paid += 1;
-            }
         }
-        for &c in everywhere_codes.unwrap_or_default() {
-            if let Some(n) = comune.get_mut(usize::from(c)) {
-                *n += everywhere;
-            }
-        }
+        let free = count(Some(&sets.free));
         let buckets = |field: &'static str, counts: Vec<(String, u64)>| {
             let mut buckets: Vec<(String, u64)> =
                 counts.into_iter().filter(|(_, n)| *n > 0).collect();
@@ -302,29 +365,35 @@ impl Documents {
                 "category",
                 Category::ALL
                     .iter()
-                    .zip(category)
-                    .map(|(c, n)| (c.code().to_owned(), n))
+                    .enumerate()
+                    .map(|(i, c)| (c.code().to_owned(), count(sets.category.get(i))))
                     .collect(),
             ),
             buckets(
                 "subcategory",
                 Subcategory::all()
                     .iter()
-                    .zip(subcategory)
-                    .map(|(s, n)| (s.code.to_owned(), n))
+                    .enumerate()
+                    .map(|(i, s)| (s.code.to_owned(), count(sets.subcategory.get(i))))
                     .collect(),
             ),
             buckets("comune", self.comuni.iter().cloned().zip(comune).collect()),
             buckets(
                 "price",
-                vec![("free".to_owned(), free), ("paid".to_owned(), paid)],
+                vec![
+                    ("free".to_owned(), free),
+                    ("paid".to_owned(), matched.len() - free),
+                ],
             ),
         ]
     }
 }
 
 /// One query per word of the text, and the boost for subcategories the text names.
-type TextQueries = (Vec<BooleanQuery>, Option<Box<dyn Query>>);
+type TextQueries = (Vec<Vec<Weighted>>, Option<Weighted>);
+
+/// A query and the weight of its scores.
+type Weighted = (Box<dyn Query>, Score);
 
 /// One built index: tantivy's, its writer, and the documents beside it.
 struct Generation {
@@ -377,6 +446,14 @@ impl Generation {
     /// slots come alive and replaced ones die together, once tantivy has committed, so no
     /// search sees a listing twice.
     fn apply(&self, added: Vec<SearchDocument>, removed: &[String]) -> Result<(), IndexError> {
+        // The same id twice in one batch: the last one is the document.
+        let mut seen = HashSet::new();
+        let mut added: Vec<SearchDocument> = added
+            .into_iter()
+            .rev()
+            .filter(|doc| seen.insert(doc.id.clone()))
+            .collect();
+        added.reverse();
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let f = self.fields;
         let mut retired = Vec::new();
@@ -405,7 +482,7 @@ impl Generation {
                 }
                 tantivy_doc.add_text(f.subcategory, &doc.subcategory);
                 writer.add_document(tantivy_doc).map_err(engine)?;
-                documents.push(doc);
+                retired.extend(documents.push(doc));
             }
             first..documents.slots.len()
         };
@@ -417,9 +494,7 @@ impl Generation {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         for slot in born {
-            if let Some(facts) = documents.facts.get_mut(slot) {
-                facts.live = true;
-            }
+            documents.enliven(slot);
         }
         for slot in retired {
             documents.retire(slot);
@@ -541,38 +616,32 @@ impl Generation {
                 5..=8 => 1,
                 _ => 2,
             };
-            per_word.push({
-                let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-                for (field, weight) in [(f.title, 3.0), (f.vocabulary, 2.0), (f.description, 1.0)] {
+            // The word's clauses, each searched alone with its weight: a match's score for
+            // the word is the weighted sum, as a boolean "should" query would add them.
+            let mut clauses: Vec<(Box<dyn Query>, Score)> = Vec::new();
+            for (field, weight) in [(f.title, 3.0), (f.vocabulary, 2.0), (f.description, 1.0)] {
+                clauses.push((
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(field, word),
+                        IndexRecordOption::WithFreqs,
+                    )),
+                    weight,
+                ));
+            }
+            if typos > 0 {
+                // A typo in the title weighs more than one anywhere else.
+                for (field, weight) in [(f.title, 1.5), (f.all, 0.5)] {
                     clauses.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(
-                            Box::new(TermQuery::new(
-                                Term::from_field_text(field, word),
-                                IndexRecordOption::WithFreqs,
-                            )),
-                            weight,
+                        Box::new(FuzzyTermQuery::new(
+                            Term::from_field_text(field, word),
+                            typos,
+                            true,
                         )),
+                        weight,
                     ));
                 }
-                if typos > 0 {
-                    // A typo in the title weighs more than one anywhere else.
-                    for (field, weight) in [(f.title, 1.5), (f.all, 0.5)] {
-                        clauses.push((
-                            Occur::Should,
-                            Box::new(BoostQuery::new(
-                                Box::new(FuzzyTermQuery::new(
-                                    Term::from_field_text(field, word),
-                                    typos,
-                                    true,
-                                )),
-                                weight,
-                            )),
-                        ));
-                    }
-                }
-                BooleanQuery::new(clauses)
-            });
+            }
+            per_word.push(clauses);
         }
         let boost = (!query.boost_subcategories.is_empty()).then(|| {
             let clauses: Vec<(Occur, Box<dyn Query>)> = query
@@ -586,7 +655,7 @@ impl Generation {
                     (Occur::Should, term)
                 })
                 .collect();
-            Box::new(BoostQuery::new(Box::new(BooleanQuery::new(clauses)), 4.0)) as Box<dyn Query>
+            (Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>, 4.0)
         });
         Ok(Some((per_word, boost)))
     }
@@ -600,70 +669,85 @@ impl Generation {
             .documents
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        let filter = Filter::new(query, &documents);
-        let runs = documents.comuni_runs.as_slice();
-        let targeted = |facts: &Facts| query.age.is_some() && facts.targeted;
-        // Every match with what orders it: like Meilisearch's first ranking rule, a document
-        // matching more of the query's words ranks first, then (with an age) one aimed at it,
-        // then BM25.
         let searcher = self.reader.searcher();
-        // The buffers of the last search on this thread: large, and reused rather than
-        // allocated and faulted in again on every search.
-        let mut matches = MATCHES.take();
-        matches.clear();
+        let len = documents.slots.len();
+        let mut admitted = documents.admitted(query);
+        // The admitted matches by how many of the query's words each has: like Meilisearch's
+        // first ranking rule, a document matching more words ranks first, then (with an age)
+        // one aimed at it, then BM25.
+        let mut scores = SCORES.take();
+        scores.resize(len.max(scores.len()), 0.0);
         let words = self.word_queries(query, analyzer, &searcher)?;
         let ranked_by_text = words.is_some();
-        match words {
-            None => matches.extend(
-                documents
-                    .facts
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, facts)| filter.admits(facts, runs))
-                    .map(|(slot, facts)| Match::new(slot, 0, targeted(facts), 0.0)),
-            ),
+        let (by_words, found) = match words {
+            None => (vec![admitted.clone()], None),
             Some((per_word, boost)) => {
-                // Each word is one search; its matches add one word and their BM25 score.
-                let mut scored = SCORED.take();
-                scored.clear();
-                scored.resize(documents.facts.len(), Scored::default());
-                for word in &per_word {
-                    self.for_each_match(&searcher, word, &mut |slot, score| {
-                        if let Some(entry) = scored.get_mut(slot) {
-                            entry.found = true;
-                            entry.score += score;
-                            entry.words = entry.words.saturating_add(1);
-                        }
-                    })?;
+                // Each word is one search; its matches gain the word and its BM25 score.
+                let mut counter = Counter::new(per_word.len(), len);
+                let mut found = Bits::with_len(len);
+                for clauses in &per_word {
+                    let mut has_word = Bits::with_len(len);
+                    for (clause, weight) in clauses {
+                        self.for_each_match(&searcher, clause.as_ref(), &mut |slot, score| {
+                            if let Some(total) = scores.get_mut(slot) {
+                                *total += weight * score;
+                                has_word.insert(slot);
+                            }
+                        })?;
+                    }
+                    counter.add(&has_word);
+                    found.unite(&has_word);
                 }
-                if let Some(boost) = &boost {
+                if let Some((boost, weight)) = &boost {
                     self.for_each_match(&searcher, boost.as_ref(), &mut |slot, score| {
-                        if let Some(entry) = scored.get_mut(slot) {
-                            entry.found = true;
-                            entry.score += score;
+                        if let Some(total) = scores.get_mut(slot) {
+                            *total += weight * score;
+                            found.insert(slot);
                         }
                     })?;
                 }
-                // In slot order, so the facts are read sequentially.
-                matches.extend(
-                    scored
-                        .iter()
-                        .zip(&documents.facts)
-                        .enumerate()
-                        .filter(|(_, (entry, facts))| entry.found && filter.admits(facts, runs))
-                        .map(|(slot, (entry, facts))| {
-                            Match::new(slot, entry.words, targeted(facts), entry.score)
-                        }),
-                );
-                SCORED.set(scored);
+                admitted.intersect(&found);
+                let by_words = (0..=per_word.len())
+                    .map(|n| counter.exactly(n, &admitted))
+                    .collect();
+                (by_words, Some(found))
+            }
+        };
+        let facets = documents.facets(&admitted);
+        let total = admitted.len();
+        let wanted = query.offset.saturating_add(query.limit);
+        // The rank classes, best first: words matched, then aimed at the stated age.
+        let mut classes = Vec::new();
+        for (words, set) in by_words.into_iter().enumerate().rev() {
+            let words = u16::try_from(words).unwrap_or(u16::MAX);
+            if query.age.is_some() {
+                let aimed = set.and(&documents.sets.targeted);
+                let others = set.and_not(&documents.sets.targeted);
+                classes.push(Class::new(words, true, aimed));
+                classes.push(Class::new(words, false, others));
+            } else {
+                classes.push(Class::new(words, false, set));
             }
         }
-        let facets = documents.facets(matches.iter().map(|m| m.slot as usize));
-        let total = u64::try_from(matches.len()).unwrap_or(u64::MAX);
-        let wanted = query.offset.saturating_add(query.limit);
-        if query.order == Order::Relevance {
-            keep_best_classes(&mut matches, wanted, ranked_by_text);
+        let mut matches = MATCHES.take();
+        matches.clear();
+        let reach = if query.order == Order::Relevance {
+            Reach::Page {
+                wanted,
+                ties_by_score: ranked_by_text,
+            }
+        } else {
+            Reach::Everything
+        };
+        collect_matches(&classes, reach, &scores, &mut matches);
+        if let Some(found) = found {
+            for slot in found.ones() {
+                if let Some(score) = scores.get_mut(slot) {
+                    *score = 0.0;
+                }
+            }
         }
+        SCORES.set(scores);
         let distance = |slot: usize| {
             query
                 .origin
@@ -715,57 +799,63 @@ impl Generation {
     }
 }
 
-/// Keeps, of matches in slot order ranked by relevance, only those that can reach the first
-/// `wanted`: the best classes (words matched, then aimed at the age) down to the one that fills
-/// the page. Without text every score in a class is equal and slots break ties, so only the
-/// first of the last class are kept. Nothing is reordered.
-fn keep_best_classes(matches: &mut Vec<Match>, wanted: usize, ranked_by_text: bool) {
-    let class = |m: &Match| usize::from(m.words) * 2 + usize::from(m.targeted);
-    let Some(top) = matches.iter().map(class).max() else {
-        return;
-    };
-    let mut counts = vec![0usize; top + 1];
-    for m in matches.iter() {
-        if let Some(n) = counts.get_mut(class(m)) {
-            *n += 1;
+/// The admitted matches with the same number of query words and the same "aimed at the age".
+struct Class {
+    words: u16,
+    targeted: bool,
+    slots: Bits,
+    len: usize,
+}
+
+impl Class {
+    fn new(words: u16, targeted: bool, slots: Bits) -> Class {
+        let len = usize::try_from(slots.len()).unwrap_or(usize::MAX);
+        Class {
+            words,
+            targeted,
+            slots,
+            len,
         }
     }
-    let mut above = 0;
-    let mut threshold = None;
-    for (c, n) in counts.iter().enumerate().rev() {
-        if above + n >= wanted {
-            threshold = Some(c);
-            break;
-        }
-        above += n;
+}
+
+/// Which matches a search must order.
+#[derive(Clone, Copy)]
+enum Reach {
+    /// Every one (an order by distance or price looks at all).
+    Everything,
+    /// Those that can reach the first `wanted` by relevance: the best classes down to the one
+    /// that fills the page. Within a class, scores break ties when there is text; without
+    /// text every score is equal and slots break ties, so only the first of the last class.
+    Page { wanted: usize, ties_by_score: bool },
+}
+
+/// The matches of `classes` (best first) within `reach`, in slot order within each class,
+/// with their scores.
+fn collect_matches(classes: &[Class], reach: Reach, scores: &[f32], matches: &mut Vec<Match>) {
+    let mut taken = 0;
+    for class in classes {
+        let limit = match reach {
+            Reach::Everything => usize::MAX,
+            Reach::Page { wanted, .. } if taken >= wanted => break,
+            Reach::Page {
+                wanted,
+                ties_by_score: false,
+            } => wanted - taken,
+            Reach::Page { .. } => usize::MAX,
+        };
+        matches.extend(class.slots.ones().take(limit).map(|slot| {
+            let bm25 = scores.get(slot).copied().unwrap_or(0.0);
+            Match::new(slot, class.words, class.targeted, bm25)
+        }));
+        taken += class.len;
     }
-    let Some(threshold) = threshold else {
-        return;
-    };
-    let mut room = wanted - above;
-    matches.retain(|m| match class(m).cmp(&threshold) {
-        std::cmp::Ordering::Greater => true,
-        std::cmp::Ordering::Less => false,
-        std::cmp::Ordering::Equal if ranked_by_text => true,
-        std::cmp::Ordering::Equal => {
-            let keep = room > 0;
-            room = room.saturating_sub(1);
-            keep
-        }
-    });
 }
 
 thread_local! {
-    static SCORED: std::cell::Cell<Vec<Scored>> = const { std::cell::Cell::new(Vec::new()) };
+    /// Each slot's BM25 sum during a search; all zero between searches.
+    static SCORES: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
     static MATCHES: std::cell::Cell<Vec<Match>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// What the words of a query found of one slot.
-#[derive(Debug, Clone, Copy, Default)]
-struct Scored {
-    score: f32,
-    words: u16,
-    found: bool,
 }
 
 /// A match and what orders it.
@@ -919,25 +1009,31 @@ mod tests {
         }
     }
 
+    fn documents_of(docs: &[SearchDocument]) -> Documents {
+        let mut documents = Documents::default();
+        for (slot, d) in docs.iter().enumerate() {
+            documents.push(d.clone());
+            documents.enliven(slot);
+        }
+        documents
+    }
+
     #[test]
-    fn the_compiled_filter_decides_as_admits_does() {
+    fn the_sets_admit_as_admits_does() {
         let subs = Subcategory::all();
         let mut docs = vec![
             doc("a", &subs[0], &["098031", "098019"], false, true),
             doc("b", &subs[1], &["098031", "098019", "098010"], true, false),
             doc("c", &subs[12], &["098010"], false, false),
+            doc("d", &subs[12], &["098031"], false, true),
         ];
         docs[2].min_age = 3;
         docs[2].max_age = 10;
         docs[1].min_price_cents = 500;
         docs[0].provider_id = "q".to_owned();
-        let mut documents = Documents::default();
-        for d in &docs {
-            documents.push(d.clone());
-        }
-        for facts in &mut documents.facts {
-            facts.live = true;
-        }
+        docs[3].verified_at = 5;
+        docs[3].max_age = 30;
+        let mut documents = documents_of(&docs);
         let base = IndexQuery::everything(0, 10);
         let queries = [
             IndexQuery {
@@ -953,7 +1049,7 @@ mod tests {
                 ..base.clone()
             },
             IndexQuery {
-                subcategories: vec![subs[1].code.to_owned()],
+                subcategories: vec![subs[1].code.to_owned(), subs[12].code.to_owned()],
                 ..base.clone()
             },
             IndexQuery {
@@ -965,6 +1061,10 @@ mod tests {
                 ..base.clone()
             },
             IndexQuery {
+                age: Some(200),
+                ..base.clone()
+            },
+            IndexQuery {
                 max_price_cents: Some(100),
                 ..base.clone()
             },
@@ -973,34 +1073,44 @@ mod tests {
                 ..base.clone()
             },
             IndexQuery {
+                provider_id: Some("nobody".to_owned()),
+                ..base.clone()
+            },
+            IndexQuery {
                 fresh_since: 1,
+                ..base.clone()
+            },
+            IndexQuery {
+                fresh_since: 1,
+                free_only: true,
+                served: Some("098031".to_owned()),
                 ..base.clone()
             },
             base.clone(),
         ];
-        for query in &queries {
-            let filter = Filter::new(query, &documents);
-            for (d, facts) in docs.iter().zip(&documents.facts) {
-                assert_eq!(
-                    filter.admits(facts, &documents.comuni_runs),
-                    query.admits(d),
-                    "{query:?} on {}",
-                    d.id
-                );
+        let check = |documents: &Documents, dead: &[usize]| {
+            for query in &queries {
+                let admitted = documents.admitted(query);
+                for (slot, d) in docs.iter().enumerate() {
+                    assert_eq!(
+                        admitted.contains(slot),
+                        query.admits(d) && !dead.contains(&slot),
+                        "{query:?} on {}",
+                        d.id
+                    );
+                }
             }
-        }
+        };
+        check(&documents, &[]);
+        // A removed document is admitted by nothing, and the oldest verification is gone.
+        documents.retire(3);
+        check(&documents, &[3]);
+        assert_eq!(documents.verified.first_key_value(), Some((&0, &3)));
     }
 
     #[test]
-    fn only_the_classes_that_can_reach_the_page_are_kept() {
-        let all = |specs: &[(u16, bool, f32)]| -> Vec<Match> {
-            specs
-                .iter()
-                .enumerate()
-                .map(|(slot, &(words, targeted, bm25))| Match::new(slot, words, targeted, bm25))
-                .collect()
-        };
-        let specs = [
+    fn only_the_classes_that_can_reach_the_page_are_collected() {
+        let specs: [(u16, bool, f32); 9] = [
             (1, false, 0.5),
             (2, false, 0.1),
             (1, true, 0.9),
@@ -1008,26 +1118,70 @@ mod tests {
             (0, false, 0.0),
             (1, false, 0.8),
             (1, false, 0.2),
+            (0, true, 0.0),
+            (2, true, 0.3),
         ];
-        for wanted in 0..=8 {
-            let mut expected = all(&specs);
-            expected.sort_by(Match::order);
-            expected.truncate(wanted);
-            let mut kept = all(&specs);
-            keep_best_classes(&mut kept, wanted, true);
-            kept.sort_by(Match::order);
-            kept.truncate(wanted);
-            let slots = |m: &[Match]| m.iter().map(|m| m.slot).collect::<Vec<_>>();
-            assert_eq!(slots(&kept), slots(&expected), "wanted {wanted}");
-        }
-        // Without text: equal scores, slots break ties, only the first few are kept.
-        let mut plain = all(&[(0, false, 0.0); 10]);
-        plain[7].targeted = true;
-        keep_best_classes(&mut plain, 3, false);
-        assert_eq!(
-            plain.iter().map(|m| m.slot).collect::<Vec<_>>(),
-            vec![0, 1, 7]
+        let scores: Vec<f32> = specs.iter().map(|s| s.2).collect();
+        let classes = |specs: &[(u16, bool, f32)]| -> Vec<Class> {
+            let mut classes = Vec::new();
+            for words in (0..=2).rev() {
+                for targeted in [true, false] {
+                    let mut slots = Bits::default();
+                    for (slot, s) in specs.iter().enumerate() {
+                        if s.0 == words && s.1 == targeted {
+                            slots.insert(slot);
+                        }
+                    }
+                    classes.push(Class::new(words, targeted, slots));
+                }
+            }
+            classes
+        };
+        let sorted = |mut matches: Vec<Match>, wanted: usize| {
+            matches.sort_by(Match::order);
+            matches.truncate(wanted);
+            matches.iter().map(|m| m.slot).collect::<Vec<_>>()
+        };
+        let mut everything = Vec::new();
+        collect_matches(
+            &classes(&specs),
+            Reach::Everything,
+            &scores,
+            &mut everything,
         );
+        assert_eq!(everything.len(), specs.len());
+        for ties_by_score in [true, false] {
+            // Without text every score is equal.
+            let scores: Vec<f32> = if ties_by_score {
+                scores.clone()
+            } else {
+                vec![0.0; specs.len()]
+            };
+            let mut all = Vec::new();
+            collect_matches(&classes(&specs), Reach::Everything, &scores, &mut all);
+            for wanted in 0..=10 {
+                let mut page = Vec::new();
+                let reach = Reach::Page {
+                    wanted,
+                    ties_by_score,
+                };
+                collect_matches(&classes(&specs), reach, &scores, &mut page);
+                assert!(page.len() <= all.len());
+                assert_eq!(
+                    sorted(page, wanted),
+                    sorted(all.clone(), wanted),
+                    "wanted {wanted}, ties by score {ties_by_score}"
+                );
+            }
+        }
+        // Without text, only the first few of the class filling the page.
+        let mut page = Vec::new();
+        let reach = Reach::Page {
+            wanted: 3,
+            ties_by_score: false,
+        };
+        collect_matches(&classes(&specs), reach, &[0.0; 9], &mut page);
+        assert_eq!(page.iter().map(|m| m.slot).collect::<Vec<_>>(), [8, 1, 3]);
     }
 
     #[test]
@@ -1039,14 +1193,26 @@ mod tests {
             doc("c", &subs[1], &["098010"], false, false),
             doc("d", &subs[9], &["098031", "098019", "098010"], true, true),
         ];
-        let mut documents = Documents::default();
-        for d in &docs {
-            documents.push(d.clone());
-        }
-        assert_eq!(documents.facets(0..docs.len()), count_facets(docs.iter()));
+        let documents = documents_of(&docs);
+        let subset = |slots: &[usize]| {
+            let mut bits = Bits::default();
+            for &s in slots {
+                bits.insert(s);
+            }
+            bits
+        };
         assert_eq!(
-            documents.facets([2].into_iter()),
+            documents.facets(&subset(&[0, 1, 2, 3])),
+            count_facets(docs.iter())
+        );
+        assert_eq!(
+            documents.facets(&subset(&[2])),
             count_facets(docs[2..3].iter())
         );
+        assert_eq!(
+            documents.facets(&subset(&[1, 2])),
+            count_facets(docs[1..3].iter())
+        );
+        assert_eq!(documents.facets(&subset(&[])), count_facets([].iter()));
     }
 }

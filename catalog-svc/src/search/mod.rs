@@ -6,6 +6,7 @@
 //! for the person with `welfare-core`, and post-filters exactly what an index can only
 //! approximate (eligibility for a profile, the price a profile pays).
 
+mod bits;
 pub mod embedded;
 pub mod indexer;
 pub mod meili;
