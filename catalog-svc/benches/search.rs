@@ -1,8 +1,10 @@
 //! `SearchListings` over gRPC with 100,000 generated listings (SQLite store, as in the
 //! embedded mode), 8 concurrent clients, mixed queries with filters and a profile; and, in the
 //! same run, the raw index alone answering the same queries with the same concurrency. Reports
-//! p50, p99 and throughput of both, and the difference at p50: for the embedded index, and for
-//! Meilisearch when `MEILI_URL` (and `MEILI_MASTER_KEY`) name a server.
+//! p50, p99 and throughput of both, and the difference at p50; then both again with one client,
+//! where the difference is what the service adds to a request that queues behind no other. For
+//! the embedded index, and for Meilisearch when `MEILI_URL` (and `MEILI_MASTER_KEY`) name a
+//! server.
 //!
 //! Run: `cargo bench -p catalog-svc --bench search`. Optional: `BENCH_SECONDS` per phase
 //! (default 15), `BENCH_CLIENTS` (default 8), `BENCH_LISTINGS` (default 100000),
@@ -360,6 +362,15 @@ async fn measure<I: SearchIndex>(
     raw.print("raw index alone");
     served.print("SearchListings over gRPC");
     println!("  service adds at p50: {:.2} ms", served.p50 - raw.p50);
+    if clients > 1 {
+        // One client: what the service adds to a request without queueing behind others.
+        let raw = raw_phase(index, territory, 1, seconds).await;
+        let served = served_phase(index, store, territory, 1, seconds).await;
+        println!("{label}, 1 client, {seconds} s per phase");
+        raw.print("raw index alone");
+        served.print("SearchListings over gRPC");
+        println!("  service adds at p50: {:.2} ms", served.p50 - raw.p50);
+    }
 }
 
 #[tokio::main]

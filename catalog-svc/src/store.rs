@@ -286,10 +286,12 @@ impl SqlStore {
                     .await?
             }
             // WAL lets readers run beside the one writer; writers wait for each other
-            // (busy_timeout) rather than fail.
+            // (busy_timeout) rather than fail. A connection to a file in this process cannot
+            // drop: no ping before each use (a round trip to its worker thread).
             Backend::Sqlite => {
                 options
                     .max_connections(max_connections.clamp(1, 8))
+                    .test_before_acquire(false)
                     .after_connect(|connection, _| {
                         Box::pin(async move {
                             for pragma in [

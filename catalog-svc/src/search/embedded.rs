@@ -969,11 +969,13 @@ impl SearchIndex for EmbeddedIndex {
         Ok(())
     }
 
-    /// Searches on the blocking pool: a search over many matches takes milliseconds of CPU,
-    /// which must neither stall the runtime's other requests nor queue them behind it.
+    /// Searches on the calling task's thread. A search is CPU work of well under a
+    /// millisecond for most queries and a few for the broadest on 100,000 listings; handing
+    /// it to tokio's blocking pool cost two thread switches per search and let every
+    /// concurrent search share the cores at once, which measured worse at the 99th percentile
+    /// (BENCHMARKS.md) than running at most one search per runtime worker.
     async fn search(&self, query: &IndexQuery) -> Result<IndexPage, IndexError> {
-        let (index, query) = (self.clone(), query.clone());
-        blocking(move || index.search_now(&query)).await
+        self.search_now(query)
     }
 }
 
@@ -1214,5 +1216,43 @@ mod tests {
             count_facets(docs[1..3].iter())
         );
         assert_eq!(documents.facets(&subset(&[])), count_facets([].iter()));
+    }
+
+    #[test]
+    fn an_id_twice_in_a_batch_is_one_listing_the_last() {
+        let subs = Subcategory::all();
+        let generation = Generation::new().expect("generation");
+        let mut analyzer = italian_analyzer();
+        let mut first = doc("a", &subs[0], &["098031"], false, true);
+        first.title = "pasti caldi".to_owned();
+        let mut second = first.clone();
+        second.title = "trasporto sociale".to_owned();
+        let other = doc("b", &subs[1], &["098031"], false, false);
+        generation
+            .apply(vec![first, other.clone(), second], &[])
+            .expect("apply");
+        let search = |text: &str, analyzer: &mut TextAnalyzer| {
+            let query = IndexQuery {
+                text: text.to_owned(),
+                ..IndexQuery::everything(0, 10)
+            };
+            generation.search(&query, analyzer).expect("search")
+        };
+        let all = search("", &mut analyzer);
+        assert_eq!(all.total, 2);
+        assert_eq!(all.hits.len(), 2);
+        assert_eq!(search("pasti", &mut analyzer).total, 0);
+        let found = search("trasporto", &mut analyzer);
+        assert_eq!(
+            found.hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
+            ["a"]
+        );
+        // Replaced and removed later, the slot of each version is dead.
+        generation
+            .apply(Vec::new(), &["a".to_owned()])
+            .expect("remove");
+        let left = search("", &mut analyzer);
+        assert_eq!(left.total, 1);
+        assert_eq!(left.facets, count_facets([other].iter()));
     }
 }
