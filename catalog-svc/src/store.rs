@@ -286,12 +286,8 @@ impl SqlStore {
                     .await?
             }
             // WAL lets readers run beside the one writer; writers wait for each other
-            // (busy_timeout) rather than fail. Reads go through a memory map of up to 256 MiB
-            // rather than a system call per page (SQLite's own cache is 2 MiB; measured on
-            // search's page reads, BENCHMARKS.md) — the price SQLite documents is that an I/O
-            // error on the mapped file stops the process instead of failing one statement. A
-            // connection to a file in this process cannot drop: no ping before each use (a round
-            // trip to its worker thread).
+            // (busy_timeout) rather than fail. A connection to a file in this process cannot
+            // drop: no ping before each use (a round trip to its worker thread).
             Backend::Sqlite => {
                 options
                     .max_connections(max_connections.clamp(1, 8))
@@ -303,7 +299,6 @@ impl SqlStore {
                                 "PRAGMA journal_mode = WAL",
                                 "PRAGMA busy_timeout = 10000",
                                 "PRAGMA synchronous = NORMAL",
-                                "PRAGMA mmap_size = 268435456",
                             ] {
                                 sqlx::query(pragma).execute(&mut *connection).await?;
                             }
