@@ -356,17 +356,17 @@ async fn measure<I: SearchIndex>(
     clients: u64,
     seconds: u64,
 ) {
-    let raw = raw_phase(index, territory, clients, seconds).await;
-    let served = served_phase(index, store, territory, clients, seconds).await;
-    println!("{label}, {clients} clients, {seconds} s per phase");
-    raw.print("raw index alone");
-    served.print("SearchListings over gRPC");
-    println!("  service adds at p50: {:.2} ms", served.p50 - raw.p50);
-    if clients > 1 {
-        // One client: what the service adds to a request without queueing behind others.
-        let raw = raw_phase(index, territory, 1, seconds).await;
-        let served = served_phase(index, store, territory, 1, seconds).await;
-        println!("{label}, 1 client, {seconds} s per phase");
+    // Then one client: what the service adds to a request without queueing behind others.
+    let counts = if clients > 1 {
+        vec![clients, 1]
+    } else {
+        vec![clients]
+    };
+    for clients in counts {
+        let raw = raw_phase(index, territory, clients, seconds).await;
+        let served = served_phase(index, store, territory, clients, seconds).await;
+        let plural = if clients == 1 { "" } else { "s" };
+        println!("{label}, {clients} client{plural}, {seconds} s per phase");
         raw.print("raw index alone");
         served.print("SearchListings over gRPC");
         println!("  service adds at p50: {:.2} ms", served.p50 - raw.p50);

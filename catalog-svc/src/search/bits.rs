@@ -106,6 +106,18 @@ impl Bits {
             .sum()
     }
 
+    /// The first slot in `self` and in `other`.
+    pub(crate) fn first_common(&self, other: &Bits) -> Option<usize> {
+        self.words
+            .iter()
+            .zip(&other.words)
+            .enumerate()
+            .find_map(|(i, (a, b))| {
+                let both = a & b;
+                (both != 0).then(|| i * WORD + both.trailing_zeros() as usize)
+            })
+    }
+
     /// The slots, ascending.
     pub(crate) fn ones(&self) -> impl Iterator<Item = usize> + '_ {
         self.words.iter().enumerate().flat_map(|(i, &word)| {
@@ -217,6 +229,8 @@ mod tests {
         assert!(c.contains(199) && c.contains(65) && !c.contains(198));
         assert!(!b.contains(10_000));
         assert_eq!(a.count_common(&b), 2);
+        assert_eq!(a.first_common(&b), Some(63));
+        assert_eq!(b.first_common(&set(70, &[1])), None);
         assert_eq!(b.count_common(&a), 2);
         let mut d = a.clone();
         d.retain(|s| s % 2 == 1);

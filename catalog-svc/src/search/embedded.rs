@@ -344,7 +344,7 @@ impl Documents {
             .collect();
         // Listings serving the whole territory count once per comune of the first one's area.
         let everywhere = count(Some(&sets.everywhere));
-        if let Some(first) = matched.and(&sets.everywhere).ones().next()
+        if let Some(first) = matched.first_common(&sets.everywhere)
             && let Some(facts) = self.facts.get(first)
         {
             for &c in Documents::run(&self.comuni_runs, facts) {
