@@ -13,17 +13,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use catalog_svc::config::{CatalogConfig, SearchEngine};
-use catalog_svc::grpc::{CatalogApi, SERVICE_NAME, public_methods};
+use catalog_svc::grpc::CatalogApi;
 use catalog_svc::search::SearchIndex;
 use catalog_svc::search::embedded::EmbeddedIndex;
 use catalog_svc::search::indexer::Indexer;
 use catalog_svc::search::meili::{MeiliIndex, Tuning};
 use catalog_svc::store::SqlStore;
 use welfare_core::territory::Territory;
-use welfare_proto::catalog::catalog_service_server::CatalogServiceServer;
 use welfare_runtime::clock::system_clock;
 use welfare_runtime::telemetry::Telemetry;
-use welfare_runtime::{Application, ServiceSet, shutdown_signal};
+use welfare_runtime::{Application, shutdown_signal};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -157,14 +156,7 @@ async fn serve<I: SearchIndex>(
     let indexing =
         tokio::spawn(indexer.run(Duration::from_millis(config.search.interval_ms.max(50))));
     let api = CatalogApi::new(store, index, territory, system_clock());
-    let services = ServiceSet {
-        routes: tonic::service::Routes::new(
-            CatalogServiceServer::new(api)
-                .max_decoding_message_size(config.limits.max_message_bytes),
-        ),
-        public_methods: public_methods(),
-        service_names: vec![SERVICE_NAME.to_owned()],
-    };
+    let services = api.into_services(config.limits.max_message_bytes);
     let app = Application::build(&config.runtime(), services).await?;
     tracing::info!(port = app.port(), "catalog-svc listening");
     let served = app.run_until_stopped(shutdown_signal()).await;

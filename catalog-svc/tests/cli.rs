@@ -19,14 +19,17 @@ fn catalog_svc() -> Command {
     command
 }
 
+/// Runs `command`, checks it exits with `code`, and returns what it wrote to stderr.
+fn stderr_of_failing(command: &mut Command, code: i32) -> String {
+    let output = command.output().expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
+    stderr
+}
+
 #[test]
 fn an_unknown_argument_is_named() {
-    let output = catalog_svc()
-        .arg("rebuild-everything")
-        .output()
-        .expect("run");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = stderr_of_failing(catalog_svc().arg("rebuild-everything"), 2);
     assert!(
         stderr.contains("unknown argument \"rebuild-everything\""),
         "{stderr}"
@@ -37,13 +40,12 @@ fn an_unknown_argument_is_named() {
 #[tokio::test]
 async fn rebuild_index_refuses_the_embedded_engine() {
     let (_store, url) = sqlite_at().await;
-    let output = catalog_svc()
-        .arg("rebuild-index")
-        .env("LODIWELFARE__DATABASE__URL", &url)
-        .output()
-        .expect("run");
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = stderr_of_failing(
+        catalog_svc()
+            .arg("rebuild-index")
+            .env("LODIWELFARE__DATABASE__URL", &url),
+        1,
+    );
     assert!(
         stderr.contains("rebuild-index is for Meilisearch"),
         "{stderr}"

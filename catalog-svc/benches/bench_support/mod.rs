@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use catalog_svc::grpc::{CatalogApi, SERVICE_NAME, public_methods};
+use catalog_svc::grpc::CatalogApi;
 use catalog_svc::search::SearchIndex;
 use catalog_svc::store::{
     CatalogStore, Change, OutboxEvent, ProviderRecord, RecordedRequest, Topic,
@@ -15,10 +15,9 @@ use welfare_core::ids::ProviderId;
 use welfare_core::provider::{ProviderKind, ProviderStatus, TaxId};
 use welfare_core::territory::Territory;
 use welfare_core::time::Timestamp;
-use welfare_proto::catalog::catalog_service_server::CatalogServiceServer;
+use welfare_runtime::Application;
 use welfare_runtime::clock::system_clock;
 use welfare_runtime::config::{RuntimeConfig, Secret};
-use welfare_runtime::{Application, ServiceSet};
 
 pub fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -129,11 +128,7 @@ pub async fn serve<S: CatalogStore, I: SearchIndex>(
     config.limits.rate_limit_per_second = 1_000_000;
     config.limits.rate_limit_burst = 1_000_000;
     let api = CatalogApi::new(store, index, territory, system_clock());
-    let services = ServiceSet {
-        routes: tonic::service::Routes::new(CatalogServiceServer::new(api)),
-        public_methods: public_methods(),
-        service_names: vec![SERVICE_NAME.to_owned()],
-    };
+    let services = api.into_services(config.limits.max_message_bytes);
     let app = Application::build(&config, services).await.expect("server");
     let endpoint = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

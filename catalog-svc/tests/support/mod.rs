@@ -9,7 +9,7 @@ pub mod json_schema;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
-use catalog_svc::grpc::{CatalogApi, SERVICE_NAME, public_methods};
+use catalog_svc::grpc::CatalogApi;
 use catalog_svc::search::SearchIndex;
 use catalog_svc::search::embedded::EmbeddedIndex;
 use catalog_svc::search::indexer::Indexer;
@@ -23,11 +23,10 @@ use tonic_types::StatusExt;
 use welfare_core::territory::Territory;
 use welfare_core::time::{Date, Timestamp};
 use welfare_proto::catalog::catalog_service_client::CatalogServiceClient;
-use welfare_proto::catalog::catalog_service_server::CatalogServiceServer;
 use welfare_proto::catalog::*;
 use welfare_proto::common;
+use welfare_runtime::Application;
 use welfare_runtime::config::{RuntimeConfig, Secret};
-use welfare_runtime::{Application, ServiceSet};
 
 pub const SECRET: &str = "catalog-service-tests-hs256-secret-32b";
 
@@ -162,11 +161,7 @@ pub async fn serve_with<S: CatalogStore, I: SearchIndex>(store: S, index: I) -> 
         Arc::clone(&clock_fn),
     );
     let api = CatalogApi::new(store.clone(), index.clone(), territory, clock_fn);
-    let services = ServiceSet {
-        routes: tonic::service::Routes::new(CatalogServiceServer::new(api)),
-        public_methods: public_methods(),
-        service_names: vec![SERVICE_NAME.to_owned()],
-    };
+    let services = api.into_services(config.limits.max_message_bytes);
     let app = Application::build(&config, services).await.expect("build");
     let url = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
