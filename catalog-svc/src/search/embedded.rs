@@ -128,7 +128,29 @@ struct Facts {
     /// Start and length of the slot's run in `Documents::comuni_runs`.
     comuni_start: u32,
     comuni_len: u16,
+    /// Positions in `Category::ALL` and `Subcategory::all()`.
+    category: u8,
+    subcategory: u8,
+    free: bool,
+    everywhere: bool,
 }
+
+/// Facet counts by value number, before they become buckets.
+struct Tally {
+    category: Vec<u64>,
+    subcategory: Vec<u64>,
+    /// By comune number, listings naming the comune (not those serving everywhere).
+    listed: Vec<u64>,
+    everywhere: u64,
+    /// The first match serving everywhere: its area is the whole territory's.
+    first_everywhere: Option<usize>,
+    free: u64,
+    matched: u64,
+}
+
+/// Below one match in this many slots, facets are counted match by match rather than by
+/// intersecting the matches with every value's set (about a hundred sets).
+const SPARSE_MATCHES: u64 = 16;
 
 /// One slot of `sets`, grown as needed.
 fn member(sets: &mut Vec<Bits>, at: usize, slot: usize) {
@@ -254,6 +276,10 @@ impl Documents {
             min_price_cents: doc.min_price_cents,
             comuni_start,
             comuni_len: u16::try_from(doc.comuni.len()).unwrap_or(u16::MAX),
+            category: u8::try_from(category).unwrap_or(u8::MAX),
+            subcategory: u8::try_from(subcategory).unwrap_or(u8::MAX),
+            free: doc.free,
+            everywhere: doc.everywhere,
         }
     }
 
@@ -337,36 +363,92 @@ impl Documents {
 
     /// The facets of the matching slots, as `count_facets` defines them.
     fn facets(&self, matched: &Bits) -> Vec<FacetCounts> {
-        let count = |set: Option<&Bits>| set.map_or(0, |set| matched.count_common(set));
+        let count = matched.len();
+        let tally = if count * SPARSE_MATCHES < self.facts.len() as u64 {
+            self.tally_by_match(matched, count)
+        } else {
+            self.tally_by_set(matched, count)
+        };
+        self.buckets(tally)
+    }
+
+    /// Counts as intersections with every value's set: for many matches.
+    fn tally_by_set(&self, matched: &Bits, count: u64) -> Tally {
         let sets = &self.sets;
-        let mut comune: Vec<u64> = (0..self.comuni.len())
-            .map(|n| count(sets.listed.get(n)))
-            .collect();
-        // Listings serving the whole territory count once per comune of the first one's area.
-        let everywhere = count(Some(&sets.everywhere));
-        if let Some(first) = matched.first_common(&sets.everywhere)
-            && let Some(facts) = self.facts.get(first)
-        {
-            for &c in Documents::run(&self.comuni_runs, facts) {
-                if let Some(n) = comune.get_mut(usize::from(c)) {
-                    *n += everywhere;
+        let counts =
+            |of: &[Bits]| -> Vec<u64> { of.iter().map(|set| matched.count_common(set)).collect() };
+        Tally {
+            category: counts(&sets.category),
+            subcategory: counts(&sets.subcategory),
+            listed: counts(&sets.listed),
+            everywhere: matched.count_common(&sets.everywhere),
+            first_everywhere: matched.first_common(&sets.everywhere),
+            free: matched.count_common(&sets.free),
+            matched: count,
+        }
+    }
+
+    /// Counts match by match: for few matches.
+    fn tally_by_match(&self, matched: &Bits, count: u64) -> Tally {
+        let mut tally = Tally {
+            category: vec![0; self.sets.category.len()],
+            subcategory: vec![0; self.sets.subcategory.len()],
+            listed: vec![0; self.sets.listed.len()],
+            everywhere: 0,
+            first_everywhere: None,
+            free: 0,
+            matched: count,
+        };
+        let add = |counts: &mut Vec<u64>, at: usize| {
+            if let Some(n) = counts.get_mut(at) {
+                *n += 1;
+            }
+        };
+        for slot in matched.ones() {
+            let Some(facts) = self.facts.get(slot) else {
+                continue;
+            };
+            add(&mut tally.category, usize::from(facts.category));
+            add(&mut tally.subcategory, usize::from(facts.subcategory));
+            tally.free += u64::from(facts.free);
+            if facts.everywhere {
+                tally.everywhere += 1;
+                tally.first_everywhere.get_or_insert(slot);
+            } else {
+                for &c in Documents::run(&self.comuni_runs, facts) {
+                    add(&mut tally.listed, usize::from(c));
                 }
             }
         }
-        let free = count(Some(&sets.free));
+        tally
+    }
+
+    /// The buckets of a tally, each facet's sorted by count, then value.
+    fn buckets(&self, tally: Tally) -> Vec<FacetCounts> {
+        let mut comune = tally.listed;
+        comune.resize(self.comuni.len(), 0);
+        // Listings serving the whole territory count once per comune of the first one's area.
+        if let Some(facts) = tally.first_everywhere.and_then(|slot| self.facts.get(slot)) {
+            for &c in Documents::run(&self.comuni_runs, facts) {
+                if let Some(n) = comune.get_mut(usize::from(c)) {
+                    *n += tally.everywhere;
+                }
+            }
+        }
         let buckets = |field: &'static str, counts: Vec<(String, u64)>| {
             let mut buckets: Vec<(String, u64)> =
                 counts.into_iter().filter(|(_, n)| *n > 0).collect();
             buckets.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             FacetCounts { field, buckets }
         };
+        let nth = |counts: &[u64], i: usize| counts.get(i).copied().unwrap_or(0);
         vec![
             buckets(
                 "category",
                 Category::ALL
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| (c.code().to_owned(), count(sets.category.get(i))))
+                    .map(|(i, c)| (c.code().to_owned(), nth(&tally.category, i)))
                     .collect(),
             ),
             buckets(
@@ -374,15 +456,15 @@ impl Documents {
                 Subcategory::all()
                     .iter()
                     .enumerate()
-                    .map(|(i, s)| (s.code.to_owned(), count(sets.subcategory.get(i))))
+                    .map(|(i, s)| (s.code.to_owned(), nth(&tally.subcategory, i)))
                     .collect(),
             ),
             buckets("comune", self.comuni.iter().cloned().zip(comune).collect()),
             buckets(
                 "price",
                 vec![
-                    ("free".to_owned(), free),
-                    ("paid".to_owned(), matched.len() - free),
+                    ("free".to_owned(), tally.free),
+                    ("paid".to_owned(), tally.matched - tally.free),
                 ],
             ),
         ]
@@ -1203,19 +1285,29 @@ mod tests {
             }
             bits
         };
-        assert_eq!(
-            documents.facets(&subset(&[0, 1, 2, 3])),
-            count_facets(docs.iter())
-        );
-        assert_eq!(
-            documents.facets(&subset(&[2])),
-            count_facets(docs[2..3].iter())
-        );
-        assert_eq!(
-            documents.facets(&subset(&[1, 2])),
-            count_facets(docs[1..3].iter())
-        );
-        assert_eq!(documents.facets(&subset(&[])), count_facets([].iter()));
+        for (slots, reference) in [
+            (&[0, 1, 2, 3][..], &docs[..]),
+            (&[2], &docs[2..3]),
+            (&[1, 2], &docs[1..3]),
+            (&[3], &docs[3..]),
+            (&[], &docs[..0]),
+        ] {
+            let matched = subset(slots);
+            let count = matched.len();
+            let expected = count_facets(reference.iter());
+            // Both ways of counting, whichever `facets` would choose for this many.
+            assert_eq!(
+                documents.buckets(documents.tally_by_set(&matched, count)),
+                expected,
+                "by set, {slots:?}"
+            );
+            assert_eq!(
+                documents.buckets(documents.tally_by_match(&matched, count)),
+                expected,
+                "by match, {slots:?}"
+            );
+            assert_eq!(documents.facets(&matched), expected);
+        }
     }
 
     #[test]
