@@ -1,7 +1,8 @@
 //! `SearchListings` over gRPC with 100,000 generated listings (SQLite store, as in the
 //! embedded mode), 8 concurrent clients, mixed queries with filters and a profile; and, in the
 //! same run, the raw index alone answering the same queries with the same concurrency. Reports
-//! p50, p99 and throughput of both, and the difference at p50; then both again with one client,
+//! p50, p99, throughput and the process's CPU time per request of both, and the differences at
+//! p50 and in CPU; then both again with one client,
 //! where the difference is what the service adds to a request that queues behind no other. For
 //! the embedded index, and for Meilisearch when `MEILI_URL` (and `MEILI_MASTER_KEY`) name a
 //! server.
@@ -231,30 +232,54 @@ fn index_query(request: &SearchListingsRequest, territory: &Territory) -> IndexQ
     }
 }
 
-/// Latencies and throughput of one phase.
+/// The CPU time this process has used, user and system, from `/proc/self/stat` (Linux; in
+/// clock ticks of 10 ms, the kernel's fixed `USER_HZ` for `/proc`); `None` elsewhere.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((user + system) * 10))
+}
+
+/// Latencies, throughput and CPU cost of one phase.
 struct Phase {
     rate: f64,
     p50: f64,
     p99: f64,
+    /// The whole process's CPU time per request (clients included), in milliseconds.
+    cpu_ms: Option<f64>,
 }
 
 impl Phase {
-    fn of(mut latencies: Vec<Duration>, elapsed: Duration) -> Phase {
+    fn of(mut latencies: Vec<Duration>, elapsed: Duration, cpu: Option<Duration>) -> Phase {
         latencies.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         Phase {
             rate: latencies.len() as f64 / elapsed.as_secs_f64(),
             p50: ms(percentile(&latencies, 0.5)),
             p99: ms(percentile(&latencies, 0.99)),
+            cpu_ms: cpu.map(|cpu| ms(cpu) / latencies.len().max(1) as f64),
         }
     }
 
     fn print(&self, label: &str) {
+        let cpu = self
+            .cpu_ms
+            .map(|ms| format!("  CPU {ms:.2} ms/request"))
+            .unwrap_or_default();
         println!(
-            "  {label:<26} {:>7.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
+            "  {label:<26} {:>7.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms{cpu}",
             self.rate, self.p50, self.p99
         );
     }
+}
+
+/// The CPU time used since `before`.
+fn cpu_since(before: Option<Duration>) -> Option<Duration> {
+    Some(process_cpu()?.saturating_sub(before?))
 }
 
 /// The raw index alone: `clients` tasks asking it what the service would, until the deadline.
@@ -266,6 +291,7 @@ async fn raw_phase<I: SearchIndex>(
 ) -> Phase {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
+    let cpu = process_cpu();
     let mut tasks = Vec::new();
     for task in 0..clients {
         let (index, territory) = (index.clone(), Arc::clone(territory));
@@ -290,6 +316,7 @@ async fn raw_phase<I: SearchIndex>(
         latencies.extend(task.await.expect("task"));
     }
     let elapsed = started.elapsed();
+    let cpu = cpu_since(cpu);
     if env_number("BENCH_DETAIL", 0) == 1 {
         for text in QUERIES {
             let mut times: Vec<Duration> = latencies
@@ -305,7 +332,11 @@ async fn raw_phase<I: SearchIndex>(
             );
         }
     }
-    Phase::of(latencies.into_iter().map(|(_, d)| d).collect(), elapsed)
+    Phase::of(
+        latencies.into_iter().map(|(_, d)| d).collect(),
+        elapsed,
+        cpu,
+    )
 }
 
 /// `SearchListings` over gRPC on a server searching `index`.
@@ -319,6 +350,7 @@ async fn served_phase<I: SearchIndex>(
     let (endpoint, stop, server) = serve(store.clone(), index.clone(), Arc::clone(territory)).await;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
+    let cpu = process_cpu();
     let mut tasks = Vec::new();
     for task in 0..clients {
         let (endpoint, territory) = (endpoint.clone(), Arc::clone(territory));
@@ -341,7 +373,7 @@ async fn served_phase<I: SearchIndex>(
     for task in tasks {
         latencies.extend(task.await.expect("task"));
     }
-    let phase = Phase::of(latencies, started.elapsed());
+    let phase = Phase::of(latencies, started.elapsed(), cpu_since(cpu));
     let _ = stop.send(());
     let _ = server.await;
     phase
@@ -370,6 +402,12 @@ async fn measure<I: SearchIndex>(
         raw.print("raw index alone");
         served.print("SearchListings over gRPC");
         println!("  service adds at p50: {:.2} ms", served.p50 - raw.p50);
+        if let (Some(raw_cpu), Some(served_cpu)) = (raw.cpu_ms, served.cpu_ms) {
+            println!(
+                "  service adds in CPU: {:.2} ms/request (transport both ends, store read, answer)",
+                served_cpu - raw_cpu
+            );
+        }
     }
 }
 

@@ -617,11 +617,12 @@ impl Generation {
     }
 
     /// Runs one query over every segment, handing each live match's slot and score to `found`.
+    /// Generic over `found` so that it is inlined into tantivy's one dynamic call per match.
     fn for_each_match(
         &self,
         searcher: &tantivy::Searcher,
         query: &dyn Query,
-        found: &mut dyn FnMut(usize, Score),
+        mut found: impl FnMut(usize, Score),
     ) -> Result<(), IndexError> {
         let weight = query
             .weight(EnableScoring::enabled_from_searcher(searcher))
@@ -770,7 +771,7 @@ impl Generation {
                 for clauses in &per_word {
                     let mut has_word = Bits::with_len(len);
                     for (clause, weight) in clauses {
-                        self.for_each_match(&searcher, clause.as_ref(), &mut |slot, score| {
+                        self.for_each_match(&searcher, clause.as_ref(), |slot, score| {
                             if let Some(total) = scores.get_mut(slot) {
                                 *total += weight * score;
                                 has_word.insert(slot);
@@ -781,7 +782,7 @@ impl Generation {
                     found.unite(&has_word);
                 }
                 if let Some((boost, weight)) = &boost {
-                    self.for_each_match(&searcher, boost.as_ref(), &mut |slot, score| {
+                    self.for_each_match(&searcher, boost.as_ref(), |slot, score| {
                         if let Some(total) = scores.get_mut(slot) {
                             *total += weight * score;
                             found.insert(slot);
