@@ -1,11 +1,10 @@
 //! `SearchListings` over gRPC with 100,000 generated listings (SQLite store, as in the
 //! embedded mode), 8 concurrent clients, mixed queries with filters and a profile; and, in the
 //! same run, the raw index alone answering the same queries with the same concurrency. Reports
-//! p50, p99, throughput and the process's CPU time per request of both, and the differences at
-//! p50 and in CPU; then both again with one client,
-//! where the difference is what the service adds to a request that queues behind no other. For
-//! the embedded index, and for Meilisearch when `MEILI_URL` (and `MEILI_MASTER_KEY`) name a
-//! server.
+//! p50, p99, mean, throughput and the process's CPU time per request of both, and the
+//! differences at p50 and in CPU; then both again with one client, where the difference is what
+//! the service adds to a request that queues behind no other. For the embedded index, and for
+//! Meilisearch when `MEILI_URL` (and `MEILI_MASTER_KEY`) name a server.
 //!
 //! Run: `cargo bench -p catalog-svc --bench search`. Optional: `BENCH_SECONDS` per phase
 //! (default 15), `BENCH_CLIENTS` (default 8), `BENCH_LISTINGS` (default 100000),
@@ -249,6 +248,8 @@ struct Phase {
     rate: f64,
     p50: f64,
     p99: f64,
+    /// Beside the p50: how far the scheduling skews the distribution.
+    mean: f64,
     /// The whole process's CPU time per request (clients included), in milliseconds.
     cpu_ms: Option<f64>,
 }
@@ -261,6 +262,7 @@ impl Phase {
             rate: latencies.len() as f64 / elapsed.as_secs_f64(),
             p50: ms(percentile(&latencies, 0.5)),
             p99: ms(percentile(&latencies, 0.99)),
+            mean: ms(latencies.iter().sum::<Duration>()) / latencies.len().max(1) as f64,
             cpu_ms: cpu.map(|cpu| ms(cpu) / latencies.len().max(1) as f64),
         }
     }
@@ -271,8 +273,8 @@ impl Phase {
             .map(|ms| format!("  CPU {ms:.2} ms/request"))
             .unwrap_or_default();
         println!(
-            "  {label:<26} {:>7.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms{cpu}",
-            self.rate, self.p50, self.p99
+            "  {label:<26} {:>7.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms  mean {:>6.2} ms{cpu}",
+            self.rate, self.p50, self.p99, self.mean
         );
     }
 }

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use tantivy::query::{BooleanQuery, EnableScoring, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::{EnableScoring, FuzzyTermQuery, Query, TermQuery};
 use tantivy::schema::{
     FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
@@ -471,8 +471,8 @@ impl Documents {
     }
 }
 
-/// One query per word of the text, and the boost for subcategories the text names.
-type TextQueries = (Vec<Vec<Weighted>>, Option<Weighted>);
+/// One query per word of the text, and one boost per subcategory the text names.
+type TextQueries = (Vec<Vec<Weighted>>, Vec<Weighted>);
 
 /// A query and the weight of its scores.
 type Weighted = (Box<dyn Query>, Score);
@@ -726,20 +726,19 @@ impl Generation {
             }
             per_word.push(clauses);
         }
-        let boost = (!query.boost_subcategories.is_empty()).then(|| {
-            let clauses: Vec<(Occur, Box<dyn Query>)> = query
-                .boost_subcategories
-                .iter()
-                .map(|code| {
-                    let term: Box<dyn Query> = Box::new(TermQuery::new(
-                        Term::from_field_text(f.subcategory, code),
-                        IndexRecordOption::Basic,
-                    ));
-                    (Occur::Should, term)
-                })
-                .collect();
-            (Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>, 4.0)
-        });
+        // One term per subcategory named, each searched alone: a listing has one
+        // subcategory, so it gains at most one boost, the score a "should" union would give.
+        let boost = query
+            .boost_subcategories
+            .iter()
+            .map(|code| {
+                let term: Box<dyn Query> = Box::new(TermQuery::new(
+                    Term::from_field_text(f.subcategory, code),
+                    IndexRecordOption::Basic,
+                ));
+                (term, 4.0)
+            })
+            .collect();
         Ok(Some((per_word, boost)))
     }
 
@@ -762,8 +761,8 @@ impl Generation {
         scores.resize(len.max(scores.len()), 0.0);
         let words = self.word_queries(query, analyzer, &searcher)?;
         let ranked_by_text = words.is_some();
-        let (by_words, found) = match words {
-            None => (vec![admitted.clone()], None),
+        let (counter, found) = match words {
+            None => (None, None),
             Some((per_word, boost)) => {
                 // Each word is one search; its matches gain the word and its BM25 score.
                 let mut counter = Counter::new(per_word.len(), len);
@@ -781,7 +780,7 @@ impl Generation {
                     counter.add(&has_word);
                     found.unite(&has_word);
                 }
-                if let Some((boost, weight)) = &boost {
+                for (boost, weight) in &boost {
                     self.for_each_match(&searcher, boost.as_ref(), |slot, score| {
                         if let Some(total) = scores.get_mut(slot) {
                             *total += weight * score;
@@ -790,28 +789,32 @@ impl Generation {
                     })?;
                 }
                 admitted.intersect(&found);
-                let by_words = (0..=per_word.len())
-                    .map(|n| counter.exactly(n, &admitted))
-                    .collect();
-                (by_words, Some(found))
+                (Some((counter, per_word.len())), Some(found))
             }
         };
         let facets = documents.facets(&admitted);
         let total = admitted.len();
         let wanted = query.offset.saturating_add(query.limit);
-        // The rank classes, best first: words matched, then aimed at the stated age.
-        let mut classes = Vec::new();
-        for (words, set) in by_words.into_iter().enumerate().rev() {
+        // The rank classes, best first, each built only if the page reaches it: words
+        // matched, then aimed at the stated age.
+        let most = counter.as_ref().map_or(0, |(_, words)| *words);
+        let classes = (0..=most).rev().flat_map(|words| {
+            let set = match &counter {
+                Some((counter, _)) => counter.exactly(words, &admitted),
+                None => admitted.clone(),
+            };
             let words = u16::try_from(words).unwrap_or(u16::MAX);
             if query.age.is_some() {
                 let aimed = set.and(&documents.sets.targeted);
                 let others = set.and_not(&documents.sets.targeted);
-                classes.push(Class::new(words, true, aimed));
-                classes.push(Class::new(words, false, others));
+                vec![
+                    Class::new(words, true, aimed),
+                    Class::new(words, false, others),
+                ]
             } else {
-                classes.push(Class::new(words, false, set));
+                vec![Class::new(words, false, set)]
             }
-        }
+        });
         let mut matches = MATCHES.take();
         matches.clear();
         let reach = if query.order == Order::Relevance {
@@ -822,7 +825,7 @@ impl Generation {
         } else {
             Reach::Everything
         };
-        collect_matches(&classes, reach, &scores, &mut matches);
+        collect_matches(classes, reach, &scores, &mut matches);
         if let Some(found) = found {
             for slot in found.ones() {
                 if let Some(score) = scores.get_mut(slot) {
@@ -913,24 +916,53 @@ enum Reach {
     Page { wanted: usize, ties_by_score: bool },
 }
 
-/// The matches of `classes` (best first) within `reach`, in slot order within each class,
-/// with their scores.
-fn collect_matches(classes: &[Class], reach: Reach, scores: &[f32], matches: &mut Vec<Match>) {
+/// The matches of `classes` (best first, taken only as far as needed) within `reach`, with
+/// their scores: every match of
+/// the classes before the one that fills the page, and of that one only those that can be on
+/// the page (by score, then slot; without text, scores tie, so the first slots).
+fn collect_matches(
+    classes: impl IntoIterator<Item = Class>,
+    reach: Reach,
+    scores: &[f32],
+    matches: &mut Vec<Match>,
+) {
+    let score = |slot: usize| scores.get(slot).copied().unwrap_or(0.0);
     let mut taken = 0;
-    for class in classes {
-        let limit = match reach {
+    let mut classes = classes.into_iter();
+    loop {
+        let room = match reach {
             Reach::Everything => usize::MAX,
-            Reach::Page { wanted, .. } if taken >= wanted => break,
-            Reach::Page {
-                wanted,
-                ties_by_score: false,
-            } => wanted - taken,
-            Reach::Page { .. } => usize::MAX,
+            Reach::Page { wanted, .. } => wanted.saturating_sub(taken),
         };
-        matches.extend(class.slots.ones().take(limit).map(|slot| {
-            let bm25 = scores.get(slot).copied().unwrap_or(0.0);
-            Match::new(slot, class.words, class.targeted, bm25)
-        }));
+        // The next class is built only if the page has room for it.
+        if room == 0 {
+            break;
+        }
+        let Some(class) = classes.next() else {
+            break;
+        };
+        let matched = |slot: usize| Match::new(slot, class.words, class.targeted, score(slot));
+        match reach {
+            Reach::Page {
+                ties_by_score: true,
+                ..
+            } if class.len > room => {
+                // The best `room` by score: a selection over (score, slot) pairs.
+                let mut best: Vec<(f32, u32)> = class
+                    .slots
+                    .ones()
+                    .map(|slot| (score(slot), u32::try_from(slot).unwrap_or(u32::MAX)))
+                    .collect();
+                let order =
+                    |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+                if room < best.len() {
+                    best.select_nth_unstable_by(room, order);
+                    best.truncate(room);
+                }
+                matches.extend(best.into_iter().map(|(_, slot)| matched(slot as usize)));
+            }
+            _ => matches.extend(class.slots.ones().take(room).map(matched)),
+        }
         taken += class.len;
     }
 }
@@ -1228,29 +1260,24 @@ mod tests {
             matches.iter().map(|m| m.slot).collect::<Vec<_>>()
         };
         let mut everything = Vec::new();
-        collect_matches(
-            &classes(&specs),
-            Reach::Everything,
-            &scores,
-            &mut everything,
-        );
+        collect_matches(classes(&specs), Reach::Everything, &scores, &mut everything);
         assert_eq!(everything.len(), specs.len());
-        for ties_by_score in [true, false] {
-            // Without text every score is equal.
-            let scores: Vec<f32> = if ties_by_score {
-                scores.clone()
-            } else {
-                vec![0.0; specs.len()]
-            };
+        // Distinct scores; scores tied within classes (slots break the ties); no text.
+        let tied: Vec<f32> = scores.iter().map(|s| s.round()).collect();
+        for (ties_by_score, scores) in [
+            (true, scores.clone()),
+            (true, tied),
+            (false, vec![0.0; specs.len()]),
+        ] {
             let mut all = Vec::new();
-            collect_matches(&classes(&specs), Reach::Everything, &scores, &mut all);
+            collect_matches(classes(&specs), Reach::Everything, &scores, &mut all);
             for wanted in 0..=10 {
                 let mut page = Vec::new();
                 let reach = Reach::Page {
                     wanted,
                     ties_by_score,
                 };
-                collect_matches(&classes(&specs), reach, &scores, &mut page);
+                collect_matches(classes(&specs), reach, &scores, &mut page);
                 assert!(page.len() <= all.len());
                 assert_eq!(
                     sorted(page, wanted),
@@ -1265,7 +1292,7 @@ mod tests {
             wanted: 3,
             ties_by_score: false,
         };
-        collect_matches(&classes(&specs), reach, &[0.0; 9], &mut page);
+        collect_matches(classes(&specs), reach, &[0.0; 9], &mut page);
         assert_eq!(page.iter().map(|m| m.slot).collect::<Vec<_>>(), [8, 1, 3]);
     }
 
