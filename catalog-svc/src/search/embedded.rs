@@ -12,9 +12,10 @@
 //!
 //! Beside tantivy, each generation keeps, for every filter and facet value, the set of its
 //! slots as bits: a query's filters are set intersections, facet counts are counts of
-//! intersections, and the rank classes (how many query words a listing has, then whether it is
-//! aimed at the stated age) are bit-sliced counts — exactly as `IndexQuery::admits` and
-//! `count_facets` define them. Only the classes that can reach the page are ordered.
+//! intersections (or, for few matches, counted match by match), and the rank classes (how many
+//! query words a listing has, then whether it is aimed at the stated age) are bit-sliced counts
+//! — exactly as `IndexQuery::admits` and `count_facets` define them. Only the classes that can
+//! reach the page are built, and only the matches that can be on it are ordered.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
