@@ -22,10 +22,9 @@ use wallet_svc::grpc::{WalletApi, system_clock};
 use wallet_svc::ledger::Ledger;
 use welfare_proto::common;
 use welfare_proto::wallet::wallet_service_client::WalletServiceClient;
-use welfare_proto::wallet::wallet_service_server::WalletServiceServer;
 use welfare_proto::wallet::*;
+use welfare_runtime::Application;
 use welfare_runtime::config::{RuntimeConfig, Secret};
-use welfare_runtime::{Application, ServiceSet};
 
 const SECRET: &str = "wallet-benchmark-hs256-secret-of-32-bytes";
 const WALLETS: usize = 10_000;
@@ -152,14 +151,8 @@ async fn main() {
     config.limits.rate_limit_per_second = 1_000_000;
     config.limits.rate_limit_burst = 1_000_000;
     config.limits.max_message_bytes = 16 * 1024 * 1024;
-    let services = ServiceSet {
-        routes: tonic::service::Routes::new(
-            WalletServiceServer::new(WalletApi::new(ledger.clone(), system_clock()))
-                .max_decoding_message_size(16 * 1024 * 1024),
-        ),
-        public_methods: Vec::new(),
-        service_names: vec!["welfare.wallet.v1.WalletService".to_owned()],
-    };
+    let services = WalletApi::new(ledger.clone(), system_clock())
+        .into_services(config.limits.max_message_bytes);
     let app = Application::build(&config, services).await.expect("server");
     let endpoint = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped(std::future::pending()));

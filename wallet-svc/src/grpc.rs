@@ -85,6 +85,9 @@ impl<T> Cache<T> {
     }
 }
 
+/// The wallet service's full gRPC name.
+pub const SERVICE_NAME: &str = "welfare.wallet.v1.WalletService";
+
 impl std::fmt::Debug for WalletApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WalletApi")
@@ -101,6 +104,19 @@ impl WalletApi {
             plans: Arc::default(),
             owners: Arc::default(),
             holds: Arc::default(),
+        }
+    }
+
+    /// The service as the runtime serves it: its routes (requests up to `max_message_bytes`)
+    /// and its name for health and reflection. No method is open to anonymous callers.
+    pub fn into_services(self, max_message_bytes: usize) -> welfare_runtime::ServiceSet {
+        welfare_runtime::ServiceSet {
+            routes: tonic::service::Routes::new(
+                pb::wallet_service_server::WalletServiceServer::new(self)
+                    .max_decoding_message_size(max_message_bytes),
+            ),
+            public_methods: Vec::new(),
+            service_names: vec![SERVICE_NAME.to_owned()],
         }
     }
 

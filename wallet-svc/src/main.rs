@@ -10,11 +10,8 @@ use std::time::Duration;
 use wallet_svc::config::WalletConfig;
 use wallet_svc::grpc::{WalletApi, system_clock};
 use wallet_svc::ledger::Ledger;
-use welfare_proto::wallet::wallet_service_server::WalletServiceServer;
 use welfare_runtime::telemetry::Telemetry;
-use welfare_runtime::{Application, ServiceSet, shutdown_signal};
-
-const SERVICE: &str = "welfare.wallet.v1.WalletService";
+use welfare_runtime::{Application, shutdown_signal};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -72,14 +69,7 @@ async fn run(config: WalletConfig) -> Result<(), Box<dyn std::error::Error>> {
         ledger,
         Duration::from_millis(config.sweeper.interval_ms.max(100)),
     ));
-    let services = ServiceSet {
-        routes: tonic::service::Routes::new(
-            WalletServiceServer::new(api)
-                .max_decoding_message_size(config.limits.max_message_bytes),
-        ),
-        public_methods: Vec::new(),
-        service_names: vec![SERVICE.to_owned()],
-    };
+    let services = api.into_services(config.limits.max_message_bytes);
     let app = Application::build(&config.runtime(), services).await?;
     tracing::info!(port = app.port(), "wallet-svc listening");
     let served = app.run_until_stopped(shutdown_signal()).await;

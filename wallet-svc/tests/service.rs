@@ -17,10 +17,9 @@ use wallet_svc::ledger::Ledger;
 use welfare_core::time::{Date, Timestamp};
 use welfare_proto::common;
 use welfare_proto::wallet::wallet_service_client::WalletServiceClient;
-use welfare_proto::wallet::wallet_service_server::WalletServiceServer;
 use welfare_proto::wallet::*;
+use welfare_runtime::Application;
 use welfare_runtime::config::{RuntimeConfig, Secret};
-use welfare_runtime::{Application, ServiceSet};
 
 const SECRET: &str = "wallet-service-tests-hs256-secret-of-32b";
 
@@ -52,11 +51,7 @@ async fn serve(ledger: Ledger) -> Server {
     config.limits.rate_limit_per_second = 10_000;
     config.limits.rate_limit_burst = 10_000;
     let api = WalletApi::new(ledger, Arc::new(today));
-    let services = ServiceSet {
-        routes: tonic::service::Routes::new(WalletServiceServer::new(api)),
-        public_methods: Vec::new(),
-        service_names: vec!["welfare.wallet.v1.WalletService".to_owned()],
-    };
+    let services = api.into_services(config.limits.max_message_bytes);
     let app = Application::build(&config, services).await.expect("build");
     let url = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
