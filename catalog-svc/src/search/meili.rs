@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use meilisearch_sdk::client::{Client, SwapIndexes};
-use meilisearch_sdk::errors::{Error as MeiliError, ErrorCode};
+use meilisearch_sdk::errors::{Error as MeiliError, ErrorCode, MeilisearchError};
 use meilisearch_sdk::search::{MatchingStrategies, Selectors};
 use meilisearch_sdk::settings::{
     FacetingSettings, MinWordSizeForTypos, PaginationSetting, Settings, TypoToleranceSettings,
@@ -389,7 +389,7 @@ impl MeiliIndex {
             Ok(Task::Failed { content }) => Err(IndexError::Task {
                 uid,
                 what: what.to_owned(),
-                code: content.error.error_code.to_string(),
+                code: error_code(&content.error),
                 message: content.error.error_message,
             }),
             Ok(_) => Err(IndexError::Task {
@@ -601,6 +601,23 @@ impl SearchIndex for MeiliIndex {
     }
 }
 
+/// A failed task's error code. The SDK reads codes newer than itself as `unknown`; the server's
+/// own code is then taken from the error's documentation link (`…/errors#the_code`).
+fn error_code(error: &MeilisearchError) -> String {
+    if error.error_code != ErrorCode::Unknown {
+        return error.error_code.to_string();
+    }
+    error
+        .error_link
+        .rsplit_once('#')
+        .map(|(_, code)| code)
+        .filter(|code| {
+            !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        })
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
 #[cfg(test)]
 #[allow(clippy::indexing_slicing)]
 mod tests {
@@ -609,6 +626,35 @@ mod tests {
 
     fn query() -> IndexQuery {
         IndexQuery::everything(100, 20)
+    }
+
+    #[test]
+    fn a_code_the_sdk_does_not_know_is_read_from_the_link() {
+        let error = |code: &str, link: &str| -> MeilisearchError {
+            serde_json::from_value(serde_json::json!({
+                "message": "m", "code": code, "type": "invalid_request", "link": link
+            }))
+            .expect("error")
+        };
+        assert_eq!(
+            error_code(&error(
+                "index_not_found",
+                "https://docs.meilisearch.com/errors#index_not_found"
+            )),
+            "index_not_found"
+        );
+        assert_eq!(
+            error_code(&error(
+                "a_code_from_the_future",
+                "https://docs.meilisearch.com/errors#a_code_from_the_future"
+            )),
+            "a_code_from_the_future"
+        );
+        assert_eq!(error_code(&error("a_code_from_the_future", "")), "unknown");
+        assert_eq!(
+            error_code(&error("a_code_from_the_future", "https://x#<script>")),
+            "unknown"
+        );
     }
 
     #[test]
