@@ -188,17 +188,53 @@ pub fn meili_config(index: &str) -> Option<MeiliConfig> {
         api_key: std::env::var("MEILI_MASTER_KEY")
             .ok()
             .filter(|k| !k.is_empty()),
-        index: unique_name(index),
+        index: unique_name(&format!("{TEST_INDEX_PREFIX}{index}")),
         task_timeout: std::time::Duration::from_secs(120),
     })
 }
 
-/// A fresh Meilisearch index of its own, or `None` with the skip reported.
+/// What the names of the suites' Meilisearch indexes start with.
+const TEST_INDEX_PREFIX: &str = "test_";
+
+/// How old a suite's index must be before another run takes it for a leftover.
+const STALE_TEST_INDEX_SECONDS: i64 = 3_600;
+
+/// Deletes the indexes an earlier run left on the server (a test that fails midway never
+/// reaches its own delete): those whose name starts with `TEST_INDEX_PREFIX` and that were
+/// created over an hour ago, so a suite running beside this one keeps its own.
+async fn sweep_stale_test_indexes(config: &MeiliConfig) {
+    let client = meilisearch_sdk::client::Client::new(config.url.clone(), config.api_key.clone())
+        .expect("Meilisearch client");
+    let mut query = meilisearch_sdk::indexes::IndexesQuery::new(&client);
+    query.with_limit(1_000);
+    let indexes = client
+        .list_all_indexes_with(&query)
+        .await
+        .expect("listing Meilisearch's indexes");
+    let stale_before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        - STALE_TEST_INDEX_SECONDS;
+    for index in indexes.results {
+        if index.uid.starts_with(TEST_INDEX_PREFIX)
+            && index
+                .created_at
+                .is_some_and(|created| created.unix_timestamp() < stale_before)
+        {
+            // Deleted in the background; a failure leaves it for the next run.
+            let _ = client.delete_index(&index.uid).await;
+        }
+    }
+}
+
+/// A fresh Meilisearch index of its own, or `None` with the skip reported. Leftovers of
+/// earlier runs are deleted first.
 pub async fn meili(index: &str, tuning: Tuning) -> Option<MeiliIndex> {
     let Some(config) = meili_config(index) else {
         eprintln!("SKIPPED: Meilisearch suite {index}: MEILI_URL is not set");
         return None;
     };
+    sweep_stale_test_indexes(&config).await;
     Some(
         MeiliIndex::open(&config, tuning)
             .await
