@@ -918,9 +918,9 @@ enum Reach {
 }
 
 /// The matches of `classes` (best first, taken only as far as needed) within `reach`, with
-/// their scores: every match of
-/// the classes before the one that fills the page, and of that one only those that can be on
-/// the page (by score, then slot; without text, scores tie, so the first slots).
+/// their scores: every match of the classes before the one that fills the page, and of that
+/// one only those that can be on the page (by score, then slot; without text, scores tie, so
+/// the first slots).
 fn collect_matches(
     classes: impl IntoIterator<Item = Class>,
     reach: Reach,
