@@ -362,9 +362,8 @@ impl Documents {
         });
     }
 
-    /// The facets of the matching slots, as `count_facets` defines them.
-    fn facets(&self, matched: &Bits) -> Vec<FacetCounts> {
-        let count = matched.len();
+    /// The facets of the matching slots (`count` of them), as `count_facets` defines them.
+    fn facets(&self, matched: &Bits, count: u64) -> Vec<FacetCounts> {
         let tally = if count * SPARSE_MATCHES < self.facts.len() as u64 {
             self.tally_by_match(matched, count)
         } else {
@@ -793,8 +792,8 @@ impl Generation {
                 (Some((counter, per_word.len())), Some(found))
             }
         };
-        let facets = documents.facets(&admitted);
         let total = admitted.len();
+        let facets = documents.facets(&admitted, total);
         let wanted = query.offset.saturating_add(query.limit);
         // The rank classes, best first, each built only if the page reaches it: words
         // matched, then aimed at the stated age.
@@ -1335,7 +1334,7 @@ mod tests {
                 expected,
                 "by match, {slots:?}"
             );
-            assert_eq!(documents.facets(&matched), expected);
+            assert_eq!(documents.facets(&matched, count), expected);
         }
     }
 
