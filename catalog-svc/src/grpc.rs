@@ -34,6 +34,7 @@ use crate::hsds;
 use crate::ids::new_uuid;
 use crate::search::SearchIndex;
 
+mod listing_cache;
 mod search_rpc;
 use crate::store::{
     CatalogStore, Change, ListingQuery, ListingRecord, OutboxEvent, ProviderQuery, ProviderRecord,
@@ -82,6 +83,9 @@ pub struct CatalogApi<S, I> {
     index: I,
     territory: Arc<Territory>,
     clock: Clock,
+    /// The listings searches read, decoded, for the next searches (each checked against the
+    /// store's version before use).
+    listings: Arc<listing_cache::ListingCache>,
 }
 
 impl<S: std::fmt::Debug, I> std::fmt::Debug for CatalogApi<S, I> {
@@ -411,6 +415,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
             index,
             territory,
             clock,
+            listings: Arc::default(),
         }
     }
 

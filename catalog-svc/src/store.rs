@@ -17,7 +17,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, Row, ValueRef};
 use welfare_core::category::Category;
 use welfare_core::ids::{ListingId, ProviderId};
 use welfare_core::listing::{Listing, ListingContent, ListingStatus};
@@ -80,6 +80,25 @@ pub struct ListingRecord {
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// A listing asked for by id, with the version of it the caller already holds, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub id: ListingId,
+    pub held_version: Option<i64>,
+}
+
+/// A wanted listing as the store has it now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fetched {
+    /// Stored at the version the caller holds, so the caller's copy is current.
+    Held {
+        id: ListingId,
+        provider_status: ProviderStatus,
+    },
+    /// Stored at another version, or the caller held none: the whole row.
+    Read(Box<ListingRecord>, ProviderStatus),
 }
 
 /// The answer recorded for a mutating request, keyed by caller and request id.
@@ -228,12 +247,13 @@ pub trait CatalogStore: Clone + Send + Sync + 'static {
         query: &ListingQuery,
     ) -> impl Future<Output = Result<Vec<ListingRecord>, StoreError>> + Send;
 
-    /// The listings with these ids (those that exist, in no particular order) and their
-    /// providers' statuses.
+    /// The wanted listings that exist (in no particular order), each with its provider's
+    /// status read now. A listing stored at the version the caller already holds comes back as
+    /// [`Fetched::Held`], without its row: a listing's row only changes with its version.
     fn listings_by_id(
         &self,
-        ids: &[ListingId],
-    ) -> impl Future<Output = Result<Vec<(ListingRecord, ProviderStatus)>, StoreError>> + Send;
+        wanted: &[Wanted],
+    ) -> impl Future<Output = Result<Vec<Fetched>, StoreError>> + Send;
 
     /// The sequence number of the newest outbox row (0 when there is none).
     fn outbox_position(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
@@ -566,15 +586,34 @@ fn outbox_entry(row: &AnyRow) -> Result<OutboxEntry, StoreError> {
 
 /// A listing row joined with its provider's status.
 fn listing_with_status(row: &AnyRow) -> Result<(ListingRecord, ProviderStatus), StoreError> {
-    let provider_status: String = row.try_get("provider_status")?;
-    let record = ListingRow::read(row)?.into_record()?;
-    let status =
-        ProviderStatus::from_code(&provider_status).ok_or_else(|| StoreError::Corrupt {
-            entity: "provider",
-            id: record.listing.provider_id.to_string(),
-            problem: format!("unknown status {provider_status:?}"),
-        })?;
-    Ok((record, status))
+    Ok((ListingRow::read(row)?.into_record()?, provider_status(row)?))
+}
+
+/// The `provider_status` column of a listing row joined with its provider.
+fn provider_status(row: &AnyRow) -> Result<ProviderStatus, StoreError> {
+    let status: String = row.try_get("provider_status")?;
+    ProviderStatus::from_code(&status).ok_or_else(|| StoreError::Corrupt {
+        entity: "provider",
+        id: row.try_get("provider_id").unwrap_or_default(),
+        problem: format!("unknown status {status:?}"),
+    })
+}
+
+/// A row of `listings_by_id`: without its content when the caller holds its version.
+fn fetched(row: &AnyRow) -> Result<Fetched, StoreError> {
+    if !row.try_get_raw("content")?.is_null() {
+        let (record, status) = listing_with_status(row)?;
+        return Ok(Fetched::Read(Box::new(record), status));
+    }
+    let id: String = row.try_get("id")?;
+    Ok(Fetched::Held {
+        id: ListingId::parse(&id).map_err(|e| StoreError::Corrupt {
+            entity: "listing",
+            id: id.clone(),
+            problem: e.to_string(),
+        })?,
+        provider_status: provider_status(row)?,
+    })
 }
 
 /// A value bound to a statement built at run time.
@@ -798,24 +837,31 @@ impl CatalogStore for SqlStore {
         Ok(())
     }
 
-    async fn listings_by_id(
-        &self,
-        ids: &[ListingId],
-    ) -> Result<Vec<(ListingRecord, ProviderStatus)>, StoreError> {
-        if ids.is_empty() {
+    async fn listings_by_id(&self, wanted: &[Wanted]) -> Result<Vec<Fetched>, StoreError> {
+        if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        // The content, the one large column, only of the rows whose version the caller lacks.
+        let values: Vec<String> = (0..wanted.len())
+            .map(|i| format!("(${}, CAST(${} AS BIGINT))", 2 * i + 1, 2 * i + 2))
+            .collect();
         let mut statement = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {LISTING_COLUMNS}, p.status AS provider_status \
-             FROM listings l JOIN providers p ON p.id = l.provider_id WHERE l.id IN ({})",
-            placeholders.join(", ")
+            "WITH wanted (id, held) AS (VALUES {}) \
+             SELECT l.id, l.provider_id, l.status, l.state_reason, \
+             CASE WHEN l.version = w.held THEN NULL ELSE l.content END AS content, \
+             l.verified_at, l.version, l.created_at, l.updated_at, \
+             p.status AS provider_status \
+             FROM wanted w JOIN listings l ON l.id = w.id \
+             JOIN providers p ON p.id = l.provider_id",
+            values.join(", ")
         )));
-        for id in ids {
-            statement = statement.bind(id.as_str());
+        for listing in wanted {
+            statement = statement
+                .bind(listing.id.as_str())
+                .bind(listing.held_version);
         }
         let rows = statement.fetch_all(&self.pool).await?;
-        rows.iter().map(listing_with_status).collect()
+        rows.iter().map(fetched).collect()
     }
 
     async fn listing(

@@ -252,7 +252,29 @@ async fn the_indexer_follows_the_outbox(store: SqlStore) {
     assert_eq!(world.server.index.len(), 1);
     let found = search(&mut world, query("piscina nuoto")).await;
     assert_eq!(titles(&found), std::slice::from_ref(&pool.title));
-    // Suspending the provider removes its listings.
+    // Before the index hears of a change, a hit is shown as the store has it now, though the
+    // search above kept the listing decoded: the stored version decides.
+    let verified = world
+        .server
+        .client
+        .verify_listing(call(
+            VerifyListingRequest {
+                id: pool.id.clone(),
+                etag: String::new(),
+                request_id: rid(),
+            },
+            &curator(),
+        ))
+        .await
+        .expect("verify")
+        .into_inner();
+    assert_ne!(verified.etag, pool.etag);
+    let found = search(&mut world, query("piscina nuoto")).await;
+    assert_eq!(
+        found.hits[0].listing.as_ref().expect("listing").etag,
+        verified.etag
+    );
+    // Suspending the provider removes its listings, from the next search on.
     world
         .server
         .client
@@ -267,6 +289,8 @@ async fn the_indexer_follows_the_outbox(store: SqlStore) {
         ))
         .await
         .expect("suspend");
+    let found = search(&mut world, query("piscina nuoto")).await;
+    assert!(found.hits.is_empty(), "{found:?}");
     world
         .server
         .indexer

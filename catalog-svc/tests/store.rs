@@ -315,25 +315,53 @@ async fn queries_see_exactly_what_their_visibility_allows(store: SqlStore) {
         .expect("read")
         .expect("exists");
     assert_eq!(status, ProviderStatus::Suspended);
+    // A batch by id: the rows the caller holds at their stored version come without content,
+    // but every provider status is read now.
+    let (l1, _) = store
+        .listing(&ListingId::parse("l1").expect("id"))
+        .await
+        .expect("read")
+        .expect("exists");
+    let (l4, _) = store
+        .listing(&ListingId::parse("l4").expect("id"))
+        .await
+        .expect("read")
+        .expect("exists");
+    let wanted = |id: &str, held_version: Option<i64>| Wanted {
+        id: ListingId::parse(id).expect("id"),
+        held_version,
+    };
     let mut batch = store
         .listings_by_id(&[
-            ListingId::parse("l4").expect("id"),
-            ListingId::parse("l1").expect("id"),
-            ListingId::parse("missing").expect("id"),
+            wanted("l4", Some(l4.version)),
+            wanted("l1", None),
+            wanted("l2", Some(l1.version + 7)),
+            wanted("missing", Some(1)),
         ])
         .await
         .expect("batch");
-    batch.sort_by(|a, b| a.0.listing.id.cmp(&b.0.listing.id));
-    let read: Vec<(&str, ProviderStatus)> = batch
-        .iter()
-        .map(|(r, s)| (r.listing.id.as_str(), *s))
-        .collect();
+    let id_of = |fetched: &Fetched| match fetched {
+        Fetched::Held { id, .. } => id.to_string(),
+        Fetched::Read(record, _) => record.listing.id.to_string(),
+    };
+    batch.sort_by_key(id_of);
+    assert_eq!(batch.len(), 3, "{batch:?}");
     assert_eq!(
-        read,
-        [
-            ("l1", ProviderStatus::Approved),
-            ("l4", ProviderStatus::Suspended)
-        ]
+        batch[0],
+        Fetched::Read(Box::new(l1), ProviderStatus::Approved)
+    );
+    assert!(
+        matches!(&batch[1], Fetched::Read(record, ProviderStatus::Approved)
+            if record.listing.id.as_str() == "l2"),
+        "a version the caller does not hold is read whole: {:?}",
+        batch[1]
+    );
+    assert_eq!(
+        batch[2],
+        Fetched::Held {
+            id: ListingId::parse("l4").expect("id"),
+            provider_status: ProviderStatus::Suspended
+        }
     );
     assert!(store.listings_by_id(&[]).await.expect("empty").is_empty());
     let mut providers = ProviderQuery {

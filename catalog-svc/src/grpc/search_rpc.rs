@@ -4,6 +4,8 @@
 //! for a profile, the price the profile pays — is post-filtered exactly, reading further into
 //! the index until the page is full (the page token remembers how far).
 
+use std::sync::Arc;
+
 use prost::Message;
 use welfare_core::Money;
 use welfare_core::category::Subcategory;
@@ -20,7 +22,7 @@ use super::{
     CatalogApi, Violations, listing_id, page_token, profile, provider_id, read_page_token,
 };
 use crate::search::{IndexError, IndexQuery, Order, SearchIndex};
-use crate::store::CatalogStore;
+use crate::store::{CatalogStore, Fetched, ListingRecord};
 
 /// The longest query text.
 pub(crate) const MAX_QUERY_CHARS: usize = 200;
@@ -326,7 +328,22 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                         .take(wanted)
                         .filter_map(|h| listing_id(&h.id, "id").ok())
                         .collect();
-                    for (record, status) in self.store.listings_by_id(&ids).await? {
+                    let (wanted, mut held) = self.listings.wanted(&ids);
+                    for fetched in self.store.listings_by_id(&wanted).await? {
+                        let (record, status) = match fetched {
+                            Fetched::Held {
+                                id,
+                                provider_status,
+                            } => match held.remove(&id) {
+                                Some(record) => (record, provider_status),
+                                None => continue,
+                            },
+                            Fetched::Read(record, status) => {
+                                let record = Arc::<ListingRecord>::from(record);
+                                self.listings.keep(Arc::clone(&record));
+                                (record, status)
+                            }
+                        };
                         loaded.insert(record.listing.id.to_string(), (record, status));
                     }
                 }
