@@ -14,10 +14,11 @@
 //! refuses is an error, never a silent default.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row, ValueRef};
+use sqlx::{AnyConnection, AnyPool, Row, ValueRef};
 use welfare_core::category::Category;
 use welfare_core::ids::{ListingId, ProviderId};
 use welfare_core::listing::{Listing, ListingContent, ListingStatus};
@@ -284,6 +285,77 @@ pub enum Backend {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    readers: Arc<Readers>,
+}
+
+/// How many connections [`Readers`] holds.
+const READERS: usize = 4;
+
+/// Connections kept outside sqlx's pool for `listings_by_id`, the read every search page makes.
+/// The pool tests a connection with a round trip each time one is returned (sqlx pings it on
+/// release): one more wake-up of an SQLite connection's thread, or one more network round trip
+/// to PostgreSQL, per read. A connection whose read fails or is abandoned midway is dropped,
+/// never reused, and a read that failed on a reused connection is tried once on a new one.
+#[derive(Debug)]
+struct Readers {
+    idle: std::sync::Mutex<Vec<AnyConnection>>,
+    permits: tokio::sync::Semaphore,
+}
+
+/// A connection of [`Readers`] in use: dropped with it unless given back.
+struct Reader<'a> {
+    connection: AnyConnection,
+    readers: &'a Readers,
+    reused: bool,
+    _permit: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl Readers {
+    fn new() -> Readers {
+        Readers {
+            idle: std::sync::Mutex::new(Vec::with_capacity(READERS)),
+            permits: tokio::sync::Semaphore::new(READERS),
+        }
+    }
+
+    /// An idle connection, or a new one from `pool` (with its settings) when `reuse` is false
+    /// or none is idle.
+    async fn take(&self, pool: &AnyPool, reuse: bool) -> Result<Reader<'_>, StoreError> {
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        let idle = if reuse {
+            self.idle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .pop()
+        } else {
+            None
+        };
+        let reused = idle.is_some();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => pool.acquire().await?.detach(),
+        };
+        Ok(Reader {
+            connection,
+            readers: self,
+            reused,
+            _permit: permit,
+        })
+    }
+}
+
+impl Reader<'_> {
+    fn give_back(self) {
+        self.readers
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(self.connection);
+    }
 }
 
 impl SqlStore {
@@ -333,7 +405,11 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
         }
-        Ok(SqlStore { pool, backend })
+        Ok(SqlStore {
+            pool,
+            backend,
+            readers: Arc::new(Readers::new()),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -845,7 +921,7 @@ impl CatalogStore for SqlStore {
         let values: Vec<String> = (0..wanted.len())
             .map(|i| format!("(${}, CAST(${} AS BIGINT))", 2 * i + 1, 2 * i + 2))
             .collect();
-        let mut statement = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "WITH wanted (id, held) AS (VALUES {}) \
              SELECT l.id, l.provider_id, l.status, l.state_reason, \
              CASE WHEN l.version = w.held THEN NULL ELSE l.content END AS content, \
@@ -854,13 +930,32 @@ impl CatalogStore for SqlStore {
              FROM wanted w JOIN listings l ON l.id = w.id \
              JOIN providers p ON p.id = l.provider_id",
             values.join(", ")
-        )));
-        for listing in wanted {
-            statement = statement
-                .bind(listing.id.as_str())
-                .bind(listing.held_version);
-        }
-        let rows = statement.fetch_all(&self.pool).await?;
+        );
+        let statement = || {
+            let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for listing in wanted {
+                statement = statement
+                    .bind(listing.id.as_str())
+                    .bind(listing.held_version);
+            }
+            statement
+        };
+        let mut reader = self.readers.take(&self.pool, true).await?;
+        let rows = match statement().fetch_all(&mut reader.connection).await {
+            Ok(rows) => {
+                reader.give_back();
+                rows
+            }
+            // A connection left idle may have been closed by the server meanwhile.
+            Err(_) if reader.reused => {
+                drop(reader);
+                let mut reader = self.readers.take(&self.pool, false).await?;
+                let rows = statement().fetch_all(&mut reader.connection).await?;
+                reader.give_back();
+                rows
+            }
+            Err(error) => return Err(error.into()),
+        };
         rows.iter().map(fetched).collect()
     }
 

@@ -364,6 +364,22 @@ async fn queries_see_exactly_what_their_visibility_allows(store: SqlStore) {
         }
     );
     assert!(store.listings_by_id(&[]).await.expect("empty").is_empty());
+    // The connections kept for these reads may be closed by the server while idle: the read
+    // is tried again on a new connection instead of failing.
+    if store.backend() == Backend::Postgres {
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .execute(store.pool())
+        .await
+        .expect("terminate the other connections");
+        let again = store
+            .listings_by_id(&[wanted("l1", None)])
+            .await
+            .expect("read after the server closed the idle connection");
+        assert_eq!(again.len(), 1);
+    }
     let mut providers = ProviderQuery {
         status: Some(ProviderStatus::Approved),
         after_id: None,
