@@ -1,10 +1,13 @@
 //! `SearchListings` over gRPC with 100,000 generated listings (SQLite store, as in the
-//! embedded mode), 8 concurrent clients, mixed queries with filters and a profile; and, in the
-//! same run, the raw index alone answering the same queries with the same concurrency. Reports
-//! p50, p99, mean, throughput and the process's CPU time per request of both, and the
-//! differences at p50 and in CPU; then both again with one client, where the difference is what
-//! the service adds to a request that queues behind no other. For the embedded index, and for
-//! Meilisearch when `MEILI_URL` (and `MEILI_MASTER_KEY`) name a server.
+//! embedded mode), mixed queries with filters and a profile; and, in the same run, the raw
+//! index alone answering the same queries under the same load. Three loads: 8 clients in a
+//! closed loop (each sends its next request when the last is answered; the raw index both
+//! from 8 threads and from 8 tasks on the runtime, as the service runs its searches), an open
+//! loop at half the throughput the service sustained there (requests arriving at random
+//! moments whether or not earlier ones are done), and one client. Each phase reports p50, p99,
+//! mean, throughput and the process's CPU time per request, with what the service adds at p50
+//! and in CPU. For the embedded index, and for Meilisearch when `MEILI_URL` (and
+//! `MEILI_MASTER_KEY`) name a server.
 //!
 //! Run: `cargo bench -p catalog-svc --bench search`. Optional: `BENCH_SECONDS` per phase
 //! (default 15), `BENCH_CLIENTS` (default 8), `BENCH_LISTINGS` (default 100000),
@@ -21,6 +24,8 @@
 mod bench_support;
 
 use bench_support::{approved_provider, env_number, next, now, percentile, seed_change, serve};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,8 +41,8 @@ use welfare_core::listing::{BookingMode, Delivery, Listing, ListingContent, List
 use welfare_core::pricing::{IseeBand, IseeBands, PriceModel, Pricing, Unit};
 use welfare_core::query::read_query;
 use welfare_core::territory::Territory;
-use welfare_proto::catalog::SearchListingsRequest;
 use welfare_proto::catalog::catalog_service_client::CatalogServiceClient;
+use welfare_proto::catalog::{ListCategoriesRequest, SearchListingsRequest};
 use welfare_proto::common;
 
 const PROVIDERS: usize = 200;
@@ -284,12 +289,25 @@ fn cpu_since(before: Option<Duration>) -> Option<Duration> {
     Some(process_cpu()?.saturating_sub(before?))
 }
 
-/// The raw index alone: `clients` tasks asking it what the service would, until the deadline.
+/// How the raw phase's clients share the cores.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scheduling {
+    /// One thread per client, scheduled by the operating system: a thread runs several
+    /// searches in one time slice, so most latencies are the search alone and a few absorb the
+    /// waiting.
+    Threads,
+    /// One task per client on the runtime's workers, each search run on the worker that calls
+    /// it, as the service runs its searches: every search waits its turn.
+    Tasks,
+}
+
+/// The raw index alone: `clients` clients asking it what the service would, until the deadline.
 async fn raw_phase<I: SearchIndex>(
     index: &I,
     territory: &Arc<Territory>,
     clients: u64,
     seconds: u64,
+    scheduling: Scheduling,
 ) -> Phase {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
@@ -297,21 +315,36 @@ async fn raw_phase<I: SearchIndex>(
     let mut tasks = Vec::new();
     for task in 0..clients {
         let (index, territory) = (index.clone(), Arc::clone(territory));
-        // One thread per client, as the service's clients are concurrent requests: the
-        // latencies include waiting for a core, as the served phase's do.
-        let runtime = tokio::runtime::Handle::current();
-        tasks.push(tokio::task::spawn_blocking(move || {
-            let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (task + 1);
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let request = mixed(&mut state, &territory);
-                let query = index_query(&request, &territory);
-                let began = Instant::now();
-                runtime.block_on(index.search(&query)).expect("search");
-                latencies.push((request.query, began.elapsed()));
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (task + 1);
+        let mut latencies = Vec::new();
+        tasks.push(match scheduling {
+            Scheduling::Threads => {
+                let runtime = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || {
+                    while Instant::now() < deadline {
+                        let request = mixed(&mut state, &territory);
+                        let query = index_query(&request, &territory);
+                        let began = Instant::now();
+                        runtime.block_on(index.search(&query)).expect("search");
+                        latencies.push((request.query, began.elapsed()));
+                    }
+                    latencies
+                })
             }
-            latencies
-        }));
+            Scheduling::Tasks => tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let request = mixed(&mut state, &territory);
+                    let query = index_query(&request, &territory);
+                    let began = Instant::now();
+                    // As a served request does, this one waits behind the others for a worker
+                    // before its search runs there.
+                    tokio::task::yield_now().await;
+                    index.search(&query).await.expect("search");
+                    latencies.push((request.query, began.elapsed()));
+                }
+                latencies
+            }),
+        });
     }
     let mut latencies = Vec::new();
     for task in tasks {
@@ -319,7 +352,7 @@ async fn raw_phase<I: SearchIndex>(
     }
     let elapsed = started.elapsed();
     let cpu = cpu_since(cpu);
-    if env_number("BENCH_DETAIL", 0) == 1 {
+    if env_number("BENCH_DETAIL", 0) == 1 && scheduling == Scheduling::Threads {
         for text in QUERIES {
             let mut times: Vec<Duration> = latencies
                 .iter()
@@ -341,13 +374,121 @@ async fn raw_phase<I: SearchIndex>(
     )
 }
 
-/// `SearchListings` over gRPC on a server searching `index`.
+/// A request of the open-loop phases, ready to run on the runtime.
+type Call = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Open loop: requests arrive at `rate` per second at random (Poisson) moments, each started
+/// on the runtime without waiting for the earlier ones to finish, for `seconds`. A latency runs
+/// from the moment the request was due, so time spent waiting for a core counts. The arrivals
+/// are timed by a thread of their own, so a busy runtime cannot delay them.
+async fn open_loop(
+    rate: f64,
+    seconds: u64,
+    mut call: impl FnMut(&mut u64) -> Call + Send + 'static,
+) -> Phase {
+    let runtime = tokio::runtime::Handle::current();
+    let started = Instant::now();
+    let cpu = process_cpu();
+    let dispatcher = std::thread::spawn(move || {
+        let deadline = started + Duration::from_secs(seconds);
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        let mut due = started;
+        let mut answers = Vec::new();
+        while due < deadline {
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let request = call(&mut state);
+            let arrived = due;
+            answers.push(runtime.spawn(async move {
+                request.await;
+                arrived.elapsed()
+            }));
+            // Exponential gaps: a uniform draw in (0, 1], its logarithm scaled by the rate.
+            let uniform = ((next(&mut state) >> 11) as f64 + 1.0) / (1_u64 << 53) as f64;
+            due += Duration::from_secs_f64(-uniform.ln() / rate);
+        }
+        answers
+    });
+    let answers = tokio::task::spawn_blocking(move || dispatcher.join().expect("dispatcher"))
+        .await
+        .expect("dispatcher");
+    let mut latencies = Vec::with_capacity(answers.len());
+    for answer in answers {
+        latencies.push(answer.await.expect("request"));
+    }
+    Phase::of(latencies, started.elapsed(), cpu_since(cpu))
+}
+
+/// The raw index at `rate` searches per second, each on the runtime as the service runs it.
+async fn raw_open_loop<I: SearchIndex>(
+    index: &I,
+    territory: &Arc<Territory>,
+    rate: f64,
+    seconds: u64,
+) -> Phase {
+    let (index, territory) = (index.clone(), Arc::clone(territory));
+    open_loop(rate, seconds, move |state| {
+        let query = index_query(&mixed(state, &territory), &territory);
+        let index = index.clone();
+        Box::pin(async move {
+            index.search(&query).await.expect("search");
+        })
+    })
+    .await
+}
+
+/// `SearchListings` at `rate` requests per second over `clients` connections in turn.
+async fn served_open_loop<I: SearchIndex>(
+    index: &I,
+    store: &SqlStore,
+    territory: &Arc<Territory>,
+    clients: u64,
+    rate: f64,
+    seconds: u64,
+) -> Phase {
+    let (endpoint, stop, server) = serve(store.clone(), index.clone(), Arc::clone(territory)).await;
+    let mut connections = Vec::new();
+    for _ in 0..clients.max(1) {
+        connections.push(
+            CatalogServiceClient::connect(endpoint.clone())
+                .await
+                .expect("connect"),
+        );
+    }
+    let territory = Arc::clone(territory);
+    let mut turn = 0;
+    let phase = open_loop(rate, seconds, move |state| {
+        let request = mixed(state, &territory);
+        let mut client = connections[turn % connections.len()].clone();
+        turn += 1;
+        Box::pin(async move {
+            client.search_listings(request).await.expect("search");
+        })
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = server.await;
+    phase
+}
+
+/// What the served phases call.
+#[derive(Clone, Copy)]
+enum Rpc {
+    Search,
+    /// A call through the same stack (transport, authentication, limits, telemetry) that reads
+    /// neither store nor index: what a round trip alone costs.
+    ListCategories,
+}
+
+/// `SearchListings` (or the round trip alone) over gRPC on a server searching `index`.
 async fn served_phase<I: SearchIndex>(
     index: &I,
     store: &SqlStore,
     territory: &Arc<Territory>,
     clients: u64,
     seconds: u64,
+    rpc: Rpc,
 ) -> Phase {
     let (endpoint, stop, server) = serve(store.clone(), index.clone(), Arc::clone(territory)).await;
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -365,7 +506,15 @@ async fn served_phase<I: SearchIndex>(
             while Instant::now() < deadline {
                 let request = mixed(&mut state, &territory);
                 let began = Instant::now();
-                client.search_listings(request).await.expect("search");
+                match rpc {
+                    Rpc::Search => drop(client.search_listings(request).await.expect("search")),
+                    Rpc::ListCategories => drop(
+                        client
+                            .list_categories(ListCategoriesRequest {})
+                            .await
+                            .expect("categories"),
+                    ),
+                }
                 latencies.push(began.elapsed());
             }
             latencies
@@ -381,7 +530,9 @@ async fn served_phase<I: SearchIndex>(
     phase
 }
 
-/// Both phases on one index, printed with the difference at p50.
+/// The phases on one index: closed loop with `clients` clients (the raw index both ways of
+/// scheduling), open loop at half what the service sustained there, then one client; each
+/// printed with what the service adds at p50 and in CPU.
 async fn measure<I: SearchIndex>(
     label: &str,
     index: &I,
@@ -390,26 +541,56 @@ async fn measure<I: SearchIndex>(
     clients: u64,
     seconds: u64,
 ) {
-    // Then one client: what the service adds to a request without queueing behind others.
-    let counts = if clients > 1 {
-        vec![clients, 1]
-    } else {
-        vec![clients]
-    };
-    for clients in counts {
-        let raw = raw_phase(index, territory, clients, seconds).await;
-        let served = served_phase(index, store, territory, clients, seconds).await;
-        let plural = if clients == 1 { "" } else { "s" };
-        println!("{label}, {clients} client{plural}, {seconds} s per phase");
+    let raw_threads = raw_phase(index, territory, clients, seconds, Scheduling::Threads).await;
+    let raw_tasks = raw_phase(index, territory, clients, seconds, Scheduling::Tasks).await;
+    let served = served_phase(index, store, territory, clients, seconds, Rpc::Search).await;
+    let plural = if clients == 1 { "" } else { "s" };
+    println!("{label}, {clients} client{plural} in a closed loop, {seconds} s per phase");
+    raw_threads.print(&format!("raw index, {clients} threads"));
+    raw_tasks.print(&format!("raw index, {clients} tasks"));
+    served.print("SearchListings over gRPC");
+    println!(
+        "  service adds at p50: {:.2} ms over the raw index's threads, {:.2} ms over its tasks",
+        served.p50 - raw_threads.p50,
+        served.p50 - raw_tasks.p50
+    );
+    print_cpu_added(&raw_tasks, &served);
+
+    // Open loop at half the service's closed-loop throughput: a load it carries with cores to
+    // spare, where a request's latency is its own work plus what arrives with it.
+    let rate = (served.rate / 2.0).max(1.0);
+    let raw = raw_open_loop(index, territory, rate, seconds).await;
+    let open = served_open_loop(index, store, territory, clients, rate, seconds).await;
+    println!("{label}, open loop at {rate:.0} requests/s (Poisson), {seconds} s per phase");
+    raw.print("raw index, runtime tasks");
+    open.print("SearchListings over gRPC");
+    println!("  service adds at p50: {:.2} ms", open.p50 - raw.p50);
+    print_cpu_added(&raw, &open);
+
+    if clients > 1 {
+        // One client: what the service adds to a request that queues behind no other.
+        let raw = raw_phase(index, territory, 1, seconds, Scheduling::Tasks).await;
+        let one = served_phase(index, store, territory, 1, seconds, Rpc::Search).await;
+        let trip = served_phase(index, store, territory, 1, seconds, Rpc::ListCategories).await;
+        println!("{label}, 1 client, {seconds} s per phase");
         raw.print("raw index alone");
-        served.print("SearchListings over gRPC");
-        println!("  service adds at p50: {:.2} ms", served.p50 - raw.p50);
-        if let (Some(raw_cpu), Some(served_cpu)) = (raw.cpu_ms, served.cpu_ms) {
-            println!(
-                "  service adds in CPU: {:.2} ms/request (transport both ends, store read, answer)",
-                served_cpu - raw_cpu
-            );
-        }
+        one.print("SearchListings over gRPC");
+        trip.print("ListCategories over gRPC");
+        println!(
+            "  service adds at p50: {:.2} ms; a round trip reading nothing takes {:.2} ms",
+            one.p50 - raw.p50,
+            trip.p50
+        );
+        print_cpu_added(&raw, &one);
+    }
+}
+
+fn print_cpu_added(raw: &Phase, served: &Phase) {
+    if let (Some(raw_cpu), Some(served_cpu)) = (raw.cpu_ms, served.cpu_ms) {
+        println!(
+            "  service adds in CPU: {:.2} ms/request (transport both ends, store read, answer)",
+            served_cpu - raw_cpu
+        );
     }
 }
 
