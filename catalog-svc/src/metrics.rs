@@ -1,7 +1,7 @@
 //! The catalogue's domain metrics, recorded into the global OpenTelemetry meter provider (the
-//! runtime installs an OTLP exporter when configured): search latency and hits, how far the
-//! search index lags behind the outbox, and indexing failures — a failed index write is an
-//! error in the log and a count here, never silence.
+//! runtime installs an OTLP exporter when configured): search latency and hits, where the hits'
+//! listings came from, how far the search index lags behind the outbox, and indexing failures —
+//! a failed index write is an error in the log and a count here, never silence.
 
 use std::sync::OnceLock;
 
@@ -14,6 +14,9 @@ pub const METRIC_SEARCH_DURATION: &str = "lodiwelfare.search.duration";
 pub const METRIC_OUTBOX_LAG: &str = "lodiwelfare.search.outbox_lag";
 /// Outbox rows applied to the search index.
 pub const METRIC_OUTBOX_APPLIED: &str = "lodiwelfare.search.outbox_applied";
+/// Hits whose listing a search took from the copies it keeps ("kept", the stored version
+/// unchanged) or read whole from the store ("store").
+pub const METRIC_HIT_LISTINGS: &str = "lodiwelfare.search.hit_listings";
 /// Failed index writes and rebuilds, by stage ("rebuild", "apply").
 pub const METRIC_INDEX_FAILURES: &str = "lodiwelfare.search.index_failures";
 
@@ -23,6 +26,7 @@ pub(crate) struct Metrics {
     pub(crate) outbox_lag: Gauge<u64>,
     pub(crate) outbox_applied: Counter<u64>,
     pub(crate) index_failures: Counter<u64>,
+    pub(crate) hit_listings: Counter<u64>,
 }
 
 pub(crate) fn metrics() -> &'static Metrics {
@@ -47,6 +51,10 @@ pub(crate) fn metrics() -> &'static Metrics {
                 .u64_counter(METRIC_INDEX_FAILURES)
                 .with_description("failed search index writes and rebuilds, by stage")
                 .build(),
+            hit_listings: meter
+                .u64_counter(METRIC_HIT_LISTINGS)
+                .with_description("search hits' listings taken from the kept copies or the store")
+                .build(),
         }
     })
 }
@@ -56,4 +64,15 @@ pub(crate) fn index_failed(stage: &'static str) {
     metrics()
         .index_failures
         .add(1, &[KeyValue::new("stage", stage)]);
+}
+
+/// Records where a batch of hits' listings came from.
+pub(crate) fn hit_listings(kept: u64, read: u64) {
+    let counter = &metrics().hit_listings;
+    if kept > 0 {
+        counter.add(kept, &[KeyValue::new("source", "kept")]);
+    }
+    if read > 0 {
+        counter.add(read, &[KeyValue::new("source", "store")]);
+    }
 }

@@ -1,9 +1,12 @@
 //! The catalogue's domain metrics reach the meter provider: search latency on every
-//! `SearchListings`, outbox rows applied and the outbox lag from the indexer.
+//! `SearchListings`, where its hits' listings came from, outbox rows applied and the outbox lag
+//! from the indexer.
 
 mod support;
 
-use catalog_svc::metrics::{METRIC_OUTBOX_APPLIED, METRIC_OUTBOX_LAG, METRIC_SEARCH_DURATION};
+use catalog_svc::metrics::{
+    METRIC_HIT_LISTINGS, METRIC_OUTBOX_APPLIED, METRIC_OUTBOX_LAG, METRIC_SEARCH_DURATION,
+};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use support::*;
 use welfare_proto::catalog::SearchListingsRequest;
@@ -46,6 +49,7 @@ async fn search_and_indexing_are_measured() {
         .collect();
     for name in [
         METRIC_SEARCH_DURATION,
+        METRIC_HIT_LISTINGS,
         METRIC_OUTBOX_APPLIED,
         METRIC_OUTBOX_LAG,
     ] {

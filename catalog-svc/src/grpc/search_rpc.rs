@@ -329,16 +329,21 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                         .filter_map(|h| listing_id(&h.id, "id").ok())
                         .collect();
                     let (wanted, mut held) = self.listings.wanted(&ids);
+                    let (mut kept, mut read) = (0, 0);
                     for fetched in self.store.listings_by_id(&wanted).await? {
                         let (record, status) = match fetched {
                             Fetched::Held {
                                 id,
                                 provider_status,
                             } => match held.remove(&id) {
-                                Some(record) => (record, provider_status),
+                                Some(record) => {
+                                    kept += 1;
+                                    (record, provider_status)
+                                }
                                 None => continue,
                             },
                             Fetched::Read(record, status) => {
+                                read += 1;
                                 let record = Arc::<ListingRecord>::from(record);
                                 self.listings.keep(Arc::clone(&record));
                                 (record, status)
@@ -346,6 +351,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                         };
                         loaded.insert(record.listing.id.to_string(), (record, status));
                     }
+                    crate::metrics::hit_listings(kept, read);
                 }
                 let Some((record, provider_status)) = loaded.remove(&hit.id) else {
                     continue;
