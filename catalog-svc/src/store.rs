@@ -349,12 +349,16 @@ impl Readers {
 }
 
 impl Reader<'_> {
+    /// Returns the connection for the next read (or closes it, if as many are already idle).
     fn give_back(self) {
-        self.readers
+        let mut idle = self
+            .readers
             .idle
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(self.connection);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < READERS {
+            idle.push(self.connection);
+        }
     }
 }
 
