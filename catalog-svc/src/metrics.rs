@@ -14,8 +14,9 @@ pub const METRIC_SEARCH_DURATION: &str = "lodiwelfare.search.duration";
 pub const METRIC_OUTBOX_LAG: &str = "lodiwelfare.search.outbox_lag";
 /// Outbox rows applied to the search index.
 pub const METRIC_OUTBOX_APPLIED: &str = "lodiwelfare.search.outbox_applied";
-/// Hits whose listing a search took from the copies it keeps ("kept", the stored version
-/// unchanged) or read whole from the store ("store").
+/// Hits whose listing a search took from the copies it keeps, either as they are
+/// ("unchanged": nothing written since they were checked, no read at all) or once the store
+/// confirmed the version ("kept"), or read whole from the store ("store").
 pub const METRIC_HIT_LISTINGS: &str = "lodiwelfare.search.hit_listings";
 /// Failed index writes and rebuilds, by stage ("rebuild", "apply").
 pub const METRIC_INDEX_FAILURES: &str = "lodiwelfare.search.index_failures";
@@ -67,8 +68,11 @@ pub(crate) fn index_failed(stage: &'static str) {
 }
 
 /// Records where a batch of hits' listings came from.
-pub(crate) fn hit_listings(kept: u64, read: u64) {
+pub(crate) fn hit_listings(unchanged: u64, kept: u64, read: u64) {
     let counter = &metrics().hit_listings;
+    if unchanged > 0 {
+        counter.add(unchanged, &[KeyValue::new("source", "unchanged")]);
+    }
     if kept > 0 {
         counter.add(kept, &[KeyValue::new("source", "kept")]);
     }

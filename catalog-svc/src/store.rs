@@ -13,8 +13,11 @@
 //! mirror the tables and converted to the domain's types apart, so a stored value the domain
 //! refuses is an error, never a silent default.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -256,6 +259,11 @@ pub trait CatalogStore: Clone + Send + Sync + 'static {
         wanted: &[Wanted],
     ) -> impl Future<Output = Result<Vec<Fetched>, StoreError>> + Send;
 
+    /// A count of the changes to listings and providers this process knows of, when it knows
+    /// of them all soon enough for a search to trust a copy checked at the same count (see
+    /// [`SqlStore`]); `None` when every search must ask the store.
+    fn change_count(&self) -> Option<u64>;
+
     /// The sequence number of the newest outbox row (0 when there is none).
     fn outbox_position(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
@@ -281,11 +289,65 @@ pub enum Backend {
 }
 
 /// The SQL adapter of [`CatalogStore`], on PostgreSQL or SQLite.
+///
+/// On SQLite the store also counts changes ([`CatalogStore::change_count`]): the file belongs
+/// to one serving process (the embedded mode), so every change to a listing or a provider is
+/// written by a store of this process, which counts it once its transaction has ended, before
+/// the caller hears of it. A change another process writes to the file anyway is counted when
+/// the outbox shows its row to the indexer, the moment the search index learns of it too. The
+/// count is shared by every store of the process on the same file. On PostgreSQL, shared by
+/// replicas that all write, there is no count.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
     readers: Arc<Readers>,
+    changes: Option<Arc<AtomicU64>>,
+}
+
+/// The change count of the SQLite file `url` names, shared within the process; a new one for
+/// an in-memory database, which no other store can open.
+fn changes_of(url: &str) -> Arc<AtomicU64> {
+    static FILES: OnceLock<Mutex<HashMap<PathBuf, Weak<AtomicU64>>>> = OnceLock::new();
+    let Some(path) = sqlite_file(url).and_then(|path| std::fs::canonicalize(path).ok()) else {
+        return Arc::new(AtomicU64::new(0));
+    };
+    let mut files = FILES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    files.retain(|_, count| count.strong_count() > 0);
+    if let Some(count) = files.get(&path).and_then(Weak::upgrade) {
+        return count;
+    }
+    let count = Arc::new(AtomicU64::new(0));
+    files.insert(path, Arc::downgrade(&count));
+    count
+}
+
+/// The file of an `sqlite:` URL (`sqlite:path`, `sqlite://path?options`); `None` for an
+/// in-memory database.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, options) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory = path.is_empty()
+        || path == ":memory:"
+        || options.split('&').any(|option| option == "mode=memory");
+    (!in_memory).then(|| PathBuf::from(path))
+}
+
+/// Counts a change when dropped: when the function writing it returns, after its
+/// transaction committed or failed (one count too many only costs the next search a read),
+/// or when the caller stops waiting for it midway.
+struct CountsChange<'a>(Option<&'a AtomicU64>);
+
+impl Drop for CountsChange<'_> {
+    fn drop(&mut self) {
+        if let Some(count) = self.0 {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// How many connections [`Readers`] holds.
@@ -409,15 +471,32 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
         }
+        let changes = match backend {
+            Backend::Postgres => None,
+            Backend::Sqlite => Some(changes_of(url)),
+        };
         Ok(SqlStore {
             pool,
             backend,
             readers: Arc::new(Readers::new()),
+            changes,
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Counts a change to a listing or a provider when the returned guard drops.
+    fn counting(&self) -> CountsChange<'_> {
+        CountsChange(self.changes.as_deref())
+    }
+
+    /// Counts the changes the outbox shows: rows another process may have written.
+    fn count_outbox(&self, rows: &[OutboxEntry]) {
+        if let (Some(count), false) = (&self.changes, rows.is_empty()) {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     /// The connection pool, for operator queries and tests.
@@ -739,6 +818,7 @@ impl CatalogStore for SqlStore {
         provider: &ProviderRecord,
         change: &Change,
     ) -> Result<(), StoreError> {
+        let _counted = self.counting();
         let mut tx = self.pool.begin().await?;
         // The request row first: a concurrent identical request waits on it and then finds
         // it recorded, rather than failing on the entity's own constraints.
@@ -782,6 +862,7 @@ impl CatalogStore for SqlStore {
         provider: &ProviderRecord,
         change: &Change,
     ) -> Result<(), StoreError> {
+        let _counted = self.counting();
         let mut tx = self.pool.begin().await?;
         // The request row first: a concurrent identical request waits on it and then finds
         // it recorded, rather than failing on the entity's own constraints.
@@ -851,6 +932,7 @@ impl CatalogStore for SqlStore {
     ) -> Result<(), StoreError> {
         let content = content_json(listing)?;
         let l = &listing.listing;
+        let _counted = self.counting();
         let mut tx = self.pool.begin().await?;
         // The request row first: a concurrent identical request waits on it and then finds
         // it recorded, rather than failing on the entity's own constraints.
@@ -885,6 +967,7 @@ impl CatalogStore for SqlStore {
     ) -> Result<(), StoreError> {
         let content = content_json(listing)?;
         let l = &listing.listing;
+        let _counted = self.counting();
         let mut tx = self.pool.begin().await?;
         // The request row first: a concurrent identical request waits on it and then finds
         // it recorded, rather than failing on the entity's own constraints.
@@ -1041,6 +1124,12 @@ impl CatalogStore for SqlStore {
             .collect()
     }
 
+    fn change_count(&self) -> Option<u64> {
+        self.changes
+            .as_ref()
+            .map(|count| count.load(Ordering::SeqCst))
+    }
+
     async fn outbox_position(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS position FROM outbox")
             .fetch_one(&self.pool)
@@ -1062,7 +1151,12 @@ impl CatalogStore for SqlStore {
             statement = statement.bind(*seq);
         }
         let rows = statement.fetch_all(&self.pool).await?;
-        rows.iter().map(outbox_entry).collect()
+        let entries = rows
+            .iter()
+            .map(outbox_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.count_outbox(&entries);
+        Ok(entries)
     }
 
     async fn outbox(&self, after_seq: i64, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
@@ -1074,6 +1168,11 @@ impl CatalogStore for SqlStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(outbox_entry).collect()
+        let entries = rows
+            .iter()
+            .map(outbox_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.count_outbox(&entries);
+        Ok(entries)
     }
 }

@@ -406,6 +406,54 @@ async fn bad_search_input_is_named(store: SqlStore) {
     }
 }
 
+/// A change written past every store of the service (as another process sharing an SQLite
+/// file would) shows on SQLite once the outbox shows its row: until then the service serves the
+/// copy it keeps, asking the store nothing, since nothing it counts has changed. On
+/// PostgreSQL, which keeps no count, every search asks the store and sees it at once.
+async fn a_change_written_elsewhere_shows_when_the_outbox_does(store: SqlStore) {
+    use catalog_svc::store::{Backend, CatalogStore};
+    let mut world = world(store).await;
+    let pool = world.publish(swimming()).await;
+    let (cursor, _) = world.server.indexer.rebuild().await.expect("rebuild");
+    let found = search(&mut world, query("piscina nuoto")).await;
+    assert_eq!(titles(&found), std::slice::from_ref(&pool.title));
+    let store = world.server.store.clone();
+    sqlx::query("UPDATE providers SET status = 'suspended', version = version + 1 WHERE id = $1")
+        .bind(world.provider_id.as_str())
+        .execute(store.pool())
+        .await
+        .expect("suspend past the service");
+    let found = search(&mut world, query("piscina nuoto")).await;
+    match store.backend() {
+        Backend::Sqlite => assert_eq!(
+            titles(&found),
+            std::slice::from_ref(&pool.title),
+            "the kept copy, unread"
+        ),
+        Backend::Postgres => assert!(found.hits.is_empty(), "{found:?}"),
+    }
+    sqlx::query(
+        "INSERT INTO outbox (topic, entity_id, kind, payload, created_at) \
+         VALUES ('provider', $1, 'provider.suspended', '{}', 0)",
+    )
+    .bind(world.provider_id.as_str())
+    .execute(store.pool())
+    .await
+    .expect("its outbox row");
+    // The indexer's read of the outbox, before it changes the index.
+    assert_eq!(
+        store
+            .outbox(cursor.position, 10)
+            .await
+            .expect("outbox")
+            .len(),
+        1
+    );
+    assert_eq!(world.server.index.len(), 1, "still in the index");
+    let found = search(&mut world, query("piscina nuoto")).await;
+    assert!(found.hits.is_empty(), "{found:?}");
+}
+
 /// A row that commits after rows with higher sequence numbers (PostgreSQL hands sequence values
 /// out at insert time) is still applied: the cursor remembers the gap and looks for it again.
 async fn a_late_outbox_row_is_still_applied(store: SqlStore) {
@@ -452,6 +500,7 @@ async fn a_late_outbox_row_is_still_applied(store: SqlStore) {
 }
 
 on_every_backend!(
+    a_change_written_elsewhere_shows_when_the_outbox_does,
     a_late_outbox_row_is_still_applied,
     search_understands_people,
     the_indexer_follows_the_outbox,

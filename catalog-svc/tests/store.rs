@@ -429,7 +429,118 @@ async fn unreadable_stored_values_are_reported(store: SqlStore) {
     ));
 }
 
+/// On SQLite, every change to a listing or a provider is counted once written, by every store
+/// of the process on that file, and so is an outbox row another process wrote; PostgreSQL,
+/// written by every replica, keeps no count.
+async fn changes_are_counted_where_one_process_owns_the_file(store: SqlStore) {
+    let Backend::Sqlite = store.backend() else {
+        assert_eq!(store.change_count(), None);
+        return;
+    };
+    let count = || store.change_count().expect("SQLite counts changes");
+    let before = count();
+    store
+        .create_provider(
+            &provider("p1", support::VAT_NUMBERS[0]),
+            &change("r1", "p1"),
+        )
+        .await
+        .expect("provider");
+    let after_provider = count();
+    assert!(after_provider > before);
+    // Reads count nothing.
+    store
+        .provider(&ProviderId::parse("p1").expect("id"))
+        .await
+        .expect("read");
+    assert_eq!(count(), after_provider);
+    let draft = listing("l1", "p1", ListingStatus::Draft, None);
+    store
+        .create_listing(&draft, &change("r2", "l1"))
+        .await
+        .expect("listing");
+    let after_listing = count();
+    assert!(after_listing > after_provider);
+    let mut published = draft.clone();
+    published.listing.status = ListingStatus::Published;
+    published.version = 2;
+    store
+        .update_listing(&published, &change("r3", "l1"))
+        .await
+        .expect("publish");
+    let after_update = count();
+    assert!(after_update > after_listing);
+    let mut approved = provider("p1", support::VAT_NUMBERS[0]);
+    approved.status = ProviderStatus::Approved;
+    approved.version = 2;
+    store
+        .update_provider(&approved, &change("r4", "p1"))
+        .await
+        .expect("approve");
+    assert!(count() > after_update);
+    // A refused change may count (its transaction ended), and must not go backwards.
+    let seen = count();
+    assert!(
+        store
+            .update_provider(&approved, &change("r5", "p1"))
+            .await
+            .is_err()
+    );
+    assert!(count() >= seen);
+
+    // Another store of this process on the same file, however its URL is spelled, counts
+    // into the same number.
+    let file = store
+        .pool()
+        .connect_options()
+        .database_url
+        .path()
+        .to_owned();
+    let other = SqlStore::connect(&format!("sqlite:{file}"), 2)
+        .await
+        .expect("second store");
+    let seen = count();
+    let mut suspended = approved.clone();
+    suspended.status = ProviderStatus::Suspended;
+    suspended.version = 3;
+    other
+        .update_provider(&suspended, &change("r6", "p1"))
+        .await
+        .expect("suspend through the other store");
+    assert!(count() > seen, "the other store's change is counted here");
+    assert_eq!(other.change_count(), store.change_count());
+
+    // A change written past every store of this process (as another process would) is
+    // counted when the outbox shows its row.
+    let position = store.outbox_position().await.expect("position");
+    let seen = count();
+    sqlx::query("UPDATE providers SET status = 'approved', version = 4 WHERE id = 'p1'")
+        .execute(store.pool())
+        .await
+        .expect("write past the store");
+    sqlx::query(
+        "INSERT INTO outbox (topic, entity_id, kind, payload, created_at) \
+         VALUES ('provider', 'p1', 'provider.approved', '{}', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .expect("its outbox row");
+    assert_eq!(count(), seen, "not seen yet");
+    assert!(store.outbox(position, 10).await.expect("outbox").len() == 1);
+    assert!(count() > seen, "seen in the outbox");
+    let seen = count();
+    assert!(
+        store
+            .outbox(position + 1, 10)
+            .await
+            .expect("outbox")
+            .is_empty()
+    );
+    assert_eq!(count(), seen, "an empty outbox read counts nothing");
+}
+
 on_every_backend!(
+    changes_are_counted_where_one_process_owns_the_file,
     a_change_writes_its_row_answer_and_outbox_row_together,
     a_refused_change_writes_nothing,
     concurrent_changes_from_one_version_let_exactly_one_through,

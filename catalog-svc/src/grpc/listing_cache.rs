@@ -1,12 +1,15 @@
-//! The listings a search has read, kept decoded for the next searches, each at the version it
-//! was read. A search still asks the store about every hit, but only the provider's status
-//! and, for a listing whose stored version is not the one kept here, the whole row: the cache
+//! The listings a search has read, kept decoded for the next searches with their provider's
+//! status, each as of the store's change count when it was checked. A kept copy checked at the
+//! store's current count is used as it is: nothing has been written since. Otherwise the search
+//! asks the store about the listing, and reads its whole row only if the stored version is not
+//! the one kept here. Without a change count (PostgreSQL) every search asks: the cache then
 //! saves reading and decoding the listing's content, never the check that it is current.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use welfare_core::ids::ListingId;
+use welfare_core::provider::ProviderStatus;
 
 use crate::store::{ListingRecord, Wanted};
 
@@ -22,10 +25,45 @@ pub(crate) struct ListingCache {
     capacity: usize,
 }
 
+/// A listing as a search found it in the store.
+#[derive(Debug, Clone)]
+pub(crate) struct Kept {
+    pub(crate) record: Arc<ListingRecord>,
+    pub(crate) provider_status: ProviderStatus,
+    /// The store's change count when the copy was checked, if it counts changes.
+    checked_at: Option<u64>,
+}
+
+impl Kept {
+    pub(crate) fn new(
+        record: Arc<ListingRecord>,
+        provider_status: ProviderStatus,
+        checked_at: Option<u64>,
+    ) -> Kept {
+        Kept {
+            record,
+            provider_status,
+            checked_at,
+        }
+    }
+}
+
+/// What the cache has for a search's hits.
+#[derive(Debug, Default)]
+pub(crate) struct Lookup {
+    /// Copies checked at the store's current change count, usable as they are.
+    pub(crate) current: Vec<Kept>,
+    /// What to ask the store about.
+    pub(crate) wanted: Vec<Wanted>,
+    /// The copies held of the wanted listings, to use for those the store reports unchanged
+    /// (another search may replace a copy in the meantime).
+    pub(crate) held: HashMap<ListingId, Arc<ListingRecord>>,
+}
+
 #[derive(Debug, Default)]
 struct Generations {
-    young: HashMap<ListingId, Arc<ListingRecord>>,
-    old: HashMap<ListingId, Arc<ListingRecord>>,
+    young: HashMap<ListingId, Kept>,
+    old: HashMap<ListingId, Kept>,
 }
 
 impl Default for ListingCache {
@@ -42,34 +80,36 @@ impl ListingCache {
         }
     }
 
-    /// What to ask the store for these ids, and the copies held (to use for the listings the
-    /// store reports unchanged: another search may replace a copy in the meantime).
-    pub(crate) fn wanted(
-        &self,
-        ids: &[ListingId],
-    ) -> (Vec<Wanted>, HashMap<ListingId, Arc<ListingRecord>>) {
+    /// The copies of these listings still current at the store's change count `changes`, and
+    /// what to ask the store about the others.
+    pub(crate) fn lookup(&self, ids: &[ListingId], changes: Option<u64>) -> Lookup {
         let mut generations = self.lock();
-        let mut held = HashMap::new();
-        let wanted = ids
-            .iter()
-            .map(|id| {
-                let copy = generations.get(id, self.capacity);
-                let held_version = copy.as_ref().map(|record| record.version);
-                if let Some(record) = copy {
-                    held.insert(id.clone(), record);
+        let mut lookup = Lookup::default();
+        for id in ids {
+            let copy = generations.get(id, self.capacity);
+            match copy {
+                Some(kept) if changes.is_some() && kept.checked_at == changes => {
+                    lookup.current.push(kept);
                 }
-                Wanted {
+                Some(kept) => {
+                    lookup.wanted.push(Wanted {
+                        id: id.clone(),
+                        held_version: Some(kept.record.version),
+                    });
+                    lookup.held.insert(id.clone(), kept.record);
+                }
+                None => lookup.wanted.push(Wanted {
                     id: id.clone(),
-                    held_version,
-                }
-            })
-            .collect();
-        (wanted, held)
+                    held_version: None,
+                }),
+            }
+        }
+        lookup
     }
 
-    /// Keeps a listing just read from the store.
-    pub(crate) fn keep(&self, record: Arc<ListingRecord>) {
-        self.lock().insert(record, self.capacity);
+    /// Keeps a listing as the store just reported it.
+    pub(crate) fn keep(&self, kept: Kept) {
+        self.lock().insert(kept, self.capacity);
     }
 
     /// How many listings are held.
@@ -88,21 +128,22 @@ impl ListingCache {
 }
 
 impl Generations {
-    fn get(&mut self, id: &ListingId, capacity: usize) -> Option<Arc<ListingRecord>> {
-        if let Some(record) = self.young.get(id) {
-            return Some(Arc::clone(record));
+    fn get(&mut self, id: &ListingId, capacity: usize) -> Option<Kept> {
+        if let Some(kept) = self.young.get(id) {
+            return Some(kept.clone());
         }
-        let record = self.old.remove(id)?;
-        self.insert(Arc::clone(&record), capacity);
-        Some(record)
+        let kept = self.old.remove(id)?;
+        self.insert(kept.clone(), capacity);
+        Some(kept)
     }
 
-    fn insert(&mut self, record: Arc<ListingRecord>, capacity: usize) {
-        if self.young.len() >= capacity && !self.young.contains_key(&record.listing.id) {
+    fn insert(&mut self, kept: Kept, capacity: usize) {
+        let id = &kept.record.listing.id;
+        if self.young.len() >= capacity && !self.young.contains_key(id) {
             self.old = std::mem::take(&mut self.young);
         }
-        self.old.remove(&record.listing.id);
-        self.young.insert(record.listing.id.clone(), record);
+        self.old.remove(id);
+        self.young.insert(id.clone(), kept);
     }
 }
 
@@ -150,13 +191,21 @@ mod tests {
         ListingId::parse(id).expect("id")
     }
 
+    fn kept(id: &str, version: i64, checked_at: Option<u64>) -> Kept {
+        Kept::new(record(id, version), ProviderStatus::Approved, checked_at)
+    }
+
     #[test]
     fn asks_for_what_it_lacks_and_names_the_version_it_holds() {
         let cache = ListingCache::with_capacity(10);
-        cache.keep(record("l1", 3));
-        let (wanted, held) = cache.wanted(&[id("l1"), id("l2")]);
+        cache.keep(kept("l1", 3, None));
+        let lookup = cache.lookup(&[id("l1"), id("l2")], None);
+        assert!(
+            lookup.current.is_empty(),
+            "without a change count, always ask"
+        );
         assert_eq!(
-            wanted,
+            lookup.wanted,
             [
                 Wanted {
                     id: id("l1"),
@@ -168,38 +217,75 @@ mod tests {
                 }
             ]
         );
-        assert_eq!(held.len(), 1);
-        assert_eq!(held[&id("l1")].version, 3);
+        assert_eq!(lookup.held.len(), 1);
+        assert_eq!(lookup.held[&id("l1")].version, 3);
         // A newer read replaces the copy.
-        cache.keep(record("l1", 4));
-        assert_eq!(cache.wanted(&[id("l1")]).0[0].held_version, Some(4));
+        cache.keep(kept("l1", 4, None));
+        assert_eq!(
+            cache.lookup(&[id("l1")], None).wanted[0].held_version,
+            Some(4)
+        );
         assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn a_copy_checked_at_the_current_change_count_is_used_as_it_is() {
+        let cache = ListingCache::with_capacity(10);
+        cache.keep(Kept::new(
+            record("l1", 2),
+            ProviderStatus::Suspended,
+            Some(7),
+        ));
+        cache.keep(kept("l2", 1, Some(6)));
+        let lookup = cache.lookup(&[id("l1"), id("l2"), id("l3")], Some(7));
+        assert_eq!(lookup.current.len(), 1);
+        assert_eq!(lookup.current[0].record.listing.id, id("l1"));
+        assert_eq!(lookup.current[0].provider_status, ProviderStatus::Suspended);
+        // Checked before a later change: asked about again, naming the version held.
+        assert_eq!(
+            lookup.wanted,
+            [
+                Wanted {
+                    id: id("l2"),
+                    held_version: Some(1)
+                },
+                Wanted {
+                    id: id("l3"),
+                    held_version: None
+                }
+            ]
+        );
+        assert_eq!(lookup.held.keys().collect::<Vec<_>>(), [&id("l2")]);
+        // One more change, and nothing is current any more.
+        assert!(cache.lookup(&[id("l1")], Some(8)).current.is_empty());
     }
 
     #[test]
     fn holds_at_most_two_generations_and_keeps_what_is_used() {
         let cache = ListingCache::with_capacity(3);
         for n in 0..3 {
-            cache.keep(record(&format!("l{n}"), 1));
+            cache.keep(kept(&format!("l{n}"), 1, None));
         }
         // The young generation is full: the next listing starts a new one.
-        cache.keep(record("l3", 1));
+        cache.keep(kept("l3", 1, None));
         assert_eq!(cache.len(), 4);
         // Used again, l0 moves to the young generation and survives the next turnover.
-        assert!(cache.wanted(&[id("l0")]).1.contains_key(&id("l0")));
-        cache.keep(record("l4", 1));
-        cache.keep(record("l5", 1));
+        assert!(cache.lookup(&[id("l0")], None).held.contains_key(&id("l0")));
+        cache.keep(kept("l4", 1, None));
+        cache.keep(kept("l5", 1, None));
         assert_eq!(
             cache.len(),
             4,
             "l1 and l2 were dropped with the old generation"
         );
-        let (_, held) = cache.wanted(&[id("l0"), id("l1"), id("l2"), id("l3")]);
-        let mut kept: Vec<_> = held.keys().map(ListingId::as_str).collect();
-        kept.sort_unstable();
-        assert_eq!(kept, ["l0", "l3"]);
+        let held = cache
+            .lookup(&[id("l0"), id("l1"), id("l2"), id("l3")], None)
+            .held;
+        let mut kept_ids: Vec<_> = held.keys().map(ListingId::as_str).collect();
+        kept_ids.sort_unstable();
+        assert_eq!(kept_ids, ["l0", "l3"]);
         for n in 6..100 {
-            cache.keep(record(&format!("l{n}"), 1));
+            cache.keep(kept(&format!("l{n}"), 1, None));
             assert!(cache.len() <= 6);
         }
     }

@@ -1,6 +1,7 @@
 //! `SearchListings`: the request checked field by field, the query text read for a comune and
-//! an age (explicit filters win), the index asked, and every hit re-read from the store and
-//! evaluated for the person by `welfare-core`. What an index can only approximate — eligibility
+//! an age (explicit filters win), the index asked, and every hit shown as the store has it now
+//! (`listing_cache`: a copy kept from an earlier search when nothing has been written since,
+//! else checked with the store) and evaluated for the person by `welfare-core`. What an index can only approximate — eligibility
 //! for a profile, the price the profile pays — is post-filtered exactly, reading further into
 //! the index until the page is full (the page token remembers how far).
 
@@ -18,6 +19,7 @@ use welfare_proto::catalog as pb;
 use welfare_proto::convert;
 use welfare_runtime::ServiceError;
 
+use super::listing_cache::Kept;
 use super::{
     CatalogApi, Violations, listing_id, page_token, profile, provider_id, read_page_token,
 };
@@ -328,9 +330,24 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                         .take(wanted)
                         .filter_map(|h| listing_id(&h.id, "id").ok())
                         .collect();
-                    let (wanted, mut held) = self.listings.wanted(&ids);
-                    let (mut kept, mut read) = (0, 0);
-                    for fetched in self.store.listings_by_id(&wanted).await? {
+                    // The count first: a change committed after it makes the copies read
+                    // now stale at the next search, never current.
+                    let changes = self.store.change_count();
+                    let lookup = self.listings.lookup(&ids, changes);
+                    let (unchanged, mut kept, mut read) = (lookup.current.len(), 0, 0);
+                    for current in lookup.current {
+                        loaded.insert(
+                            current.record.listing.id.to_string(),
+                            (current.record, current.provider_status),
+                        );
+                    }
+                    let mut held = lookup.held;
+                    let fetched = if lookup.wanted.is_empty() {
+                        Vec::new()
+                    } else {
+                        self.store.listings_by_id(&lookup.wanted).await?
+                    };
+                    for fetched in fetched {
                         let (record, status) = match fetched {
                             Fetched::Held {
                                 id,
@@ -344,14 +361,14 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                             },
                             Fetched::Read(record, status) => {
                                 read += 1;
-                                let record = Arc::<ListingRecord>::from(record);
-                                self.listings.keep(Arc::clone(&record));
-                                (record, status)
+                                (Arc::<ListingRecord>::from(record), status)
                             }
                         };
+                        self.listings
+                            .keep(Kept::new(Arc::clone(&record), status, changes));
                         loaded.insert(record.listing.id.to_string(), (record, status));
                     }
-                    crate::metrics::hit_listings(kept, read);
+                    crate::metrics::hit_listings(unchanged as u64, kept, read);
                 }
                 let Some((record, provider_status)) = loaded.remove(&hit.id) else {
                     continue;
