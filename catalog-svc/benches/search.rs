@@ -2,7 +2,8 @@
 //! embedded mode), mixed queries with filters and a profile; and, in the same run, the raw
 //! index alone answering the same queries under the same load. Three loads: 8 clients in a
 //! closed loop (each sends its next request when the last is answered; the raw index both
-//! from 8 threads and from 8 tasks on the runtime, as the service runs its searches), an open
+//! from 8 threads and from 8 tasks on the runtime, as the service runs its searches; and the
+//! same clients calling `ListCategories`, which reads nothing: the transport alone), an open
 //! loop at half the throughput the service sustained there (requests arriving at random
 //! moments whether or not earlier ones are done), and one client. Each phase reports p50, p99,
 //! mean, throughput and the process's CPU time per request, with what the service adds at p50
@@ -555,6 +556,25 @@ async fn measure<I: SearchIndex>(
         served.p50 - raw_tasks.p50
     );
     print_cpu_added(&raw_tasks, &served);
+    // The same clients calling a method that reads nothing: the transport's own share of
+    // the cores, which in a closed loop every request also waits for.
+    let trips = served_phase(
+        index,
+        store,
+        territory,
+        clients,
+        seconds,
+        Rpc::ListCategories,
+    )
+    .await;
+    trips.print("ListCategories over gRPC");
+    if let Some(cpu) = trips.cpu_ms {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        println!(
+            "  a round trip alone takes {cpu:.2} ms of CPU: in a closed loop of {clients} on {cores} cores it adds about {:.2} ms at p50",
+            cpu * clients as f64 / cores
+        );
+    }
 
     // Open loop at half the service's closed-loop throughput: a load it carries with cores to
     // spare, where a request's latency is its own work plus what arrives with it.
