@@ -492,11 +492,17 @@ impl SqlStore {
         CountsChange(self.changes.as_deref())
     }
 
-    /// Counts the changes the outbox shows: rows another process may have written.
-    fn count_outbox(&self, rows: &[OutboxEntry]) {
-        if let (Some(count), false) = (&self.changes, rows.is_empty()) {
+    /// Outbox rows as read back, counted as changes when there are any: rows another process
+    /// may have written.
+    fn outbox_entries(&self, rows: &[AnyRow]) -> Result<Vec<OutboxEntry>, StoreError> {
+        let entries = rows
+            .iter()
+            .map(outbox_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        if let (Some(count), false) = (&self.changes, entries.is_empty()) {
             count.fetch_add(1, Ordering::SeqCst);
         }
+        Ok(entries)
     }
 
     /// The connection pool, for operator queries and tests.
@@ -1151,12 +1157,7 @@ impl CatalogStore for SqlStore {
             statement = statement.bind(*seq);
         }
         let rows = statement.fetch_all(&self.pool).await?;
-        let entries = rows
-            .iter()
-            .map(outbox_entry)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.count_outbox(&entries);
-        Ok(entries)
+        self.outbox_entries(&rows)
     }
 
     async fn outbox(&self, after_seq: i64, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
@@ -1168,11 +1169,6 @@ impl CatalogStore for SqlStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let entries = rows
-            .iter()
-            .map(outbox_entry)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.count_outbox(&entries);
-        Ok(entries)
+        self.outbox_entries(&rows)
     }
 }
