@@ -1172,3 +1172,46 @@ impl CatalogStore for SqlStore {
         self.outbox_entries(&rows)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_sqlite_url_names_its_file_unless_in_memory() {
+        for (url, file) in [
+            ("sqlite://data/catalog.db?mode=rwc", Some("data/catalog.db")),
+            (
+                "sqlite:///var/lib/lodiwelfare/catalog.db",
+                Some("/var/lib/lodiwelfare/catalog.db"),
+            ),
+            ("sqlite:catalog.db", Some("catalog.db")),
+            ("sqlite::memory:", None),
+            ("sqlite://:memory:", None),
+            ("sqlite://shared.db?mode=memory&cache=shared", None),
+            ("postgres://localhost/catalog", None),
+        ] {
+            assert_eq!(sqlite_file(url), file.map(PathBuf::from), "{url}");
+        }
+    }
+
+    #[test]
+    fn stores_on_one_file_share_a_count_and_in_memory_ones_do_not() {
+        let dir = std::env::temp_dir().join(format!("lodiwelfare-count-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("catalog.db");
+        std::fs::write(&file, b"").expect("file");
+        let first = changes_of(&format!("sqlite://{}?mode=rwc", file.display()));
+        let second = changes_of(&format!(
+            "sqlite:{}",
+            dir.join(".").join("catalog.db").display()
+        ));
+        assert!(Arc::ptr_eq(&first, &second));
+        assert!(!Arc::ptr_eq(
+            &changes_of("sqlite::memory:"),
+            &changes_of("sqlite::memory:")
+        ));
+        drop((first, second));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
