@@ -1,9 +1,10 @@
 //! `SearchListings`: the request checked field by field, the query text read for a comune and
 //! an age (explicit filters win), the index asked, and every hit shown as the store has it now
 //! (`listing_cache`: a copy kept from an earlier search when nothing has been written since,
-//! else checked with the store) and evaluated for the person by `welfare-core`. What an index can only approximate — eligibility
-//! for a profile, the price the profile pays — is post-filtered exactly, reading further into
-//! the index until the page is full (the page token remembers how far).
+//! else checked with the store) and evaluated for the person by `welfare-core`. What an index
+//! can only approximate — eligibility for a profile, the price the profile pays — is
+//! post-filtered exactly, reading further into the index until the page is full (the page token
+//! remembers how far).
 
 use std::sync::Arc;
 
@@ -330,8 +331,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                         .take(wanted)
                         .filter_map(|h| listing_id(&h.id, "id").ok())
                         .collect();
-                    // The count first: a change committed after it makes the copies read
-                    // now stale at the next search, never current.
+                    // The count before the store: a change committed after this point leaves
+                    // the copies read now marked with an older count, so the next search asks.
                     let changes = self.store.change_count();
                     let lookup = self.listings.lookup(&ids, changes);
                     let (unchanged, mut kept, mut read) = (lookup.current.len(), 0, 0);
