@@ -406,6 +406,58 @@ async fn bad_search_input_is_named(store: SqlStore) {
     }
 }
 
+/// Searches running all the while a listing is verified again and again (each time a new
+/// version) never make a later search show an older one: whatever copies they keep, a search
+/// that starts after a change has returned shows it.
+async fn searches_racing_changes_never_show_an_older_version(store: SqlStore) {
+    let mut world = world(store).await;
+    let pool = world.publish(swimming()).await;
+    world.server.indexer.rebuild().await.expect("rebuild");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let searchers: Vec<_> = (0..4)
+        .map(|_| {
+            let mut client = world.server.client.clone();
+            let stop = std::sync::Arc::clone(&stop);
+            tokio::spawn(async move {
+                let mut searches = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    client
+                        .search_listings(query("piscina nuoto"))
+                        .await
+                        .expect("search");
+                    searches += 1;
+                }
+                searches
+            })
+        })
+        .collect();
+    for _ in 0..40 {
+        let verified = world
+            .server
+            .client
+            .verify_listing(call(
+                VerifyListingRequest {
+                    id: pool.id.clone(),
+                    etag: String::new(),
+                    request_id: rid(),
+                },
+                &curator(),
+            ))
+            .await
+            .expect("verify")
+            .into_inner();
+        let found = search(&mut world, query("piscina nuoto")).await;
+        assert_eq!(
+            found.hits[0].listing.as_ref().expect("listing").etag,
+            verified.etag
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for searcher in searchers {
+        assert!(searcher.await.expect("searcher") > 0);
+    }
+}
+
 /// A change written past every store of the service (as another process sharing an SQLite
 /// file would) shows on SQLite once the outbox shows its row: until then the service serves the
 /// copy it keeps, asking the store nothing, since nothing it counts has changed. On
@@ -500,6 +552,7 @@ async fn a_late_outbox_row_is_still_applied(store: SqlStore) {
 }
 
 on_every_backend!(
+    searches_racing_changes_never_show_an_older_version,
     a_change_written_elsewhere_shows_when_the_outbox_does,
     a_late_outbox_row_is_still_applied,
     search_understands_people,
