@@ -98,6 +98,9 @@ impl MeilisearchConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     pub url: String,
+    /// The connection pool's size (at most 8 on SQLite). Searches read on up to 4 connections
+    /// more, kept outside the pool: count `max_connections + 4` per replica against the
+    /// database server's own limit.
     pub max_connections: u32,
 }
 
