@@ -44,6 +44,24 @@ async fn search<S: catalog_svc::store::CatalogStore>(
         .into_inner()
 }
 
+/// The curator verifies listing `id` again: a new version.
+async fn verify<S: catalog_svc::store::CatalogStore>(world: &mut World<S>, id: &str) -> Listing {
+    world
+        .server
+        .client
+        .verify_listing(call(
+            VerifyListingRequest {
+                id: id.to_owned(),
+                etag: String::new(),
+                request_id: rid(),
+            },
+            &curator(),
+        ))
+        .await
+        .expect("verify")
+        .into_inner()
+}
+
 fn titles(response: &SearchListingsResponse) -> Vec<String> {
     response
         .hits
@@ -254,20 +272,7 @@ async fn the_indexer_follows_the_outbox(store: SqlStore) {
     assert_eq!(titles(&found), std::slice::from_ref(&pool.title));
     // Before the index hears of a change, a hit is shown as the store has it now, though the
     // search above kept the listing decoded: the stored version decides.
-    let verified = world
-        .server
-        .client
-        .verify_listing(call(
-            VerifyListingRequest {
-                id: pool.id.clone(),
-                etag: String::new(),
-                request_id: rid(),
-            },
-            &curator(),
-        ))
-        .await
-        .expect("verify")
-        .into_inner();
+    let verified = verify(&mut world, &pool.id).await;
     assert_ne!(verified.etag, pool.etag);
     let found = search(&mut world, query("piscina nuoto")).await;
     assert_eq!(
@@ -432,20 +437,7 @@ async fn searches_racing_changes_never_show_an_older_version(store: SqlStore) {
         })
         .collect();
     for _ in 0..40 {
-        let verified = world
-            .server
-            .client
-            .verify_listing(call(
-                VerifyListingRequest {
-                    id: pool.id.clone(),
-                    etag: String::new(),
-                    request_id: rid(),
-                },
-                &curator(),
-            ))
-            .await
-            .expect("verify")
-            .into_inner();
+        let verified = verify(&mut world, &pool.id).await;
         let found = search(&mut world, query("piscina nuoto")).await;
         assert_eq!(
             found.hits[0].listing.as_ref().expect("listing").etag,
