@@ -85,16 +85,7 @@ type Failure = Box<dyn std::error::Error>;
 /// The store and territory the configuration names.
 async fn open_store(config: &CatalogConfig) -> Result<(SqlStore, Arc<Territory>), Failure> {
     let territory = config.territory.territory()?;
-    if let Some(path) = config
-        .database
-        .url
-        .strip_prefix("sqlite://")
-        .and_then(|rest| rest.split('?').next())
-        && let Some(parent) = std::path::Path::new(path).parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent)?;
-    }
+    welfare_runtime::config::create_sqlite_dir(&config.database.url)?;
     let store = SqlStore::connect(&config.database.url, config.database.max_connections).await?;
     Ok((store, Arc::new(territory)))
 }

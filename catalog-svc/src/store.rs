@@ -28,6 +28,7 @@ use welfare_core::listing::{Listing, ListingContent, ListingStatus};
 use welfare_core::provider::{ProviderKind, ProviderStatus, RuntsNumber, TaxId};
 use welfare_core::territory::IstatCode;
 use welfare_core::time::Timestamp;
+use welfare_runtime::config::sqlite_file;
 
 /// Why the store refused or failed an operation. Every refusal changes nothing.
 #[derive(Debug, thiserror::Error)]
@@ -323,18 +324,6 @@ fn changes_of(url: &str) -> Arc<AtomicU64> {
     let count = Arc::new(AtomicU64::new(0));
     files.insert(path, Arc::downgrade(&count));
     count
-}
-
-/// The file of an `sqlite:` URL (`sqlite:path`, `sqlite://path?options`); `None` for an
-/// in-memory database.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite:")?;
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let (path, options) = rest.split_once('?').unwrap_or((rest, ""));
-    let in_memory = path.is_empty()
-        || path == ":memory:"
-        || options.split('&').any(|option| option == "mode=memory");
-    (!in_memory).then(|| PathBuf::from(path))
 }
 
 /// Counts a change when dropped: when the function writing it returns, after its
@@ -1176,24 +1165,6 @@ impl CatalogStore for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_sqlite_url_names_its_file_unless_in_memory() {
-        for (url, file) in [
-            ("sqlite://data/catalog.db?mode=rwc", Some("data/catalog.db")),
-            (
-                "sqlite:///var/lib/lodiwelfare/catalog.db",
-                Some("/var/lib/lodiwelfare/catalog.db"),
-            ),
-            ("sqlite:catalog.db", Some("catalog.db")),
-            ("sqlite::memory:", None),
-            ("sqlite://:memory:", None),
-            ("sqlite://shared.db?mode=memory&cache=shared", None),
-            ("postgres://localhost/catalog", None),
-        ] {
-            assert_eq!(sqlite_file(url), file.map(PathBuf::from), "{url}");
-        }
-    }
 
     #[test]
     fn stores_on_one_file_share_a_count_and_in_memory_ones_do_not() {

@@ -53,16 +53,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: WalletConfig) -> Result<(), Box<dyn std::error::Error>> {
-    if let Some(path) = config
-        .database
-        .url
-        .strip_prefix("sqlite://")
-        .and_then(|rest| rest.split('?').next())
-        && let Some(parent) = std::path::Path::new(path).parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent)?;
-    }
+    welfare_runtime::config::create_sqlite_dir(&config.database.url)?;
     let ledger = Ledger::connect(&config.database.url, config.database.max_connections).await?;
     let api = WalletApi::new(ledger.clone(), system_clock());
     let sweeper = tokio::spawn(sweep(
