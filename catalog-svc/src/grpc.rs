@@ -83,8 +83,8 @@ pub struct CatalogApi<S, I> {
     index: I,
     territory: Arc<Territory>,
     clock: Clock,
-    /// The listings searches read, decoded, for the next searches (each checked against the
-    /// store's version before use).
+    /// The listings searches read, decoded, for the next searches: used as they are when the
+    /// store has counted no change since they were checked, else checked against its version.
     listings: Arc<listing_cache::ListingCache>,
 }
 

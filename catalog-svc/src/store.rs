@@ -349,7 +349,7 @@ const READERS: usize = 4;
 /// never reused, and a read that failed on a reused connection is tried once on a new one.
 #[derive(Debug)]
 struct Readers {
-    idle: std::sync::Mutex<Vec<AnyConnection>>,
+    idle: Mutex<Vec<AnyConnection>>,
     permits: tokio::sync::Semaphore,
 }
 
@@ -364,7 +364,7 @@ struct Reader<'a> {
 impl Readers {
     fn new() -> Readers {
         Readers {
-            idle: std::sync::Mutex::new(Vec::with_capacity(READERS)),
+            idle: Mutex::new(Vec::with_capacity(READERS)),
             permits: tokio::sync::Semaphore::new(READERS),
         }
     }
@@ -380,7 +380,7 @@ impl Readers {
         let idle = if reuse {
             self.idle
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .unwrap_or_else(PoisonError::into_inner)
                 .pop()
         } else {
             None
@@ -406,7 +406,7 @@ impl Reader<'_> {
             .readers
             .idle
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner);
         if idle.len() < READERS {
             idle.push(self.connection);
         }
