@@ -52,7 +52,7 @@ fn listing(n: usize, territory: &Territory) -> ListingRecord {
     };
     ListingRecord {
         listing: Listing {
-            id: ListingId::parse(&catalog_svc::ids::new_uuid()).expect("id"),
+            id: ListingId::parse(&welfare_runtime::uuid::new_uuid()).expect("id"),
             provider_id: ProviderId::parse(&format!("provider-{}", n % PROVIDERS)).expect("id"),
             content: ListingContent {
                 title: format!("{} {n}", sub.label_it),

@@ -31,8 +31,8 @@ use welfare_runtime::auth::principal;
 use welfare_runtime::clock::Clock;
 
 use crate::hsds;
-use crate::ids::new_uuid;
 use crate::search::SearchIndex;
+use welfare_runtime::uuid::new_uuid;
 
 mod listing_cache;
 mod search_rpc;
@@ -460,6 +460,17 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
             .ok_or_else(|| denied(Denied::Unauthenticated))
     }
 
+    /// The namespace of a caller's request ids: its subject and the provider and company it
+    /// acts for (none of which may hold a `/`), so the same person bound to another tenant
+    /// never reaches the first tenant's answers. Only ever consulted after the call is
+    /// authorised.
+    fn scope(principal: &Principal) -> Result<String, ServiceError> {
+        let subject = Self::subject(principal)?;
+        let provider = principal.provider_id.as_ref().map_or("", |p| p.as_str());
+        let company = principal.company_id.as_ref().map_or("", |c| c.as_str());
+        Ok(format!("{subject}/{provider}/{company}"))
+    }
+
     /// The first answer to this request, if it was already answered; `REQUEST_ID_REUSED` if
     /// the id was used for a different request.
     async fn replay<R: Message + Default>(
@@ -592,14 +603,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         action: ProviderAction,
         state_reason: &str,
     ) -> Result<pb::Provider, ServiceError> {
-        let subject = Self::subject(principal)?;
+        let scope = Self::scope(principal)?;
         let method = method(rpc);
-        if let Some(answer) = self
-            .replay(&subject, request_id, &method, &request_bytes)
-            .await?
-        {
-            return Ok(answer);
-        }
         for attempt in 1..=CONFLICT_RETRIES {
             let mut record = self.visible_provider(principal, id).await?;
             let resource = Resource::Provider {
@@ -611,6 +616,13 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 ProviderAction::Suspend => Action::SuspendProvider,
             };
             authorize(principal, wanted, resource).map_err(denied)?;
+            // Authorised first, then replayed: no answer reaches a caller who may not act.
+            if let Some(answer) = self
+                .replay(&scope, request_id, &method, &request_bytes)
+                .await?
+            {
+                return Ok(answer);
+            }
             check_etag(expected, record.version, "provider", id.as_str())?;
             record.status = record
                 .status
@@ -626,7 +638,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 ProviderAction::Suspend => "suspended",
             };
             let change = Self::change(
-                &subject,
+                &scope,
                 request_id,
                 &method,
                 request_bytes.clone(),
@@ -640,7 +652,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                     if expected.is_none() && attempt < CONFLICT_RETRIES => {}
                 Err(StoreError::RequestRecorded(_)) => {
                     return self
-                        .replay_after_race(&subject, request_id, &method, &request_bytes)
+                        .replay_after_race(&scope, request_id, &method, &request_bytes)
                         .await;
                 }
                 Err(error) => return Err(error.into()),
@@ -732,14 +744,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
     where
         F: Fn(&mut ListingRecord, Timestamp) -> Result<&'static str, ServiceError>,
     {
-        let subject = Self::subject(principal)?;
+        let scope = Self::scope(principal)?;
         let method = method(rpc);
-        if let Some(answer) = self
-            .replay(&subject, request_id, &method, &request_bytes)
-            .await?
-        {
-            return Ok(answer);
-        }
         for attempt in 1..=CONFLICT_RETRIES {
             let now = self.now();
             let (mut record, public) = self.visible_listing(principal, id, now).await?;
@@ -748,13 +754,20 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 public,
             };
             authorize(principal, action, resource).map_err(denied)?;
+            // Authorised first, then replayed: no answer reaches a caller who may not act.
+            if let Some(answer) = self
+                .replay(&scope, request_id, &method, &request_bytes)
+                .await?
+            {
+                return Ok(answer);
+            }
             check_etag(expected, record.version, "listing", id.as_str())?;
             let kind = edit(&mut record, now)?;
             record.version += 1;
             record.updated_at = now;
             let response = self.listing_to_proto(&record, now);
             let change = Self::change(
-                &subject,
+                &scope,
                 request_id,
                 &method,
                 request_bytes.clone(),
@@ -768,7 +781,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                     if expected.is_none() && attempt < CONFLICT_RETRIES => {}
                 Err(StoreError::RequestRecorded(_)) => {
                     return self
-                        .replay_after_race(&subject, request_id, &method, &request_bytes)
+                        .replay_after_race(&scope, request_id, &method, &request_bytes)
                         .await;
                 }
                 Err(error) => return Err(error.into()),
@@ -970,10 +983,11 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
             return Err(ServiceError::Unexpected("validated fields missing".to_owned()).into());
         };
         let subject = Self::subject(&principal)?;
+        let scope = Self::scope(&principal)?;
         authorize(&principal, Action::RegisterProvider, Resource::Catalog).map_err(denied)?;
         let method = method("RegisterProvider");
         if let Some(answer) = self
-            .replay(&subject, &request_id, &method, &request_bytes)
+            .replay(&scope, &request_id, &method, &request_bytes)
             .await?
         {
             return Ok(Response::new(answer));
@@ -997,7 +1011,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         };
         let response = Self::provider_to_proto(&record);
         let change = Self::change(
-            &subject,
+            &scope,
             &request_id,
             &method,
             request_bytes.clone(),
@@ -1008,7 +1022,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         match self.store.create_provider(&record, &change).await {
             Ok(()) => Ok(Response::new(response)),
             Err(StoreError::RequestRecorded(_)) => Ok(Response::new(
-                self.replay_after_race(&subject, &request_id, &method, &request_bytes)
+                self.replay_after_race(&scope, &request_id, &method, &request_bytes)
                     .await?,
             )),
             Err(error) => Err(ServiceError::from(error).into()),
@@ -1155,14 +1169,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         else {
             return Err(ServiceError::Unexpected("validated fields missing".to_owned()).into());
         };
-        let subject = Self::subject(&principal)?;
+        let scope = Self::scope(&principal)?;
         let method = method("CreateListing");
-        if let Some(answer) = self
-            .replay(&subject, &request_id, &method, &request_bytes)
-            .await?
-        {
-            return Ok(Response::new(answer));
-        }
         let owner = self.visible_provider(&principal, &provider).await?;
         authorize(
             &principal,
@@ -1173,6 +1181,13 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
             },
         )
         .map_err(denied)?;
+        // Authorised first, then replayed: no answer reaches a caller who may not act.
+        if let Some(answer) = self
+            .replay(&scope, &request_id, &method, &request_bytes)
+            .await?
+        {
+            return Ok(Response::new(answer));
+        }
         let now = self.now();
         let record = ListingRecord {
             listing: welfare_core::listing::Listing {
@@ -1189,7 +1204,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         };
         let response = self.listing_to_proto(&record, now);
         let change = Self::change(
-            &subject,
+            &scope,
             &request_id,
             &method,
             request_bytes.clone(),
@@ -1200,7 +1215,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         match self.store.create_listing(&record, &change).await {
             Ok(()) => Ok(Response::new(response)),
             Err(StoreError::RequestRecorded(_)) => Ok(Response::new(
-                self.replay_after_race(&subject, &request_id, &method, &request_bytes)
+                self.replay_after_race(&scope, &request_id, &method, &request_bytes)
                     .await?,
             )),
             Err(error) => Err(ServiceError::from(error).into()),

@@ -25,10 +25,10 @@ use welfare_core::time::{SECONDS_PER_DAY, Timestamp};
 use welfare_proto::catalog::ExportCatalogChunk;
 use welfare_runtime::ServiceError;
 
-use crate::ids::derived_uuid;
 use crate::store::{
     CatalogStore, ListingQuery, ListingRecord, ProviderQuery, ProviderRecord, Visibility,
 };
+use welfare_runtime::uuid::derived_uuid;
 
 /// Rows read from the store per query while exporting.
 pub const EXPORT_PAGE: i64 = 500;

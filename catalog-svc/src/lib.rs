@@ -5,14 +5,12 @@
 //! - [`grpc`]: `welfare.catalog.v1.CatalogService` over a store;
 //! - [`hsds`]: the published catalogue as Open Referral HSDS 3.0 JSON;
 //! - [`search`]: the search port, the embedded (tantivy) index and the indexer;
-//! - [`ids`]: the UUIDs the catalogue assigns;
 //! - [`metrics`]: search latency, outbox lag and indexing failures.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod grpc;
 pub mod hsds;
-pub mod ids;
 pub mod metrics;
 pub mod search;
 pub mod store;

@@ -512,6 +512,76 @@ async fn retries_get_the_first_answer_and_create_nothing(store: SqlStore) {
     assert_eq!(ids.len(), 1);
 }
 
+/// A person who moves from one provider to another keeps no reach into the first: the same
+/// subject bound to provider B repeating provider A's exact CreateListing is refused (not
+/// answered with A's draft), and B's own request with the same id is B's own.
+async fn a_replay_never_crosses_tenants(store: SqlStore) {
+    let mut server = serve(store).await;
+    let a = register(&mut server.client, "Cooperativa Alfa", VAT_NUMBERS[6]).await;
+    let b = register(&mut server.client, "Cooperativa Beta", VAT_NUMBERS[7]).await;
+    approve_provider(&mut server.client, &a.id).await;
+    approve_provider(&mut server.client, &b.id).await;
+    let as_a = token("giulia", &["provider_operator"], Some(&a.id));
+    let as_b = token("giulia", &["provider_operator"], Some(&b.id));
+    let request = CreateListingRequest {
+        provider_id: a.id.clone(),
+        listing: Some(home_care()),
+        request_id: "draft-1".to_owned(),
+    };
+    let draft = server
+        .client
+        .create_listing(call(request.clone(), &as_a))
+        .await
+        .expect("A's draft")
+        .into_inner();
+    let status = server
+        .client
+        .create_listing(call(request.clone(), &as_b))
+        .await
+        .expect_err("bound to B, A's request is not answered");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(!status.message().contains(&draft.id), "{status:?}");
+    let own = server
+        .client
+        .create_listing(call(
+            CreateListingRequest {
+                provider_id: b.id.clone(),
+                ..request.clone()
+            },
+            &as_b,
+        ))
+        .await
+        .expect("B's own request with the same id")
+        .into_inner();
+    assert_ne!(own.id, draft.id);
+    assert_eq!(own.provider_id, b.id);
+    // A's operator retrying still gets A's draft, byte for byte.
+    let again = server
+        .client
+        .create_listing(call(request, &as_a))
+        .await
+        .expect("A's retry")
+        .into_inner();
+    assert_eq!(again, draft);
+    // Edits too: B's binding cannot replay A's submission.
+    let submit = SubmitListingRequest {
+        id: draft.id.clone(),
+        request_id: "submit-1".to_owned(),
+        etag: draft.etag.clone(),
+    };
+    server
+        .client
+        .submit_listing(call(submit.clone(), &as_a))
+        .await
+        .expect("A submits");
+    let status = server
+        .client
+        .submit_listing(call(submit, &as_b))
+        .await
+        .expect_err("B replays A's submission");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+}
+
 async fn stale_listings_leave_the_public_until_verified(store: SqlStore) {
     let mut world = world(store).await;
     let client = &mut world.server.client.clone();
@@ -1377,6 +1447,7 @@ on_every_backend!(
     a_listing_goes_from_draft_to_the_public_and_back,
     only_the_right_roles_act,
     retries_get_the_first_answer_and_create_nothing,
+    a_replay_never_crosses_tenants,
     stale_listings_leave_the_public_until_verified,
     pages_cover_everything_once,
     eligibility_and_quotes_come_from_the_core,

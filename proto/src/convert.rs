@@ -96,9 +96,15 @@ pub fn optional_money(value: Option<&common::Money>, field: &str) -> Converted<O
 }
 
 pub fn money_to_proto(amount: Money) -> common::Money {
+    cents_to_proto(amount.cents())
+}
+
+/// A total in cents on the wire: sums over many records (a plan's funding, a report's
+/// figures) are carried as plain integers and never refused for their size.
+pub fn cents_to_proto(cents: i64) -> common::Money {
     common::Money {
         currency_code: "EUR".to_owned(),
-        amount_cents: amount.cents(),
+        amount_cents: cents,
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 use welfare_core::Money;
-use welfare_core::auth::{Action, Principal, Resource, authorize};
+use welfare_core::auth::{Action, Denied, Principal, Resource, authorize};
 use welfare_core::category::Category;
 use welfare_core::ids::{CompanyId, PersonId};
 use welfare_core::time::{Date, Timestamp};
@@ -20,9 +20,15 @@ use welfare_runtime::ServiceError;
 use welfare_runtime::auth::principal;
 use welfare_runtime::error::PreconditionViolation;
 
-use crate::ledger::{FringeCharge, Hold, HoldState, Ledger, LedgerError, MAX_ID_BYTES, NewHold};
+use welfare_runtime::uuid::new_uuid;
+
+use crate::ledger::{
+    FringeCharge, Hold, HoldState, Ledger, LedgerError, MAX_ID_BYTES, MAX_TRANSFER_CENTS, NewHold,
+    clamped, idempotency_key,
+};
 use crate::plans::{
-    EXPIRING_SOON_DAYS, Funding, FundingOutcome, MAX_FUNDING_BATCH, Plan, WalletOwner, wallet_id,
+    BatchError, EXPIRING_SOON_DAYS, Funding, FundingOutcome, MAX_FUNDING_BATCH,
+    MAX_WALLET_ID_BYTES, Plan, WalletOwner, wallet_id,
 };
 
 /// The default and largest page sizes.
@@ -167,11 +173,14 @@ impl From<LedgerError> for ServiceError {
                 resource: "plan",
                 id,
             },
-            LedgerError::IdReused(id) => ServiceError::AlreadyExists {
+            LedgerError::IdReused(_) => ServiceError::AlreadyExists {
                 reason,
-                message: format!("request id {id} was already used with different fields"),
+                message: "the request id was already used for a request with other fields"
+                    .to_owned(),
             },
             other @ (LedgerError::InsufficientFunds { .. }
+            | LedgerError::PlanNotExpired { .. }
+            | LedgerError::WalletLimit { .. }
             | LedgerError::HoldNotPending { .. }
             | LedgerError::HoldExpired(_)
             | LedgerError::CaptureExceedsHold { .. }
@@ -189,17 +198,37 @@ impl From<LedgerError> for ServiceError {
 }
 
 fn id(value: &str, field: &str) -> Result<String, ServiceError> {
+    bounded_id(value, field, MAX_ID_BYTES)
+}
+
+fn wallet_id_field(value: &str, field: &str) -> Result<String, ServiceError> {
+    bounded_id(value, field, MAX_WALLET_ID_BYTES)
+}
+
+fn bounded_id(value: &str, field: &str, max: usize) -> Result<String, ServiceError> {
     let value = value.trim();
-    if value.is_empty()
-        || value.len() > MAX_ID_BYTES
-        || !value.bytes().all(|b| b.is_ascii_graphic())
-    {
+    if value.is_empty() || value.len() > max || !value.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ServiceError::invalid(
             field,
-            format!("must be 1 to {MAX_ID_BYTES} printable characters"),
+            format!("must be 1 to {max} printable characters"),
         ));
     }
     Ok(value.to_owned())
+}
+
+/// An amount the ledger will move: positive, at most [`MAX_TRANSFER_CENTS`].
+fn transfer_amount(
+    value: Option<&welfare_proto::common::Money>,
+    field: &str,
+) -> Result<Money, FieldViolation> {
+    let amount = convert::positive_money(value, field)?;
+    if amount.cents() > MAX_TRANSFER_CENTS {
+        return Err(FieldViolation::new(
+            field,
+            format!("must be at most {}", clamped(MAX_TRANSFER_CENTS)),
+        ));
+    }
+    Ok(amount)
 }
 
 fn person(value: &str, field: &str) -> Result<PersonId, ServiceError> {
@@ -264,6 +293,25 @@ fn check(
     authorize(principal, action, resource).map_err(ServiceError::from)
 }
 
+/// Checks `action` on a record of `company` the caller named by id. A caller outside that
+/// company is refused exactly as if the record did not exist (`hidden`), so that ids are no
+/// oracle of other tenants' records; one inside it (an employee asking for an admin's call)
+/// is told it lacks the role. A missing token is said as such.
+fn check_hidden(
+    principal: &Principal,
+    action: Action,
+    company: &CompanyId,
+    resource: Resource<'_>,
+    hidden: impl FnOnce() -> ServiceError,
+) -> Result<(), ServiceError> {
+    match authorize(principal, action, resource) {
+        Ok(()) => Ok(()),
+        Err(Denied::Unauthenticated) => Err(Denied::Unauthenticated.into()),
+        Err(denied) if principal.company_id.as_ref() == Some(company) => Err(denied.into()),
+        Err(_) => Err(hidden()),
+    }
+}
+
 /// Parses the request's `company_id` and checks `action` on that company.
 fn check_company(
     principal: &Principal,
@@ -275,17 +323,27 @@ fn check_company(
     Ok(company)
 }
 
-/// Checks `action` on the wallet of `employee_id` at `company_id` (as stored; `field` names the
-/// request field that led to it).
+/// Checks `action` on a stored wallet, reached through `what` (the wallet itself, or one of its
+/// holds, with the id the caller gave); a refusal answers as if `what` did not exist.
 fn check_wallet(
     principal: &Principal,
     action: Action,
-    employee_id: &str,
-    company_id: &str,
-    field: &str,
+    owner: &WalletOwner,
+    what: (&'static str, &str),
 ) -> Result<(), ServiceError> {
-    let (employee, company) = (person(employee_id, field)?, company(company_id, field)?);
-    check(principal, action, wallet_resource(&employee, &company))
+    let stored = |e| ServiceError::Unexpected(format!("stored wallet {}: {e}", owner.id));
+    let employee = PersonId::parse(&owner.employee_id).map_err(stored)?;
+    let company = CompanyId::parse(&owner.company_id).map_err(stored)?;
+    check_hidden(
+        principal,
+        action,
+        &company,
+        wallet_resource(&employee, &company),
+        || ServiceError::NotFound {
+            resource: what.0,
+            id: what.1.to_owned(),
+        },
+    )
 }
 
 fn wallet_resource<'a>(employee: &'a PersonId, company: &'a CompanyId) -> Resource<'a> {
@@ -298,7 +356,7 @@ fn wallet_resource<'a>(employee: &'a PersonId, company: &'a CompanyId) -> Resour
 /// The plan's rules from the wire, each problem naming its field.
 fn plan_rules(plan: &pb::Plan) -> Result<PlanRules, ServiceError> {
     let mut violations = Vec::new();
-    let allowance = convert::positive_money(
+    let allowance = transfer_amount(
         plan.allowance_per_employee.as_ref(),
         "plan.allowance_per_employee",
     )
@@ -358,7 +416,7 @@ fn plan_rules(plan: &pb::Plan) -> Result<PlanRules, ServiceError> {
     })
 }
 
-fn plan_to_proto(plan: &Plan, (funded_employees, funded_total): (i64, Money)) -> pb::Plan {
+fn plan_to_proto(plan: &Plan, (funded_employees, funded_total): (i64, i64)) -> pb::Plan {
     let rules = &plan.rules;
     let (carry_over, carry_over_max) = match rules.carry_over() {
         CarryOver::None => (false, None),
@@ -380,11 +438,11 @@ fn plan_to_proto(plan: &Plan, (funded_employees, funded_total): (i64, Money)) ->
         carry_over,
         carry_over_max,
         funded_employees,
-        funded_total: Some(convert::money_to_proto(funded_total)),
+        funded_total: Some(convert::cents_to_proto(funded_total)),
         create_time: Some(convert::timestamp_to_proto(Timestamp::from_unix_seconds(
             plan.created_at,
         ))),
-        etag: format!("{}-{}", plan.created_at, funded_total.cents()),
+        etag: format!("{}-{}", plan.created_at, funded_total),
     }
 }
 
@@ -431,9 +489,20 @@ impl WalletApi {
         plan_id: &str,
         action: Action,
     ) -> Result<Arc<Plan>, ServiceError> {
-        let plan = self.plan(&id(plan_id, "plan_id")?).await?;
-        let company = company(&plan.company_id, "plan_id")?;
-        check(principal, action, Resource::Company { id: &company })?;
+        let plan_id = id(plan_id, "plan_id")?;
+        let plan = self.plan(&plan_id).await?;
+        let company = CompanyId::parse(&plan.company_id)
+            .map_err(|e| ServiceError::Unexpected(format!("stored plan {}: {e}", plan.id)))?;
+        check_hidden(
+            principal,
+            action,
+            &company,
+            Resource::Company { id: &company },
+            || ServiceError::NotFound {
+                resource: "plan",
+                id: plan_id.clone(),
+            },
+        )?;
         Ok(plan)
     }
 
@@ -449,13 +518,7 @@ impl WalletApi {
             None => Arc::new(self.ledger.get_hold(&hold_id).await?),
         };
         let wallet = self.owner(&hold.wallet_id).await?;
-        check_wallet(
-            principal,
-            action,
-            &wallet.employee_id,
-            &wallet.company_id,
-            "hold_id",
-        )?;
+        check_wallet(principal, action, &wallet, ("hold", &hold_id))?;
         Ok(hold)
     }
 
@@ -479,9 +542,9 @@ impl WalletApi {
             plan_id: view.plan_id.clone(),
             year: plan.rules.year(),
             available: Some(convert::money_to_proto(available)),
-            pending: Some(convert::money_to_proto(view.balance.debits_pending)),
-            spent: Some(convert::money_to_proto(view.spent)),
-            credited: Some(convert::money_to_proto(view.credited)),
+            pending: Some(convert::cents_to_proto(view.balance.debits_pending)),
+            spent: Some(convert::cents_to_proto(view.spent)),
+            credited: Some(convert::cents_to_proto(view.credited)),
             expiring_soon: Some(convert::money_to_proto(expiring_soon)),
             expire_date: Some(convert::date_to_proto(plan.rules.expires_on())),
             allowed_categories: plan
@@ -511,11 +574,10 @@ impl WalletService for WalletApi {
         let display_name = convert::text(&plan.display_name, "plan.display_name", 3, 120)
             .map_err(ServiceError::from)?;
         let rules = plan_rules(plan)?;
-        let plan_id = format!("{company}.{request_id}");
         let now = self.now().unix_seconds();
         let plan = self
             .ledger
-            .create_plan(&plan_id, company.as_str(), &display_name, &rules, now)
+            .create_plan(company.as_str(), &request_id, &display_name, &rules, now)
             .await
             .map_err(ServiceError::from)?;
         let plan = plan.into_inner();
@@ -624,15 +686,13 @@ impl WalletService for WalletApi {
             }
             let amount = match &funding.amount {
                 None => None,
-                Some(amount) => {
-                    match convert::positive_money(Some(amount), &child(&field, "amount")) {
-                        Ok(amount) => Some(amount),
-                        Err(v) => {
-                            violations.push(v);
-                            None
-                        }
+                Some(amount) => match transfer_amount(Some(amount), &child(&field, "amount")) {
+                    Ok(amount) => Some(amount),
+                    Err(v) => {
+                        violations.push(v);
+                        None
                     }
-                }
+                },
             };
             fundings.push(Funding {
                 employee_id: employee.to_string(),
@@ -648,7 +708,7 @@ impl WalletService for WalletApi {
             .ledger
             .fund_wallets(&plan, &request_id, &fundings, now)
             .await
-            .map_err(ServiceError::from)?;
+            .map_err(|error| batch_error(error, &fundings))?;
         let mut total = Money::ZERO;
         let mut out = Vec::with_capacity(results.len());
         for (employee_id, outcome) in results {
@@ -661,7 +721,6 @@ impl WalletService for WalletApi {
                     (wallet_id, O::Funded, "")
                 }
                 FundingOutcome::AlreadyFunded { wallet_id } => (wallet_id, O::AlreadyFunded, ""),
-                FundingOutcome::Refused { reason } => (String::new(), O::Refused, reason),
             };
             out.push(pb::FundingResult {
                 employee_id,
@@ -680,7 +739,7 @@ impl WalletService for WalletApi {
         let principal = principal(&request);
         let request = request.into_inner();
         let wallet = if !request.id.is_empty() {
-            id(&request.id, "id")?
+            wallet_id_field(&request.id, "id")?
         } else {
             let employee = if request.employee_id.is_empty() {
                 principal
@@ -700,9 +759,8 @@ impl WalletService for WalletApi {
         check_wallet(
             &principal,
             Action::ReadWalletBalance,
-            &view.employee_id,
-            &view.company_id,
-            "id",
+            &view.owner(),
+            ("wallet", &wallet),
         )?;
         Ok(Response::new(self.wallet_to_proto(&view).await?))
     }
@@ -713,17 +771,17 @@ impl WalletService for WalletApi {
     ) -> Answer<pb::ListWalletTransactionsResponse> {
         let principal = principal(&request);
         let request = request.into_inner();
+        let wallet_id = wallet_id_field(&request.wallet_id, "wallet_id")?;
         let wallet = self
             .ledger
-            .wallet_view(&id(&request.wallet_id, "wallet_id")?)
+            .wallet_view(&wallet_id)
             .await
             .map_err(ServiceError::from)?;
         check_wallet(
             &principal,
             Action::ReadWalletTransactions,
-            &wallet.employee_id,
-            &wallet.company_id,
-            "wallet_id",
+            &wallet.owner(),
+            ("wallet", &wallet_id),
         )?;
         let (offset, size) = page(
             request.page_size,
@@ -802,8 +860,8 @@ impl WalletService for WalletApi {
         let principal = principal(&request);
         let request = request.into_inner();
         let request_id = id(&request.request_id, "request_id")?;
-        let amount = convert::positive_money(request.amount.as_ref(), "amount")
-            .map_err(ServiceError::from)?;
+        let amount =
+            transfer_amount(request.amount.as_ref(), "amount").map_err(ServiceError::from)?;
         let category =
             convert::category(request.category, "category").map_err(ServiceError::from)?;
         let letter =
@@ -832,14 +890,9 @@ impl WalletService for WalletApi {
             )
             .into());
         }
-        let view = self.owner(&id(&request.wallet_id, "wallet_id")?).await?;
-        check_wallet(
-            &principal,
-            Action::PlaceHold,
-            &view.employee_id,
-            &view.company_id,
-            "wallet_id",
-        )?;
+        let wallet_id = wallet_id_field(&request.wallet_id, "wallet_id")?;
+        let view = self.owner(&wallet_id).await?;
+        check_wallet(&principal, Action::PlaceHold, &view, ("wallet", &wallet_id))?;
         let plan = self.plan(&view.plan_id).await?;
         // Whether the employee has dependent children can change with a funding: read it
         // fresh, and only where it matters (fringe-benefit plans).
@@ -879,8 +932,11 @@ impl WalletService for WalletApi {
             year: plan.rules.year(),
             ceiling: fringe_benefit_ceiling(plan.rules.year(), has_dependent_children),
         });
+        // Authorised first, then keyed by the wallet: a retry finds its hold, and no request id
+        // of one wallet's reaches another's.
         let hold = NewHold {
-            id: request_id,
+            id: new_uuid(),
+            key: idempotency_key(&["hold", &view.id, &request_id]),
             wallet_id: view.id.clone(),
             amount,
             expires_at: expires.unix_seconds(),
@@ -907,16 +963,17 @@ impl WalletService for WalletApi {
         let amount = request
             .amount
             .as_ref()
-            .map(|a| convert::positive_money(Some(a), "amount"))
+            .map(|a| transfer_amount(Some(a), "amount"))
             .transpose()
             .map_err(ServiceError::from)?;
         let hold = self
             .hold_for(&principal, &request.hold_id, Action::SettleHold)
             .await?;
         let now = self.now().unix_seconds();
+        let key = idempotency_key(&["resolve", &hold.id, &request_id]);
         let hold = self
             .ledger
-            .capture_hold(&request_id, &hold, amount, now)
+            .capture_hold(&key, &hold, amount, now)
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(hold_to_proto(&hold.into_inner())?))
@@ -930,9 +987,10 @@ impl WalletService for WalletApi {
             .hold_for(&principal, &request.hold_id, Action::SettleHold)
             .await?;
         let now = self.now().unix_seconds();
+        let key = idempotency_key(&["resolve", &hold.id, &request_id]);
         let hold = self
             .ledger
-            .release_hold(&request_id, &hold, now)
+            .release_hold(&key, &hold, now)
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(hold_to_proto(&hold.into_inner())?))
@@ -945,16 +1003,17 @@ impl WalletService for WalletApi {
         let principal = principal(&request);
         let request = request.into_inner();
         let request_id = id(&request.request_id, "request_id")?;
-        let amount = convert::positive_money(request.amount.as_ref(), "amount")
-            .map_err(ServiceError::from)?;
+        let amount =
+            transfer_amount(request.amount.as_ref(), "amount").map_err(ServiceError::from)?;
         let reason = convert::text(&request.reason, "reason", 0, MAX_DESCRIPTION_CHARS)
             .map_err(ServiceError::from)?;
         let hold = self
             .hold_for(&principal, &request.hold_id, Action::RefundCapture)
             .await?;
         let now = self.now();
+        let key = idempotency_key(&["refund", &hold.id, &request_id]);
         self.ledger
-            .refund(&request_id, &hold.id, amount, now.unix_seconds())
+            .refund(&key, &hold.id, amount, now.unix_seconds())
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(pb::Refund {
@@ -973,18 +1032,32 @@ impl WalletService for WalletApi {
     ) -> Answer<pb::ExpireWalletsResponse> {
         let principal = principal(&request);
         let request = request.into_inner();
-        let request_id = id(&request.request_id, "request_id")?;
-        let as_of = convert::date(request.as_of.as_ref(), "as_of").map_err(ServiceError::from)?;
+        id(&request.request_id, "request_id")?;
+        // The server's clock decides; a caller's date may only confirm it.
+        let today = self.today()?;
+        if let Some(as_of) = &request.as_of {
+            let as_of = convert::date(Some(as_of), "as_of").map_err(ServiceError::from)?;
+            if as_of > today {
+                return Err(ServiceError::invalid(
+                    "as_of",
+                    format!("is after today ({today}): expiry follows the server's date"),
+                )
+                .into());
+            }
+        }
         let plan = self
             .plan_for(&principal, &request.plan_id, Action::ExpireWallets)
             .await?;
         let next = if request.next_plan_id.is_empty() {
             None
         } else {
-            let next = self
-                .plan(&id(&request.next_plan_id, "next_plan_id")?)
-                .await?;
-            if next.company_id != plan.company_id || next.rules.year() != plan.rules.year() + 1 {
+            let next_id = id(&request.next_plan_id, "next_plan_id")?;
+            let next = self.plan(&next_id).await?;
+            if next.company_id != plan.company_id {
+                // Another company's plan is answered as one that does not exist.
+                return Err(ServiceError::from(LedgerError::PlanNotFound(next_id)).into());
+            }
+            if next.rules.year() != plan.rules.year() + 1 {
                 return Err(ServiceError::invalid(
                     "next_plan_id",
                     "must be the same company's plan for the next year",
@@ -1003,14 +1076,15 @@ impl WalletService for WalletApi {
         let now = self.now().unix_seconds();
         let settled = self
             .ledger
-            .settle_plan(&plan, next.as_deref(), &request_id, as_of, now)
+            .settle_plan(&plan, next.as_deref(), today, now)
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(pb::ExpireWalletsResponse {
             wallets_settled: settled.wallets_settled,
-            carried_over: Some(convert::money_to_proto(settled.carried_over)),
-            returned_to_company: Some(convert::money_to_proto(settled.returned)),
-            holds_expired: settled.holds_expired,
+            carried_over: Some(convert::cents_to_proto(settled.carried_over)),
+            returned_to_company: Some(convert::cents_to_proto(settled.returned)),
+            holds_pending: settled.holds_pending,
+            ..pb::ExpireWalletsResponse::default()
         }))
     }
 
@@ -1071,7 +1145,7 @@ impl WalletService for WalletApi {
             .company_report(company.as_str(), year)
             .await
             .map_err(ServiceError::from)?;
-        let money = |m: Money| Some(convert::money_to_proto(m));
+        let money = |cents: i64| Some(convert::cents_to_proto(cents));
         Ok(Response::new(pb::CompanyReport {
             company_id: company.to_string(),
             year,
@@ -1090,5 +1164,43 @@ impl WalletService for WalletApi {
                 })
                 .collect(),
         }))
+    }
+}
+
+/// A refused funding batch on the wire: the employee it failed on named by position.
+fn batch_error(error: BatchError, fundings: &[Funding]) -> ServiceError {
+    let (index, error) = match error {
+        BatchError::Ledger(error) => return error.into(),
+        BatchError::Funding { index, error } => (index, error),
+    };
+    let field = format!("fundings[{index}]");
+    let employee = fundings
+        .get(index)
+        .map_or("", |funding| funding.employee_id.as_str());
+    match error {
+        LedgerError::Invalid {
+            field: inner,
+            problem,
+        } => ServiceError::invalid(child(&field, inner), problem),
+        LedgerError::IdReused(_) => ServiceError::AlreadyExists {
+            reason: "REQUEST_ID_REUSED",
+            message: format!(
+                "{field}: employee {employee} was funded under this request id with another amount; \
+                 nothing in the batch was funded"
+            ),
+        },
+        error @ LedgerError::WalletLimit { .. } => ServiceError::FailedPrecondition {
+            reason: error.reason(),
+            message: format!("{field}: {error}; nothing in the batch was funded"),
+            violations: vec![PreconditionViolation {
+                kind: "WALLET".to_owned(),
+                subject: child(&field, "amount"),
+                description: format!(
+                    "Il credito di {employee} supererebbe il massimo di {} per portafoglio",
+                    clamped(crate::ledger::MAX_WALLET_BALANCE_CENTS)
+                ),
+            }],
+        },
+        other => other.into(),
     }
 }

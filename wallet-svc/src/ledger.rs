@@ -1,8 +1,16 @@
 //! The double-entry ledger, shaped like TigerBeetle's: wallets with posted and pending
-//! balances; append-only transfers whose caller-chosen id is the idempotency key (same id and
-//! fields: the existing result, as success; same id, other fields: `IdReused`); two-phase holds
-//! that are captured in full or in part (the rest released), released, or expired at their
-//! deadline; refunds as new transfers.
+//! balances; append-only transfers, each with a UUID of its own and the idempotency key of the
+//! call that wrote it (same key and fields: the existing result, as success; same key, other
+//! fields: `IdReused`); two-phase holds that are captured in full or in part (the rest
+//! released), released, or expired at their deadline; refunds as new transfers.
+//!
+//! Keys are opaque here: the service builds them with [`idempotency_key`] from the tenant the
+//! call acts on and the caller's request id, so one tenant can never collide with another.
+//! Every amount is at most [`MAX_TRANSFER_CENTS`] and a wallet's balance at most
+//! [`MAX_WALLET_BALANCE_CENTS`], checked before anything is written; balances are read as
+//! plain integers, so no stored state can make a read fail. A transfer touching a wallet is
+//! written after the wallet's row is updated, so the ledger's sequence (`transfers.seq`) is the
+//! order of each wallet's balance changes, and statements follow it.
 //!
 //! One implementation serves PostgreSQL and SQLite through sqlx's `Any` driver: the SQL is the
 //! subset both speak, and each backend has its own migrations. On PostgreSQL the two hottest
@@ -20,11 +28,18 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use welfare_core::Money;
+use welfare_runtime::uuid::new_uuid;
 
 /// The longest a caller-chosen id may be at the API, in bytes.
 pub const MAX_ID_BYTES: usize = 64;
-/// The longest a transfer id may be in the ledger: room for ids derived from a caller's id.
-pub const MAX_TRANSFER_ID_BYTES: usize = 200;
+/// The longest idempotency key the ledger stores, in bytes: room for a few ids and a request id.
+pub const MAX_KEY_BYTES: usize = 512;
+/// The largest single amount the ledger moves (a funding, a hold, a capture, a refund):
+/// EUR 100,000.00.
+pub const MAX_TRANSFER_CENTS: i64 = 10_000_000;
+/// The largest balance (credited and not spent, pending included) funding or carry-over may
+/// bring a wallet to: EUR 1,000,000.00.
+pub const MAX_WALLET_BALANCE_CENTS: i64 = 100_000_000;
 /// The most holds one expiry sweep settles.
 pub const MAX_EXPIRY_BATCH: i64 = 1_000;
 
@@ -49,7 +64,12 @@ pub enum LedgerError {
     HoldNotFound(String),
     #[error("plan {0} not found")]
     PlanNotFound(String),
-    #[error("transfer id {0} was already used with different fields")]
+    #[error("plan {plan_id} is spendable until {expires_on}: it can be settled from the day after")]
+    PlanNotExpired {
+        plan_id: String,
+        expires_on: welfare_core::time::Date,
+    },
+    #[error("the request id was already used with different fields (key {0})")]
     IdReused(String),
     #[error("insufficient funds: {available} available, {requested} requested")]
     InsufficientFunds { available: Money, requested: Money },
@@ -67,6 +87,10 @@ pub enum LedgerError {
         used: Money,
         requested: Money,
     },
+    #[error(
+        "the wallet's balance would reach {would_be} cents, above the maximum of {MAX_WALLET_BALANCE_CENTS}"
+    )]
+    WalletLimit { wallet_id: String, would_be: i64 },
     #[error("refund of {requested} exceeds what is left to refund ({refundable})")]
     RefundExceedsCapture { refundable: Money, requested: Money },
     #[error("unsupported database url (postgres:// or sqlite: expected)")]
@@ -85,6 +109,7 @@ impl LedgerError {
             LedgerError::WalletNotFound(_) => "WALLET_NOT_FOUND",
             LedgerError::HoldNotFound(_) => "HOLD_NOT_FOUND",
             LedgerError::PlanNotFound(_) => "PLAN_NOT_FOUND",
+            LedgerError::PlanNotExpired { .. } => "PLAN_NOT_EXPIRED",
             LedgerError::IdReused(_) => "REQUEST_ID_REUSED",
             LedgerError::InsufficientFunds { .. } => "INSUFFICIENT_FUNDS",
             LedgerError::HoldNotPending { .. } => "HOLD_NOT_PENDING",
@@ -92,6 +117,7 @@ impl LedgerError {
             LedgerError::CaptureExceedsHold { .. } => "CAPTURE_EXCEEDS_HOLD",
             LedgerError::RefundExceedsCapture { .. } => "REFUND_EXCEEDS_CAPTURE",
             LedgerError::FringeCeiling { .. } => "FRINGE_BENEFIT_CEILING",
+            LedgerError::WalletLimit { .. } => "WALLET_BALANCE_LIMIT",
             LedgerError::UnsupportedUrl | LedgerError::Database(_) | LedgerError::Migration(_) => {
                 "INTERNAL"
             }
@@ -118,20 +144,42 @@ impl<T> Outcome<T> {
     }
 }
 
-/// A wallet's balances. `available = credits_posted - debits_posted - debits_pending`.
+/// A wallet's balances in cents, as stored: cumulative totals, read as plain integers so that
+/// no stored total can make a read fail. `available = credits_posted - debits_posted -
+/// debits_pending`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Balance {
-    pub credits_posted: Money,
-    pub debits_posted: Money,
-    pub debits_pending: Money,
+    pub credits_posted: i64,
+    pub debits_posted: i64,
+    pub debits_pending: i64,
+}
+
+/// Cents as money, for figures the ledger's limits keep in range; a figure out of range (only
+/// possible in a database written around the ledger) is shown at the nearest bound.
+pub fn clamped(cents: i64) -> Money {
+    let bound = welfare_core::money::MAX_AMOUNT_CENTS;
+    Money::from_cents(cents.clamp(-bound, bound)).unwrap_or(Money::ZERO)
 }
 
 impl Balance {
+    /// What can be spent now. Never negative: the database refuses any change that would make
+    /// it so.
     pub fn available(&self) -> Money {
-        Money::from_cents(
-            self.credits_posted.cents() - self.debits_posted.cents() - self.debits_pending.cents(),
+        clamped(
+            self.credits_posted
+                .saturating_sub(self.debits_posted)
+                .saturating_sub(self.debits_pending),
         )
-        .unwrap_or(Money::ZERO)
+    }
+
+    /// Held for bookings not yet settled.
+    pub fn pending(&self) -> Money {
+        clamped(self.debits_pending)
+    }
+
+    /// Captured, in total.
+    pub fn posted_debits(&self) -> Money {
+        clamped(self.debits_posted)
     }
 }
 
@@ -199,7 +247,10 @@ pub struct NewWallet {
 /// A hold to place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewHold {
+    /// The hold's id (a new UUID at the service), which is also its hold transfer's id.
     pub id: String,
+    /// The idempotency key of the call placing it: a retry finds the hold first placed.
+    pub key: String,
     pub wallet_id: String,
     pub amount: Money,
     pub expires_at: i64,
@@ -270,6 +321,21 @@ pub fn company_account(company_id: &str, plan_id: &str) -> String {
 
 pub const PROVIDER_PAYABLES: &str = "providers";
 
+/// An idempotency key from its parts, without ambiguity: each part is written with its length
+/// (`fund|36:…|8:june-pay|5:lucia`), so no two lists of parts give the same key whatever
+/// characters the parts hold. The first part names the operation.
+pub fn idempotency_key(parts: &[&str]) -> String {
+    let mut key = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            key.push_str(part);
+        } else {
+            let _ = write!(key, "|{}:{part}", part.len());
+        }
+    }
+    key
+}
+
 fn check_id(field: &'static str, id: &str) -> Result<(), LedgerError> {
     if id.is_empty() || id.len() > MAX_ID_BYTES || !id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(LedgerError::Invalid {
@@ -280,14 +346,40 @@ fn check_id(field: &'static str, id: &str) -> Result<(), LedgerError> {
     Ok(())
 }
 
-fn check_positive(field: &'static str, amount: Money) -> Result<(), LedgerError> {
+fn check_key(key: &str) -> Result<(), LedgerError> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Err(LedgerError::Invalid {
+            field: "request_id",
+            problem: format!("the idempotency key must be 1 to {MAX_KEY_BYTES} bytes"),
+        });
+    }
+    Ok(())
+}
+
+/// Checks an amount the ledger is asked to move: positive, at most [`MAX_TRANSFER_CENTS`].
+pub fn check_amount(field: &'static str, amount: Money) -> Result<(), LedgerError> {
     if !amount.is_positive() {
         return Err(LedgerError::Invalid {
             field,
             problem: "must be positive".to_owned(),
         });
     }
+    if amount.cents() > MAX_TRANSFER_CENTS {
+        return Err(LedgerError::Invalid {
+            field,
+            problem: format!("must be at most {}", clamped(MAX_TRANSFER_CENTS)),
+        });
+    }
     Ok(())
+}
+
+/// A wallet's balances from a row with its three columns.
+pub fn balance_from_row(row: &AnyRow) -> Result<Balance, LedgerError> {
+    Ok(Balance {
+        credits_posted: row.try_get("credits_posted")?,
+        debits_posted: row.try_get("debits_posted")?,
+        debits_pending: row.try_get("debits_pending")?,
+    })
 }
 
 fn money(row: &AnyRow, column: &str) -> Result<Money, LedgerError> {
@@ -305,7 +397,7 @@ pub struct Ledger {
 
 /// The arguments of one hold resolution, for the PostgreSQL function.
 struct ResolveCall<'a> {
-    id: &'a str,
+    key: &'a str,
     kind: &'a str,
     amount: Money,
     state: HoldState,
@@ -331,13 +423,12 @@ enum Deadline {
     NotPassed,
     /// The sweeper's expiry: after it.
     Passed,
-    /// Year-end settlement: the plan is over, whatever the hold's deadline.
-    Ignored,
 }
 
 /// Fields of a transfer to insert.
 struct TransferRow<'a> {
     id: &'a str,
+    key: &'a str,
     kind: &'a str,
     debit: &'a str,
     credit: &'a str,
@@ -345,6 +436,23 @@ struct TransferRow<'a> {
     hold_id: Option<&'a str>,
     fingerprint: &'a str,
     now: i64,
+}
+
+/// What an idempotency key's earlier use says.
+enum Prior {
+    /// Not used yet.
+    None,
+    /// Used by the same call: the transfer it wrote.
+    Retry(String),
+}
+
+/// The balance a wallet would have after `change` cents more credit, if within the maximum.
+fn over_limit(balance: &Balance, change: i64) -> Option<i64> {
+    let would_be = balance
+        .credits_posted
+        .saturating_sub(balance.debits_posted)
+        .saturating_add(change);
+    (would_be > MAX_WALLET_BALANCE_CENTS).then_some(would_be)
 }
 
 impl Ledger {
@@ -442,17 +550,51 @@ impl Ledger {
         })
     }
 
-    /// Inserts a transfer unless its id exists; an existing one with the same fingerprint is
-    /// `Ok(false)` (a retry), with another fingerprint `IdReused`.
+    /// What an earlier use of `key` says: a retry of the same call (same fingerprint), or
+    /// `IdReused` when the key was used for something else.
+    async fn prior(
+        connection: &mut sqlx::AnyConnection,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<Prior, LedgerError> {
+        let row = sqlx::query("SELECT id, fingerprint FROM transfers WHERE idempotency_key = $1")
+            .bind(key)
+            .fetch_optional(&mut *connection)
+            .await?;
+        let Some(row) = row else {
+            return Ok(Prior::None);
+        };
+        let stored: String = row.try_get("fingerprint")?;
+        if stored == fingerprint {
+            Ok(Prior::Retry(row.try_get("id")?))
+        } else {
+            Err(LedgerError::IdReused(key.to_owned()))
+        }
+    }
+
+    /// [`Ledger::prior`] outside a transaction, after a concurrent call with the same key won
+    /// the race to write: its transfer's id.
+    async fn winner(&self, key: &str, fingerprint: &str) -> Result<String, LedgerError> {
+        let mut connection = self.pool.acquire().await?;
+        match Ledger::prior(&mut connection, key, fingerprint).await? {
+            Prior::Retry(id) => Ok(id),
+            Prior::None => Err(LedgerError::Database(sqlx::Error::Protocol(format!(
+                "key {key} was raced but holds no transfer"
+            )))),
+        }
+    }
+
+    /// Inserts a transfer; `false` when its key was taken meanwhile by a concurrent call.
     async fn insert_transfer(
         connection: &mut sqlx::AnyConnection,
         row: &TransferRow<'_>,
     ) -> Result<bool, LedgerError> {
         let inserted = sqlx::query(
-            "INSERT INTO transfers (id, kind, debit_account, credit_account, amount, hold_id, fingerprint, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            "INSERT INTO transfers (id, idempotency_key, kind, debit_account, credit_account, amount, hold_id, fingerprint, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
         )
         .bind(row.id)
+        .bind(row.key)
         .bind(row.kind)
         .bind(row.debit)
         .bind(row.credit)
@@ -463,30 +605,21 @@ impl Ledger {
         .execute(&mut *connection)
         .await?
         .rows_affected();
-        if inserted == 1 {
-            return Ok(true);
-        }
-        let existing: Option<String> =
-            sqlx::query_scalar("SELECT fingerprint FROM transfers WHERE id = $1")
-                .bind(row.id)
-                .fetch_optional(&mut *connection)
-                .await?;
-        match existing {
-            Some(fingerprint) if fingerprint == row.fingerprint => Ok(false),
-            _ => Err(LedgerError::IdReused(row.id.to_owned())),
-        }
+        Ok(inserted == 1)
     }
 
-    /// Credits a wallet from its company's funding account for the plan.
+    /// Credits a wallet from its company's funding account for the plan; refused, changing
+    /// nothing, when the wallet's balance would pass [`MAX_WALLET_BALANCE_CENTS`].
     pub async fn fund(
         &self,
-        id: &str,
+        key: &str,
         wallet_id: &str,
         amount: Money,
         now: i64,
     ) -> Result<Outcome<Balance>, LedgerError> {
-        check_id("request_id", id)?;
-        check_positive("amount", amount)?;
+        check_key(key)?;
+        check_amount("amount", amount)?;
+        let fingerprint = format!("fund|{wallet_id}|{}", amount.cents());
         let mut tx = self.pool.begin().await?;
         let wallet = sqlx::query("SELECT company_id, plan_id FROM wallets WHERE id = $1")
             .bind(wallet_id)
@@ -495,11 +628,33 @@ impl Ledger {
             .ok_or_else(|| LedgerError::WalletNotFound(wallet_id.to_owned()))?;
         let company: String = wallet.try_get("company_id")?;
         let plan: String = wallet.try_get("plan_id")?;
-        let fingerprint = format!("fund|{wallet_id}|{}", amount.cents());
-        let debit = company_account(&company, &plan);
-        let credit = wallet_account(wallet_id);
+        if let Prior::Retry(_) = Ledger::prior(&mut tx, key, &fingerprint).await? {
+            tx.rollback().await?;
+            return Ok(Outcome::Existing(self.balance(wallet_id).await?));
+        }
+        let credited = sqlx::query(
+            "UPDATE wallets SET credits_posted = credits_posted + $1 \
+             WHERE id = $2 AND credits_posted - debits_posted + $1 <= $3",
+        )
+        .bind(amount.cents())
+        .bind(wallet_id)
+        .bind(MAX_WALLET_BALANCE_CENTS)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if credited == 0 {
+            tx.rollback().await?;
+            let balance = self.balance(wallet_id).await?;
+            return Err(LedgerError::WalletLimit {
+                wallet_id: wallet_id.to_owned(),
+                would_be: over_limit(&balance, amount.cents()).unwrap_or(MAX_WALLET_BALANCE_CENTS),
+            });
+        }
+        let id = new_uuid();
+        let (debit, credit) = (company_account(&company, &plan), wallet_account(wallet_id));
         let row = TransferRow {
-            id,
+            id: &id,
+            key,
             kind: "funding",
             debit: &debit,
             credit: &credit,
@@ -510,21 +665,18 @@ impl Ledger {
         };
         if !Ledger::insert_transfer(&mut tx, &row).await? {
             tx.rollback().await?;
+            self.winner(key, &fingerprint).await?;
             return Ok(Outcome::Existing(self.balance(wallet_id).await?));
         }
-        sqlx::query("UPDATE wallets SET credits_posted = credits_posted + $1 WHERE id = $2")
-            .bind(amount.cents())
-            .bind(wallet_id)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(Outcome::Created(self.balance(wallet_id).await?))
     }
 
     /// Places a pending hold: refused, changing nothing, when the wallet lacks the funds.
     pub async fn hold(&self, hold: &NewHold, now: i64) -> Result<Outcome<Hold>, LedgerError> {
-        check_id("request_id", &hold.id)?;
-        check_positive("amount", hold.amount)?;
+        check_id("hold_id", &hold.id)?;
+        check_key(&hold.key)?;
+        check_amount("amount", hold.amount)?;
         if hold.expires_at <= now {
             return Err(LedgerError::Invalid {
                 field: "expire_time",
@@ -546,20 +698,9 @@ impl Ledger {
             return self.hold_postgres(hold, &fingerprint, now).await;
         }
         let mut tx = self.pool.begin().await?;
-        let debit = wallet_account(&hold.wallet_id);
-        let row = TransferRow {
-            id: &hold.id,
-            kind: "hold",
-            debit: &debit,
-            credit: PROVIDER_PAYABLES,
-            amount: hold.amount,
-            hold_id: Some(&hold.id),
-            fingerprint: &fingerprint,
-            now,
-        };
-        if !Ledger::insert_transfer(&mut tx, &row).await? {
+        if let Prior::Retry(existing) = Ledger::prior(&mut tx, &hold.key, &fingerprint).await? {
             tx.rollback().await?;
-            return self.get_hold(&hold.id).await.map(Outcome::Existing);
+            return self.get_hold(&existing).await.map(Outcome::Existing);
         }
         let updated = sqlx::query(
             "UPDATE wallets SET debits_pending = debits_pending + $1 \
@@ -584,6 +725,23 @@ impl Ledger {
         {
             tx.rollback().await?;
             return Err(error);
+        }
+        let debit = wallet_account(&hold.wallet_id);
+        let row = TransferRow {
+            id: &hold.id,
+            key: &hold.key,
+            kind: "hold",
+            debit: &debit,
+            credit: PROVIDER_PAYABLES,
+            amount: hold.amount,
+            hold_id: Some(&hold.id),
+            fingerprint: &fingerprint,
+            now,
+        };
+        if !Ledger::insert_transfer(&mut tx, &row).await? {
+            tx.rollback().await?;
+            let existing = self.winner(&hold.key, &fingerprint).await?;
+            return self.get_hold(&existing).await.map(Outcome::Existing);
         }
         sqlx::query(
             "INSERT INTO holds (id, wallet_id, amount, state, expires_at, category, tax_letter, booking_id, fringe_year) \
@@ -610,28 +768,34 @@ impl Ledger {
         fingerprint: &str,
         now: i64,
     ) -> Result<Outcome<Hold>, LedgerError> {
-        let answer: Result<String, sqlx::Error> =
-            sqlx::query_scalar("SELECT ledger_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-                .bind(&hold.id)
-                .bind(&hold.wallet_id)
-                .bind(hold.amount.cents())
-                .bind(hold.expires_at)
-                .bind(&hold.category)
-                .bind(&hold.tax_letter)
-                .bind(hold.booking_id.as_deref())
-                .bind(hold.fringe.map(|f| f.year))
-                .bind(hold.fringe.map(|f| f.ceiling.cents()))
-                .bind(fingerprint)
-                .bind(now)
-                .fetch_one(&self.pool)
-                .await;
+        let answer: Result<String, sqlx::Error> = sqlx::query_scalar(
+            "SELECT ledger_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&hold.id)
+        .bind(&hold.key)
+        .bind(&hold.wallet_id)
+        .bind(hold.amount.cents())
+        .bind(hold.expires_at)
+        .bind(&hold.category)
+        .bind(&hold.tax_letter)
+        .bind(hold.booking_id.as_deref())
+        .bind(hold.fringe.map(|f| f.year))
+        .bind(hold.fringe.map(|f| f.ceiling.cents()))
+        .bind(fingerprint)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await;
         match answer {
             Ok(answer) if answer == "created" => Ok(Outcome::Created(hold.placed())),
-            Ok(answer) if answer == "existing" => {
-                self.get_hold(&hold.id).await.map(Outcome::Existing)
-            }
-            Ok(_) => Err(LedgerError::IdReused(hold.id.clone())),
+            Ok(answer) => match answer.strip_prefix("existing:") {
+                Some(existing) => self.get_hold(existing).await.map(Outcome::Existing),
+                None => Err(LedgerError::IdReused(hold.key.clone())),
+            },
             Err(error) => match raised(&error) {
+                Some("raced") => {
+                    let existing = self.winner(&hold.key, fingerprint).await?;
+                    self.get_hold(&existing).await.map(Outcome::Existing)
+                }
                 Some("insufficient_funds") => {
                     let balance = self.balance(&hold.wallet_id).await?;
                     Err(LedgerError::InsufficientFunds {
@@ -649,10 +813,9 @@ impl Ledger {
                     .bind(fringe.year)
                     .fetch_optional(&self.pool)
                     .await?;
-                    let used = Money::from_cents(used.unwrap_or(0)).unwrap_or(Money::ZERO);
                     Err(LedgerError::FringeCeiling {
                         ceiling: fringe.ceiling,
-                        used,
+                        used: clamped(used.unwrap_or(0)),
                         requested: hold.amount,
                     })
                 }
@@ -668,17 +831,18 @@ impl Ledger {
         call: &ResolveCall<'_>,
     ) -> Result<Outcome<Hold>, LedgerError> {
         let partial = call.state == HoldState::Captured && call.released.is_positive();
-        let rest_id = partial.then(|| format!("{}:rest", call.id));
+        let rest_id = partial.then(new_uuid);
+        let rest_key = partial.then(|| idempotency_key(&["rest", call.key]));
         let rest_fingerprint = partial.then(|| format!("{}|rest", call.fingerprint));
         let deadline = match call.deadline {
             Deadline::NotPassed => "not_passed",
             Deadline::Passed => "passed",
-            Deadline::Ignored => "ignored",
         };
         let answer: Result<String, sqlx::Error> = sqlx::query_scalar(
-            "SELECT ledger_resolve($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            "SELECT ledger_resolve($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
-        .bind(call.id)
+        .bind(new_uuid())
+        .bind(call.key)
         .bind(call.kind)
         .bind(&current.id)
         .bind(&current.wallet_id)
@@ -690,6 +854,7 @@ impl Ledger {
         .bind(deadline)
         .bind(call.fingerprint)
         .bind(rest_id.as_deref())
+        .bind(rest_key.as_deref())
         .bind(rest_fingerprint.as_deref())
         .bind(call.now)
         .fetch_one(&self.pool)
@@ -704,25 +869,45 @@ impl Ledger {
             Ok(answer) if answer == "existing" => {
                 self.get_hold(&current.id).await.map(Outcome::Existing)
             }
-            Ok(_) => Err(LedgerError::IdReused(call.id.to_owned())),
-            Err(error) if raised(&error) == Some("not_resolvable") => {
-                let latest = self.get_hold(&current.id).await?;
-                Err(if latest.state != HoldState::Pending {
-                    LedgerError::HoldNotPending {
-                        id: latest.id,
-                        state: latest.state.code().to_owned(),
-                    }
-                } else if call.state == HoldState::Expired {
-                    LedgerError::HoldNotPending {
-                        id: latest.id,
-                        state: "not yet due".to_owned(),
-                    }
-                } else {
-                    LedgerError::HoldExpired(latest.id)
-                })
+            Ok(_) => Err(LedgerError::IdReused(call.key.to_owned())),
+            Err(error) if matches!(raised(&error), Some("not_resolvable" | "raced")) => {
+                self.unresolved(current, call.key, call.fingerprint, call.state)
+                    .await
             }
             Err(error) => Err(LedgerError::Database(error)),
         }
+    }
+
+    /// Why a hold could not be resolved: a concurrent call with the same key did it (its
+    /// answer, as a retry's), or the hold is no longer pending, or its deadline is on the wrong
+    /// side.
+    async fn unresolved(
+        &self,
+        current: &Hold,
+        key: &str,
+        fingerprint: &str,
+        wanted: HoldState,
+    ) -> Result<Outcome<Hold>, LedgerError> {
+        let mut connection = self.pool.acquire().await?;
+        if let Prior::Retry(_) = Ledger::prior(&mut connection, key, fingerprint).await? {
+            drop(connection);
+            return self.get_hold(&current.id).await.map(Outcome::Existing);
+        }
+        drop(connection);
+        let latest = self.get_hold(&current.id).await?;
+        Err(if latest.state != HoldState::Pending {
+            LedgerError::HoldNotPending {
+                id: latest.id,
+                state: latest.state.code().to_owned(),
+            }
+        } else if wanted == HoldState::Expired {
+            LedgerError::HoldNotPending {
+                id: latest.id,
+                state: "not yet due".to_owned(),
+            }
+        } else {
+            LedgerError::HoldExpired(latest.id)
+        })
     }
 
     /// Counts `amount` against the wallet owner's fringe-benefit ceiling with its employer for
@@ -801,34 +986,32 @@ impl Ledger {
     /// Captures `amount` of a pending hold (the whole hold when `None`); the rest is released.
     pub async fn capture(
         &self,
-        id: &str,
+        key: &str,
         hold_id: &str,
         amount: Option<Money>,
         now: i64,
     ) -> Result<Outcome<Hold>, LedgerError> {
         let current = self.get_hold(hold_id).await?;
-        self.capture_hold(id, &current, amount, now).await
+        self.capture_hold(key, &current, amount, now).await
     }
 
     /// [`Ledger::capture`] of a hold the caller has just read.
     pub async fn capture_hold(
         &self,
-        id: &str,
+        key: &str,
         current: &Hold,
         amount: Option<Money>,
         now: i64,
     ) -> Result<Outcome<Hold>, LedgerError> {
-        check_id("request_id", id)?;
+        check_key(key)?;
         if let Some(amount) = amount {
-            check_positive("amount", amount)?;
+            check_amount("amount", amount)?;
         }
-        let hold_id = current.id.as_str();
-        let current = current.clone();
         let capture = amount.unwrap_or(current.amount);
-        let fingerprint = format!("capture|{hold_id}|{}", capture.cents());
+        let fingerprint = format!("capture|{}|{}", current.id, capture.cents());
         self.resolve(
-            id,
-            &current,
+            key,
+            current,
             HoldState::Captured,
             capture,
             &fingerprint,
@@ -841,28 +1024,26 @@ impl Ledger {
     /// Releases a pending hold whole.
     pub async fn release(
         &self,
-        id: &str,
+        key: &str,
         hold_id: &str,
         now: i64,
     ) -> Result<Outcome<Hold>, LedgerError> {
         let current = self.get_hold(hold_id).await?;
-        self.release_hold(id, &current, now).await
+        self.release_hold(key, &current, now).await
     }
 
     /// [`Ledger::release`] of a hold the caller has just read.
     pub async fn release_hold(
         &self,
-        id: &str,
+        key: &str,
         current: &Hold,
         now: i64,
     ) -> Result<Outcome<Hold>, LedgerError> {
-        check_id("request_id", id)?;
-        let hold_id = current.id.as_str();
-        let current = current.clone();
-        let fingerprint = format!("release|{hold_id}");
+        check_key(key)?;
+        let fingerprint = format!("release|{}", current.id);
         self.resolve(
-            id,
-            &current,
+            key,
+            current,
             HoldState::Released,
             Money::ZERO,
             &fingerprint,
@@ -873,11 +1054,37 @@ impl Ledger {
     }
 
     /// Moves a pending hold to `state`, capturing `captured` and releasing the rest, at most
-    /// once whatever the concurrency: the hold's own row is updated only while pending.
+    /// once whatever the concurrency: the hold's own row is updated only while pending. Credit
+    /// given back to a wallet whose plan was already settled follows the plan's year-end rule
+    /// at once (see [`Ledger::settle_wallet`]).
     #[allow(clippy::too_many_arguments)]
     async fn resolve(
         &self,
-        id: &str,
+        key: &str,
+        current: &Hold,
+        state: HoldState,
+        captured: Money,
+        fingerprint: &str,
+        now: i64,
+        deadline: Deadline,
+    ) -> Result<Outcome<Hold>, LedgerError> {
+        let outcome = self
+            .resolve_hold(key, current, state, captured, fingerprint, now, deadline)
+            .await?;
+        if let Outcome::Created(hold) = &outcome
+            && hold.released.is_positive()
+            && let Err(error) = self.settle_if_lapsed(&hold.wallet_id, now).await
+        {
+            // The release stands; the sweeper settles the wallet at its next tick.
+            tracing::warn!(%error, wallet = %hold.wallet_id, "settling released credit failed");
+        }
+        Ok(outcome)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn resolve_hold(
+        &self,
+        key: &str,
         current: &Hold,
         state: HoldState,
         captured: Money,
@@ -905,7 +1112,7 @@ impl Ledger {
         };
         if self.backend == Backend::Postgres {
             let call = ResolveCall {
-                id,
+                key,
                 kind,
                 amount,
                 state,
@@ -918,18 +1125,7 @@ impl Ledger {
             return self.resolve_postgres(current, &call).await;
         }
         let mut tx = self.pool.begin().await?;
-        let wallet = wallet_account(&current.wallet_id);
-        let row = TransferRow {
-            id,
-            kind,
-            debit: &wallet,
-            credit: PROVIDER_PAYABLES,
-            amount,
-            hold_id: Some(&current.id),
-            fingerprint,
-            now,
-        };
-        if !Ledger::insert_transfer(&mut tx, &row).await? {
+        if let Prior::Retry(_) = Ledger::prior(&mut tx, key, fingerprint).await? {
             tx.rollback().await?;
             return self.get_hold(&current.id).await.map(Outcome::Existing);
         }
@@ -941,9 +1137,6 @@ impl Ledger {
             }
             Deadline::NotPassed => {
                 "UPDATE holds SET state = $1, captured = $2, released = $3 WHERE id = $4 AND state = 'pending' AND expires_at > $5"
-            }
-            Deadline::Ignored => {
-                "UPDATE holds SET state = $1, captured = $2, released = $3 WHERE id = $4 AND state = 'pending' AND $5 = $5"
             }
         };
         let updated = sqlx::query(sql)
@@ -957,20 +1150,7 @@ impl Ledger {
             .rows_affected();
         if updated == 0 {
             tx.rollback().await?;
-            let latest = self.get_hold(&current.id).await?;
-            return Err(if latest.state != HoldState::Pending {
-                LedgerError::HoldNotPending {
-                    id: latest.id,
-                    state: latest.state.code().to_owned(),
-                }
-            } else if state == HoldState::Expired {
-                LedgerError::HoldNotPending {
-                    id: latest.id,
-                    state: "not yet due".to_owned(),
-                }
-            } else {
-                LedgerError::HoldExpired(latest.id)
-            });
+            return self.unresolved(current, key, fingerprint, state).await;
         }
         sqlx::query("UPDATE wallets SET debits_pending = debits_pending - $1, debits_posted = debits_posted + $2 WHERE id = $3")
             .bind(held.cents())
@@ -981,12 +1161,30 @@ impl Ledger {
         if current.fringe_year.is_some() {
             Ledger::uncharge_fringe(&mut tx, &current.id, released).await?;
         }
+        let wallet = wallet_account(&current.wallet_id);
+        let id = new_uuid();
+        let row = TransferRow {
+            id: &id,
+            key,
+            kind,
+            debit: &wallet,
+            credit: PROVIDER_PAYABLES,
+            amount,
+            hold_id: Some(&current.id),
+            fingerprint,
+            now,
+        };
+        if !Ledger::insert_transfer(&mut tx, &row).await? {
+            tx.rollback().await?;
+            return self.unresolved(current, key, fingerprint, state).await;
+        }
         // A partial capture's remainder is its own statement line.
         if state == HoldState::Captured && released.is_positive() {
-            let rest_id = format!("{id}:rest");
+            let (rest_id, rest_key) = (new_uuid(), idempotency_key(&["rest", key]));
             let rest_print = format!("{fingerprint}|rest");
             let rest = TransferRow {
                 id: &rest_id,
+                key: &rest_key,
                 kind: "release",
                 debit: &wallet,
                 credit: PROVIDER_PAYABLES,
@@ -1016,38 +1214,27 @@ impl Ledger {
             .await?;
         let mut expired = 0;
         for hold_id in due {
-            expired += usize::from(self.expire_hold(&hold_id, now, Deadline::Passed).await?);
+            expired += usize::from(self.expire_hold(&hold_id, now).await?);
         }
         Ok(expired)
     }
 
-    /// Expires a pending hold now, whatever its deadline (its plan has ended); `false` when it
-    /// was no longer pending.
-    pub async fn expire_hold_now(&self, hold_id: &str, now: i64) -> Result<bool, LedgerError> {
-        self.expire_hold(hold_id, now, Deadline::Ignored).await
-    }
-
-    /// Expires a pending hold; `false` when it was no longer pending (captured or released
-    /// meanwhile, or already expired by another sweeper).
-    async fn expire_hold(
-        &self,
-        hold_id: &str,
-        now: i64,
-        deadline: Deadline,
-    ) -> Result<bool, LedgerError> {
+    /// Expires a pending hold past its deadline; `false` when it was no longer pending
+    /// (captured or released meanwhile, or already expired by another sweeper).
+    async fn expire_hold(&self, hold_id: &str, now: i64) -> Result<bool, LedgerError> {
         let current = self.get_hold(hold_id).await?;
         // Derived from the hold, so concurrent sweepers write the same transfer at most once.
-        let id = format!("expire:{hold_id}");
+        let key = idempotency_key(&["expire", hold_id]);
         let fingerprint = format!("expire|{hold_id}");
         match self
             .resolve(
-                &id,
+                &key,
                 &current,
                 HoldState::Expired,
                 Money::ZERO,
                 &fingerprint,
                 now,
-                deadline,
+                Deadline::Passed,
             )
             .await
         {
@@ -1057,91 +1244,20 @@ impl Ledger {
         }
     }
 
-    /// Moves posted money out of a wallet (to another wallet, or back to the company) if the
-    /// wallet has it available; `false` when `id` was already applied (a retry).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn move_posted(
-        &self,
-        id: &str,
-        kind: &str,
-        from_wallet: &str,
-        to_account: &str,
-        to_wallet: Option<&str>,
-        amount: Money,
-        now: i64,
-    ) -> Result<bool, LedgerError> {
-        check_id("request_id", id)?;
-        check_positive("amount", amount)?;
-        let mut tx = self.pool.begin().await?;
-        let debit = wallet_account(from_wallet);
-        let fingerprint = format!("{kind}|{from_wallet}|{to_account}|{}", amount.cents());
-        let row = TransferRow {
-            id,
-            kind,
-            debit: &debit,
-            credit: to_account,
-            amount,
-            hold_id: None,
-            fingerprint: &fingerprint,
-            now,
-        };
-        if !Ledger::insert_transfer(&mut tx, &row).await? {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        let updated = sqlx::query(
-            "UPDATE wallets SET debits_posted = debits_posted + $1 \
-             WHERE id = $2 AND credits_posted - debits_posted - debits_pending >= $1",
-        )
-        .bind(amount.cents())
-        .bind(from_wallet)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated == 0 {
-            tx.rollback().await?;
-            let balance = self.balance(from_wallet).await?;
-            return Err(LedgerError::InsufficientFunds {
-                available: balance.available(),
-                requested: amount,
-            });
-        }
-        if let Some(target) = to_wallet {
-            sqlx::query("UPDATE wallets SET credits_posted = credits_posted + $1 WHERE id = $2")
-                .bind(amount.cents())
-                .bind(target)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
-    }
-
     /// Gives back part of a capture to the wallet, as a new transfer.
     pub async fn refund(
         &self,
-        id: &str,
+        key: &str,
         hold_id: &str,
         amount: Money,
         now: i64,
     ) -> Result<Outcome<Hold>, LedgerError> {
-        check_id("request_id", id)?;
-        check_positive("amount", amount)?;
+        check_key(key)?;
+        check_amount("amount", amount)?;
         let current = self.get_hold(hold_id).await?;
-        let mut tx = self.pool.begin().await?;
         let fingerprint = format!("refund|{hold_id}|{}", amount.cents());
-        let credit = wallet_account(&current.wallet_id);
-        let row = TransferRow {
-            id,
-            kind: "refund",
-            debit: PROVIDER_PAYABLES,
-            credit: &credit,
-            amount,
-            hold_id: Some(hold_id),
-            fingerprint: &fingerprint,
-            now,
-        };
-        if !Ledger::insert_transfer(&mut tx, &row).await? {
+        let mut tx = self.pool.begin().await?;
+        if let Prior::Retry(_) = Ledger::prior(&mut tx, key, &fingerprint).await? {
             tx.rollback().await?;
             return self.get_hold(hold_id).await.map(Outcome::Existing);
         }
@@ -1179,8 +1295,29 @@ impl Ledger {
         if current.fringe_year.is_some() {
             Ledger::uncharge_fringe(&mut tx, hold_id, amount).await?;
         }
+        let (id, credit) = (new_uuid(), wallet_account(&current.wallet_id));
+        let row = TransferRow {
+            id: &id,
+            key,
+            kind: "refund",
+            debit: PROVIDER_PAYABLES,
+            credit: &credit,
+            amount,
+            hold_id: Some(hold_id),
+            fingerprint: &fingerprint,
+            now,
+        };
+        if !Ledger::insert_transfer(&mut tx, &row).await? {
+            tx.rollback().await?;
+            self.winner(key, &fingerprint).await?;
+            return self.get_hold(hold_id).await.map(Outcome::Existing);
+        }
         tx.commit().await?;
-        self.get_hold(hold_id).await.map(Outcome::Created)
+        let refunded = self.get_hold(hold_id).await?;
+        if let Err(error) = self.settle_if_lapsed(&refunded.wallet_id, now).await {
+            tracing::warn!(%error, wallet = %refunded.wallet_id, "settling refunded credit failed");
+        }
+        Ok(Outcome::Created(refunded))
     }
 
     /// A wallet's stored balances.
@@ -1192,11 +1329,7 @@ impl Ledger {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| LedgerError::WalletNotFound(wallet_id.to_owned()))?;
-        Ok(Balance {
-            credits_posted: money(&row, "credits_posted")?,
-            debits_posted: money(&row, "debits_posted")?,
-            debits_pending: money(&row, "debits_pending")?,
-        })
+        balance_from_row(&row)
     }
 
     /// A hold as stored.

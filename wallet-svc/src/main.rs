@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use wallet_svc::config::WalletConfig;
-use wallet_svc::grpc::{WalletApi, system_clock};
+use wallet_svc::grpc::{Clock, WalletApi, system_clock};
 use wallet_svc::ledger::Ledger;
 use welfare_runtime::telemetry::Telemetry;
 use welfare_runtime::{Application, shutdown_signal};
@@ -55,9 +55,11 @@ async fn main() -> ExitCode {
 async fn run(config: WalletConfig) -> Result<(), Box<dyn std::error::Error>> {
     welfare_runtime::config::create_sqlite_dir(&config.database.url)?;
     let ledger = Ledger::connect(&config.database.url, config.database.max_connections).await?;
-    let api = WalletApi::new(ledger.clone(), system_clock());
+    let clock = system_clock();
+    let api = WalletApi::new(ledger.clone(), clock.clone());
     let sweeper = tokio::spawn(sweep(
         ledger,
+        clock,
         Duration::from_millis(config.sweeper.interval_ms.max(100)),
     ));
     let services = api.into_services(config.limits.max_message_bytes);
@@ -68,19 +70,24 @@ async fn run(config: WalletConfig) -> Result<(), Box<dyn std::error::Error>> {
     Ok(served?)
 }
 
-/// Expires pending holds past their deadline, so held credit always comes back.
-async fn sweep(ledger: Ledger, interval: Duration) {
+/// Expires pending holds past their deadline, so held credit always comes back, and settles
+/// credit given back to wallets of already settled plans (where settling it at once failed).
+async fn sweep(ledger: Ledger, clock: Clock, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         ticker.tick().await;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
+        let now = clock().unix_seconds();
         match ledger.expire_due(now).await {
             Ok(0) => {}
             Ok(expired) => tracing::info!(expired, "expired pending holds"),
             Err(error) => tracing::warn!(%error, "hold sweep failed; retrying at the next tick"),
+        }
+        match ledger.settle_lapsed(now).await {
+            Ok(0) => {}
+            Ok(settled) => tracing::info!(settled, "settled credit given back after year end"),
+            Err(error) => {
+                tracing::warn!(%error, "settlement sweep failed; retrying at the next tick")
+            }
         }
     }
 }

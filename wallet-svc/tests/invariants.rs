@@ -71,6 +71,7 @@ async fn perform(ledger: &Ledger, call: &Call, now: i64) -> Result<Answer, Ledge
         1 | 2 => {
             let hold = NewHold {
                 id: call.id.clone(),
+                key: call.id.clone(),
                 wallet_id: call.wallet.clone(),
                 amount,
                 expires_at: START + 1_000_000 + call.amount % 500,
@@ -216,7 +217,7 @@ async fn the_ledger_keeps_its_invariants_under_concurrent_random_operations() {
     let report = ledger.check_invariants().await.expect("check");
     assert!(report.holds(), "{report:?}");
     let resolutions: Vec<String> = sqlx::query_scalar(
-        "SELECT hold_id FROM transfers WHERE kind IN ('capture', 'expire') OR (kind = 'release' AND id NOT LIKE '%:rest') \
+        "SELECT hold_id FROM transfers WHERE kind IN ('capture', 'expire') OR (kind = 'release' AND idempotency_key NOT LIKE 'rest|%') \
          GROUP BY hold_id HAVING COUNT(*) > 1",
     )
     .fetch_all(ledger_pool(&ledger))

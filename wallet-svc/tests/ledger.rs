@@ -12,6 +12,7 @@ const NOW: i64 = 1_800_000_000;
 fn hold(id: &str, wallet: &str, amount: Money) -> NewHold {
     NewHold {
         id: id.to_owned(),
+        key: id.to_owned(),
         wallet_id: wallet.to_owned(),
         amount,
         expires_at: NOW + 600,
@@ -80,7 +81,7 @@ async fn a_hold_beyond_the_available_balance_is_refused_and_changes_nothing(ledg
     ));
     let balance = ledger.balance(&w).await.expect("balance");
     assert_eq!(
-        (balance.available(), balance.debits_pending),
+        (balance.available(), balance.pending()),
         (euros(30), euros(70))
     );
     // The refused id was not consumed: it can be used for a hold that fits.
@@ -110,8 +111,8 @@ async fn a_partial_capture_releases_the_rest(ledger: Ledger) {
     assert_eq!(
         (
             balance.available(),
-            balance.debits_posted,
-            balance.debits_pending
+            balance.posted_debits(),
+            balance.pending()
         ),
         (euros(50), euros(50), Money::ZERO)
     );
@@ -273,7 +274,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing(ledger: Ledger) {
             ..
         })
     ));
-    let long_id = "x".repeat(65);
+    let long_id = "x".repeat(wallet_svc::ledger::MAX_KEY_BYTES + 1);
     assert!(matches!(
         ledger.fund(&long_id, &w, euros(1), NOW).await,
         Err(LedgerError::Invalid {

@@ -106,6 +106,12 @@ impl Principal {
         self.subject.is_some() && self.roles.contains(&role)
     }
 
+    /// Whether the caller is one of the platform's own services (the booking service), which
+    /// act for every person at once and so are not limited like a person.
+    pub fn is_service(&self) -> bool {
+        self.has(Role::BookingService)
+    }
+
     fn is(&self, person: &PersonId) -> bool {
         self.subject.as_ref() == Some(person)
     }

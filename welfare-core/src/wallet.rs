@@ -340,11 +340,21 @@ pub struct YearEnd {
 /// Splits an expiring balance between carry-over and return, per the plan.
 /// `carried_over + returned = balance` for every non-negative balance.
 pub fn settle_year_end(plan: &PlanRules, balance: Money) -> YearEnd {
+    settle_year_end_after(plan, balance, Money::ZERO)
+}
+
+/// [`settle_year_end`] of credit found in a wallet after its plan was already settled once
+/// (a hold pending at the settlement was released or expired later, or a capture refunded):
+/// `already_carried` was carried over before and counts against the carry-over maximum.
+pub fn settle_year_end_after(plan: &PlanRules, balance: Money, already_carried: Money) -> YearEnd {
     let balance = balance.max(Money::ZERO);
     let carried_over = match plan.carry_over {
         CarryOver::None => Money::ZERO,
         CarryOver::NextYear { max: None } => balance,
-        CarryOver::NextYear { max: Some(max) } => balance.min(max),
+        CarryOver::NextYear { max: Some(max) } => {
+            let room = max.checked_sub(already_carried).unwrap_or(Money::ZERO);
+            balance.min(room.max(Money::ZERO))
+        }
     };
     YearEnd {
         carried_over,
@@ -374,6 +384,35 @@ mod tests {
             carry_over,
         )
         .expect("valid plan")
+    }
+
+    #[test]
+    fn credit_settled_late_carries_over_only_what_the_maximum_has_room_for() {
+        let capped = plan(
+            Regime::Art51C2Services,
+            500,
+            CarryOver::NextYear {
+                max: Some(euros(100)),
+            },
+        );
+        let late = settle_year_end_after(&capped, euros(80), euros(60));
+        assert_eq!(late.carried_over, euros(40));
+        assert_eq!(late.returned, euros(40));
+        let full = settle_year_end_after(&capped, euros(30), euros(100));
+        assert_eq!((full.carried_over, full.returned), (Money::ZERO, euros(30)));
+        let unlimited = plan(
+            Regime::Art51C2Services,
+            500,
+            CarryOver::NextYear { max: None },
+        );
+        assert_eq!(
+            settle_year_end_after(&unlimited, euros(30), euros(1_000)).carried_over,
+            euros(30)
+        );
+        assert_eq!(
+            settle_year_end(&capped, euros(150)),
+            settle_year_end_after(&capped, euros(150), Money::ZERO)
+        );
     }
 
     #[test]

@@ -309,6 +309,12 @@ pub struct LimitsConfig {
     pub rate_limit_burst: u32,
     /// Principals tracked by the rate limiter before the least recent are forgotten.
     pub rate_limit_max_principals: usize,
+    /// Sustained calls per second of each of the platform's own services (the booking
+    /// service, which places every hold for the whole platform): its own bucket, far larger
+    /// than a person's.
+    pub service_rate_limit_per_second: u32,
+    /// Calls a service identity may make in a burst above its sustained rate.
+    pub service_rate_limit_burst: u32,
 }
 
 impl Default for LimitsConfig {
@@ -320,6 +326,8 @@ impl Default for LimitsConfig {
             rate_limit_per_second: 100,
             rate_limit_burst: 200,
             rate_limit_max_principals: 100_000,
+            service_rate_limit_per_second: 5_000,
+            service_rate_limit_burst: 10_000,
         }
     }
 }

@@ -10,6 +10,8 @@
 //! | [`timeout`], [`rate_limit`], [`load_shed`] | limits on time, per-principal rate, concurrency |
 //! | [`drain`] | cuts off calls that outlive the shutdown grace period |
 //! | [`server`] | binding, health, reflection, the layer stack, graceful shutdown |
+//! | [`uuid`] | new version 7 UUIDs, and stable version 8 UUIDs derived from a parent and a name |
+//! | [`clock`] | the injectable clock services read |
 //!
 //! Message size is limited per service with the generated server's
 //! `max_decoding_message_size(config.limits.max_message_bytes)`.
@@ -27,6 +29,7 @@ pub mod rate_limit;
 pub mod server;
 pub mod telemetry;
 pub mod timeout;
+pub mod uuid;
 
 pub use config::RuntimeConfig;
 pub use error::ServiceError;

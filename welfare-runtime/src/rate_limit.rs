@@ -1,6 +1,7 @@
 //! Per-principal rate limit: a token bucket for each authenticated subject (or, for anonymous
 //! callers, each client address). A caller over its rate gets `RESOURCE_EXHAUSTED` at once.
-//! Sits inside the auth layer, which names the principal.
+//! The platform's own services (the booking service, acting for every person) get buckets of
+//! their own size. Sits inside the auth layer, which names the principal.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,10 @@ pub struct RateLimit {
     pub burst: u32,
     /// Callers tracked before idle ones are forgotten.
     pub max_callers: usize,
+    /// Sustained calls per second of a service identity.
+    pub service_per_second: u32,
+    /// A service identity's burst.
+    pub service_burst: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -38,9 +43,15 @@ struct Buckets {
 
 impl Buckets {
     /// Takes one token from the caller's bucket, if it has one.
-    fn take(&mut self, caller: &str, now: Instant) -> bool {
-        let capacity = f64::from(self.limit.burst.max(1));
-        let rate = f64::from(self.limit.per_second.max(1));
+    fn take(&mut self, caller: &Caller, now: Instant) -> bool {
+        let (burst, per_second) = if caller.service {
+            (self.limit.service_burst, self.limit.service_per_second)
+        } else {
+            (self.limit.burst, self.limit.per_second)
+        };
+        let capacity = f64::from(burst.max(1));
+        let rate = f64::from(per_second.max(1));
+        let caller = caller.key.as_str();
         if !self.by_caller.contains_key(caller) && self.by_caller.len() >= self.limit.max_callers {
             // Forget callers whose buckets have refilled: they are indistinguishable from new.
             self.by_caller.retain(|_, bucket| {
@@ -100,7 +111,26 @@ pub struct RateLimited<S> {
     buckets: Arc<Mutex<Buckets>>,
 }
 
-/// Who is calling, for the limiter: the token subject, else the client address.
+/// Who is calling, for the limiter.
+#[derive(Debug)]
+struct Caller {
+    /// The token subject (services apart), else the client address.
+    key: String,
+    /// A service identity, with the service limits.
+    service: bool,
+}
+
+fn caller<B>(request: &http::Request<B>) -> Caller {
+    let principal = request.extensions().get::<Principal>();
+    let service = principal.is_some_and(Principal::is_service);
+    let key = caller_key(request);
+    Caller {
+        key: if service { format!("svc:{key}") } else { key },
+        service,
+    }
+}
+
+/// The token subject, else the client address.
 fn caller_key<B>(request: &http::Request<B>) -> String {
     let subject = request
         .extensions()
@@ -132,7 +162,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let caller = caller_key(&request);
+        let caller = caller(&request);
         // A poisoned lock only means another call panicked mid-update; the buckets stay usable.
         let allowed = self
             .buckets
@@ -180,6 +210,8 @@ mod tests {
             per_second: 1,
             burst: 2,
             max_callers: 10,
+            service_per_second: 1,
+            service_burst: 2,
         });
         let call = |who: &'static str| layer.layer(ok).oneshot(request(who));
         assert_eq!(code(&call("anna").await.expect("ok")), tonic::Code::Ok);
@@ -201,6 +233,48 @@ mod tests {
         );
     }
 
+    /// The booking service places every hold of the platform: 300 quick calls from it pass
+    /// under limits that stop a person at 200, and a person claiming its subject without its
+    /// role is still limited like a person.
+    #[tokio::test(start_paused = true)]
+    async fn service_identities_have_limits_of_their_own() {
+        let ok = tower::service_fn(|_: http::Request<()>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        });
+        let layer = RateLimitLayer::new(RateLimit {
+            per_second: 100,
+            burst: 200,
+            max_callers: 10,
+            service_per_second: 5_000,
+            service_burst: 10_000,
+        });
+        let service = || {
+            let mut request = http::Request::new(());
+            request.extensions_mut().insert(Principal::new(
+                PersonId::parse("booking-svc").expect("id"),
+                vec![welfare_core::auth::Role::BookingService],
+            ));
+            request
+        };
+        for call in 0..300 {
+            let answer = layer.layer(ok).oneshot(service()).await.expect("ok");
+            assert_eq!(code(&answer), tonic::Code::Ok, "service call {call}");
+        }
+        let mut limited = 0;
+        for _ in 0..300 {
+            let answer = layer
+                .layer(ok)
+                .oneshot(request("booking-svc"))
+                .await
+                .expect("ok");
+            limited += usize::from(code(&answer) == tonic::Code::ResourceExhausted);
+        }
+        assert_eq!(
+            limited, 100,
+            "the same subject without the role is a person"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_number_of_tracked_callers_is_bounded() {
         let mut buckets = Buckets {
@@ -208,18 +282,24 @@ mod tests {
                 per_second: 1,
                 burst: 1,
                 max_callers: 2,
+                service_per_second: 1,
+                service_burst: 1,
             },
             by_caller: HashMap::new(),
         };
         let now = Instant::now();
-        assert!(buckets.take("a", now));
-        assert!(buckets.take("b", now));
+        let person = |key: &str| Caller {
+            key: key.to_owned(),
+            service: false,
+        };
+        assert!(buckets.take(&person("a"), now));
+        assert!(buckets.take(&person("b"), now));
         assert!(
-            !buckets.take("c", now),
+            !buckets.take(&person("c"), now),
             "no room while a and b are still limited"
         );
         assert!(
-            buckets.take("c", now + Duration::from_secs(2)),
+            buckets.take(&person("c"), now + Duration::from_secs(2)),
             "refilled callers are forgotten"
         );
         assert!(buckets.by_caller.len() <= 2);

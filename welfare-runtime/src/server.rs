@@ -128,6 +128,8 @@ impl Application {
                 per_second: limits.rate_limit_per_second,
                 burst: limits.rate_limit_burst,
                 max_callers: limits.rate_limit_max_principals,
+                service_per_second: limits.service_rate_limit_per_second,
+                service_burst: limits.service_rate_limit_burst,
             }))
             .layer(LoadShedLayer::new(limits.max_concurrent_requests))
             .into_inner();

@@ -1,4 +1,5 @@
-//! Identifiers the catalogue assigns: UUIDs, as Open Referral HSDS requires of every record.
+//! Identifiers the services assign: UUIDs (the catalogue's records, as Open Referral HSDS requires;
+//! the wallet's plans, holds and transfers).
 //!
 //! New providers and listings get a version 7 UUID (time-ordered, so keyset pages run in
 //! creation order); records derived from them in the open-data export get a version 8 UUID
