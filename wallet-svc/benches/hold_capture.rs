@@ -2,6 +2,10 @@
 //! 10,000 wallets, with a baseline measured in the same run: pgbench doing one conditional
 //! single-row UPDATE per transaction with the same number of clients.
 //!
+//! It also times FundWallets of 10,000 employees (one atomic batch), beside the database's own
+//! cost for the same writes: one psql transaction inserting 10,000 wallet rows, crediting them
+//! and inserting 10,000 transfer rows with `generate_series`.
+//!
 //! Run: `scripts/bench-wallet` (starts a throwaway PostgreSQL, then this with DATABASE_URL set).
 //! Optional: `BENCH_SECONDS` (default 20), `BENCH_CLIENTS` (default 64).
 #![allow(
@@ -119,6 +123,27 @@ fn pgbench_baseline(url: &str, clients: u64, seconds: u64) -> f64 {
         .unwrap_or_else(|| panic!("no tps in pgbench output: {text}"))
 }
 
+/// The database alone doing a funding batch's writes, in one psql transaction: seconds.
+fn funding_baseline(url: &str) -> f64 {
+    let sql = format!(
+        "BEGIN; \
+         INSERT INTO wallets (id, company_id, plan_id, employee_id, created_at) \
+           SELECT 'base/' || g, 'base', 'base', 'e' || g, 0 FROM generate_series(1, {WALLETS}) g; \
+         UPDATE wallets SET credits_posted = credits_posted + 50000 WHERE plan_id = 'base'; \
+         INSERT INTO transfers (id, idempotency_key, kind, debit_account, credit_account, amount, fingerprint, created_at) \
+           SELECT 'base-' || g, 'base-' || g, 'funding', 'company:base:base', 'wallet:base/' || g, 50000, 'base', 0 \
+           FROM generate_series(1, {WALLETS}) g; \
+         ROLLBACK;"
+    );
+    let started = Instant::now();
+    let status = Command::new("psql")
+        .args([url, "-qc", &sql])
+        .status()
+        .expect("psql");
+    assert!(status.success(), "funding baseline failed");
+    started.elapsed().as_secs_f64()
+}
+
 #[tokio::main]
 async fn main() {
     let admin_url = std::env::var("DATABASE_URL").expect("DATABASE_URL: run scripts/bench-wallet");
@@ -218,6 +243,7 @@ async fn main() {
         .expect("fund")
         .into_inner();
     let funding_seconds = started.elapsed().as_secs_f64();
+    let funding_baseline_seconds = funding_baseline(&url);
     let wallets: Arc<Vec<String>> =
         Arc::new(funded.results.into_iter().map(|r| r.wallet_id).collect());
 
@@ -302,6 +328,10 @@ async fn main() {
         "wallet hold+capture over gRPC on PostgreSQL: {clients} clients, {WALLETS} wallets, {seconds} s"
     );
     println!("  funding {WALLETS} wallets in one FundWallets call: {funding_seconds:.2} s");
+    println!(
+        "  baseline: the same writes in one psql transaction: {funding_baseline_seconds:.2} s (ratio {:.1})",
+        funding_seconds / funding_baseline_seconds
+    );
     println!("  pairs/s: {pairs:.0}  (transfers/s: {:.0})", pairs * 2.0);
     println!(
         "  pair latency p50: {:.2} ms, p99: {:.2} ms",

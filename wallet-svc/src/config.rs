@@ -36,7 +36,8 @@ impl Default for DatabaseConfig {
     }
 }
 
-/// How often pending holds past their deadline are expired.
+/// How often pending holds past their deadline are expired, and credit given back to wallets
+/// of settled plans is settled.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SweeperConfig {

@@ -794,10 +794,11 @@ impl WalletService for WalletApi {
             .statement(&wallet.id, offset, size)
             .await
             .map_err(ServiceError::from)?;
-        let mut balance = wallet.balance.available();
+        // In cents, saturating: no stored state can make a statement fail.
+        let mut balance = wallet.balance.available().cents();
         let mut transactions = Vec::with_capacity(lines.len());
-        // Newest first: the balance after the newest line is today's; walk back from it. Only
-        // exact on the first page; later pages start from the balance after their first line.
+        // Newest first: the balance after the newest line is today's; walk back from it over
+        // the lines of the pages before this one.
         if offset > 0 {
             let newer = self
                 .ledger
@@ -805,9 +806,7 @@ impl WalletService for WalletApi {
                 .await
                 .map_err(ServiceError::from)?;
             for line in &newer {
-                balance = balance
-                    .checked_sub(line.amount)
-                    .map_err(|e| ServiceError::Unexpected(e.to_string()))?;
+                balance = balance.saturating_sub(line.amount.cents());
             }
         }
         for line in lines {
@@ -838,7 +837,7 @@ impl WalletService for WalletApi {
                 id: line.id,
                 kind: kind.into(),
                 amount: Some(convert::money_to_proto(line.amount)),
-                balance_after: Some(convert::money_to_proto(balance)),
+                balance_after: Some(convert::cents_to_proto(balance)),
                 description: description.to_owned(),
                 booking_id: line.booking_id.unwrap_or_default(),
                 category: category.map_or(0, convert::category_to_proto),
@@ -846,9 +845,7 @@ impl WalletService for WalletApi {
                     line.created_at,
                 ))),
             });
-            balance = balance
-                .checked_sub(line.amount)
-                .map_err(|e| ServiceError::Unexpected(e.to_string()))?;
+            balance = balance.saturating_sub(line.amount.cents());
         }
         Ok(Response::new(pb::ListWalletTransactionsResponse {
             next_page_token: next_token(offset, size, transactions.len()),

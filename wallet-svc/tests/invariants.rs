@@ -4,6 +4,13 @@
 //! available balance was ever negative; every hold resolved at most once; every id produced at
 //! most one transfer (a retry got the first answer); stored balances equal those recomputed
 //! from the transfers.
+//!
+//! Adversarial cases run among them: attempts to settle the plan before its expiry (always
+//! refused, nothing moved); amounts at the maximum (accepted within the wallet's ceiling) and
+//! over it (always refused); dozens of transfers in each second, after which every wallet's
+//! statement, read in the ledger's order, never shows a negative running balance and ends at
+//! its available balance; and two companies funding the same employees concurrently with the
+//! same request ids, none refused.
 #![allow(
     clippy::indexing_slicing,
     clippy::cast_possible_truncation,
@@ -19,13 +26,40 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use sqlx::Row;
 use support::*;
 use tokio::sync::Mutex;
-use wallet_svc::ledger::{Ledger, LedgerError, NewHold};
+use wallet_svc::ledger::{Ledger, LedgerError, MAX_TRANSFER_CENTS, NewHold, NewWallet};
+use wallet_svc::plans::{Funding, Plan};
 use welfare_core::Money;
+use welfare_core::category::Category;
+use welfare_core::time::Date;
+use welfare_core::wallet::{CarryOver, PlanRules, Regime};
 
 const TASKS: usize = 32;
 const OPERATIONS_PER_TASK: usize = 500;
 const WALLETS: usize = 64;
+/// 2027-01-15: the clock of the run. Transfers come about 64 to a second.
 const START: i64 = 1_800_000_000;
+const PER_SECOND: i64 = 64;
+
+fn day(text: &str) -> Date {
+    text.parse().expect("date")
+}
+
+async fn plan_of(ledger: &Ledger, company: &str) -> Plan {
+    let rules = PlanRules::new(
+        2027,
+        cents(50_000),
+        vec![Category::Sanitario],
+        Regime::Art51C2Services,
+        day("2027-12-31"),
+        CarryOver::None,
+    )
+    .expect("rules");
+    ledger
+        .create_plan(company, "invariants", "Welfare 2027", &rules, START)
+        .await
+        .expect("plan")
+        .into_inner()
+}
 
 /// A small deterministic generator (xorshift64*), seeded per task.
 struct Rng(u64);
@@ -107,10 +141,23 @@ async fn perform(ledger: &Ledger, call: &Call, now: i64) -> Result<Answer, Ledge
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_ledger_keeps_its_invariants_under_concurrent_random_operations() {
     let ledger = Arc::new(postgres(40).await);
+    let plan = Arc::new(plan_of(&ledger, "acme").await);
     for w in 0..WALLETS {
-        wallet(&ledger, &format!("w{w}"), cents(50_000)).await;
+        let id = format!("w{w}");
+        let opened = NewWallet {
+            id: id.clone(),
+            company_id: "acme".to_owned(),
+            plan_id: plan.id.clone(),
+            employee_id: format!("emp-{w}"),
+        };
+        ledger.open_wallet(&opened, START).await.expect("open");
+        ledger
+            .fund(&format!("fund-{id}"), &id, cents(50_000), START)
+            .await
+            .expect("fund");
     }
-    let clock = Arc::new(AtomicI64::new(START));
+    let clock = Arc::new(AtomicI64::new(0));
+    let adversarial = Arc::new(AtomicI64::new(0));
     let holds: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let answers: Arc<Mutex<HashMap<String, Answer>>> = Arc::new(Mutex::new(HashMap::new()));
     let retries = Arc::new(AtomicI64::new(0));
@@ -123,14 +170,63 @@ async fn the_ledger_keeps_its_invariants_under_concurrent_random_operations() {
             Arc::clone(&answers),
         );
         let retries = Arc::clone(&retries);
+        let (plan, adversarial) = (Arc::clone(&plan), Arc::clone(&adversarial));
         tasks.push(tokio::spawn(async move {
             let mut rng =
                 Rng(0x9E37_79B9_7F4A_7C15 ^ (task as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
             let mut history: Vec<Call> = Vec::new();
             let mut negatives = 0;
             for op in 0..OPERATIONS_PER_TASK {
-                let now = clock.fetch_add(1, Ordering::Relaxed);
+                let now = START + clock.fetch_add(1, Ordering::Relaxed) / PER_SECOND;
                 let roll = rng.below(100);
+                if (16..18).contains(&roll) {
+                    // A company settling its plan early, whatever date it believes it is.
+                    let early = ledger
+                        .settle_plan(&plan, None, day("2027-06-30"), now)
+                        .await;
+                    assert!(
+                        matches!(early, Err(LedgerError::PlanNotExpired { .. })),
+                        "{early:?}"
+                    );
+                    adversarial.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                if (18..20).contains(&roll) {
+                    // Amounts at and over the maximum.
+                    let wallet = format!("w{}", rng.below(WALLETS as u64));
+                    let over = ledger
+                        .fund(
+                            &format!("over-{task}-{op}"),
+                            &wallet,
+                            cents(MAX_TRANSFER_CENTS + 1 + rng.below(1 << 40) as i64),
+                            now,
+                        )
+                        .await;
+                    assert!(
+                        matches!(
+                            over,
+                            Err(LedgerError::Invalid {
+                                field: "amount",
+                                ..
+                            })
+                        ),
+                        "{over:?}"
+                    );
+                    let at = ledger
+                        .fund(
+                            &format!("max-{task}-{op}"),
+                            &wallet,
+                            cents(MAX_TRANSFER_CENTS),
+                            now,
+                        )
+                        .await;
+                    assert!(
+                        matches!(at, Ok(_) | Err(LedgerError::WalletLimit { .. })),
+                        "{at:?}"
+                    );
+                    adversarial.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 // One call in eight is a retry of an earlier one; a quarter of those change a field.
                 let call = if roll < 12 && !history.is_empty() {
                     let mut earlier = history[rng.below(history.len() as u64) as usize].clone();
@@ -213,7 +309,76 @@ async fn the_ledger_keeps_its_invariants_under_concurrent_random_operations() {
         negatives, 0,
         "an available balance was negative during the run"
     );
+    assert!(adversarial.load(Ordering::Relaxed) > 100);
     ledger.expire_due(i64::MAX / 2).await.expect("final sweep");
+    let report = ledger.check_invariants().await.expect("check");
+    assert!(report.holds(), "{report:?}");
+    // Statements in the ledger's order, though dozens of transfers share each second.
+    for w in 0..WALLETS {
+        let id = format!("w{w}");
+        let lines = ledger.statement(&id, 0, 100_000).await.expect("statement");
+        let mut running = 0i64;
+        for line in lines.iter().rev() {
+            running += line.amount.cents();
+            assert!(running >= 0, "{id}: negative running balance at {line:?}");
+        }
+        let available = ledger.balance(&id).await.expect("balance").available();
+        assert_eq!(
+            running,
+            available.cents(),
+            "{id}: the statement ends elsewhere"
+        );
+    }
+    // Two companies fund the same employees at once with the same request ids.
+    let other = Arc::new(plan_of(&ledger, "globex").await);
+    let mut funders = Vec::new();
+    for company_plan in [Arc::clone(&plan), other] {
+        for batch in 0..8 {
+            let (ledger, company_plan) = (Arc::clone(&ledger), Arc::clone(&company_plan));
+            funders.push(tokio::spawn(async move {
+                let fundings: Vec<Funding> = (0..50)
+                    .map(|n| Funding {
+                        employee_id: format!("shared-{n}"),
+                        amount: Some(cents(1_000)),
+                        has_dependent_children: false,
+                    })
+                    .collect();
+                ledger
+                    .fund_wallets(&company_plan, &format!("payroll-{batch}"), &fundings, START)
+                    .await
+            }));
+        }
+    }
+    for funder in funders {
+        funder
+            .await
+            .expect("task")
+            .expect("no company blocks another");
+    }
+    for company_plan in [&plan] {
+        let (employees, total) = ledger.plan_funding(company_plan).await.expect("funding");
+        assert_eq!(employees, WALLETS as i64 + 50);
+        assert!(total >= 8 * 50 * 1_000);
+    }
+    // The plan's own date passes: every available cent goes back to the company.
+    let available: i64 = {
+        let mut sum = 0;
+        for w in 0..WALLETS {
+            sum += ledger
+                .balance(&format!("w{w}"))
+                .await
+                .expect("balance")
+                .available()
+                .cents();
+        }
+        sum
+    };
+    let settled = ledger
+        .settle_plan(&plan, None, day("2028-01-01"), START + 86_400 * 365)
+        .await
+        .expect("settle");
+    assert_eq!(settled.holds_pending, 0);
+    assert_eq!(settled.returned, available + 8 * 50 * 1_000);
     let report = ledger.check_invariants().await.expect("check");
     assert!(report.holds(), "{report:?}");
     let resolutions: Vec<String> = sqlx::query_scalar(

@@ -1,6 +1,7 @@
 //! The ledger's behaviour, written once and run against SQLite and PostgreSQL.
 #![allow(clippy::indexing_slicing)]
 
+#[macro_use]
 mod support;
 
 use support::*;
@@ -352,23 +353,6 @@ async fn a_fringe_benefit_hold_never_crosses_the_ceiling(ledger: Ledger) {
         .await
         .expect("room again");
     assert_invariants(&ledger).await;
-}
-
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(super::support::sqlite().await).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(super::support::postgres(4).await).await;
-            })*
-        }
-    };
 }
 
 on_every_backend!(

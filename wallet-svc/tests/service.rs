@@ -3,164 +3,16 @@
 //! field, and nothing written.
 #![allow(clippy::indexing_slicing)]
 
+#[macro_use]
 mod support;
 
-use std::sync::Arc;
-
-use serde_json::json;
-use tonic::metadata::MetadataValue;
+use support::grpc::*;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
-use tonic_types::StatusExt;
-use wallet_svc::grpc::WalletApi;
+use tonic::{Code, Status};
 use wallet_svc::ledger::Ledger;
-use welfare_core::time::{Date, Timestamp};
 use welfare_proto::common;
 use welfare_proto::wallet::wallet_service_client::WalletServiceClient;
 use welfare_proto::wallet::*;
-use welfare_runtime::Application;
-use welfare_runtime::config::{RuntimeConfig, Secret};
-
-const SECRET: &str = "wallet-service-tests-hs256-secret-of-32b";
-
-fn today() -> Timestamp {
-    "2026-06-01"
-        .parse::<Date>()
-        .expect("date")
-        .start()
-        .plus_seconds(9 * 3_600)
-}
-
-struct Server {
-    client: WalletServiceClient<Channel>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-async fn serve(ledger: Ledger) -> Server {
-    let mut config = RuntimeConfig::default();
-    config.server.listen_addr = "127.0.0.1:0".parse().expect("address");
-    config.auth.hs256_secret = Some(Secret::new(SECRET));
-    config.limits.rate_limit_per_second = 10_000;
-    config.limits.rate_limit_burst = 10_000;
-    let api = WalletApi::new(ledger, Arc::new(today));
-    let services = api.into_services(config.limits.max_message_bytes);
-    let app = Application::build(&config, services).await.expect("build");
-    let url = format!("http://127.0.0.1:{}", app.port());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
-    let client = WalletServiceClient::connect(url).await.expect("connect");
-    Server {
-        client,
-        stop: Some(stop),
-    }
-}
-
-fn token(subject: &str, roles: &[&str], company: Option<&str>) -> String {
-    let exp = today().unix_seconds() + 10 * 365 * 86_400;
-    let mut claims = json!({"sub": subject, "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": exp, "roles": roles});
-    if let Some(company) = company {
-        claims["company_id"] = json!(company);
-    }
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("encode")
-}
-
-fn admin() -> String {
-    token("hr-acme", &["company_admin"], Some("acme"))
-}
-
-fn booking_service() -> String {
-    token("booking-svc", &["booking_service"], None)
-}
-
-fn employee(name: &str) -> String {
-    token(name, &["employee"], Some("acme"))
-}
-
-fn call<T>(message: T, bearer: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        MetadataValue::try_from(format!("Bearer {bearer}")).expect("ascii"),
-    );
-    request
-}
-
-fn eur(cents: i64) -> Option<common::Money> {
-    Some(common::Money {
-        currency_code: "EUR".to_owned(),
-        amount_cents: cents,
-    })
-}
-
-fn date(text: &str) -> Option<common::Date> {
-    let d: Date = text.parse().expect("date");
-    Some(welfare_proto::convert::date_to_proto(d))
-}
-
-fn plan(regime: Regime, year: i32, carry_over: bool) -> Plan {
-    Plan {
-        display_name: format!("Welfare {year}"),
-        year,
-        allowance_per_employee: eur(50_000),
-        allowed_categories: vec![
-            common::Category::CuraFigli.into(),
-            common::Category::Sanitario.into(),
-        ],
-        regime: regime.into(),
-        expire_date: date(&format!("{year}-12-31")),
-        carry_over,
-        ..Plan::default()
-    }
-}
-
-fn reason(status: &Status) -> String {
-    status
-        .get_details_error_info()
-        .map(|i| i.reason)
-        .unwrap_or_default()
-}
-
-fn bad_fields(status: &Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
-}
-
-fn hold_request(
-    wallet: &str,
-    cents: i64,
-    id: &str,
-    category: common::Category,
-) -> HoldFundsRequest {
-    HoldFundsRequest {
-        wallet_id: wallet.to_owned(),
-        amount: eur(cents),
-        category: category.into(),
-        tax_letter: common::TaxLetter::FBis.into(),
-        description: "Asilo nido".to_owned(),
-        booking_id: "bk-1".to_owned(),
-        expire_time: Some(welfare_proto::convert::timestamp_to_proto(
-            today().plus_seconds(3_600),
-        )),
-        request_id: id.to_owned(),
-    }
-}
 
 async fn create_and_fund(
     client: &mut WalletServiceClient<Channel>,
@@ -942,23 +794,6 @@ async fn year_end_carries_over_or_returns_to_the_company(ledger: Ledger) {
         .into_inner();
     assert_eq!(carried.available, eur(10_000));
     assert!(ledger.check_invariants().await.expect("check").holds());
-}
-
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(super::support::sqlite().await).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(super::support::postgres(8).await).await;
-            })*
-        }
-    };
 }
 
 on_every_backend!(

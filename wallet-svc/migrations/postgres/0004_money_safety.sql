@@ -23,6 +23,9 @@ CREATE UNIQUE INDEX transfers_idempotency ON transfers (idempotency_key);
 ALTER TABLE transfers ADD COLUMN seq BIGSERIAL;
 CREATE INDEX transfers_debit_seq ON transfers (debit_account, seq);
 CREATE INDEX transfers_credit_seq ON transfers (credit_account, seq);
+-- They serve every lookup by account the (account, created_at) indexes served.
+DROP INDEX transfers_debit;
+DROP INDEX transfers_credit;
 
 -- The two hot functions, rewritten: the idempotency key is checked first, the balances change
 -- next, and the transfer is written last (its sequence taken under the wallet's row lock). A

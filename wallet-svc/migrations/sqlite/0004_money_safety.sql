@@ -25,3 +25,6 @@ BEGIN
 END;
 CREATE INDEX transfers_debit_seq ON transfers (debit_account, seq);
 CREATE INDEX transfers_credit_seq ON transfers (credit_account, seq);
+-- They serve every lookup by account the (account, created_at) indexes served.
+DROP INDEX transfers_debit;
+DROP INDEX transfers_credit;

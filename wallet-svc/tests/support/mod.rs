@@ -2,7 +2,9 @@
 //! database of its own on the server `DATABASE_URL` names (`scripts/test` starts one). The
 //! PostgreSQL suites fail, rather than skip, without it: a suite that silently passes proves
 //! nothing.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_macros)]
+
+pub mod grpc;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -73,4 +75,23 @@ pub async fn wallet(ledger: &Ledger, id: &str, funded: Money) -> String {
             .expect("fund");
     }
     id.to_owned()
+}
+
+/// Runs each named suite `async fn(Ledger)` against a fresh SQLite ledger and a fresh
+/// PostgreSQL one.
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::support::sqlite().await).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::support::postgres(8).await).await;
+            })*
+        }
+    };
 }
