@@ -114,9 +114,8 @@ impl From<StoreError> for ServiceError {
                 message: format!("request id {id} was already used"),
             },
             other @ (StoreError::Corrupt { .. }
-            | StoreError::UnsupportedUrl
             | StoreError::Database(_)
-            | StoreError::Migration(_)) => ServiceError::Unexpected(other.to_string()),
+            | StoreError::Connect(_)) => ServiceError::Unexpected(other.to_string()),
         }
     }
 }

@@ -85,7 +85,7 @@ type Failure = Box<dyn std::error::Error>;
 /// The store and territory the configuration names.
 async fn open_store(config: &CatalogConfig) -> Result<(SqlStore, Arc<Territory>), Failure> {
     let territory = config.territory.territory()?;
-    welfare_runtime::config::create_sqlite_dir(&config.database.url)?;
+    welfare_storage::url::create_sqlite_dir(&config.database.url)?;
     let store = SqlStore::connect(&config.database.url, config.database.max_connections).await?;
     Ok((store, Arc::new(territory)))
 }

@@ -18,9 +18,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
-use std::time::Duration;
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row, ValueRef};
 use welfare_core::category::Category;
 use welfare_core::ids::{ListingId, ProviderId};
@@ -28,7 +27,9 @@ use welfare_core::listing::{Listing, ListingContent, ListingStatus};
 use welfare_core::provider::{ProviderKind, ProviderStatus, RuntsNumber, TaxId};
 use welfare_core::territory::IstatCode;
 use welfare_core::time::Timestamp;
-use welfare_runtime::config::sqlite_file;
+use welfare_storage::errors::is_unique_violation;
+use welfare_storage::url::sqlite_file;
+use welfare_storage::{Settings, SqliteWriters};
 
 /// Why the store refused or failed an operation. Every refusal changes nothing.
 #[derive(Debug, thiserror::Error)]
@@ -49,12 +50,11 @@ pub enum StoreError {
         id: String,
         problem: String,
     },
-    #[error("unsupported database url (postgres:// or sqlite: expected)")]
-    UnsupportedUrl,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("migration: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The database could not be opened (its URL, the server, a migration).
+    #[error(transparent)]
+    Connect(#[from] welfare_storage::connect::ConnectError),
 }
 
 /// A provider as stored: the domain's facts plus contacts, bookkeeping and version.
@@ -283,11 +283,7 @@ pub trait CatalogStore: Clone + Send + Sync + 'static {
 }
 
 /// Which database the store runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Postgres,
-    Sqlite,
-}
+pub use welfare_storage::Backend;
 
 /// The SQL adapter of [`CatalogStore`], on PostgreSQL or SQLite.
 ///
@@ -414,52 +410,20 @@ impl Reader<'_> {
 }
 
 impl SqlStore {
-    /// Connects by URL (`postgres://…` or `sqlite:…`) and applies the backend's migrations.
+    /// Connects by URL (`postgres://…` or `sqlite:…`) and applies the backend's migrations,
+    /// through the shared plumbing; on SQLite readers run beside the one writer.
     pub async fn connect(url: &str, max_connections: u32) -> Result<SqlStore, StoreError> {
-        sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            return Err(StoreError::UnsupportedUrl);
+        let settings = Settings {
+            max_connections,
+            sqlite_writers: SqliteWriters::Shared,
         };
-        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
-        let pool = match backend {
-            Backend::Postgres => {
-                options
-                    .max_connections(max_connections.max(1))
-                    .connect(url)
-                    .await?
-            }
-            // WAL lets readers run beside the one writer; writers wait for each other
-            // (busy_timeout) rather than fail. A connection to a file in this process cannot
-            // drop: no ping before each use (a round trip to its worker thread).
-            Backend::Sqlite => {
-                options
-                    .max_connections(max_connections.clamp(1, 8))
-                    .test_before_acquire(false)
-                    .after_connect(|connection, _| {
-                        Box::pin(async move {
-                            for pragma in [
-                                "PRAGMA foreign_keys = ON",
-                                "PRAGMA journal_mode = WAL",
-                                "PRAGMA busy_timeout = 10000",
-                                "PRAGMA synchronous = NORMAL",
-                            ] {
-                                sqlx::query(pragma).execute(&mut *connection).await?;
-                            }
-                            Ok(())
-                        })
-                    })
-                    .connect(url)
-                    .await?
-            }
-        };
-        match backend {
-            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
-        }
+        let (pool, backend) = welfare_storage::connect(
+            url,
+            settings,
+            &sqlx::migrate!("migrations/postgres"),
+            &sqlx::migrate!("migrations/sqlite"),
+        )
+        .await?;
         let changes = match backend {
             Backend::Postgres => None,
             Backend::Sqlite => Some(changes_of(url)),
@@ -774,11 +738,6 @@ fn fetched(row: &AnyRow) -> Result<Fetched, StoreError> {
 enum Bind {
     Text(String),
     Int(i64),
-}
-
-fn is_unique_violation(error: &sqlx::Error, what: &str) -> bool {
-    matches!(error, sqlx::Error::Database(db)
-        if db.is_unique_violation() && db.message().contains(what))
 }
 
 impl CatalogStore for SqlStore {

@@ -166,4 +166,4 @@ fn the_validator_rejects_what_the_schemas_forbid() {
     }
 }
 
-on_every_backend!(the_export_is_valid_hsds_and_only_public);
+welfare_storage::on_every_backend!(support::open; the_export_is_valid_hsds_and_only_public);

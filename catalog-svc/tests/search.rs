@@ -543,7 +543,8 @@ async fn a_late_outbox_row_is_still_applied(store: SqlStore) {
     assert_eq!(cursor.gaps.len(), 7);
 }
 
-on_every_backend!(
+welfare_storage::on_every_backend!(
+    support::open;
     searches_racing_changes_never_show_an_older_version,
     a_change_written_elsewhere_shows_when_the_outbox_does,
     a_late_outbox_row_is_still_applied,

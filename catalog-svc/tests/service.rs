@@ -1443,7 +1443,8 @@ async fn bad_input_is_named_and_writes_nothing(store: SqlStore) {
     assert_eq!(unchanged, draft);
 }
 
-on_every_backend!(
+welfare_storage::on_every_backend!(
+    support::open;
     a_listing_goes_from_draft_to_the_public_and_back,
     only_the_right_roles_act,
     retries_get_the_first_answer_and_create_nothing,

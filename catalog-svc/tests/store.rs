@@ -539,7 +539,8 @@ async fn changes_are_counted_where_one_process_owns_the_file(store: SqlStore) {
     assert_eq!(count(), seen, "an empty outbox read counts nothing");
 }
 
-on_every_backend!(
+welfare_storage::on_every_backend!(
+    support::open;
     changes_are_counted_where_one_process_owns_the_file,
     a_change_writes_its_row_answer_and_outbox_row_together,
     a_refused_change_writes_nothing,

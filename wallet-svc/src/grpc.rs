@@ -190,9 +190,9 @@ impl From<LedgerError> for ServiceError {
                 message: other.to_string(),
                 violations: Vec::new(),
             },
-            other @ (LedgerError::UnsupportedUrl
-            | LedgerError::Database(_)
-            | LedgerError::Migration(_)) => ServiceError::Unexpected(other.to_string()),
+            other @ (LedgerError::Database(_) | LedgerError::Connect(_)) => {
+                ServiceError::Unexpected(other.to_string())
+            }
         }
     }
 }

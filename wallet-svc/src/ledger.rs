@@ -23,12 +23,12 @@
 //! spending transaction touches a shared row.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 use welfare_core::Money;
 use welfare_runtime::uuid::new_uuid;
+use welfare_storage::{Settings, SqliteWriters};
 
 /// The longest a caller-chosen id may be at the API, in bytes.
 pub const MAX_ID_BYTES: usize = 64;
@@ -44,11 +44,7 @@ pub const MAX_WALLET_BALANCE_CENTS: i64 = 100_000_000;
 pub const MAX_EXPIRY_BATCH: i64 = 1_000;
 
 /// Which database the ledger runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Postgres,
-    Sqlite,
-}
+pub use welfare_storage::Backend;
 
 /// Why a ledger operation was refused or failed. Every refusal changes nothing.
 #[derive(Debug, thiserror::Error)]
@@ -93,12 +89,11 @@ pub enum LedgerError {
     WalletLimit { wallet_id: String, would_be: i64 },
     #[error("refund of {requested} exceeds what is left to refund ({refundable})")]
     RefundExceedsCapture { refundable: Money, requested: Money },
-    #[error("unsupported database url (postgres:// or sqlite: expected)")]
-    UnsupportedUrl,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("migration: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The database could not be opened (its URL, the server, a migration).
+    #[error(transparent)]
+    Connect(#[from] welfare_storage::connect::ConnectError),
 }
 
 impl LedgerError {
@@ -118,9 +113,7 @@ impl LedgerError {
             LedgerError::RefundExceedsCapture { .. } => "REFUND_EXCEEDS_CAPTURE",
             LedgerError::FringeCeiling { .. } => "FRINGE_BENEFIT_CEILING",
             LedgerError::WalletLimit { .. } => "WALLET_BALANCE_LIMIT",
-            LedgerError::UnsupportedUrl | LedgerError::Database(_) | LedgerError::Migration(_) => {
-                "INTERNAL"
-            }
+            LedgerError::Database(_) | LedgerError::Connect(_) => "INTERNAL",
         }
     }
 }
@@ -456,51 +449,21 @@ fn over_limit(balance: &Balance, change: i64) -> Option<i64> {
 }
 
 impl Ledger {
-    /// Connects (PostgreSQL or SQLite by URL) and applies the backend's migrations.
+    /// Connects (PostgreSQL or SQLite by URL) and applies the backend's migrations, through
+    /// the shared plumbing. On SQLite one connection does everything: a transaction that reads
+    /// then writes (a settlement, a funding batch) is serialised whole.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Ledger, LedgerError> {
-        sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            return Err(LedgerError::UnsupportedUrl);
+        let settings = Settings {
+            max_connections,
+            sqlite_writers: SqliteWriters::One,
         };
-        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
-        // SQLite has one writer: one connection serialises writers instead of failing them
-        // with SQLITE_BUSY.
-        let pool = match backend {
-            Backend::Postgres => {
-                options
-                    .max_connections(max_connections.max(1))
-                    .connect(url)
-                    .await?
-            }
-            Backend::Sqlite => {
-                options
-                    .max_connections(1)
-                    .after_connect(|connection, _| {
-                        Box::pin(async move {
-                            sqlx::query("PRAGMA foreign_keys = ON")
-                                .execute(&mut *connection)
-                                .await?;
-                            sqlx::query("PRAGMA journal_mode = WAL")
-                                .execute(&mut *connection)
-                                .await?;
-                            sqlx::query("PRAGMA busy_timeout = 5000")
-                                .execute(&mut *connection)
-                                .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(url)
-                    .await?
-            }
-        };
-        match backend {
-            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
-        }
+        let (pool, backend) = welfare_storage::connect(
+            url,
+            settings,
+            &sqlx::migrate!("migrations/postgres"),
+            &sqlx::migrate!("migrations/sqlite"),
+        )
+        .await?;
         Ok(Ledger { pool, backend })
     }
 

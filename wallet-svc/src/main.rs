@@ -53,7 +53,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: WalletConfig) -> Result<(), Box<dyn std::error::Error>> {
-    welfare_runtime::config::create_sqlite_dir(&config.database.url)?;
+    welfare_storage::url::create_sqlite_dir(&config.database.url)?;
     let ledger = Ledger::connect(&config.database.url, config.database.max_connections).await?;
     let clock = system_clock();
     let api = WalletApi::new(ledger.clone(), clock.clone());

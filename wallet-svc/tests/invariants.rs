@@ -278,7 +278,7 @@ async fn the_ledger_keeps_its_invariants_under_concurrent_random_operations() {
                     Err(LedgerError::Database(error)) => {
                         panic!("database error on {call:?}: {error}")
                     }
-                    Err(LedgerError::Migration(error)) => panic!("migration error: {error}"),
+                    Err(LedgerError::Connect(error)) => panic!("connection error: {error}"),
                     Err(_) => {}
                 }
                 if !history.iter().any(|c| c.id == call.id) {

@@ -1,7 +1,6 @@
 //! The ledger's behaviour, written once and run against SQLite and PostgreSQL.
 #![allow(clippy::indexing_slicing)]
 
-#[macro_use]
 mod support;
 
 use support::*;
@@ -355,7 +354,8 @@ async fn a_fringe_benefit_hold_never_crosses_the_ceiling(ledger: Ledger) {
     assert_invariants(&ledger).await;
 }
 
-on_every_backend!(
+welfare_storage::on_every_backend!(
+    support::open;
     funding_credits_the_wallet_and_a_retry_changes_nothing,
     a_reused_id_with_other_fields_is_refused,
     a_hold_beyond_the_available_balance_is_refused_and_changes_nothing,

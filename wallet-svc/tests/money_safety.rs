@@ -3,7 +3,6 @@
 //! refusal changes nothing, and the ledger's invariants hold after each suite.
 #![allow(clippy::indexing_slicing)]
 
-#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -871,7 +870,8 @@ fn generous() -> welfare_runtime::config::RuntimeConfig {
     config
 }
 
-on_every_backend!(
+welfare_storage::on_every_backend!(
+    support::open;
     a_company_can_neither_expire_wallets_early_nor_take_back_held_credit,
     a_settlement_cut_short_is_finished_by_the_sweeper,
     one_tenants_request_ids_never_touch_anothers,

@@ -3,7 +3,6 @@
 //! field, and nothing written.
 #![allow(clippy::indexing_slicing)]
 
-#[macro_use]
 mod support;
 
 use support::grpc::*;
@@ -796,7 +795,8 @@ async fn year_end_carries_over_or_returns_to_the_company(ledger: Ledger) {
     assert!(ledger.check_invariants().await.expect("check").holds());
 }
 
-on_every_backend!(
+welfare_storage::on_every_backend!(
+    support::open;
     a_plan_lives_from_funding_to_the_tax_report,
     the_rules_of_the_plan_are_applied,
     each_role_reaches_only_what_it_owns,

@@ -27,22 +27,10 @@ use welfare_proto::catalog::*;
 use welfare_proto::common;
 use welfare_runtime::Application;
 use welfare_runtime::config::{RuntimeConfig, Secret};
+use welfare_storage::Backend;
+use welfare_storage::testing::{fresh_postgres_url, fresh_sqlite_url, unique_name};
 
 pub const SECRET: &str = "catalog-service-tests-hs256-secret-32b";
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}_{}_{}_{nanos}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 pub async fn sqlite() -> SqlStore {
     sqlite_at().await.0
@@ -50,49 +38,21 @@ pub async fn sqlite() -> SqlStore {
 
 /// A fresh SQLite store and its URL, for a process of its own to open.
 pub async fn sqlite_at() -> (SqlStore, String) {
-    let dir = std::env::temp_dir().join(unique_name("lodiwelfare_catalog"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.join("catalog.db").display());
+    let url = fresh_sqlite_url("lodiwelfare_catalog", "catalog.db");
     (SqlStore::connect(&url, 4).await.expect("sqlite store"), url)
 }
 
 pub async fn postgres() -> SqlStore {
-    let admin_url = std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL must point at a PostgreSQL server: run the suite with scripts/test");
-    sqlx::any::install_default_drivers();
-    let name = unique_name("catalog_test");
-    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
-        .await
-        .expect("connect to DATABASE_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .expect("database url with a path");
-    SqlStore::connect(&format!("{base}/{name}"), 8)
-        .await
-        .expect("postgres store")
+    let url = fresh_postgres_url("catalog_test").await;
+    SqlStore::connect(&url, 8).await.expect("postgres store")
 }
 
-/// Runs each named `async fn(SqlStore)` once per backend.
-#[macro_export]
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(super::support::sqlite().await).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(super::support::postgres().await).await;
-            })*
-        }
-    };
+/// A fresh store on `backend`, for `welfare_storage::on_every_backend!`.
+pub async fn open(backend: Backend) -> SqlStore {
+    match backend {
+        Backend::Sqlite => sqlite().await,
+        Backend::Postgres => postgres().await,
+    }
 }
 
 /// 2026-06-01 09:00 UTC.

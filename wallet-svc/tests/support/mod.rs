@@ -1,55 +1,32 @@
-//! Fresh ledgers for the suites: a SQLite file in a temporary directory, and a PostgreSQL
-//! database of its own on the server `DATABASE_URL` names (`scripts/test` starts one). The
-//! PostgreSQL suites fail, rather than skip, without it: a suite that silently passes proves
-//! nothing.
-#![allow(dead_code, unreachable_pub, unused_macros)]
+//! Fresh ledgers for the suites, on the databases `welfare_storage::testing` makes (the
+//! PostgreSQL suites fail, rather than skip, without `DATABASE_URL`), and their helpers.
+#![allow(dead_code, unreachable_pub)]
 
 pub mod grpc;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use wallet_svc::ledger::{Ledger, NewWallet};
 use welfare_core::Money;
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}_{}_{}_{nanos}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
+use welfare_storage::Backend;
+use welfare_storage::testing::{fresh_postgres_url, fresh_sqlite_url};
 
 pub async fn sqlite() -> Ledger {
-    let dir = std::env::temp_dir().join(unique_name("lodiwelfare_wallet"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.join("wallet.db").display());
+    let url = fresh_sqlite_url("lodiwelfare_wallet", "wallet.db");
     Ledger::connect(&url, 1).await.expect("sqlite ledger")
 }
 
 pub async fn postgres(max_connections: u32) -> Ledger {
-    let admin_url = std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL must point at a PostgreSQL server: run the suite with scripts/test");
-    sqlx::any::install_default_drivers();
-    let name = unique_name("wallet_test");
-    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
-        .await
-        .expect("connect to DATABASE_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .expect("database url with a path");
-    Ledger::connect(&format!("{base}/{name}"), max_connections)
+    let url = fresh_postgres_url("wallet_test").await;
+    Ledger::connect(&url, max_connections)
         .await
         .expect("postgres ledger")
+}
+
+/// A fresh ledger on `backend`, for `welfare_storage::on_every_backend!`.
+pub async fn open(backend: Backend) -> Ledger {
+    match backend {
+        Backend::Sqlite => sqlite().await,
+        Backend::Postgres => postgres(8).await,
+    }
 }
 
 pub fn euros(value: i64) -> Money {
@@ -75,23 +52,4 @@ pub async fn wallet(ledger: &Ledger, id: &str, funded: Money) -> String {
             .expect("fund");
     }
     id.to_owned()
-}
-
-/// Runs each named suite `async fn(Ledger)` against a fresh SQLite ledger and a fresh
-/// PostgreSQL one.
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(super::support::sqlite().await).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(super::support::postgres(8).await).await;
-            })*
-        }
-    };
 }
