@@ -5,7 +5,8 @@
 //! - [`grpc`]: `welfare.catalog.v1.CatalogService` over a store;
 //! - [`hsds`]: the published catalogue as Open Referral HSDS 3.0 JSON;
 //! - [`search`]: the search port, the embedded (tantivy) index and the indexer;
-//! - [`metrics`]: search latency, outbox lag and indexing failures.
+//! - [`metrics`]: search latency, outbox lag and indexing failures;
+//! - [`startup`]: the composition root — store, index, indexer and routes from a configuration.
 #![forbid(unsafe_code)]
 
 pub mod config;
@@ -13,4 +14,5 @@ pub mod grpc;
 pub mod hsds;
 pub mod metrics;
 pub mod search;
+pub mod startup;
 pub mod store;

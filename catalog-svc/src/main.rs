@@ -9,17 +9,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 use catalog_svc::config::{CatalogConfig, SearchEngine};
-use catalog_svc::grpc::CatalogApi;
-use catalog_svc::search::SearchIndex;
-use catalog_svc::search::embedded::EmbeddedIndex;
 use catalog_svc::search::indexer::Indexer;
 use catalog_svc::search::meili::{MeiliIndex, Tuning};
-use catalog_svc::store::SqlStore;
-use welfare_core::territory::Territory;
+use catalog_svc::startup;
 use welfare_runtime::clock::system_clock;
 use welfare_runtime::telemetry::Telemetry;
 use welfare_runtime::{Application, shutdown_signal};
@@ -80,27 +74,15 @@ fn usage(problem: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-type Failure = Box<dyn std::error::Error>;
-
-/// The store and territory the configuration names.
-async fn open_store(config: &CatalogConfig) -> Result<(SqlStore, Arc<Territory>), Failure> {
-    let territory = config.territory.territory()?;
-    welfare_storage::url::create_sqlite_dir(&config.database.url)?;
-    let store = SqlStore::connect(&config.database.url, config.database.max_connections).await?;
-    Ok((store, Arc::new(territory)))
-}
+type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 async fn run(config: CatalogConfig) -> Result<(), Failure> {
-    let (store, territory) = open_store(&config).await?;
-    match config.search.engine {
-        SearchEngine::Embedded => serve(config, store, territory, EmbeddedIndex::new()?).await,
-        SearchEngine::Meilisearch => {
-            let index =
-                MeiliIndex::open(&config.search.meilisearch.adapter(), Tuning::Italian).await?;
-            tracing::info!(index = index.uid(), "searching on Meilisearch");
-            serve(config, store, territory, index).await
-        }
-    }
+    let started = startup::start(&config, system_clock()).await?;
+    let app = Application::build(&config.runtime(), started.services).await?;
+    tracing::info!(port = app.port(), "catalog-svc listening");
+    let served = app.run_until_stopped(shutdown_signal()).await;
+    drop(started.tasks);
+    Ok(served?)
 }
 
 /// Rebuilds the Meilisearch index from the catalogue and swaps it in.
@@ -112,7 +94,7 @@ async fn rebuild_index(config: CatalogConfig) -> Result<(), Failure> {
                 .into(),
         );
     }
-    let (store, territory) = open_store(&config).await?;
+    let (store, territory) = startup::open_store(&config).await?;
     let index = MeiliIndex::open(&config.search.meilisearch.adapter(), Tuning::Italian).await?;
     let indexer = Indexer::new(store, index.clone(), territory, system_clock());
     let started = std::time::Instant::now();
@@ -130,27 +112,4 @@ async fn rebuild_index(config: CatalogConfig) -> Result<(), Failure> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-async fn serve<I: SearchIndex>(
-    config: CatalogConfig,
-    store: SqlStore,
-    territory: Arc<Territory>,
-    index: I,
-) -> Result<(), Failure> {
-    let indexer = Indexer::new(
-        store.clone(),
-        index.clone(),
-        Arc::clone(&territory),
-        system_clock(),
-    );
-    let indexing =
-        tokio::spawn(indexer.run(Duration::from_millis(config.search.interval_ms.max(50))));
-    let api = CatalogApi::new(store, index, territory, system_clock());
-    let services = api.into_services(config.limits.max_message_bytes);
-    let app = Application::build(&config.runtime(), services).await?;
-    tracing::info!(port = app.port(), "catalog-svc listening");
-    let served = app.run_until_stopped(shutdown_signal()).await;
-    indexing.abort();
-    Ok(served?)
 }

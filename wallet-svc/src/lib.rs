@@ -3,10 +3,12 @@
 //!
 //! - [`ledger`]: the double-entry ledger on PostgreSQL and SQLite;
 //! - [`plans`]: company plans, funding batches, statements, year-end settlement, reports;
-//! - [`grpc`]: `welfare.wallet.v1.WalletService` over them.
+//! - [`grpc`]: `welfare.wallet.v1.WalletService` over them;
+//! - [`startup`]: the composition root — ledger, sweeper and routes from a configuration.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod grpc;
 pub mod ledger;
 pub mod plans;
+pub mod startup;

@@ -5,11 +5,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use wallet_svc::config::WalletConfig;
-use wallet_svc::grpc::{Clock, WalletApi, system_clock};
-use wallet_svc::ledger::Ledger;
+use wallet_svc::grpc::system_clock;
+use wallet_svc::startup;
 use welfare_runtime::telemetry::Telemetry;
 use welfare_runtime::{Application, shutdown_signal};
 
@@ -53,41 +52,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: WalletConfig) -> Result<(), Box<dyn std::error::Error>> {
-    welfare_storage::url::create_sqlite_dir(&config.database.url)?;
-    let ledger = Ledger::connect(&config.database.url, config.database.max_connections).await?;
-    let clock = system_clock();
-    let api = WalletApi::new(ledger.clone(), clock.clone());
-    let sweeper = tokio::spawn(sweep(
-        ledger,
-        clock,
-        Duration::from_millis(config.sweeper.interval_ms.max(100)),
-    ));
-    let services = api.into_services(config.limits.max_message_bytes);
-    let app = Application::build(&config.runtime(), services).await?;
+    let started = startup::start(&config, system_clock()).await?;
+    let app = Application::build(&config.runtime(), started.services).await?;
     tracing::info!(port = app.port(), "wallet-svc listening");
     let served = app.run_until_stopped(shutdown_signal()).await;
-    sweeper.abort();
+    drop(started.tasks);
     Ok(served?)
-}
-
-/// Expires pending holds past their deadline, so held credit always comes back, and settles
-/// credit given back to wallets of already settled plans (where settling it at once failed).
-async fn sweep(ledger: Ledger, clock: Clock, interval: Duration) {
-    let mut ticker = tokio::time::interval(interval);
-    loop {
-        ticker.tick().await;
-        let now = clock().unix_seconds();
-        match ledger.expire_due(now).await {
-            Ok(0) => {}
-            Ok(expired) => tracing::info!(expired, "expired pending holds"),
-            Err(error) => tracing::warn!(%error, "hold sweep failed; retrying at the next tick"),
-        }
-        match ledger.settle_lapsed(now).await {
-            Ok(0) => {}
-            Ok(settled) => tracing::info!(settled, "settled credit given back after year end"),
-            Err(error) => {
-                tracing::warn!(%error, "settlement sweep failed; retrying at the next tick")
-            }
-        }
-    }
 }

@@ -10,6 +10,7 @@
 //! | [`timeout`], [`rate_limit`], [`load_shed`] | limits on time, per-principal rate, concurrency |
 //! | [`drain`] | cuts off calls that outlive the shutdown grace period |
 //! | [`server`] | binding, health, reflection, the layer stack, graceful shutdown |
+//! | [`tasks`] | a service's background tasks, stopped with it |
 //! | [`uuid`] | new version 7 UUIDs, and stable version 8 UUIDs derived from a parent and a name |
 //! | [`clock`] | the injectable clock services read |
 //!
@@ -27,6 +28,7 @@ pub mod load_shed;
 pub mod observe;
 pub mod rate_limit;
 pub mod server;
+pub mod tasks;
 pub mod telemetry;
 pub mod timeout;
 pub mod uuid;

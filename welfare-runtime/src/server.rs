@@ -47,6 +47,27 @@ pub struct ServiceSet {
     pub service_names: Vec<String>,
 }
 
+impl ServiceSet {
+    /// Both sets served as one, on one port behind one layer stack: how the all-in-one
+    /// process puts several services together.
+    pub fn merge(self, other: ServiceSet) -> ServiceSet {
+        // Both carry tonic's fallback (UNIMPLEMENTED for unknown services): keep one.
+        let router = self
+            .routes
+            .into_axum_router()
+            .merge(other.routes.into_axum_router().reset_fallback());
+        let mut public_methods = self.public_methods;
+        public_methods.extend(other.public_methods);
+        let mut service_names = self.service_names;
+        service_names.extend(other.service_names);
+        ServiceSet {
+            routes: Routes::from(router),
+            public_methods,
+            service_names,
+        }
+    }
+}
+
 /// A bound, assembled server, not yet serving.
 #[derive(Debug)]
 pub struct Application {
