@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 use welfare_core::Money;
-use welfare_core::auth::{Action, Denied, Principal, Resource, authorize};
+use welfare_core::auth::{Action, Principal, Resource};
 use welfare_core::category::Category;
 use welfare_core::ids::{CompanyId, PersonId};
 use welfare_core::time::{Date, Timestamp};
 use welfare_core::wallet::{
-    CarryOver, FringeBenefitUsage, PlanRules, Regime, check_spend, fringe_benefit_ceiling,
+    CarryOver, FringeBenefitUsage, Regime, check_spend, fringe_benefit_ceiling,
 };
 use welfare_proto::convert::{self, FieldViolation, child};
 use welfare_proto::wallet as pb;
@@ -22,13 +22,9 @@ use welfare_runtime::error::PreconditionViolation;
 
 use welfare_runtime::uuid::new_uuid;
 
-use crate::ledger::{
-    FringeCharge, Hold, HoldState, Ledger, LedgerError, MAX_ID_BYTES, MAX_TRANSFER_CENTS, NewHold,
-    clamped, idempotency_key,
-};
+use crate::ledger::{FringeCharge, Hold, Ledger, LedgerError, NewHold, idempotency_key};
 use crate::plans::{
-    BatchError, EXPIRING_SOON_DAYS, Funding, FundingOutcome, MAX_FUNDING_BATCH,
-    MAX_WALLET_ID_BYTES, Plan, WalletOwner, wallet_id,
+    EXPIRING_SOON_DAYS, Funding, FundingOutcome, MAX_FUNDING_BATCH, Plan, WalletOwner, wallet_id,
 };
 
 /// The default and largest page sizes.
@@ -44,6 +40,12 @@ pub const MAX_HOLD_SECONDS: i64 = 30 * 86_400;
 pub const MAX_DESCRIPTION_CHARS: usize = 200;
 
 pub use welfare_runtime::clock::{Clock, system_clock};
+
+mod edge;
+mod wire;
+
+use edge::*;
+use wire::*;
 
 /// The wallet service.
 #[derive(Clone)]
@@ -153,333 +155,6 @@ impl WalletApi {
             .date()
             .ok_or_else(|| ServiceError::Unexpected("clock outside 1900-2200".to_owned()))
     }
-}
-
-/// The ledger's errors on the wire.
-impl From<LedgerError> for ServiceError {
-    fn from(error: LedgerError) -> ServiceError {
-        let reason = error.reason();
-        match error {
-            LedgerError::Invalid { field, problem } => ServiceError::invalid(field, problem),
-            LedgerError::WalletNotFound(id) => ServiceError::NotFound {
-                resource: "wallet",
-                id,
-            },
-            LedgerError::HoldNotFound(id) => ServiceError::NotFound {
-                resource: "hold",
-                id,
-            },
-            LedgerError::PlanNotFound(id) => ServiceError::NotFound {
-                resource: "plan",
-                id,
-            },
-            LedgerError::IdReused(_) => ServiceError::AlreadyExists {
-                reason,
-                message: "the request id was already used for a request with other fields"
-                    .to_owned(),
-            },
-            other @ (LedgerError::InsufficientFunds { .. }
-            | LedgerError::PlanNotExpired { .. }
-            | LedgerError::WalletLimit { .. }
-            | LedgerError::HoldNotPending { .. }
-            | LedgerError::HoldExpired(_)
-            | LedgerError::CaptureExceedsHold { .. }
-            | LedgerError::RefundExceedsCapture { .. }
-            | LedgerError::FringeCeiling { .. }) => ServiceError::FailedPrecondition {
-                reason,
-                message: other.to_string(),
-                violations: Vec::new(),
-            },
-            other @ (LedgerError::Database(_) | LedgerError::Connect(_)) => {
-                ServiceError::Unexpected(other.to_string())
-            }
-        }
-    }
-}
-
-fn id(value: &str, field: &str) -> Result<String, ServiceError> {
-    bounded_id(value, field, MAX_ID_BYTES)
-}
-
-fn wallet_id_field(value: &str, field: &str) -> Result<String, ServiceError> {
-    bounded_id(value, field, MAX_WALLET_ID_BYTES)
-}
-
-fn bounded_id(value: &str, field: &str, max: usize) -> Result<String, ServiceError> {
-    let value = value.trim();
-    if value.is_empty() || value.len() > max || !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ServiceError::invalid(
-            field,
-            format!("must be 1 to {max} printable characters"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
-/// An amount the ledger will move: positive, at most [`MAX_TRANSFER_CENTS`].
-fn transfer_amount(
-    value: Option<&welfare_proto::common::Money>,
-    field: &str,
-) -> Result<Money, FieldViolation> {
-    let amount = convert::positive_money(value, field)?;
-    if amount.cents() > MAX_TRANSFER_CENTS {
-        return Err(FieldViolation::new(
-            field,
-            format!("must be at most {}", clamped(MAX_TRANSFER_CENTS)),
-        ));
-    }
-    Ok(amount)
-}
-
-fn person(value: &str, field: &str) -> Result<PersonId, ServiceError> {
-    PersonId::parse(value.trim()).map_err(|e| ServiceError::invalid(field, e))
-}
-
-fn company(value: &str, field: &str) -> Result<CompanyId, ServiceError> {
-    CompanyId::parse(value.trim()).map_err(|e| ServiceError::invalid(field, e))
-}
-
-fn year(value: i32, field: &str) -> Result<i32, ServiceError> {
-    if (welfare_core::wallet::MIN_PLAN_YEAR..=welfare_core::wallet::MAX_PLAN_YEAR).contains(&value)
-    {
-        Ok(value)
-    } else {
-        Err(ServiceError::invalid(field, "must be 2020 to 2100"))
-    }
-}
-
-/// An offset page token (`o<offset>`), and the page size clamped to its bounds.
-fn page(
-    page_size: i32,
-    page_token: &str,
-    default: i64,
-    max: i64,
-) -> Result<(i64, i64), ServiceError> {
-    if page_size < 0 {
-        return Err(ServiceError::invalid("page_size", "must not be negative"));
-    }
-    let size = if page_size == 0 {
-        default
-    } else {
-        i64::from(page_size).min(max)
-    };
-    let offset = if page_token.is_empty() {
-        0
-    } else {
-        page_token
-            .strip_prefix('o')
-            .and_then(|n| n.parse::<i64>().ok())
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| {
-                ServiceError::invalid("page_token", "is not a token this service issued")
-            })?
-    };
-    Ok((offset, size))
-}
-
-fn next_token(offset: i64, size: i64, returned: usize) -> String {
-    if i64::try_from(returned).unwrap_or(0) < size {
-        String::new()
-    } else {
-        format!("o{}", offset + size)
-    }
-}
-
-fn check(
-    principal: &Principal,
-    action: Action,
-    resource: Resource<'_>,
-) -> Result<(), ServiceError> {
-    authorize(principal, action, resource).map_err(ServiceError::from)
-}
-
-/// Checks `action` on a record of `company` the caller named by id. A caller outside that
-/// company is refused exactly as if the record did not exist (`hidden`), so that ids are no
-/// oracle of other tenants' records; one inside it (an employee asking for an admin's call)
-/// is told it lacks the role. A missing token is said as such.
-fn check_hidden(
-    principal: &Principal,
-    action: Action,
-    company: &CompanyId,
-    resource: Resource<'_>,
-    hidden: impl FnOnce() -> ServiceError,
-) -> Result<(), ServiceError> {
-    match authorize(principal, action, resource) {
-        Ok(()) => Ok(()),
-        Err(Denied::Unauthenticated) => Err(Denied::Unauthenticated.into()),
-        Err(denied) if principal.company_id.as_ref() == Some(company) => Err(denied.into()),
-        Err(_) => Err(hidden()),
-    }
-}
-
-/// Parses the request's `company_id` and checks `action` on that company.
-fn check_company(
-    principal: &Principal,
-    action: Action,
-    company_id: &str,
-) -> Result<CompanyId, ServiceError> {
-    let company = company(company_id, "company_id")?;
-    check(principal, action, Resource::Company { id: &company })?;
-    Ok(company)
-}
-
-/// Checks `action` on a stored wallet, reached through `what` (the wallet itself, or one of its
-/// holds, with the id the caller gave); a refusal answers as if `what` did not exist.
-fn check_wallet(
-    principal: &Principal,
-    action: Action,
-    owner: &WalletOwner,
-    what: (&'static str, &str),
-) -> Result<(), ServiceError> {
-    let stored = |e| ServiceError::Unexpected(format!("stored wallet {}: {e}", owner.id));
-    let employee = PersonId::parse(&owner.employee_id).map_err(stored)?;
-    let company = CompanyId::parse(&owner.company_id).map_err(stored)?;
-    check_hidden(
-        principal,
-        action,
-        &company,
-        wallet_resource(&employee, &company),
-        || ServiceError::NotFound {
-            resource: what.0,
-            id: what.1.to_owned(),
-        },
-    )
-}
-
-fn wallet_resource<'a>(employee: &'a PersonId, company: &'a CompanyId) -> Resource<'a> {
-    Resource::Wallet {
-        employee,
-        company_id: company,
-    }
-}
-
-/// The plan's rules from the wire, each problem naming its field.
-fn plan_rules(plan: &pb::Plan) -> Result<PlanRules, ServiceError> {
-    let mut violations = Vec::new();
-    let allowance = transfer_amount(
-        plan.allowance_per_employee.as_ref(),
-        "plan.allowance_per_employee",
-    )
-    .map_err(|v| violations.push(v))
-    .ok();
-    let categories: Vec<Category> = plan
-        .allowed_categories
-        .iter()
-        .enumerate()
-        .filter_map(|(i, &c)| {
-            convert::category(c, &format!("plan.allowed_categories[{i}]"))
-                .map_err(|v| violations.push(v))
-                .ok()
-        })
-        .collect();
-    let regime = convert::regime(plan.regime, "plan.regime")
-        .map_err(|v| violations.push(v))
-        .ok();
-    let expires = convert::date(plan.expire_date.as_ref(), "plan.expire_date")
-        .map_err(|v| violations.push(v))
-        .ok();
-    let carry_max = convert::optional_money(plan.carry_over_max.as_ref(), "plan.carry_over_max")
-        .map_err(|v| violations.push(v))
-        .ok();
-    if !plan.carry_over && plan.carry_over_max.is_some() {
-        violations.push(FieldViolation::new(
-            "plan.carry_over_max",
-            "only with carry_over",
-        ));
-    }
-    let (Some(allowance), Some(regime), Some(expires), Some(carry_max)) =
-        (allowance, regime, expires, carry_max)
-    else {
-        return Err(ServiceError::InvalidArgument(violations));
-    };
-    if !violations.is_empty() {
-        return Err(ServiceError::InvalidArgument(violations));
-    }
-    let carry_over = if plan.carry_over {
-        CarryOver::NextYear { max: carry_max }
-    } else {
-        CarryOver::None
-    };
-    PlanRules::new(
-        plan.year, allowance, categories, regime, expires, carry_over,
-    )
-    .map_err(|e| {
-        use welfare_core::wallet::PlanError as E;
-        let field = match e {
-            E::Year => "plan.year",
-            E::Allowance | E::AboveCeiling { .. } => "plan.allowance_per_employee",
-            E::Categories => "plan.allowed_categories",
-            E::Expiry => "plan.expire_date",
-            E::CarryOverMax => "plan.carry_over_max",
-        };
-        ServiceError::invalid(field, e)
-    })
-}
-
-fn plan_to_proto(plan: &Plan, (funded_employees, funded_total): (i64, i64)) -> pb::Plan {
-    let rules = &plan.rules;
-    let (carry_over, carry_over_max) = match rules.carry_over() {
-        CarryOver::None => (false, None),
-        CarryOver::NextYear { max } => (true, max.map(convert::money_to_proto)),
-    };
-    pb::Plan {
-        id: plan.id.clone(),
-        company_id: plan.company_id.clone(),
-        display_name: plan.display_name.clone(),
-        year: rules.year(),
-        allowance_per_employee: Some(convert::money_to_proto(rules.allowance_per_employee())),
-        allowed_categories: rules
-            .allowed_categories()
-            .iter()
-            .map(|&c| convert::category_to_proto(c))
-            .collect(),
-        regime: convert::regime_to_proto(rules.regime()),
-        expire_date: Some(convert::date_to_proto(rules.expires_on())),
-        carry_over,
-        carry_over_max,
-        funded_employees,
-        funded_total: Some(convert::cents_to_proto(funded_total)),
-        create_time: Some(convert::timestamp_to_proto(Timestamp::from_unix_seconds(
-            plan.created_at,
-        ))),
-        etag: format!("{}-{}", plan.created_at, funded_total),
-    }
-}
-
-/// A tax letter as the ledger stores it; anything else is a defect, not a default.
-fn stored_letter(code: &str) -> Result<welfare_core::category::TaxLetter, ServiceError> {
-    welfare_core::category::TaxLetter::from_code(code)
-        .ok_or_else(|| ServiceError::Unexpected(format!("stored tax letter {code:?}")))
-}
-
-fn hold_to_proto(hold: &Hold) -> Result<pb::Hold, ServiceError> {
-    use pb::hold::State as S;
-    let state = match hold.state {
-        HoldState::Pending => S::Pending,
-        HoldState::Captured => S::Captured,
-        HoldState::Released => S::Released,
-        HoldState::Expired => S::Expired,
-    };
-    let category = hold
-        .category
-        .parse::<Category>()
-        .map_err(|e| ServiceError::Unexpected(e.to_string()))?;
-    let letter = stored_letter(&hold.tax_letter)?;
-    Ok(pb::Hold {
-        id: hold.id.clone(),
-        wallet_id: hold.wallet_id.clone(),
-        amount: Some(convert::money_to_proto(hold.amount)),
-        captured: Some(convert::money_to_proto(hold.captured)),
-        released: Some(convert::money_to_proto(hold.released)),
-        state: state.into(),
-        expire_time: Some(convert::timestamp_to_proto(Timestamp::from_unix_seconds(
-            hold.expires_at,
-        ))),
-        category: convert::category_to_proto(category),
-        tax_letter: convert::tax_letter_to_proto(letter),
-        booking_id: hold.booking_id.clone().unwrap_or_default(),
-        refunded: Some(convert::money_to_proto(hold.refunded)),
-    })
 }
 
 impl WalletApi {
@@ -1161,43 +836,5 @@ impl WalletService for WalletApi {
                 })
                 .collect(),
         }))
-    }
-}
-
-/// A refused funding batch on the wire: the employee it failed on named by position.
-fn batch_error(error: BatchError, fundings: &[Funding]) -> ServiceError {
-    let (index, error) = match error {
-        BatchError::Ledger(error) => return error.into(),
-        BatchError::Funding { index, error } => (index, error),
-    };
-    let field = format!("fundings[{index}]");
-    let employee = fundings
-        .get(index)
-        .map_or("", |funding| funding.employee_id.as_str());
-    match error {
-        LedgerError::Invalid {
-            field: inner,
-            problem,
-        } => ServiceError::invalid(child(&field, inner), problem),
-        LedgerError::IdReused(_) => ServiceError::AlreadyExists {
-            reason: "REQUEST_ID_REUSED",
-            message: format!(
-                "{field}: employee {employee} was funded under this request id with another amount; \
-                 nothing in the batch was funded"
-            ),
-        },
-        error @ LedgerError::WalletLimit { .. } => ServiceError::FailedPrecondition {
-            reason: error.reason(),
-            message: format!("{field}: {error}; nothing in the batch was funded"),
-            violations: vec![PreconditionViolation {
-                kind: "WALLET".to_owned(),
-                subject: child(&field, "amount"),
-                description: format!(
-                    "Il credito di {employee} supererebbe il massimo di {} per portafoglio",
-                    clamped(crate::ledger::MAX_WALLET_BALANCE_CENTS)
-                ),
-            }],
-        },
-        other => other.into(),
     }
 }
