@@ -29,6 +29,7 @@ use welfare_proto::convert::{self, child};
 use welfare_runtime::ServiceError;
 use welfare_runtime::auth::principal;
 use welfare_runtime::clock::Clock;
+use welfare_runtime::error::Violations;
 
 use crate::hsds;
 use crate::search::SearchIndex;
@@ -151,28 +152,6 @@ fn invalid_transition(message: String) -> ServiceError {
         reason: "INVALID_TRANSITION",
         message,
         violations: Vec::new(),
-    }
-}
-
-/// Collects violations from independent checks, so one answer names every bad field.
-#[derive(Default)]
-struct Violations(Vec<FieldViolation>);
-
-impl Violations {
-    fn keep<T>(&mut self, result: Result<T, FieldViolation>) -> Option<T> {
-        result.map_err(|v| self.0.push(v)).ok()
-    }
-
-    fn extend(&mut self, violations: Vec<FieldViolation>) {
-        self.0.extend(violations);
-    }
-
-    fn finish(self) -> Result<(), ServiceError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ServiceError::InvalidArgument(self.0))
-        }
     }
 }
 

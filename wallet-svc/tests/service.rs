@@ -667,6 +667,47 @@ async fn bad_input_on_every_rpc_names_the_field_and_writes_nothing(ledger: Ledge
     );
 }
 
+/// Like the catalogue, the wallet names every bad field of a request at once, and writes
+/// nothing.
+async fn every_bad_field_is_named_at_once(ledger: Ledger) {
+    let mut server = serve(ledger.clone()).await;
+    let client = &mut server.client;
+    let (_, wallet) = create_and_fund(client, Regime::Art51C2Services).await;
+    let mut request = hold_request(&wallet, -5, "", common::Category::Unspecified);
+    request.expire_time = None;
+    let status = client
+        .hold_funds(call(request, &booking_service()))
+        .await
+        .expect_err("four bad fields");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        bad_fields(&status),
+        [
+            "request_id",
+            "amount.amount_cents",
+            "category",
+            "expire_time"
+        ]
+    );
+    let status = client
+        .refund_capture(call(
+            RefundCaptureRequest {
+                hold_id: String::new(),
+                amount: None,
+                reason: "x".repeat(201),
+                request_id: String::new(),
+            },
+            &booking_service(),
+        ))
+        .await
+        .expect_err("four bad fields");
+    assert_eq!(
+        bad_fields(&status),
+        ["request_id", "hold_id", "amount", "reason"]
+    );
+    assert!(ledger.check_invariants().await.expect("check").holds());
+}
+
 async fn year_end_carries_over_or_returns_to_the_company(ledger: Ledger) {
     let mut server = serve(ledger.clone()).await;
     let client = &mut server.client;
@@ -801,5 +842,6 @@ welfare_storage::on_every_backend!(
     the_rules_of_the_plan_are_applied,
     each_role_reaches_only_what_it_owns,
     bad_input_on_every_rpc_names_the_field_and_writes_nothing,
+    every_bad_field_is_named_at_once,
     year_end_carries_over_or_returns_to_the_company,
 );

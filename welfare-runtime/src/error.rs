@@ -167,6 +167,49 @@ impl From<FieldViolation> for ServiceError {
     }
 }
 
+/// Every problem of a request at once: the edge keeps each field's parse, and the request is
+/// refused with all the violations found (`INVALID_ARGUMENT` with a `BadRequest` naming each
+/// field), or accepted when there are none.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// The value when `result` parsed; otherwise its violation is kept and `None` returned.
+    pub fn keep<T>(&mut self, result: Result<T, FieldViolation>) -> Option<T> {
+        result.map_err(|v| self.0.push(v)).ok()
+    }
+
+    pub fn push(&mut self, violation: FieldViolation) {
+        self.0.push(violation);
+    }
+
+    pub fn extend(&mut self, violations: Vec<FieldViolation>) {
+        self.0.extend(violations);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok` when nothing was wrong; otherwise the request's refusal with every violation.
+    pub fn finish(self) -> Result<(), ServiceError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidArgument(self.0))
+        }
+    }
+    /// The command `build` makes from the values kept: the refusal with every violation when
+    /// there is one. Every `None` that `keep` returned left a violation, so with none recorded
+    /// `build` has all its values (`Some`); `None` there is a defect of the edge, said as such.
+    pub fn finish_with<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, ServiceError> {
+        self.finish()?;
+        build().ok_or_else(|| {
+            ServiceError::Unexpected("a field parsed to nothing without a violation".to_owned())
+        })
+    }
+}
+
 impl From<Vec<FieldViolation>> for ServiceError {
     fn from(violations: Vec<FieldViolation>) -> ServiceError {
         ServiceError::InvalidArgument(violations)
@@ -190,6 +233,29 @@ impl From<welfare_core::auth::Denied> for ServiceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn violations_are_all_kept_and_a_command_is_built_only_without_any() {
+        let mut violations = Violations::default();
+        let a: Option<i32> = violations.keep(Err(FieldViolation::new("a", "bad")));
+        let b = violations.keep(Ok::<_, FieldViolation>(2));
+        let c: Option<i32> = violations.keep(Err(FieldViolation::new("c", "bad")));
+        let refused = violations
+            .finish_with(|| Some((a?, b?, c?)))
+            .expect_err("two bad fields");
+        match refused {
+            ServiceError::InvalidArgument(found) => {
+                let fields: Vec<&str> = found.iter().map(|v| v.field.as_str()).collect();
+                assert_eq!(fields, ["a", "c"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut clean = Violations::default();
+        let x = clean.keep(Ok::<_, FieldViolation>(1));
+        assert_eq!(clean.finish_with(|| Some(x? + 1)).expect("built"), 2);
+        let defect = Violations::default().finish_with(|| None::<i32>);
+        assert!(matches!(defect, Err(ServiceError::Unexpected(_))));
+    }
 
     #[test]
     fn invalid_input_names_every_field() {

@@ -41,9 +41,11 @@ pub const MAX_DESCRIPTION_CHARS: usize = 200;
 
 pub use welfare_runtime::clock::{Clock, system_clock};
 
+mod commands;
 mod edge;
 mod wire;
 
+use commands::{CaptureHold, ExpireWallets, HoldFunds, RefundCapture, ReleaseHold};
 use edge::*;
 use wire::*;
 
@@ -530,39 +532,16 @@ impl WalletService for WalletApi {
 
     async fn hold_funds(&self, request: Request<pb::HoldFundsRequest>) -> Answer<pb::Hold> {
         let principal = principal(&request);
-        let request = request.into_inner();
-        let request_id = id(&request.request_id, "request_id")?;
-        let amount =
-            transfer_amount(request.amount.as_ref(), "amount").map_err(ServiceError::from)?;
-        let category =
-            convert::category(request.category, "category").map_err(ServiceError::from)?;
-        let letter =
-            convert::tax_letter(request.tax_letter, "tax_letter").map_err(ServiceError::from)?;
-        // Checked for the caller's sake; statements describe holds in their own words.
-        convert::text(
-            &request.description,
-            "description",
-            0,
-            MAX_DESCRIPTION_CHARS,
-        )
-        .map_err(ServiceError::from)?;
-        let booking_id = if request.booking_id.is_empty() {
-            None
-        } else {
-            Some(id(&request.booking_id, "booking_id")?)
-        };
         let now = self.now();
-        let expires = convert::timestamp(request.expire_time.as_ref(), "expire_time")
-            .map_err(ServiceError::from)?;
-        let ahead = expires.seconds_since(now);
-        if ahead <= 0 || ahead > MAX_HOLD_SECONDS {
-            return Err(ServiceError::invalid(
-                "expire_time",
-                "must be in the future, at most 30 days ahead",
-            )
-            .into());
-        }
-        let wallet_id = wallet_id_field(&request.wallet_id, "wallet_id")?;
+        let HoldFunds {
+            request_id,
+            wallet_id,
+            amount,
+            category,
+            letter,
+            booking_id,
+            expires,
+        } = HoldFunds::parse(request.get_ref(), now)?;
         let view = self.owner(&wallet_id).await?;
         check_wallet(&principal, Action::PlaceHold, &view, ("wallet", &wallet_id))?;
         let plan = self.plan(&view.plan_id).await?;
@@ -630,22 +609,15 @@ impl WalletService for WalletApi {
 
     async fn capture_hold(&self, request: Request<pb::CaptureHoldRequest>) -> Answer<pb::Hold> {
         let principal = principal(&request);
-        let request = request.into_inner();
-        let request_id = id(&request.request_id, "request_id")?;
-        let amount = request
-            .amount
-            .as_ref()
-            .map(|a| transfer_amount(Some(a), "amount"))
-            .transpose()
-            .map_err(ServiceError::from)?;
+        let command = CaptureHold::parse(request.get_ref())?;
         let hold = self
-            .hold_for(&principal, &request.hold_id, Action::SettleHold)
+            .hold_for(&principal, &command.hold_id, Action::SettleHold)
             .await?;
         let now = self.now().unix_seconds();
-        let key = idempotency_key(&["resolve", &hold.id, &request_id]);
+        let key = idempotency_key(&["resolve", &hold.id, &command.request_id]);
         let hold = self
             .ledger
-            .capture_hold(&key, &hold, amount, now)
+            .capture_hold(&key, &hold, command.amount, now)
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(hold_to_proto(&hold.into_inner())?))
@@ -653,13 +625,12 @@ impl WalletService for WalletApi {
 
     async fn release_hold(&self, request: Request<pb::ReleaseHoldRequest>) -> Answer<pb::Hold> {
         let principal = principal(&request);
-        let request = request.into_inner();
-        let request_id = id(&request.request_id, "request_id")?;
+        let command = ReleaseHold::parse(request.get_ref())?;
         let hold = self
-            .hold_for(&principal, &request.hold_id, Action::SettleHold)
+            .hold_for(&principal, &command.hold_id, Action::SettleHold)
             .await?;
         let now = self.now().unix_seconds();
-        let key = idempotency_key(&["resolve", &hold.id, &request_id]);
+        let key = idempotency_key(&["resolve", &hold.id, &command.request_id]);
         let hold = self
             .ledger
             .release_hold(&key, &hold, now)
@@ -673,14 +644,14 @@ impl WalletService for WalletApi {
         request: Request<pb::RefundCaptureRequest>,
     ) -> Answer<pb::Refund> {
         let principal = principal(&request);
-        let request = request.into_inner();
-        let request_id = id(&request.request_id, "request_id")?;
-        let amount =
-            transfer_amount(request.amount.as_ref(), "amount").map_err(ServiceError::from)?;
-        let reason = convert::text(&request.reason, "reason", 0, MAX_DESCRIPTION_CHARS)
-            .map_err(ServiceError::from)?;
+        let RefundCapture {
+            request_id,
+            hold_id,
+            amount,
+            reason,
+        } = RefundCapture::parse(request.get_ref())?;
         let hold = self
-            .hold_for(&principal, &request.hold_id, Action::RefundCapture)
+            .hold_for(&principal, &hold_id, Action::RefundCapture)
             .await?;
         let now = self.now();
         let key = idempotency_key(&["refund", &hold.id, &request_id]);
@@ -703,27 +674,13 @@ impl WalletService for WalletApi {
         request: Request<pb::ExpireWalletsRequest>,
     ) -> Answer<pb::ExpireWalletsResponse> {
         let principal = principal(&request);
-        let request = request.into_inner();
-        id(&request.request_id, "request_id")?;
         // The server's clock decides; a caller's date may only confirm it.
         let today = self.today()?;
-        if let Some(as_of) = &request.as_of {
-            let as_of = convert::date(Some(as_of), "as_of").map_err(ServiceError::from)?;
-            if as_of > today {
-                return Err(ServiceError::invalid(
-                    "as_of",
-                    format!("is after today ({today}): expiry follows the server's date"),
-                )
-                .into());
-            }
-        }
+        let command = ExpireWallets::parse(request.get_ref(), today)?;
         let plan = self
-            .plan_for(&principal, &request.plan_id, Action::ExpireWallets)
+            .plan_for(&principal, &command.plan_id, Action::ExpireWallets)
             .await?;
-        let next = if request.next_plan_id.is_empty() {
-            None
-        } else {
-            let next_id = id(&request.next_plan_id, "next_plan_id")?;
+        let next = if let Some(next_id) = command.next_plan_id {
             let next = self.plan(&next_id).await?;
             if next.company_id != plan.company_id {
                 // Another company's plan is answered as one that does not exist.
@@ -737,6 +694,8 @@ impl WalletService for WalletApi {
                 .into());
             }
             Some(next)
+        } else {
+            None
         };
         if matches!(plan.rules.carry_over(), CarryOver::NextYear { .. }) && next.is_none() {
             return Err(ServiceError::invalid(

@@ -1,0 +1,297 @@
+//! Mutating requests parsed once into commands: a command exists only when every field of its
+//! request is valid; otherwise the request is refused with every bad field named at once
+//! (`INVALID_ARGUMENT` with a `BadRequest`), before anything is read or written.
+
+use welfare_core::Money;
+use welfare_core::category::{Category, TaxLetter};
+use welfare_core::time::{Date, Timestamp};
+use welfare_proto::convert::{self, FieldViolation};
+use welfare_proto::wallet as pb;
+use welfare_runtime::ServiceError;
+use welfare_runtime::error::Violations;
+
+use super::{MAX_DESCRIPTION_CHARS, MAX_HOLD_SECONDS};
+use crate::ledger::MAX_ID_BYTES;
+use crate::plans::MAX_WALLET_ID_BYTES;
+
+use super::edge::transfer_amount;
+
+/// An id of at most `max` printable characters, trimmed.
+pub(super) fn id_field(value: &str, field: &str, max: usize) -> Result<String, FieldViolation> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > max || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(FieldViolation::new(
+            field,
+            format!("must be 1 to {max} printable characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn request_id(value: &str) -> Result<String, FieldViolation> {
+    id_field(value, "request_id", MAX_ID_BYTES)
+}
+
+/// HoldFunds: credit held for a booking.
+#[derive(Debug)]
+pub(super) struct HoldFunds {
+    pub(super) request_id: String,
+    pub(super) wallet_id: String,
+    pub(super) amount: Money,
+    pub(super) category: Category,
+    pub(super) letter: TaxLetter,
+    pub(super) booking_id: Option<String>,
+    pub(super) expires: Timestamp,
+}
+
+impl HoldFunds {
+    /// `now` bounds the deadline: in the future, at most [`MAX_HOLD_SECONDS`] ahead.
+    pub(super) fn parse(
+        request: &pb::HoldFundsRequest,
+        now: Timestamp,
+    ) -> Result<HoldFunds, ServiceError> {
+        let mut v = Violations::default();
+        let request_id = v.keep(request_id(&request.request_id));
+        let wallet_id = v.keep(id_field(
+            &request.wallet_id,
+            "wallet_id",
+            MAX_WALLET_ID_BYTES,
+        ));
+        let amount = v.keep(transfer_amount(request.amount.as_ref(), "amount"));
+        let category = v.keep(convert::category(request.category, "category"));
+        let letter = v.keep(convert::tax_letter(request.tax_letter, "tax_letter"));
+        // Checked for the caller's sake; statements describe holds in their own words.
+        v.keep(convert::text(
+            &request.description,
+            "description",
+            0,
+            MAX_DESCRIPTION_CHARS,
+        ));
+        let booking_id = if request.booking_id.is_empty() {
+            Some(None)
+        } else {
+            v.keep(id_field(&request.booking_id, "booking_id", MAX_ID_BYTES))
+                .map(Some)
+        };
+        let expires = v.keep(
+            convert::timestamp(request.expire_time.as_ref(), "expire_time").and_then(|at| {
+                let ahead = at.seconds_since(now);
+                if ahead <= 0 || ahead > MAX_HOLD_SECONDS {
+                    Err(FieldViolation::new(
+                        "expire_time",
+                        "must be in the future, at most 30 days ahead",
+                    ))
+                } else {
+                    Ok(at)
+                }
+            }),
+        );
+        v.finish_with(|| {
+            Some(HoldFunds {
+                request_id: request_id?,
+                wallet_id: wallet_id?,
+                amount: amount?,
+                category: category?,
+                letter: letter?,
+                booking_id: booking_id?,
+                expires: expires?,
+            })
+        })
+    }
+}
+
+/// CaptureHold: the whole hold, or part of it (the rest released).
+#[derive(Debug)]
+pub(super) struct CaptureHold {
+    pub(super) request_id: String,
+    pub(super) hold_id: String,
+    pub(super) amount: Option<Money>,
+}
+
+impl CaptureHold {
+    pub(super) fn parse(request: &pb::CaptureHoldRequest) -> Result<CaptureHold, ServiceError> {
+        let mut v = Violations::default();
+        let request_id = v.keep(request_id(&request.request_id));
+        let hold_id = v.keep(id_field(&request.hold_id, "hold_id", MAX_ID_BYTES));
+        let amount = match &request.amount {
+            None => Some(None),
+            Some(amount) => v.keep(transfer_amount(Some(amount), "amount")).map(Some),
+        };
+        v.finish_with(|| {
+            Some(CaptureHold {
+                request_id: request_id?,
+                hold_id: hold_id?,
+                amount: amount?,
+            })
+        })
+    }
+}
+
+/// ReleaseHold: the whole hold given back.
+#[derive(Debug)]
+pub(super) struct ReleaseHold {
+    pub(super) request_id: String,
+    pub(super) hold_id: String,
+}
+
+impl ReleaseHold {
+    pub(super) fn parse(request: &pb::ReleaseHoldRequest) -> Result<ReleaseHold, ServiceError> {
+        let mut v = Violations::default();
+        let request_id = v.keep(request_id(&request.request_id));
+        let hold_id = v.keep(id_field(&request.hold_id, "hold_id", MAX_ID_BYTES));
+        v.finish_with(|| {
+            Some(ReleaseHold {
+                request_id: request_id?,
+                hold_id: hold_id?,
+            })
+        })
+    }
+}
+
+/// RefundCapture: part of a capture given back, with the reason.
+#[derive(Debug)]
+pub(super) struct RefundCapture {
+    pub(super) request_id: String,
+    pub(super) hold_id: String,
+    pub(super) amount: Money,
+    pub(super) reason: String,
+}
+
+impl RefundCapture {
+    pub(super) fn parse(request: &pb::RefundCaptureRequest) -> Result<RefundCapture, ServiceError> {
+        let mut v = Violations::default();
+        let request_id = v.keep(request_id(&request.request_id));
+        let hold_id = v.keep(id_field(&request.hold_id, "hold_id", MAX_ID_BYTES));
+        let amount = v.keep(transfer_amount(request.amount.as_ref(), "amount"));
+        let reason = v.keep(convert::text(
+            &request.reason,
+            "reason",
+            0,
+            MAX_DESCRIPTION_CHARS,
+        ));
+        v.finish_with(|| {
+            Some(RefundCapture {
+                request_id: request_id?,
+                hold_id: hold_id?,
+                amount: amount?,
+                reason: reason?,
+            })
+        })
+    }
+}
+
+/// ExpireWallets: a plan's year-end settlement, on the server's date.
+#[derive(Debug)]
+pub(super) struct ExpireWallets {
+    pub(super) plan_id: String,
+    pub(super) next_plan_id: Option<String>,
+}
+
+impl ExpireWallets {
+    /// `today` is the server's date: a caller's `as_of` may only confirm it.
+    pub(super) fn parse(
+        request: &pb::ExpireWalletsRequest,
+        today: Date,
+    ) -> Result<ExpireWallets, ServiceError> {
+        let mut v = Violations::default();
+        v.keep(request_id(&request.request_id));
+        let plan_id = v.keep(id_field(&request.plan_id, "plan_id", MAX_ID_BYTES));
+        let next_plan_id = if request.next_plan_id.is_empty() {
+            Some(None)
+        } else {
+            v.keep(id_field(
+                &request.next_plan_id,
+                "next_plan_id",
+                MAX_ID_BYTES,
+            ))
+            .map(Some)
+        };
+        if let Some(as_of) = &request.as_of {
+            v.keep(convert::date(Some(as_of), "as_of").and_then(|as_of| {
+                if as_of > today {
+                    Err(FieldViolation::new(
+                        "as_of",
+                        format!("is after today ({today}): expiry follows the server's date"),
+                    ))
+                } else {
+                    Ok(as_of)
+                }
+            }));
+        }
+        v.finish_with(|| {
+            Some(ExpireWallets {
+                plan_id: plan_id?,
+                next_plan_id: next_plan_id?,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(error: ServiceError) -> Vec<String> {
+        match error {
+            ServiceError::InvalidArgument(violations) => {
+                violations.into_iter().map(|v| v.field).collect()
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_hold_request_names_every_bad_field_at_once() {
+        let now = Timestamp::from_unix_seconds(1_800_000_000);
+        let request = pb::HoldFundsRequest {
+            wallet_id: String::new(),
+            amount: None,
+            category: 0,
+            tax_letter: 0,
+            description: "x".repeat(MAX_DESCRIPTION_CHARS + 1),
+            booking_id: "with space".to_owned(),
+            expire_time: Some(convert::timestamp_to_proto(now)),
+            request_id: String::new(),
+        };
+        assert_eq!(
+            fields(HoldFunds::parse(&request, now).expect_err("bad")),
+            [
+                "request_id",
+                "wallet_id",
+                "amount",
+                "category",
+                "tax_letter",
+                "description",
+                "booking_id",
+                "expire_time"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_valid_request_becomes_its_command() {
+        let now = Timestamp::from_unix_seconds(1_800_000_000);
+        let request = pb::CaptureHoldRequest {
+            hold_id: " h-1 ".to_owned(),
+            amount: Some(convert::money_to_proto(
+                Money::from_cents(500).expect("cents"),
+            )),
+            request_id: "c-1".to_owned(),
+        };
+        let command = CaptureHold::parse(&request).expect("valid");
+        assert_eq!(command.hold_id, "h-1");
+        assert_eq!(command.amount.map(Money::cents), Some(500));
+        let expire = pb::ExpireWalletsRequest {
+            plan_id: String::new(),
+            as_of: Some(convert::date_to_proto(
+                now.date().expect("date").plus_days(1).expect("date"),
+            )),
+            next_plan_id: "x y".to_owned(),
+            request_id: String::new(),
+        };
+        assert_eq!(
+            fields(ExpireWallets::parse(&expire, now.date().expect("date")).expect_err("bad")),
+            ["request_id", "plan_id", "next_plan_id", "as_of"]
+        );
+    }
+}
