@@ -939,27 +939,18 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         let contact_phone =
             violations.keep(phone(&provider.contact_phone, "provider.contact_phone"));
         let website_url = violations.keep(website(&provider.website_url, "provider.website_url"));
-        violations.finish()?;
-        let (
-            Some(request_id),
-            Some(display_name),
-            Some(kind),
-            Some(tax_id),
-            Some(contact_email),
-            Some(contact_phone),
-            Some(website_url),
-        ) = (
-            request_id,
-            name,
-            kind,
-            tax_id,
-            contact_email,
-            contact_phone,
-            website_url,
-        )
-        else {
-            return Err(ServiceError::Unexpected("validated fields missing".to_owned()).into());
-        };
+        let (request_id, display_name, kind, tax_id, contact_email, contact_phone, website_url) =
+            violations.finish_with(|| {
+                Some((
+                    request_id?,
+                    name?,
+                    kind?,
+                    tax_id?,
+                    contact_email?,
+                    contact_phone?,
+                    website_url?,
+                ))
+            })?;
         let subject = Self::subject(&principal)?;
         let scope = Self::scope(&principal)?;
         authorize(&principal, Action::RegisterProvider, Resource::Catalog).map_err(denied)?;
@@ -1027,10 +1018,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         let mut violations = Violations::default();
         let size = violations.keep(page_size(message.page_size));
         let status = violations.keep(convert::provider_status_filter(message.state, "state"));
-        violations.finish()?;
-        let (Some(size), Some(status)) = (size, status) else {
-            return Err(ServiceError::Unexpected("validated fields missing".to_owned()).into());
-        };
+        let (size, status) = violations.finish_with(|| Some((size?, status?)))?;
         let oversight = principal.has(welfare_core::auth::Role::Curator)
             || principal.has(welfare_core::auth::Role::Operator);
         let status = match (oversight, status) {
@@ -1074,10 +1062,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         let id = violations.keep(provider_id(&message.id, "id"));
         let request_id = violations.keep(request_id(&message.request_id));
         let expected = violations.keep(etag_version(&message.etag, "etag"));
-        violations.finish()?;
-        let (Some(id), Some(request_id), Some(expected)) = (id, request_id, expected) else {
-            return Err(ServiceError::Unexpected("validated fields missing".to_owned()).into());
-        };
+        let (id, request_id, expected) =
+            violations.finish_with(|| Some((id?, request_id?, expected?)))?;
         let provider = self
             .vet_provider(
                 &principal,
@@ -1104,12 +1090,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         let why = violations.keep(reason(&message.reason));
         let request_id = violations.keep(request_id(&message.request_id));
         let expected = violations.keep(etag_version(&message.etag, "etag"));
-        violations.finish()?;
-        let (Some(id), Some(why), Some(request_id), Some(expected)) =
-            (id, why, request_id, expected)
-        else {
-            return Err(ServiceError::Unexpected("validated fields missing".to_owned()).into());
-        };
+        let (id, why, request_id, expected) =
+            violations.finish_with(|| Some((id?, why?, request_id?, expected?)))?;
         let provider = self
             .vet_provider(
                 &principal,
@@ -1142,11 +1124,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
                 None
             }
         };
-        violations.finish()?;
-        let (Some(provider), Some(request_id), Some(content)) = (provider, request_id, content)
-        else {
-            return Err(ServiceError::Unexpected("validated fields missing".to_owned()).into());
-        };
+        let (provider, request_id, content) =
+            violations.finish_with(|| Some((provider?, request_id?, content?)))?;
         let scope = Self::scope(&principal)?;
         let method = method("CreateListing");
         let owner = self.visible_provider(&principal, &provider).await?;
@@ -1237,10 +1216,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
                 )));
             }
         }
-        violations.finish()?;
-        let (Some(id), Some(expected), Some(request_id)) = (id, expected, request_id) else {
-            return Err(ServiceError::Unexpected("validated fields missing".to_owned()).into());
-        };
+        let (id, expected, request_id) =
+            violations.finish_with(|| Some((id?, expected?, request_id?)))?;
         let updated = self
             .change_listing(
                 &principal,
@@ -1434,12 +1411,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
                 .keep(convert::category(message.category, "category"))
                 .map(Some)
         };
-        violations.finish()?;
-        let (Some(size), Some(provider), Some(status), Some(category)) =
-            (size, provider, status, category)
-        else {
-            return Err(ServiceError::Unexpected("validated fields missing".to_owned()).into());
-        };
+        let (size, provider, status, category) =
+            violations.finish_with(|| Some((size?, provider?, status?, category?)))?;
         let now = self.now();
         let visibility = self.listing_view(&principal, &message, provider.as_ref(), status, now)?;
         let view = match visibility {
@@ -1504,10 +1477,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         let mut violations = Violations::default();
         let id = violations.keep(listing_id(&message.listing_id, "listing_id"));
         let profile = violations.keep(profile(message.profile.as_ref()));
-        violations.finish()?;
-        let (Some(id), Some(profile)) = (id, profile) else {
-            return Err(ServiceError::Unexpected("validated fields missing".to_owned()).into());
-        };
+        let (id, profile) = violations.finish_with(|| Some((id?, profile?)))?;
         let (record, _) = self.visible_listing(&principal, &id, self.now()).await?;
         let decision = record
             .listing
@@ -1544,10 +1514,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
                     other => Ok(other.unwrap_or(Money::ZERO)),
                 }),
         );
-        violations.finish()?;
-        let (Some(id), Some(profile), Some(wallet)) = (id, profile, wallet) else {
-            return Err(ServiceError::Unexpected("validated fields missing".to_owned()).into());
-        };
+        let (id, profile, wallet) = violations.finish_with(|| Some((id?, profile?, wallet?)))?;
         let (record, _) = self.visible_listing(&principal, &id, self.now()).await?;
         let content = &record.listing.content;
         let quote = content
@@ -1629,13 +1596,7 @@ fn step_fields(
     if let Some(value) = reason_value {
         violations.keep(reason(value));
     }
-    violations.finish()?;
-    match (id, request_id, expected) {
-        (Some(id), Some(request_id), Some(expected)) => Ok((id, request_id, expected)),
-        _ => Err(ServiceError::Unexpected(
-            "validated fields missing".to_owned(),
-        )),
-    }
+    violations.finish_with(|| Some((id?, request_id?, expected?)))
 }
 
 /// Trims a page read with one extra row to `size` and returns the token of the next page

@@ -236,14 +236,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
             Some(parsed) => v.keep(parsed),
             None => Some(0),
         };
-        v.finish()?;
-        let (Some(text), Some(order), Some(page_size), Some(offset)) =
-            (text, order, page_size, offset)
-        else {
-            return Err(ServiceError::Unexpected(
-                "validated fields missing".to_owned(),
-            ));
-        };
+        let (text, order, page_size, offset) =
+            v.finish_with(|| Some((text?, order?, page_size?, offset?)))?;
         let reading = read_query(&text, &self.territory);
         // Explicit filters win over what the text says; only what is applied is echoed.
         let text_comune = reading.comune.filter(|_| served.is_none());
