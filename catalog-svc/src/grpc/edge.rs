@@ -1,0 +1,382 @@
+//! The edge: ids, request ids, etags, pages, contacts and texts parsed once with each problem
+//! naming its field, and the store's and the policy's refusals said on the wire.
+
+use super::*;
+
+/// The store's errors on the wire.
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> ServiceError {
+        match error {
+            StoreError::VersionConflict { entity, id } => ServiceError::Aborted {
+                reason: "ETAG_MISMATCH",
+                message: format!("{entity} {id} changed since it was read: read it again"),
+            },
+            StoreError::TaxCodeTaken(code) => ServiceError::AlreadyExists {
+                reason: "TAX_CODE_TAKEN",
+                message: format!("a provider with tax code {code} is already registered"),
+            },
+            StoreError::RequestRecorded(id) => ServiceError::AlreadyExists {
+                reason: "REQUEST_ID_REUSED",
+                message: format!("request id {id} was already used"),
+            },
+            other @ (StoreError::Corrupt { .. }
+            | StoreError::Database(_)
+            | StoreError::Connect(_)) => ServiceError::Unexpected(other.to_string()),
+        }
+    }
+}
+
+pub(super) fn denied(denial: Denied) -> ServiceError {
+    match denial {
+        Denied::Unauthenticated => ServiceError::Unauthenticated {
+            reason: "UNAUTHENTICATED",
+            message: "a bearer token is required".to_owned(),
+        },
+        other => ServiceError::PermissionDenied {
+            reason: other.code(),
+        },
+    }
+}
+
+pub(super) fn provider_not_found(id: &str) -> ServiceError {
+    ServiceError::NotFound {
+        resource: "provider",
+        id: id.to_owned(),
+    }
+}
+
+pub(super) fn listing_not_found(id: &str) -> ServiceError {
+    ServiceError::NotFound {
+        resource: "listing",
+        id: id.to_owned(),
+    }
+}
+
+pub(super) fn invalid_transition(message: String) -> ServiceError {
+    ServiceError::FailedPrecondition {
+        reason: "INVALID_TRANSITION",
+        message,
+        violations: Vec::new(),
+    }
+}
+
+pub(super) fn provider_id(value: &str, field: &str) -> Result<ProviderId, FieldViolation> {
+    ProviderId::parse(value.trim()).map_err(|e| FieldViolation::new(field, e))
+}
+
+pub(super) fn listing_id(value: &str, field: &str) -> Result<ListingId, FieldViolation> {
+    ListingId::parse(value.trim()).map_err(|e| FieldViolation::new(field, e))
+}
+
+pub(super) fn request_id(value: &str) -> Result<String, FieldViolation> {
+    let chars = value.chars().count();
+    if chars == 0 || chars > MAX_REQUEST_ID_CHARS || !value.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(FieldViolation::new(
+            "request_id",
+            format!("must be 1 to {MAX_REQUEST_ID_CHARS} printable ASCII characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+pub(super) fn reason(value: &str) -> Result<String, FieldViolation> {
+    convert::text(value, "reason", 1, REASON_MAX_CHARS)
+}
+
+/// The etag of a version.
+pub(super) fn etag(version: i64) -> String {
+    format!("v{version}")
+}
+
+/// The version an etag names: `None` for an empty etag (no check).
+pub(super) fn etag_version(value: &str, field: &str) -> Result<Option<i64>, FieldViolation> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value
+        .strip_prefix('v')
+        .and_then(|digits| digits.parse::<i64>().ok())
+        .filter(|version| *version > 0)
+        .map(Some)
+        .ok_or_else(|| FieldViolation::new(field, "is not an etag this service issued"))
+}
+
+pub(super) fn check_etag(
+    expected: Option<i64>,
+    version: i64,
+    entity: &str,
+    id: &str,
+) -> Result<(), ServiceError> {
+    match expected {
+        Some(expected) if expected != version => Err(ServiceError::Aborted {
+            reason: "ETAG_MISMATCH",
+            message: format!("{entity} {id} changed since it was read: read it again"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A page size: 0 is the default, above the maximum is the maximum, negative is refused.
+pub(super) fn page_size(value: i32) -> Result<i64, FieldViolation> {
+    match i64::from(value) {
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        size if size < 0 => Err(FieldViolation::new("page_size", "must not be negative")),
+        size => Ok(size.min(MAX_PAGE_SIZE)),
+    }
+}
+
+/// FNV-1a over the parts that define a list request: a page token carries it, so a token is only
+/// accepted with the filters (and the view) it was issued for.
+pub(super) fn fingerprint(parts: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain([0xff]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// An opaque page token: the filters' fingerprint and the last id returned, hex-encoded.
+pub(super) fn page_token(filters: u64, last_id: &str) -> String {
+    format!(
+        "{filters:016x}{}",
+        last_id
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+/// The last id of a page token, if it was issued for these filters.
+pub(super) fn read_page_token(token: &str, filters: u64) -> Result<Option<String>, FieldViolation> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || {
+        FieldViolation::new(
+            "page_token",
+            "is not a token from this listing's previous page",
+        )
+    };
+    if token.len() > 512 || !token.len().is_multiple_of(2) || !token.is_ascii() {
+        return Err(invalid());
+    }
+    let bytes: Vec<u8> = (0..token.len())
+        .step_by(2)
+        .map(|i| {
+            token
+                .get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(invalid)?;
+    let (head, id) = bytes.split_at_checked(8).ok_or_else(invalid)?;
+    let head: [u8; 8] = head.try_into().map_err(|_| invalid())?;
+    if u64::from_be_bytes(head) != filters || id.is_empty() {
+        return Err(invalid());
+    }
+    String::from_utf8(id.to_vec())
+        .map(Some)
+        .map_err(|_| invalid())
+}
+
+pub(super) fn text_or_empty(
+    value: &str,
+    field: &str,
+    max: usize,
+) -> Result<String, FieldViolation> {
+    convert::text(value, field, 0, max)
+}
+
+pub(super) fn email(value: &str, field: &str) -> Result<String, FieldViolation> {
+    let value = text_or_empty(value, field, EMAIL_MAX_CHARS)?;
+    if value.is_empty() {
+        return Ok(value);
+    }
+    let valid = value.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && domain.contains('.')
+            && !domain.contains('@')
+    }) && !value.chars().any(char::is_whitespace);
+    if valid {
+        Ok(value)
+    } else {
+        Err(FieldViolation::new(field, "is not an e-mail address"))
+    }
+}
+
+pub(super) fn phone(value: &str, field: &str) -> Result<String, FieldViolation> {
+    let value = text_or_empty(value, field, 30)?;
+    if value.is_empty() {
+        return Ok(value);
+    }
+    let digits = value.chars().filter(char::is_ascii_digit).count();
+    let allowed = value
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_digit() || c == ' ' || (c == '+' && i == 0));
+    if allowed && (6..=15).contains(&digits) {
+        Ok(value)
+    } else {
+        Err(FieldViolation::new(
+            field,
+            "must be 6 to 15 digits, with spaces and a leading + allowed",
+        ))
+    }
+}
+
+pub(super) fn website(value: &str, field: &str) -> Result<String, FieldViolation> {
+    let value = text_or_empty(value, field, URL_MAX_CHARS)?;
+    if value.is_empty() {
+        return Ok(value);
+    }
+    let host = value
+        .strip_prefix("https://")
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+    match host {
+        Some(host) if host.contains('.') && !value.chars().any(char::is_whitespace) => Ok(value),
+        _ => Err(FieldViolation::new(field, "must be an https:// address")),
+    }
+}
+
+/// The listing fields an update may name.
+pub(super) const WRITABLE_FIELDS: [&str; 14] = [
+    "title",
+    "description",
+    "category",
+    "subcategory",
+    "delivery",
+    "service_area",
+    "venue",
+    "schedule",
+    "booking_mode",
+    "eligibility_rules",
+    "pricing",
+    "cancellation_policy",
+    "languages",
+    "accessibility",
+];
+
+/// Copies one writable field from `from` to `to`.
+pub(super) fn copy_field(path: &str, from: &pb::Listing, to: &mut pb::Listing) {
+    match path {
+        "title" => to.title.clone_from(&from.title),
+        "description" => to.description.clone_from(&from.description),
+        "category" => to.category = from.category,
+        "subcategory" => to.subcategory.clone_from(&from.subcategory),
+        "delivery" => to.delivery.clone_from(&from.delivery),
+        "service_area" => to.service_area.clone_from(&from.service_area),
+        "venue" => to.venue.clone_from(&from.venue),
+        "schedule" => to.schedule.clone_from(&from.schedule),
+        "booking_mode" => to.booking_mode.clone_from(&from.booking_mode),
+        "eligibility_rules" => to.eligibility_rules.clone_from(&from.eligibility_rules),
+        "pricing" => to.pricing.clone_from(&from.pricing),
+        "cancellation_policy" => to.cancellation_policy.clone_from(&from.cancellation_policy),
+        "languages" => to.languages.clone_from(&from.languages),
+        "accessibility" => to.accessibility.clone_from(&from.accessibility),
+        _ => {}
+    }
+}
+
+/// The full method path of a catalogue RPC, as recorded with request ids.
+pub(super) fn method(name: &str) -> String {
+    format!("/{SERVICE_NAME}/{name}")
+}
+
+/// Converts a profile and checks it, naming the field.
+pub(super) fn profile(
+    value: Option<&welfare_proto::common::Profile>,
+) -> Result<welfare_core::eligibility::Profile, FieldViolation> {
+    let profile = convert::profile(value, "profile")?;
+    profile
+        .validate()
+        .map_err(|e| FieldViolation::new("profile", e))?;
+    Ok(profile)
+}
+
+/// The id, request id, etag (and reason, when the step needs one) of a curation request.
+pub(super) type StepFields<'a> = (&'a str, &'a str, &'a str, Option<&'a str>);
+
+/// Checks the fields of a curation request, naming each bad one.
+pub(super) fn step_fields(
+    (id, request_id_value, etag_value, reason_value): StepFields<'_>,
+) -> Result<(ListingId, String, Option<i64>), ServiceError> {
+    let mut violations = Violations::default();
+    let id = violations.keep(listing_id(id, "id"));
+    let request_id = violations.keep(request_id(request_id_value));
+    let expected = violations.keep(etag_version(etag_value, "etag"));
+    if let Some(value) = reason_value {
+        violations.keep(reason(value));
+    }
+    violations.finish_with(|| Some((id?, request_id?, expected?)))
+}
+
+/// Trims a page read with one extra row to `size` and returns the token of the next page
+/// (empty when this is the last).
+pub(super) fn next_token<T>(
+    records: &mut Vec<T>,
+    size: i64,
+    filters: u64,
+    id: impl Fn(&T) -> &str,
+) -> String {
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    if records.len() > size {
+        records.truncate(size);
+        records
+            .last()
+            .map(|last| page_token(filters, id(last)))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip_only_with_their_filters() {
+        let filters = fingerprint(&["listings", "public", "", "", "sanitario"]);
+        let token = page_token(filters, "0190f0e8-0000-7000-8000-000000000001");
+        assert_eq!(
+            read_page_token(&token, filters).expect("valid"),
+            Some("0190f0e8-0000-7000-8000-000000000001".to_owned())
+        );
+        let other = fingerprint(&["listings", "public", "", "", "trasporto"]);
+        assert!(read_page_token(&token, other).is_err());
+        for bad in ["zz", "0", &token[..token.len() - 1], "00000000000000000000"] {
+            assert!(read_page_token(bad, filters).is_err(), "{bad}");
+        }
+        assert_eq!(read_page_token("", filters).expect("empty"), None);
+    }
+
+    #[test]
+    fn contacts_are_checked() {
+        assert!(email("info@coop-arcobaleno.it", "e").is_ok());
+        assert!(email("", "e").is_ok());
+        for bad in ["info", "@x.it", "a@b", "a b@c.it", "a@.it"] {
+            assert!(email(bad, "e").is_err(), "{bad}");
+        }
+        assert!(phone("+39 0371 123456", "p").is_ok());
+        assert!(phone("12", "p").is_err());
+        assert!(phone("0371-123456", "p").is_err());
+        assert!(website("https://www.comune.lodi.it/servizi", "w").is_ok());
+        assert!(website("http://www.comune.lodi.it", "w").is_err());
+        assert!(website("https://localhost", "w").is_err());
+    }
+
+    #[test]
+    fn etags_name_versions() {
+        assert_eq!(etag_version("", "etag").expect("empty"), None);
+        assert_eq!(etag_version(&etag(7), "etag").expect("valid"), Some(7));
+        for bad in ["7", "v", "v-1", "v0", "W/\"v1\""] {
+            assert!(etag_version(bad, "etag").is_err(), "{bad}");
+        }
+    }
+}
