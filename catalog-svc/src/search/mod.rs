@@ -6,10 +6,10 @@
 //! for the person with `welfare-core`, and post-filters exactly what an index can only
 //! approximate (eligibility for a profile, the price a profile pays).
 
-mod bits;
 pub mod embedded;
 pub mod indexer;
 pub mod meili;
+mod slot_set;
 
 use std::future::Future;
 
