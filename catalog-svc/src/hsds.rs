@@ -231,16 +231,20 @@ fn organization(provider: &ProviderRecord) -> Value {
         "tax_id": provider.tax_id.as_str(),
         "legal_status": provider.kind.label_it(),
     });
-    put_text(&mut value, "email", &provider.contact_email);
-    put_text(&mut value, "website", &provider.website_url);
-    if !provider.contact_phone.is_empty() {
+    if let Some(email) = &provider.contact_email {
+        put_text(&mut value, "email", email.as_str());
+    }
+    if let Some(website) = &provider.website_url {
+        put_text(&mut value, "website", website.as_str());
+    }
+    if let Some(phone) = &provider.contact_phone {
         put(
             &mut value,
             "phones",
             json!([{
                 "id": derived_uuid(&id, "phone"),
                 "organization_id": id,
-                "number": provider.contact_phone,
+                "number": phone.as_str(),
             }]),
         );
     }

@@ -16,6 +16,7 @@
 //! | [`territory`] | the comuni of an Ambito, name lookup, distances |
 //! | [`category`] | the six categories, subcategories, synonyms, TUIR letters |
 //! | [`provider`] | provider kinds, tax code and VAT number checks, vetting |
+//! | [`contact`] | e-mail addresses, phone numbers and websites, parsed once |
 //! | [`listing`] | listing content and validation, curation workflow, freshness |
 //! | [`eligibility`] | rules, profiles, decisions with reasons |
 //! | [`pricing`] | free, fixed and ISEE-band prices, resident discount, quotes |
@@ -95,6 +96,7 @@ pub mod assess;
 pub mod auth;
 pub mod booking;
 pub mod category;
+pub mod contact;
 pub mod eligibility;
 pub mod ids;
 pub mod listing;

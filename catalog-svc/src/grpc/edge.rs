@@ -2,6 +2,9 @@
 //! naming its field, and the store's and the policy's refusals said on the wire.
 
 use super::*;
+use welfare_core::contact::{
+    ContactError, EMAIL_MAX_CHARS, Email, PHONE_MAX_CHARS, Phone, URL_MAX_CHARS, Website,
+};
 
 /// The store's errors on the wire.
 impl From<StoreError> for ServiceError {
@@ -191,57 +194,32 @@ pub(super) fn text_or_empty(
     convert::text(value, field, 0, max)
 }
 
-pub(super) fn email(value: &str, field: &str) -> Result<String, FieldViolation> {
-    let value = text_or_empty(value, field, EMAIL_MAX_CHARS)?;
-    if value.is_empty() {
-        return Ok(value);
+/// An optional contact detail: empty for none, else parsed by `welfare-core`.
+fn contact<T>(
+    value: &str,
+    field: &str,
+    max: usize,
+    parse: fn(&str) -> Result<T, ContactError>,
+) -> Result<Option<T>, FieldViolation> {
+    let text = text_or_empty(value, field, max)?;
+    if text.is_empty() {
+        return Ok(None);
     }
-    let valid = value.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && domain.contains('.')
-            && !domain.contains('@')
-    }) && !value.chars().any(char::is_whitespace);
-    if valid {
-        Ok(value)
-    } else {
-        Err(FieldViolation::new(field, "is not an e-mail address"))
-    }
+    parse(&text)
+        .map(Some)
+        .map_err(|e| FieldViolation::new(field, e))
 }
 
-pub(super) fn phone(value: &str, field: &str) -> Result<String, FieldViolation> {
-    let value = text_or_empty(value, field, 30)?;
-    if value.is_empty() {
-        return Ok(value);
-    }
-    let digits = value.chars().filter(char::is_ascii_digit).count();
-    let allowed = value
-        .chars()
-        .enumerate()
-        .all(|(i, c)| c.is_ascii_digit() || c == ' ' || (c == '+' && i == 0));
-    if allowed && (6..=15).contains(&digits) {
-        Ok(value)
-    } else {
-        Err(FieldViolation::new(
-            field,
-            "must be 6 to 15 digits, with spaces and a leading + allowed",
-        ))
-    }
+pub(super) fn email(value: &str, field: &str) -> Result<Option<Email>, FieldViolation> {
+    contact(value, field, EMAIL_MAX_CHARS, Email::parse)
 }
 
-pub(super) fn website(value: &str, field: &str) -> Result<String, FieldViolation> {
-    let value = text_or_empty(value, field, URL_MAX_CHARS)?;
-    if value.is_empty() {
-        return Ok(value);
-    }
-    let host = value
-        .strip_prefix("https://")
-        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
-    match host {
-        Some(host) if host.contains('.') && !value.chars().any(char::is_whitespace) => Ok(value),
-        _ => Err(FieldViolation::new(field, "must be an https:// address")),
-    }
+pub(super) fn phone(value: &str, field: &str) -> Result<Option<Phone>, FieldViolation> {
+    contact(value, field, PHONE_MAX_CHARS, Phone::parse)
+}
+
+pub(super) fn website(value: &str, field: &str) -> Result<Option<Website>, FieldViolation> {
+    contact(value, field, URL_MAX_CHARS, Website::parse)
 }
 
 /// The listing fields an update may name.
@@ -359,7 +337,11 @@ mod tests {
     #[test]
     fn contacts_are_checked() {
         assert!(email("info@coop-arcobaleno.it", "e").is_ok());
-        assert!(email("", "e").is_ok());
+        assert_eq!(email("", "e"), Ok(None));
+        assert_eq!(
+            email("info", "provider.contact_email").map_err(|v| v.field),
+            Err("provider.contact_email".to_owned())
+        );
         for bad in ["info", "@x.it", "a@b", "a b@c.it", "a@.it"] {
             assert!(email(bad, "e").is_err(), "{bad}");
         }

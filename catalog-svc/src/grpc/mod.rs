@@ -58,9 +58,6 @@ pub const MAX_REQUEST_ID_CHARS: usize = 64;
 /// Display names of providers.
 pub const NAME_MIN_CHARS: usize = 3;
 pub const NAME_MAX_CHARS: usize = 200;
-/// Contact fields.
-pub const EMAIL_MAX_CHARS: usize = 254;
-pub const URL_MAX_CHARS: usize = 2_000;
 /// How often a change that lost a race without an etag is re-applied before giving up.
 const CONFLICT_RETRIES: usize = 3;
 

@@ -18,9 +18,9 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
             tax_code: record.tax_id.as_str().to_owned(),
             runts_number,
             comune_istat_code,
-            contact_email: record.contact_email.clone(),
-            contact_phone: record.contact_phone.clone(),
-            website_url: record.website_url.clone(),
+            contact_email: contact_string(record.contact_email.as_ref()),
+            contact_phone: contact_string(record.contact_phone.as_ref()),
+            website_url: contact_string(record.website_url.as_ref()),
             state: state.into(),
             state_reason: record.state_reason.clone(),
             create_time: Some(convert::timestamp_to_proto(record.created_at)),
@@ -137,4 +137,9 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         }
         .into())
     }
+}
+
+/// A contact detail on the wire: empty for none.
+fn contact_string<T: AsRef<str>>(value: Option<&T>) -> String {
+    value.map_or_else(String::new, |v| v.as_ref().to_owned())
 }

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row, ValueRef};
 use welfare_core::category::Category;
+use welfare_core::contact::{Email, Phone, Website};
 use welfare_core::ids::{ListingId, ProviderId};
 use welfare_core::listing::{Listing, ListingContent, ListingStatus};
 use welfare_core::provider::{ProviderKind, ProviderStatus, RuntsNumber, TaxId};
@@ -64,9 +65,9 @@ pub struct ProviderRecord {
     pub display_name: String,
     pub kind: ProviderKind,
     pub tax_id: TaxId,
-    pub contact_email: String,
-    pub contact_phone: String,
-    pub website_url: String,
+    pub contact_email: Option<Email>,
+    pub contact_phone: Option<Phone>,
+    pub website_url: Option<Website>,
     pub status: ProviderStatus,
     /// Why it was suspended; empty otherwise.
     pub state_reason: String,

@@ -77,9 +77,9 @@ impl ProviderRow {
             status: ProviderStatus::from_code(&self.status)
                 .ok_or_else(|| corrupt(format!("unknown status {:?}", self.status)))?,
             display_name: self.display_name,
-            contact_email: self.contact_email,
-            contact_phone: self.contact_phone,
-            website_url: self.website_url,
+            contact_email: stored_contact(&self.contact_email, Email::parse)?,
+            contact_phone: stored_contact(&self.contact_phone, Phone::parse)?,
+            website_url: stored_contact(&self.website_url, Website::parse)?,
             state_reason: self.state_reason,
             registered_by: self.registered_by,
             version: self.version,
@@ -234,4 +234,24 @@ pub(super) fn fetched(row: &AnyRow) -> Result<Fetched, StoreError> {
         })?,
         provider_status: provider_status(row)?,
     })
+}
+
+/// A stored contact detail: empty for none; anything else must parse.
+fn stored_contact<T>(
+    text: &str,
+    parse: fn(&str) -> Result<T, welfare_core::contact::ContactError>,
+) -> Result<Option<T>, StoreError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    parse(text).map(Some).map_err(|e| StoreError::Corrupt {
+        entity: "provider contact",
+        id: text.to_owned(),
+        problem: e.to_string(),
+    })
+}
+
+/// A contact detail as stored: empty for none.
+pub(super) fn contact_text<T: AsRef<str>>(value: Option<&T>) -> &str {
+    value.map_or("", AsRef::as_ref)
 }
