@@ -128,10 +128,16 @@ fn bench(c: &mut Criterion) {
             let mut eligible = 0usize;
             let mut due = 0i64;
             for listing in &listings {
-                let assessment =
-                    assess(listing, black_box(&profile), 2, &territory, wallet).expect("quote");
+                let assessment = assess(
+                    &listing.eligibility,
+                    &listing.pricing,
+                    black_box(&profile),
+                    2,
+                    &territory,
+                    wallet,
+                );
                 eligible += usize::from(assessment.decision.is_eligible());
-                due += assessment.quote.due_from_family.cents();
+                due += assessment.quote.expect("quote").due_from_family.cents();
             }
             black_box((eligible, due))
         })

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use prost::Message;
 use tonic::{Request, Response, Status};
+use welfare_core::assess::{Assessment, assess};
 use welfare_core::auth::{Action, Denied, Principal, Resource, authorize};
 use welfare_core::ids::{ListingId, ProviderId};
 use welfare_core::listing::{
@@ -690,11 +691,15 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         let (id, profile, wallet) = violations.finish_with(|| Some((id?, profile?, wallet?)))?;
         let (record, _) = self.visible_listing(&principal, &id, self.now()).await?;
         let content = &record.listing.content;
-        let quote = content
-            .pricing
-            .quote(&profile, message.quantity, &self.territory, wallet)
-            .map_err(|e| ServiceError::invalid("quantity", e))?;
-        let decision = content.eligibility.evaluate(&profile, &self.territory);
+        let Assessment { decision, quote } = assess(
+            &content.eligibility,
+            &content.pricing,
+            &profile,
+            message.quantity,
+            &self.territory,
+            wallet,
+        );
+        let quote = quote.map_err(|e| ServiceError::invalid("quantity", e))?;
         Ok(Response::new(pb::QuoteListingResponse {
             quote: Some(convert::quote_to_proto(&quote)),
             decision: Some(convert::decision_to_proto(&decision)),

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use prost::Message;
 use welfare_core::Money;
+use welfare_core::assess::{Assessment, assess};
 use welfare_core::category::Subcategory;
 use welfare_core::eligibility::{Decision, Profile};
 use welfare_core::listing::FieldViolation;
@@ -375,10 +376,21 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                     continue;
                 }
                 let content = &record.listing.content;
-                let decision = checked
-                    .profile
-                    .as_ref()
-                    .map(|p| content.eligibility.evaluate(p, &self.territory));
+                // The decision and the quote for the person, together, by `welfare-core`.
+                let assessment = checked.profile.as_ref().map(|p| {
+                    assess(
+                        &content.eligibility,
+                        &content.pricing,
+                        p,
+                        checked.quantity,
+                        &self.territory,
+                        checked.wallet,
+                    )
+                });
+                let (decision, quote) = match assessment {
+                    Some(Assessment { decision, quote }) => (Some(decision), quote.ok()),
+                    None => (None, None),
+                };
                 if checked.eligible_only && !matches!(decision, Some(Decision::Eligible)) {
                     continue;
                 }
@@ -391,12 +403,6 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                         continue;
                     }
                 }
-                let quote = checked.profile.as_ref().and_then(|p| {
-                    content
-                        .pricing
-                        .quote(p, checked.quantity, &self.territory, checked.wallet)
-                        .ok()
-                });
                 hits.push(pb::SearchHit {
                     listing: Some(self.listing_to_proto(&record, now)),
                     score: hit.score,
