@@ -38,14 +38,13 @@ use welfare_runtime::uuid::new_uuid;
 
 mod edge;
 mod idempotency;
-mod listing_cache;
 mod listings;
 mod providers;
 mod search;
 
 use crate::store::{
-    CatalogStore, Change, ListingQuery, ListingRecord, OutboxEvent, ProviderQuery, ProviderRecord,
-    RecordedRequest, StoreError, Topic, Visibility,
+    CatalogStore, Change, CurrentListings, ListingQuery, ListingRecord, OutboxEvent, ProviderQuery,
+    ProviderRecord, RecordedRequest, StoreError, Topic, Visibility,
 };
 use edge::*;
 
@@ -88,9 +87,8 @@ pub struct CatalogApi<S, I> {
     index: I,
     territory: Arc<Territory>,
     clock: Clock,
-    /// The listings searches read, decoded, for the next searches: used as they are when the
-    /// store has counted no change since they were checked, else checked against its version.
-    listings: Arc<listing_cache::ListingCache>,
+    /// The current records of the listings a search finds (kept copies, checked by the store).
+    current: CurrentListings<S>,
 }
 
 impl<S: std::fmt::Debug, I> std::fmt::Debug for CatalogApi<S, I> {
@@ -105,11 +103,11 @@ impl<S: std::fmt::Debug, I> std::fmt::Debug for CatalogApi<S, I> {
 impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
     pub fn new(store: S, index: I, territory: Arc<Territory>, clock: Clock) -> CatalogApi<S, I> {
         CatalogApi {
+            current: CurrentListings::new(store.clone()),
             store,
             index,
             territory,
             clock,
-            listings: Arc::default(),
         }
     }
 

@@ -1,12 +1,10 @@
 //! `SearchListings`: the request checked field by field, the query text read for a comune and
 //! an age (explicit filters win), the index asked, and every hit shown as the store has it now
-//! (`listing_cache`: a copy kept from an earlier search when nothing has been written since,
-//! else checked with the store) and evaluated for the person by `welfare-core`. What an index
+//! (`store::CurrentListings`: a copy kept from an earlier search when nothing has been written
+//! since, else checked with the store) and evaluated for the person by `welfare-core`. What an index
 //! can only approximate — eligibility for a profile, the price the profile pays — is
 //! post-filtered exactly, reading further into the index until the page is full (the page token
 //! remembers how far).
-
-use std::sync::Arc;
 
 use prost::Message;
 use welfare_core::Money;
@@ -21,12 +19,11 @@ use welfare_proto::catalog as pb;
 use welfare_proto::convert;
 use welfare_runtime::ServiceError;
 
-use super::listing_cache::Kept;
 use super::{
     CatalogApi, Violations, listing_id, page_token, profile, provider_id, read_page_token,
 };
 use crate::search::{IndexError, IndexQuery, Order, SearchIndex};
-use crate::store::{CatalogStore, Fetched, ListingRecord};
+use crate::store::CatalogStore;
 
 /// The longest query text.
 pub(crate) const MAX_QUERY_CHARS: usize = 200;
@@ -326,45 +323,9 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                         .take(wanted)
                         .filter_map(|h| listing_id(&h.id, "id").ok())
                         .collect();
-                    // The count before the store: a change committed after this point leaves
-                    // the copies read now marked with an older count, so the next search asks.
-                    let changes = self.store.change_count();
-                    let lookup = self.listings.lookup(&ids, changes);
-                    let (unchanged, mut kept, mut read) = (lookup.current.len(), 0, 0);
-                    for current in lookup.current {
-                        loaded.insert(
-                            current.record.listing.id.to_string(),
-                            (current.record, current.provider_status),
-                        );
-                    }
-                    let mut held = lookup.held;
-                    let fetched = if lookup.wanted.is_empty() {
-                        Vec::new()
-                    } else {
-                        self.store.listings_by_id(&lookup.wanted).await?
-                    };
-                    for fetched in fetched {
-                        let (record, status) = match fetched {
-                            Fetched::Held {
-                                id,
-                                provider_status,
-                            } => match held.remove(&id) {
-                                Some(record) => {
-                                    kept += 1;
-                                    (record, provider_status)
-                                }
-                                None => continue,
-                            },
-                            Fetched::Read(record, status) => {
-                                read += 1;
-                                (Arc::<ListingRecord>::from(record), status)
-                            }
-                        };
-                        self.listings
-                            .keep(Kept::new(Arc::clone(&record), status, changes));
+                    for (record, status) in self.current.current(&ids).await? {
                         loaded.insert(record.listing.id.to_string(), (record, status));
                     }
-                    crate::metrics::hit_listings(unchanged as u64, kept, read);
                 }
                 let Some((record, provider_status)) = loaded.remove(&hit.id) else {
                     continue;

@@ -283,11 +283,13 @@ pub trait CatalogStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<OutboxEntry>, StoreError>> + Send;
 }
 
+mod cache;
 mod changes;
 mod readers;
 mod rows;
 mod sql;
 
+pub use cache::CurrentListings;
 pub use sql::SqlStore;
 /// Which database the store runs on.
 pub use welfare_storage::Backend;

@@ -1,9 +1,13 @@
-//! The listings a search has read, kept decoded for the next searches with their provider's
-//! status, each as of the store's change count when it was checked. A kept copy checked at the
-//! store's current count is used as it is: nothing has been written since. Otherwise the search
-//! asks the store about the listing, and reads its whole row only if the stored version is not
-//! the one kept here. Without a change count (PostgreSQL) every search asks: the cache then
-//! saves reading and decoding the listing's content, never the check that it is current.
+//! The current records of listings, for searches: [`CurrentListings::current`] is the one call a
+//! search makes, and the whole protocol that keeps its answers current lives here, beside the
+//! store.
+//!
+//! The listings read are kept decoded with their provider's status, each as of the store's
+//! change count when it was checked. A kept copy checked at the store's current count is used
+//! as it is: nothing has been written since. Otherwise the store is asked about the listing,
+//! and its whole row read only if the stored version is not the one kept here. Without a change
+//! count (PostgreSQL) every call asks: the cache then saves reading and decoding the listing's
+//! content, never the check that it is current.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use welfare_core::ids::ListingId;
 use welfare_core::provider::ProviderStatus;
 
-use crate::store::{ListingRecord, Wanted};
+use crate::store::{CatalogStore, Fetched, ListingRecord, StoreError, Wanted};
 
 /// Listings per generation: the cache holds at most twice as many.
 pub(crate) const GENERATION: usize = 5_000;
@@ -144,6 +148,68 @@ impl Generations {
         }
         self.old.remove(id);
         self.young.insert(id.clone(), kept);
+    }
+}
+
+/// The current records of listings: a store and the copies kept of what it returned.
+#[derive(Debug, Clone)]
+pub struct CurrentListings<S> {
+    store: S,
+    kept: Arc<ListingCache>,
+}
+
+impl<S: CatalogStore> CurrentListings<S> {
+    pub fn new(store: S) -> CurrentListings<S> {
+        CurrentListings {
+            store,
+            kept: Arc::default(),
+        }
+    }
+
+    /// The current record of each listing of `ids` that exists, with its provider's status
+    /// now (in no particular order): a kept copy when the store has counted no change since it
+    /// was checked, or when the store reports it still at the kept version; else read.
+    pub async fn current(
+        &self,
+        ids: &[ListingId],
+    ) -> Result<Vec<(Arc<ListingRecord>, ProviderStatus)>, StoreError> {
+        // The count before the store: a change committed after this point leaves the copies
+        // read now marked with an older count, so the next call asks.
+        let changes = self.store.change_count();
+        let lookup = self.kept.lookup(ids, changes);
+        let unchanged = lookup.current.len();
+        let (mut confirmed, mut read) = (0, 0);
+        let mut found: Vec<_> = lookup
+            .current
+            .into_iter()
+            .map(|current| (current.record, current.provider_status))
+            .collect();
+        let mut held = lookup.held;
+        if !lookup.wanted.is_empty() {
+            for fetched in self.store.listings_by_id(&lookup.wanted).await? {
+                let (record, status) = match fetched {
+                    Fetched::Held {
+                        id,
+                        provider_status,
+                    } => match held.remove(&id) {
+                        Some(record) => {
+                            confirmed += 1;
+                            (record, provider_status)
+                        }
+                        None => continue,
+                    },
+                    Fetched::Read(record, status) => {
+                        read += 1;
+                        (Arc::<ListingRecord>::from(record), status)
+                    }
+                };
+                self.kept
+                    .keep(Kept::new(Arc::clone(&record), status, changes));
+                found.push((record, status));
+            }
+        }
+        crate::metrics::hit_listings(unchanged as u64, confirmed, read);
+        Ok(found)
     }
 }
 
