@@ -1,14 +1,13 @@
 //! The catalogue service's configuration: the runtime's sections plus its database and
 //! territory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 use welfare_core::territory::{DEFAULT_FRESHNESS_WINDOW_DAYS, Territory};
 use welfare_runtime::config::{
-    AuthConfig, ConfigError, LimitsConfig, RuntimeConfig, Secret, ServerConfig, TelemetryConfig,
-    load,
+    AuthConfig, LimitsConfig, Secret, ServerConfig, ServiceConfig, TelemetryConfig,
 };
 
 use crate::search::meili::MeiliConfig;
@@ -151,25 +150,17 @@ impl TerritoryConfig {
     }
 }
 
-impl CatalogConfig {
-    pub fn load(file: Option<&Path>) -> Result<CatalogConfig, ConfigError> {
-        load(file, "lodiwelfare", std::env::vars())
-    }
-
-    /// The runtime's part.
-    pub fn runtime(&self) -> RuntimeConfig {
-        RuntimeConfig {
-            server: self.server.clone(),
-            telemetry: self.telemetry.clone(),
-            auth: self.auth.clone(),
-            limits: self.limits.clone(),
-        }
+impl ServiceConfig for CatalogConfig {
+    fn runtime_sections(&self) -> (&ServerConfig, &TelemetryConfig, &AuthConfig, &LimitsConfig) {
+        (&self.server, &self.telemetry, &self.auth, &self.limits)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+    use welfare_runtime::config::load;
 
     #[test]
     fn the_shipped_deployment_configuration_is_valid() {

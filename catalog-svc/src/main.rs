@@ -15,6 +15,7 @@ use catalog_svc::search::indexer::Indexer;
 use catalog_svc::search::meili::{MeiliIndex, Tuning};
 use catalog_svc::startup;
 use welfare_runtime::clock::system_clock;
+use welfare_runtime::config::ServiceConfig;
 use welfare_runtime::telemetry::Telemetry;
 use welfare_runtime::{Application, shutdown_signal};
 

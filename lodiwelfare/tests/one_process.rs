@@ -5,8 +5,6 @@
 
 use std::sync::Arc;
 
-use tonic::Request;
-use tonic::metadata::MetadataValue;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 use welfare_proto::catalog::ListCategoriesRequest;
@@ -15,20 +13,20 @@ use welfare_proto::wallet::wallet_service_client::WalletServiceClient;
 use welfare_proto::wallet::{GetPlanRequest, ListPlansRequest};
 use welfare_runtime::Application;
 use welfare_runtime::clock::system_clock;
-use welfare_runtime::config::Secret;
+use welfare_runtime::config::{Secret, ServiceConfig};
+use welfare_runtime::testing::{Tenant, signed_token, with_bearer};
 
 const SECRET: &str = "one-process-tests-hs256-secret-of-32-bytes";
 
 fn admin_token() -> String {
     let exp = system_clock()().unix_seconds() + 3_600;
-    let claims = serde_json::json!({"sub": "hr-acme", "iss": "lodiwelfare", "aud": "lodiwelfare",
-        "exp": exp, "roles": ["company_admin"], "company_id": "acme"});
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    signed_token(
+        SECRET,
+        "hr-acme",
+        &["company_admin"],
+        Tenant::Company("acme"),
+        exp,
     )
-    .expect("token")
 }
 
 #[tokio::test]
@@ -96,13 +94,12 @@ async fn catalogue_and_wallet_serve_from_one_process_on_one_port() {
         .await
         .expect_err("no token");
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
-    let mut request = Request::new(ListPlansRequest {
-        company_id: "acme".to_owned(),
-        ..Default::default()
-    });
-    request.metadata_mut().insert(
-        "authorization",
-        MetadataValue::try_from(format!("Bearer {}", admin_token())).expect("ascii"),
+    let request = with_bearer(
+        ListPlansRequest {
+            company_id: "acme".to_owned(),
+            ..Default::default()
+        },
+        &admin_token(),
     );
     let plans = wallets
         .list_plans(request)
@@ -111,16 +108,12 @@ async fn catalogue_and_wallet_serve_from_one_process_on_one_port() {
         .into_inner();
     assert!(plans.plans.is_empty());
     let missing = wallets
-        .get_plan({
-            let mut r = Request::new(GetPlanRequest {
+        .get_plan(with_bearer(
+            GetPlanRequest {
                 id: "no-such-plan".to_owned(),
-            });
-            r.metadata_mut().insert(
-                "authorization",
-                MetadataValue::try_from(format!("Bearer {}", admin_token())).expect("ascii"),
-            );
-            r
-        })
+            },
+            &admin_token(),
+        ))
         .await
         .expect_err("missing plan");
     assert_eq!(missing.code(), tonic::Code::NotFound);

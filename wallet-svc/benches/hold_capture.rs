@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tonic::Request;
-use tonic::metadata::MetadataValue;
 use wallet_svc::grpc::{WalletApi, system_clock};
 use wallet_svc::ledger::Ledger;
 use welfare_proto::common;
@@ -29,6 +28,7 @@ use welfare_proto::wallet::wallet_service_client::WalletServiceClient;
 use welfare_proto::wallet::*;
 use welfare_runtime::Application;
 use welfare_runtime::config::{RuntimeConfig, Secret};
+use welfare_runtime::testing::{Tenant, signed_token, with_bearer};
 
 const SECRET: &str = "wallet-benchmark-hs256-secret-of-32-bytes";
 const WALLETS: usize = 10_000;
@@ -41,33 +41,13 @@ fn env_number(name: &str, default: u64) -> u64 {
 }
 
 fn token(subject: &str, role: &str, company: Option<&str>) -> String {
-    let exp = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs(),
-    )
-    .expect("fits")
-        + 86_400;
-    let mut claims = serde_json::json!({"sub": subject, "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": exp, "roles": [role]});
-    if let Some(company) = company {
-        claims["company_id"] = serde_json::json!(company);
-    }
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("token")
+    let now = welfare_runtime::clock::system_clock()().unix_seconds();
+    let tenant = company.map_or(Tenant::None, Tenant::Company);
+    signed_token(SECRET, subject, &[role], tenant, now + 86_400)
 }
 
 fn call<T>(message: T, bearer: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        MetadataValue::try_from(format!("Bearer {bearer}")).expect("ascii"),
-    );
-    request
+    with_bearer(message, bearer)
 }
 
 fn eur(cents: i64) -> Option<common::Money> {

@@ -1,10 +1,8 @@
 //! The wallet service's configuration: the runtime's sections plus its database and sweeper.
 
-use std::path::Path;
-
 use serde::Deserialize;
 use welfare_runtime::config::{
-    AuthConfig, ConfigError, LimitsConfig, RuntimeConfig, ServerConfig, TelemetryConfig, load,
+    AuthConfig, LimitsConfig, ServerConfig, ServiceConfig, TelemetryConfig,
 };
 
 /// Everything `wallet-svc` reads, from defaults, `--config FILE` and `LODIWELFARE__…` variables.
@@ -50,25 +48,17 @@ impl Default for SweeperConfig {
     }
 }
 
-impl WalletConfig {
-    pub fn load(file: Option<&Path>) -> Result<WalletConfig, ConfigError> {
-        load(file, "lodiwelfare", std::env::vars())
-    }
-
-    /// The runtime's part.
-    pub fn runtime(&self) -> RuntimeConfig {
-        RuntimeConfig {
-            server: self.server.clone(),
-            telemetry: self.telemetry.clone(),
-            auth: self.auth.clone(),
-            limits: self.limits.clone(),
-        }
+impl ServiceConfig for WalletConfig {
+    fn runtime_sections(&self) -> (&ServerConfig, &TelemetryConfig, &AuthConfig, &LimitsConfig) {
+        (&self.server, &self.telemetry, &self.auth, &self.limits)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+    use welfare_runtime::config::load;
 
     #[test]
     fn the_shipped_deployment_configuration_is_valid() {

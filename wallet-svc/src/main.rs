@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use wallet_svc::config::WalletConfig;
 use wallet_svc::grpc::system_clock;
 use wallet_svc::startup;
+use welfare_runtime::config::ServiceConfig;
 use welfare_runtime::telemetry::Telemetry;
 use welfare_runtime::{Application, shutdown_signal};
 

@@ -175,6 +175,32 @@ pub struct RuntimeConfig {
     pub limits: LimitsConfig,
 }
 
+/// A service's whole configuration: the runtime's four sections beside its own, loaded from
+/// defaults, `--config FILE` and `LODIWELFARE__…` variables.
+pub trait ServiceConfig: DeserializeOwned {
+    /// The runtime's sections, as the service's configuration holds them.
+    fn runtime_sections(&self) -> (&ServerConfig, &TelemetryConfig, &AuthConfig, &LimitsConfig);
+
+    /// Loads the configuration: defaults, then `file`, then the environment.
+    fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        load(file, ENV_PREFIX, std::env::vars())
+    }
+
+    /// The runtime's part.
+    fn runtime(&self) -> RuntimeConfig {
+        let (server, telemetry, auth, limits) = self.runtime_sections();
+        RuntimeConfig {
+            server: server.clone(),
+            telemetry: telemetry.clone(),
+            auth: auth.clone(),
+            limits: limits.clone(),
+        }
+    }
+}
+
+/// The prefix of the environment variables that configure a service (`LODIWELFARE__…`).
+pub const ENV_PREFIX: &str = "lodiwelfare";
+
 /// Where to listen and how to stop.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -30,6 +30,8 @@ pub mod rate_limit;
 pub mod server;
 pub mod tasks;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod timeout;
 pub mod uuid;
 

@@ -15,8 +15,6 @@ use catalog_svc::search::embedded::EmbeddedIndex;
 use catalog_svc::search::indexer::Indexer;
 use catalog_svc::search::meili::{MeiliConfig, MeiliIndex, Tuning};
 use catalog_svc::store::{CatalogStore, SqlStore};
-use serde_json::json;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
 use tonic_types::StatusExt;
@@ -27,6 +25,7 @@ use welfare_proto::catalog::*;
 use welfare_proto::common;
 use welfare_runtime::Application;
 use welfare_runtime::config::{RuntimeConfig, Secret};
+use welfare_runtime::testing::{Tenant, signed_token, with_bearer};
 use welfare_storage::Backend;
 use welfare_storage::testing::{fresh_postgres_url, fresh_sqlite_url, unique_name};
 
@@ -203,17 +202,9 @@ pub async fn meili(index: &str, tuning: Tuning) -> Option<MeiliIndex> {
 }
 
 pub fn token(subject: &str, roles: &[&str], provider: Option<&str>) -> String {
+    let tenant = provider.map_or(Tenant::None, Tenant::Provider);
     let exp = start().unix_seconds() + 10 * 365 * 86_400;
-    let mut claims = json!({"sub": subject, "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": exp, "roles": roles});
-    if let Some(provider) = provider {
-        claims["provider_id"] = json!(provider);
-    }
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("encode")
+    signed_token(SECRET, subject, roles, tenant, exp)
 }
 
 pub fn curator() -> String {
@@ -234,12 +225,7 @@ pub fn citizen() -> String {
 
 /// A request with a bearer token.
 pub fn call<T>(message: T, bearer: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        MetadataValue::try_from(format!("Bearer {bearer}")).expect("ascii"),
-    );
-    request
+    with_bearer(message, bearer)
 }
 
 pub fn reason(status: &Status) -> String {

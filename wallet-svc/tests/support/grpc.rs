@@ -4,8 +4,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use serde_json::json;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
 use tonic_types::StatusExt;
@@ -17,6 +15,7 @@ use welfare_proto::wallet::wallet_service_client::WalletServiceClient;
 use welfare_proto::wallet::*;
 use welfare_runtime::Application;
 use welfare_runtime::config::{RuntimeConfig, Secret};
+use welfare_runtime::testing::{Tenant, signed_token, with_bearer};
 
 pub const SECRET: &str = "wallet-service-tests-hs256-secret-of-32b";
 
@@ -77,17 +76,9 @@ pub async fn serve_with(
 }
 
 pub fn token(subject: &str, roles: &[&str], company: Option<&str>) -> String {
+    let tenant = company.map_or(Tenant::None, Tenant::Company);
     let exp = today().unix_seconds() + 10 * 365 * 86_400;
-    let mut claims = json!({"sub": subject, "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": exp, "roles": roles});
-    if let Some(company) = company {
-        claims["company_id"] = json!(company);
-    }
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("encode")
+    signed_token(SECRET, subject, roles, tenant, exp)
 }
 
 pub fn admin() -> String {
@@ -103,12 +94,7 @@ pub fn employee(name: &str) -> String {
 }
 
 pub fn call<T>(message: T, bearer: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        MetadataValue::try_from(format!("Bearer {bearer}")).expect("ascii"),
-    );
-    request
+    with_bearer(message, bearer)
 }
 
 pub fn eur(cents: i64) -> Option<common::Money> {

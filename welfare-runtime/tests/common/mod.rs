@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::sync::oneshot;
-use tonic::metadata::MetadataValue;
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 use tonic_types::StatusExt;
@@ -14,6 +12,7 @@ use welfare_proto::booking::booking_service_client::BookingServiceClient;
 use welfare_proto::booking::booking_service_server::{BookingService, BookingServiceServer};
 use welfare_proto::booking::*;
 use welfare_runtime::config::{RuntimeConfig, Secret};
+use welfare_runtime::testing::{Tenant, signed_token, with_bearer};
 use welfare_runtime::{Application, ServiceError, ServiceSet};
 
 pub const SECRET: &str = "runtime-tests-hs256-secret-32-bytes-long";
@@ -165,6 +164,7 @@ pub fn now() -> i64 {
     .expect("fits")
 }
 
+/// A token of any claims, valid or not: the suites try malformed ones too.
 pub fn token_with(claims: serde_json::Value, secret: &str) -> String {
     jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
@@ -175,17 +175,11 @@ pub fn token_with(claims: serde_json::Value, secret: &str) -> String {
 }
 
 pub fn token(subject: &str) -> String {
-    token_with(
-        json!({"sub": subject, "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": now() + 600, "roles": ["citizen"]}),
-        SECRET,
-    )
+    signed_token(SECRET, subject, &["citizen"], Tenant::None, now() + 600)
 }
 
 pub fn authorized<T>(message: T, bearer: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    let value = MetadataValue::try_from(format!("Bearer {bearer}")).expect("ascii");
-    request.metadata_mut().insert("authorization", value);
-    request
+    with_bearer(message, bearer)
 }
 
 pub fn get(id: &str) -> GetBookingRequest {
