@@ -135,22 +135,8 @@ async fn main() {
             log_filter: "warn".to_owned(),
             ..Default::default()
         });
-    sqlx::any::install_default_drivers();
-    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
-        .await
-        .expect("connect");
-    sqlx::query("DROP DATABASE IF EXISTS catalog_bench")
-        .execute(&mut admin)
-        .await
-        .expect("drop");
-    sqlx::query("CREATE DATABASE catalog_bench")
-        .execute(&mut admin)
-        .await
-        .expect("create");
-    let (base, _) = admin_url.rsplit_once('/').expect("url path");
-    let store = SqlStore::connect(&format!("{base}/catalog_bench"), 32)
-        .await
-        .expect("store");
+    let url = welfare_storage::testing::recreate_database(&admin_url, "catalog_bench").await;
+    let store = SqlStore::connect(&url, 32).await.expect("store");
     let territory = Territory::lodi();
 
     let seeding = Instant::now();

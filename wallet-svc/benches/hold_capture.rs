@@ -134,20 +134,7 @@ async fn main() {
             ..Default::default()
         });
     let clients = env_number("BENCH_CLIENTS", 64);
-    sqlx::any::install_default_drivers();
-    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
-        .await
-        .expect("connect");
-    sqlx::query("DROP DATABASE IF EXISTS wallet_bench")
-        .execute(&mut admin)
-        .await
-        .expect("drop");
-    sqlx::query("CREATE DATABASE wallet_bench")
-        .execute(&mut admin)
-        .await
-        .expect("create");
-    let (base, _) = admin_url.rsplit_once('/').expect("url path");
-    let url = format!("{base}/wallet_bench");
+    let url = welfare_storage::testing::recreate_database(&admin_url, "wallet_bench").await;
 
     let ledger = Ledger::connect(&url, 48).await.expect("ledger");
     let mut config = RuntimeConfig::default();
@@ -167,18 +154,10 @@ async fn main() {
         .await
         .expect("connect")
         .max_encoding_message_size(16 * 1024 * 1024);
-    let year = welfare_core::time::Timestamp::from_unix_seconds(
-        i64::try_from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock")
-                .as_secs(),
-        )
-        .expect("fits"),
-    )
-    .date()
-    .expect("date")
-    .year();
+    let year = welfare_runtime::clock::system_clock()()
+        .date()
+        .expect("date")
+        .year();
     let plan = client
         .create_plan(call(
             CreatePlanRequest {
@@ -248,16 +227,7 @@ async fn main() {
                 let id = format!("b{task}-{n}");
                 let began = Instant::now();
                 let expire = welfare_proto::convert::timestamp_to_proto(
-                    welfare_core::time::Timestamp::from_unix_seconds(
-                        i64::try_from(
-                            std::time::SystemTime::now()
-                                .duration_since(std::time::UNIX_EPOCH)
-                                .expect("clock")
-                                .as_secs(),
-                        )
-                        .expect("fits")
-                            + 600,
-                    ),
+                    welfare_runtime::clock::system_clock()().plus_seconds(600),
                 );
                 let hold = client
                     .hold_funds(call(

@@ -4,6 +4,8 @@
 use tonic::Request;
 use tonic::metadata::MetadataValue;
 
+use crate::server::Application;
+
 /// The tenant a token's principal acts for, if any.
 #[derive(Debug, Clone, Copy)]
 pub enum Tenant<'a> {
@@ -58,6 +60,35 @@ pub fn with_bearer<T>(message: T, token: &str) -> Request<T> {
         MetadataValue::try_from(format!("Bearer {token}")).expect("an ASCII token"),
     );
     request
+}
+
+/// An application serving in the background until this guard is dropped.
+#[derive(Debug)]
+pub struct Serving {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Serves `app` on its (loopback) port until the returned guard is dropped.
+pub fn serve_in_background(app: Application) -> Serving {
+    let url = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    Serving {
+        url,
+        stop: Some(stop),
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,29 @@ pub async fn fresh_postgres_url(prefix: &str) -> String {
     format!("{base}/{name}")
 }
 
+/// The URL of the database `name` on the server `admin_url` names, dropped if it existed and
+/// created empty: a benchmark's database, the same name every run.
+///
+/// # Panics
+/// When the server refuses.
+pub async fn recreate_database(admin_url: &str, name: &str) -> String {
+    sqlx::any::install_default_drivers();
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url)
+        .await
+        .expect("connect to the server");
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut admin)
+            .await
+            .expect("recreate the database");
+    }
+    let (base, _) = admin_url.rsplit_once('/').expect("a url with a path");
+    format!("{base}/{name}")
+}
+
 /// Runs each named suite `async fn(T)` once per backend, with the `T` that `$open` (an async
 /// function of a backend, given from the crate root) makes for it:
 ///

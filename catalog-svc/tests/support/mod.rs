@@ -25,7 +25,7 @@ use welfare_proto::catalog::*;
 use welfare_proto::common;
 use welfare_runtime::Application;
 use welfare_runtime::config::{RuntimeConfig, Secret};
-use welfare_runtime::testing::{Tenant, signed_token, with_bearer};
+use welfare_runtime::testing::{Serving, Tenant, serve_in_background, signed_token, with_bearer};
 use welfare_storage::Backend;
 use welfare_storage::testing::{fresh_postgres_url, fresh_sqlite_url, unique_name};
 
@@ -87,15 +87,7 @@ pub struct Server<S, I = EmbeddedIndex> {
     pub store: S,
     pub index: I,
     pub indexer: Indexer<S, I>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl<S, I> Drop for Server<S, I> {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+    _serving: Serving,
 }
 
 pub async fn serve<S: CatalogStore>(store: S) -> Server<S> {
@@ -122,19 +114,17 @@ pub async fn serve_with<S: CatalogStore, I: SearchIndex>(store: S, index: I) -> 
     let api = CatalogApi::new(store.clone(), index.clone(), territory, clock_fn);
     let services = api.into_services(config.limits.max_message_bytes);
     let app = Application::build(&config, services).await.expect("build");
-    let url = format!("http://127.0.0.1:{}", app.port());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
-    let client = CatalogServiceClient::connect(url).await.expect("connect");
+    let serving = serve_in_background(app);
+    let client = CatalogServiceClient::connect(serving.url.clone())
+        .await
+        .expect("connect");
     Server {
         client,
         clock,
         store,
         index,
         indexer,
-        stop: Some(stop),
+        _serving: serving,
     }
 }
 

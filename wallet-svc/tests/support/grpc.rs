@@ -15,7 +15,7 @@ use welfare_proto::wallet::wallet_service_client::WalletServiceClient;
 use welfare_proto::wallet::*;
 use welfare_runtime::Application;
 use welfare_runtime::config::{RuntimeConfig, Secret};
-use welfare_runtime::testing::{Tenant, signed_token, with_bearer};
+use welfare_runtime::testing::{Serving, Tenant, serve_in_background, signed_token, with_bearer};
 
 pub const SECRET: &str = "wallet-service-tests-hs256-secret-of-32b";
 
@@ -29,15 +29,7 @@ pub fn today() -> Timestamp {
 
 pub struct Server {
     pub client: WalletServiceClient<Channel>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+    _serving: Serving,
 }
 
 pub async fn serve(ledger: Ledger) -> Server {
@@ -63,15 +55,13 @@ pub async fn serve_with(
     let api = WalletApi::new(ledger, clock);
     let services = api.into_services(config.limits.max_message_bytes);
     let app = Application::build(&config, services).await.expect("build");
-    let url = format!("http://127.0.0.1:{}", app.port());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
-    let client = WalletServiceClient::connect(url).await.expect("connect");
+    let serving = serve_in_background(app);
+    let client = WalletServiceClient::connect(serving.url.clone())
+        .await
+        .expect("connect");
     Server {
         client,
-        stop: Some(stop),
+        _serving: serving,
     }
 }
 
