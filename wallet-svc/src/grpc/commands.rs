@@ -10,9 +10,15 @@ use welfare_proto::wallet as pb;
 use welfare_runtime::ServiceError;
 use welfare_runtime::error::Violations;
 
+use welfare_core::ids::PersonId;
+use welfare_core::wallet::PlanRules;
+use welfare_proto::convert::child;
+
+use super::edge::plan_rules;
 use super::{MAX_DESCRIPTION_CHARS, MAX_HOLD_SECONDS};
 use crate::ledger::MAX_ID_BYTES;
 use crate::plans::MAX_WALLET_ID_BYTES;
+use crate::plans::{Funding, MAX_FUNDING_BATCH};
 
 use super::edge::transfer_amount;
 
@@ -227,6 +233,113 @@ impl ExpireWallets {
     }
 }
 
+/// CreatePlan: a company's plan for a year (the company is authorised before this is parsed).
+#[derive(Debug)]
+pub(super) struct CreatePlan {
+    pub(super) request_id: String,
+    pub(super) display_name: String,
+    pub(super) rules: PlanRules,
+}
+
+impl CreatePlan {
+    pub(super) fn parse(request: &pb::CreatePlanRequest) -> Result<CreatePlan, ServiceError> {
+        let mut v = Violations::default();
+        let request_id = v.keep(request_id(&request.request_id));
+        let (display_name, rules) = match &request.plan {
+            None => {
+                v.push(FieldViolation::new("plan", "is required"));
+                (None, None)
+            }
+            Some(plan) => {
+                let name = v.keep(convert::text(
+                    &plan.display_name,
+                    "plan.display_name",
+                    PLAN_NAME_CHARS.0,
+                    PLAN_NAME_CHARS.1,
+                ));
+                let rules = match plan_rules(plan) {
+                    Ok(rules) => Some(rules),
+                    Err(ServiceError::InvalidArgument(found)) => {
+                        v.extend(found);
+                        None
+                    }
+                    Err(other) => return Err(other),
+                };
+                (name, rules)
+            }
+        };
+        v.finish_with(|| {
+            Some(CreatePlan {
+                request_id: request_id?,
+                display_name: display_name?,
+                rules: rules?,
+            })
+        })
+    }
+}
+
+/// The fewest and most characters of a plan's name.
+pub(super) const PLAN_NAME_CHARS: (usize, usize) = (3, 120);
+
+/// FundWallets: a batch of employees to credit from a plan.
+#[derive(Debug)]
+pub(super) struct FundWallets {
+    pub(super) request_id: String,
+    pub(super) plan_id: String,
+    pub(super) fundings: Vec<Funding>,
+}
+
+impl FundWallets {
+    pub(super) fn parse(request: &pb::FundWalletsRequest) -> Result<FundWallets, ServiceError> {
+        let mut v = Violations::default();
+        let request_id = v.keep(request_id(&request.request_id));
+        let plan_id = v.keep(id_field(&request.plan_id, "plan_id", MAX_ID_BYTES));
+        if request.fundings.is_empty() || request.fundings.len() > MAX_FUNDING_BATCH {
+            v.push(FieldViolation::new(
+                "fundings",
+                format!("must hold 1 to {MAX_FUNDING_BATCH} employees"),
+            ));
+        }
+        let mut fundings = Vec::with_capacity(request.fundings.len());
+        let mut seen = std::collections::HashSet::new();
+        for (i, funding) in request.fundings.iter().enumerate() {
+            let field = format!("fundings[{i}]");
+            let employee = v.keep(
+                PersonId::parse(funding.employee_id.trim())
+                    .map_err(|e| FieldViolation::new(child(&field, "employee_id"), e)),
+            );
+            if let Some(employee) = &employee
+                && !seen.insert(employee.clone())
+            {
+                v.push(FieldViolation::new(
+                    child(&field, "employee_id"),
+                    "appears twice in the batch",
+                ));
+            }
+            let amount = match &funding.amount {
+                None => Some(None),
+                Some(amount) => v
+                    .keep(transfer_amount(Some(amount), &child(&field, "amount")))
+                    .map(Some),
+            };
+            if let (Some(employee), Some(amount)) = (employee, amount) {
+                fundings.push(Funding {
+                    employee_id: employee.to_string(),
+                    amount,
+                    has_dependent_children: funding.has_dependent_children,
+                });
+            }
+        }
+        v.finish_with(|| {
+            Some(FundWallets {
+                request_id: request_id?,
+                plan_id: plan_id?,
+                fundings,
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +377,40 @@ mod tests {
                 "description",
                 "booking_id",
                 "expire_time"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_funding_batch_names_every_bad_employee() {
+        let request = pb::FundWalletsRequest {
+            plan_id: "p".to_owned(),
+            fundings: vec![
+                pb::Funding {
+                    employee_id: "anna".to_owned(),
+                    ..Default::default()
+                },
+                pb::Funding {
+                    employee_id: "anna".to_owned(),
+                    amount: Some(convert::money_to_proto(
+                        Money::from_cents(-1).expect("cents"),
+                    )),
+                    ..Default::default()
+                },
+                pb::Funding {
+                    employee_id: "has space".to_owned(),
+                    ..Default::default()
+                },
+            ],
+            request_id: String::new(),
+        };
+        assert_eq!(
+            fields(FundWallets::parse(&request).expect_err("bad")),
+            [
+                "request_id",
+                "fundings[1].employee_id",
+                "fundings[1].amount.amount_cents",
+                "fundings[2].employee_id"
             ]
         );
     }

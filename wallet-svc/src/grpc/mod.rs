@@ -8,12 +8,12 @@ use tonic::{Request, Response, Status};
 use welfare_core::Money;
 use welfare_core::auth::{Action, Principal, Resource};
 use welfare_core::category::Category;
-use welfare_core::ids::{CompanyId, PersonId};
+use welfare_core::ids::CompanyId;
 use welfare_core::time::{Date, Timestamp};
 use welfare_core::wallet::{
     CarryOver, FringeBenefitUsage, Regime, check_spend, fringe_benefit_ceiling,
 };
-use welfare_proto::convert::{self, FieldViolation, child};
+use welfare_proto::convert::{self};
 use welfare_proto::wallet as pb;
 use welfare_proto::wallet::wallet_service_server::WalletService;
 use welfare_runtime::ServiceError;
@@ -23,9 +23,7 @@ use welfare_runtime::error::PreconditionViolation;
 use welfare_runtime::uuid::new_uuid;
 
 use crate::ledger::{FringeCharge, Hold, Ledger, LedgerError, NewHold, idempotency_key};
-use crate::plans::{
-    EXPIRING_SOON_DAYS, Funding, FundingOutcome, MAX_FUNDING_BATCH, Plan, WalletOwner, wallet_id,
-};
+use crate::plans::{EXPIRING_SOON_DAYS, FundingOutcome, Plan, WalletOwner, wallet_id};
 
 /// The default and largest page sizes.
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
@@ -45,7 +43,9 @@ mod commands;
 mod edge;
 mod wire;
 
-use commands::{CaptureHold, ExpireWallets, HoldFunds, RefundCapture, ReleaseHold};
+use commands::{
+    CaptureHold, CreatePlan, ExpireWallets, FundWallets, HoldFunds, RefundCapture, ReleaseHold,
+};
 use edge::*;
 use wire::*;
 
@@ -235,22 +235,20 @@ impl WalletApi {
     }
 }
 
-type Answer<T> = Result<Response<T>, Status>;
+/// What a handler answers: its response, or the status of its refusal.
+type RpcResult<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl WalletService for WalletApi {
-    async fn create_plan(&self, request: Request<pb::CreatePlanRequest>) -> Answer<pb::Plan> {
+    async fn create_plan(&self, request: Request<pb::CreatePlanRequest>) -> RpcResult<pb::Plan> {
         let principal = principal(&request);
         let request = request.into_inner();
         let company = check_company(&principal, Action::ManagePlans, &request.company_id)?;
-        let request_id = id(&request.request_id, "request_id")?;
-        let plan = request
-            .plan
-            .as_ref()
-            .ok_or_else(|| ServiceError::invalid("plan", "is required"))?;
-        let display_name = convert::text(&plan.display_name, "plan.display_name", 3, 120)
-            .map_err(ServiceError::from)?;
-        let rules = plan_rules(plan)?;
+        let CreatePlan {
+            request_id,
+            display_name,
+            rules,
+        } = CreatePlan::parse(&request)?;
         let now = self.now().unix_seconds();
         let plan = self
             .ledger
@@ -266,7 +264,7 @@ impl WalletService for WalletApi {
         Ok(Response::new(plan_to_proto(&plan, funding)))
     }
 
-    async fn get_plan(&self, request: Request<pb::GetPlanRequest>) -> Answer<pb::Plan> {
+    async fn get_plan(&self, request: Request<pb::GetPlanRequest>) -> RpcResult<pb::Plan> {
         let principal = principal(&request);
         let plan = self
             .plan_for(&principal, &request.get_ref().id, Action::ManagePlans)
@@ -282,7 +280,7 @@ impl WalletService for WalletApi {
     async fn list_plans(
         &self,
         request: Request<pb::ListPlansRequest>,
-    ) -> Answer<pb::ListPlansResponse> {
+    ) -> RpcResult<pb::ListPlansResponse> {
         let principal = principal(&request);
         let request = request.into_inner();
         let company = check_company(&principal, Action::ManagePlans, &request.company_id)?;
@@ -321,19 +319,15 @@ impl WalletService for WalletApi {
     async fn fund_wallets(
         &self,
         request: Request<pb::FundWalletsRequest>,
-    ) -> Answer<pb::FundWalletsResponse> {
+    ) -> RpcResult<pb::FundWalletsResponse> {
         let principal = principal(&request);
-        let request = request.into_inner();
-        let request_id = id(&request.request_id, "request_id")?;
-        if request.fundings.is_empty() || request.fundings.len() > MAX_FUNDING_BATCH {
-            return Err(ServiceError::invalid(
-                "fundings",
-                format!("must hold 1 to {MAX_FUNDING_BATCH} employees"),
-            )
-            .into());
-        }
+        let FundWallets {
+            request_id,
+            plan_id,
+            fundings,
+        } = FundWallets::parse(request.get_ref())?;
         let plan = self
-            .plan_for(&principal, &request.plan_id, Action::FundWallets)
+            .plan_for(&principal, &plan_id, Action::FundWallets)
             .await?;
         if plan.rules.is_expired(self.today()?) {
             return Err(ServiceError::FailedPrecondition {
@@ -342,43 +336,6 @@ impl WalletService for WalletApi {
                 violations: Vec::new(),
             }
             .into());
-        }
-        let mut violations = Vec::new();
-        let mut fundings = Vec::with_capacity(request.fundings.len());
-        let mut seen = std::collections::HashSet::new();
-        for (i, funding) in request.fundings.iter().enumerate() {
-            let field = format!("fundings[{i}]");
-            let employee = match PersonId::parse(funding.employee_id.trim()) {
-                Ok(employee) => employee,
-                Err(e) => {
-                    violations.push(FieldViolation::new(child(&field, "employee_id"), e));
-                    continue;
-                }
-            };
-            if !seen.insert(employee.clone()) {
-                violations.push(FieldViolation::new(
-                    child(&field, "employee_id"),
-                    "appears twice in the batch",
-                ));
-            }
-            let amount = match &funding.amount {
-                None => None,
-                Some(amount) => match transfer_amount(Some(amount), &child(&field, "amount")) {
-                    Ok(amount) => Some(amount),
-                    Err(v) => {
-                        violations.push(v);
-                        None
-                    }
-                },
-            };
-            fundings.push(Funding {
-                employee_id: employee.to_string(),
-                amount,
-                has_dependent_children: funding.has_dependent_children,
-            });
-        }
-        if !violations.is_empty() {
-            return Err(ServiceError::InvalidArgument(violations).into());
         }
         let now = self.now().unix_seconds();
         let results = self
@@ -412,7 +369,7 @@ impl WalletService for WalletApi {
         }))
     }
 
-    async fn get_wallet(&self, request: Request<pb::GetWalletRequest>) -> Answer<pb::Wallet> {
+    async fn get_wallet(&self, request: Request<pb::GetWalletRequest>) -> RpcResult<pb::Wallet> {
         let principal = principal(&request);
         let request = request.into_inner();
         let wallet = if !request.id.is_empty() {
@@ -445,7 +402,7 @@ impl WalletService for WalletApi {
     async fn list_wallet_transactions(
         &self,
         request: Request<pb::ListWalletTransactionsRequest>,
-    ) -> Answer<pb::ListWalletTransactionsResponse> {
+    ) -> RpcResult<pb::ListWalletTransactionsResponse> {
         let principal = principal(&request);
         let request = request.into_inner();
         let wallet_id = wallet_id_field(&request.wallet_id, "wallet_id")?;
@@ -530,7 +487,7 @@ impl WalletService for WalletApi {
         }))
     }
 
-    async fn hold_funds(&self, request: Request<pb::HoldFundsRequest>) -> Answer<pb::Hold> {
+    async fn hold_funds(&self, request: Request<pb::HoldFundsRequest>) -> RpcResult<pb::Hold> {
         let principal = principal(&request);
         let now = self.now();
         let HoldFunds {
@@ -607,7 +564,7 @@ impl WalletService for WalletApi {
         Ok(Response::new(answer))
     }
 
-    async fn capture_hold(&self, request: Request<pb::CaptureHoldRequest>) -> Answer<pb::Hold> {
+    async fn capture_hold(&self, request: Request<pb::CaptureHoldRequest>) -> RpcResult<pb::Hold> {
         let principal = principal(&request);
         let command = CaptureHold::parse(request.get_ref())?;
         let hold = self
@@ -623,7 +580,7 @@ impl WalletService for WalletApi {
         Ok(Response::new(hold_to_proto(&hold.into_inner())?))
     }
 
-    async fn release_hold(&self, request: Request<pb::ReleaseHoldRequest>) -> Answer<pb::Hold> {
+    async fn release_hold(&self, request: Request<pb::ReleaseHoldRequest>) -> RpcResult<pb::Hold> {
         let principal = principal(&request);
         let command = ReleaseHold::parse(request.get_ref())?;
         let hold = self
@@ -642,7 +599,7 @@ impl WalletService for WalletApi {
     async fn refund_capture(
         &self,
         request: Request<pb::RefundCaptureRequest>,
-    ) -> Answer<pb::Refund> {
+    ) -> RpcResult<pb::Refund> {
         let principal = principal(&request);
         let RefundCapture {
             request_id,
@@ -672,7 +629,7 @@ impl WalletService for WalletApi {
     async fn expire_wallets(
         &self,
         request: Request<pb::ExpireWalletsRequest>,
-    ) -> Answer<pb::ExpireWalletsResponse> {
+    ) -> RpcResult<pb::ExpireWalletsResponse> {
         let principal = principal(&request);
         // The server's clock decides; a caller's date may only confirm it.
         let today = self.today()?;
@@ -722,7 +679,7 @@ impl WalletService for WalletApi {
     async fn get_employee_tax_report(
         &self,
         request: Request<pb::GetEmployeeTaxReportRequest>,
-    ) -> Answer<pb::EmployeeTaxReport> {
+    ) -> RpcResult<pb::EmployeeTaxReport> {
         let principal = principal(&request);
         let request = request.into_inner();
         let employee = person(&request.employee_id, "employee_id")?;
@@ -761,7 +718,7 @@ impl WalletService for WalletApi {
     async fn get_company_report(
         &self,
         request: Request<pb::GetCompanyReportRequest>,
-    ) -> Answer<pb::CompanyReport> {
+    ) -> RpcResult<pb::CompanyReport> {
         let principal = principal(&request);
         let request = request.into_inner();
         let company = company(&request.company_id, "company_id")?;
