@@ -16,7 +16,7 @@ use catalog_svc::search::meili::{MeiliIndex, Tuning};
 use catalog_svc::startup;
 use welfare_runtime::clock::system_clock;
 use welfare_runtime::config::ServiceConfig;
-use welfare_runtime::telemetry::Telemetry;
+use welfare_runtime::process::{Failure, run_service, usage_error};
 use welfare_runtime::{Application, shutdown_signal};
 
 #[tokio::main]
@@ -35,33 +35,13 @@ async fn main() -> ExitCode {
             other => return usage(&format!("unknown argument {other:?}")),
         }
     }
-    let config = match CatalogConfig::load(config_file.as_deref()) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("catalog-svc: {error}");
-            return ExitCode::from(2);
+    run_service("catalog-svc", config_file.as_deref(), |config| async move {
+        match command {
+            Command::Serve => run(config).await,
+            Command::RebuildIndex => rebuild_index(config).await,
         }
-    };
-    let telemetry = match Telemetry::init(&config.telemetry) {
-        Ok(telemetry) => telemetry,
-        Err(error) => {
-            eprintln!("catalog-svc: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let result = match command {
-        Command::Serve => run(config).await,
-        Command::RebuildIndex => rebuild_index(config).await,
-    };
-    telemetry.shutdown();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "catalog-svc stopped");
-            eprintln!("catalog-svc: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    })
+    .await
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -71,11 +51,11 @@ enum Command {
 }
 
 fn usage(problem: &str) -> ExitCode {
-    eprintln!("catalog-svc: {problem}\nusage: catalog-svc [--config FILE] [serve | rebuild-index]");
-    ExitCode::from(2)
+    usage_error(
+        "catalog-svc",
+        &format!("{problem}\nusage: catalog-svc [--config FILE] [serve | rebuild-index]"),
+    )
 }
-
-type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 async fn run(config: CatalogConfig) -> Result<(), Failure> {
     let started = startup::start(&config, system_clock()).await?;

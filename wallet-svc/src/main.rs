@@ -10,7 +10,7 @@ use wallet_svc::config::WalletConfig;
 use wallet_svc::grpc::system_clock;
 use wallet_svc::startup;
 use welfare_runtime::config::ServiceConfig;
-use welfare_runtime::telemetry::Telemetry;
+use welfare_runtime::process::{Failure, run_service, usage_error};
 use welfare_runtime::{Application, shutdown_signal};
 
 #[tokio::main]
@@ -20,39 +20,13 @@ async fn main() -> ExitCode {
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--config", Some(path)) => config_file = Some(PathBuf::from(path)),
-            _ => {
-                eprintln!("usage: wallet-svc [--config FILE]");
-                return ExitCode::from(2);
-            }
+            _ => return usage_error("wallet-svc", "usage: wallet-svc [--config FILE]"),
         }
     }
-    let config = match WalletConfig::load(config_file.as_deref()) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("wallet-svc: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let telemetry = match Telemetry::init(&config.telemetry) {
-        Ok(telemetry) => telemetry,
-        Err(error) => {
-            eprintln!("wallet-svc: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let result = run(config).await;
-    telemetry.shutdown();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "wallet-svc stopped");
-            eprintln!("wallet-svc: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    run_service("wallet-svc", config_file.as_deref(), run).await
 }
 
-async fn run(config: WalletConfig) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(config: WalletConfig) -> Result<(), Failure> {
     let started = startup::start(&config, system_clock()).await?;
     let app = Application::build(&config.runtime(), started.services).await?;
     tracing::info!(port = app.port(), "wallet-svc listening");

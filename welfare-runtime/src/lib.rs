@@ -9,6 +9,7 @@
 //! | [`error`] | one service error type → `google.rpc.Status` with `ErrorInfo` and `BadRequest` |
 //! | [`timeout`], [`rate_limit`], [`load_shed`] | limits on time, per-principal rate, concurrency |
 //! | [`drain`] | cuts off calls that outlive the shutdown grace period |
+//! | [`process`] | a service process: configuration, telemetry, run, exit codes |
 //! | [`server`] | binding, health, reflection, the layer stack, graceful shutdown |
 //! | [`tasks`] | a service's background tasks, stopped with it |
 //! | [`uuid`] | new version 7 UUIDs, and stable version 8 UUIDs derived from a parent and a name |
@@ -26,6 +27,7 @@ pub mod error;
 mod future;
 pub mod load_shed;
 pub mod observe;
+pub mod process;
 pub mod rate_limit;
 pub mod server;
 pub mod tasks;
