@@ -167,6 +167,9 @@ pub enum Action {
     ReadEmployeeTaxReport,
     PlaceHold,
     SettleHold,
+    /// A hold, or (on the platform) the holds of a booking across wallets: what the booking
+    /// service's recovery reads.
+    ReadHolds,
     RefundCapture,
     ExpireWallets,
     // Operations.
@@ -367,6 +370,18 @@ pub fn authorize(
         (A::PlaceHold | A::SettleHold, R::Wallet { .. }) => {
             allow(principal.has(Role::BookingService), Denied::RoleRequired)
         }
+        (A::ReadHolds, R::Wallet { employee, .. }) => {
+            let own = principal.has(Role::Employee) && principal.is(employee);
+            if principal.has(Role::BookingService) || principal.has(Role::Operator) || own {
+                Ok(())
+            } else {
+                owner_or_role(false, principal.has(Role::Employee))
+            }
+        }
+        (A::ReadHolds, R::Platform) => allow(
+            principal.has(Role::BookingService) || principal.has(Role::Operator),
+            Denied::RoleRequired,
+        ),
         (A::RefundCapture, R::Wallet { .. }) => allow(
             principal.has(Role::BookingService) || principal.has(Role::Operator),
             Denied::RoleRequired,
@@ -553,6 +568,38 @@ mod tests {
         );
         let booking = Principal::new(person("booking-svc"), vec![Role::BookingService]);
         assert_eq!(authorize(&booking, Action::PlaceHold, wallet), Ok(()));
+    }
+
+    #[test]
+    fn holds_are_read_by_the_booking_service_operators_and_their_employee() {
+        let acme = company("acme");
+        let wallet = Resource::Wallet {
+            employee: &person("lucia"),
+            company_id: &acme,
+        };
+        let booking = Principal::new(person("booking-svc"), vec![Role::BookingService]);
+        let lucia = Principal::new(person("lucia"), vec![Role::Employee]).for_company(acme.clone());
+        let marco = Principal::new(person("marco"), vec![Role::Employee]).for_company(acme.clone());
+        let admin =
+            Principal::new(person("hr"), vec![Role::CompanyAdmin]).for_company(acme.clone());
+        assert_eq!(authorize(&booking, Action::ReadHolds, wallet), Ok(()));
+        assert_eq!(authorize(&lucia, Action::ReadHolds, wallet), Ok(()));
+        assert_eq!(
+            authorize(&marco, Action::ReadHolds, wallet),
+            Err(Denied::NotOwner)
+        );
+        assert_eq!(
+            authorize(&admin, Action::ReadHolds, wallet),
+            Err(Denied::RoleRequired)
+        );
+        assert_eq!(
+            authorize(&booking, Action::ReadHolds, Resource::Platform),
+            Ok(())
+        );
+        assert_eq!(
+            authorize(&lucia, Action::ReadHolds, Resource::Platform),
+            Err(Denied::RoleRequired)
+        );
     }
 
     #[test]

@@ -626,6 +626,48 @@ impl WalletService for WalletApi {
         }))
     }
 
+    async fn get_hold(&self, request: Request<pb::GetHoldRequest>) -> RpcResult<pb::Hold> {
+        let principal = principal(&request);
+        let hold_id = id(&request.get_ref().id, "id")?;
+        // Read fresh: a hold's state is never taken from the cache.
+        let hold = self
+            .ledger
+            .get_hold(&hold_id)
+            .await
+            .map_err(ServiceError::from)?;
+        let owner = self.owner(&hold.wallet_id).await?;
+        check_wallet(&principal, Action::ReadHolds, &owner, ("hold", &hold_id))?;
+        Ok(Response::new(hold_to_proto(&hold)?))
+    }
+
+    async fn list_holds(
+        &self,
+        request: Request<pb::ListHoldsRequest>,
+    ) -> RpcResult<pb::ListHoldsResponse> {
+        let principal = principal(&request);
+        let request = request.into_inner();
+        check(&principal, Action::ReadHolds, Resource::Platform)?;
+        let booking_id = id(&request.booking_id, "booking_id")?;
+        let (offset, size) = page(
+            request.page_size,
+            &request.page_token,
+            DEFAULT_PAGE_SIZE,
+            MAX_PAGE_SIZE,
+        )?;
+        let holds = self
+            .ledger
+            .holds_of_booking(&booking_id, offset, size)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListHoldsResponse {
+            next_page_token: next_token(offset, size, holds.len()),
+            holds: holds
+                .iter()
+                .map(hold_to_proto)
+                .collect::<Result<_, ServiceError>>()?,
+        }))
+    }
+
     async fn expire_wallets(
         &self,
         request: Request<pb::ExpireWalletsRequest>,

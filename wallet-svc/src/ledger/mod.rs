@@ -369,6 +369,25 @@ pub fn check_amount(field: &'static str, amount: Money) -> Result<(), LedgerErro
     Ok(())
 }
 
+/// A hold from a row of its table's columns.
+fn hold_from_row(row: &AnyRow) -> Result<Hold, LedgerError> {
+    let state: String = row.try_get("state")?;
+    Ok(Hold {
+        id: row.try_get("id")?,
+        wallet_id: row.try_get("wallet_id")?,
+        amount: money(row, "amount")?,
+        captured: money(row, "captured")?,
+        released: money(row, "released")?,
+        refunded: money(row, "refunded")?,
+        state: HoldState::parse(&state)?,
+        expires_at: row.try_get("expires_at")?,
+        category: row.try_get("category")?,
+        tax_letter: row.try_get("tax_letter")?,
+        booking_id: row.try_get("booking_id")?,
+        fringe_year: row.try_get("fringe_year")?,
+    })
+}
+
 /// A wallet's balances from a row with its three columns.
 pub fn balance_from_row(row: &AnyRow) -> Result<Balance, LedgerError> {
     Ok(Balance {
@@ -564,6 +583,28 @@ impl Ledger {
         balance_from_row(&row)
     }
 
+    /// The holds placed for a booking, oldest first (by the ledger's sequence), paged by offset.
+    pub async fn holds_of_booking(
+        &self,
+        booking_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<Hold>, LedgerError> {
+        let rows = sqlx::query(
+            "SELECT h.id AS id, h.wallet_id AS wallet_id, h.amount AS amount, h.captured AS captured, \
+             h.released AS released, h.refunded AS refunded, h.state AS state, h.expires_at AS expires_at, \
+             h.category AS category, h.tax_letter AS tax_letter, h.booking_id AS booking_id, h.fringe_year AS fringe_year \
+             FROM holds h JOIN transfers t ON t.id = h.id WHERE h.booking_id = $1 \
+             ORDER BY t.seq LIMIT $2 OFFSET $3",
+        )
+        .bind(booking_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(hold_from_row).collect()
+    }
+
     /// A hold as stored.
     pub async fn get_hold(&self, hold_id: &str) -> Result<Hold, LedgerError> {
         let row = sqlx::query(
@@ -574,21 +615,7 @@ impl Ledger {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| LedgerError::HoldNotFound(hold_id.to_owned()))?;
-        let state: String = row.try_get("state")?;
-        Ok(Hold {
-            id: row.try_get("id")?,
-            wallet_id: row.try_get("wallet_id")?,
-            amount: money(&row, "amount")?,
-            captured: money(&row, "captured")?,
-            released: money(&row, "released")?,
-            refunded: money(&row, "refunded")?,
-            state: HoldState::parse(&state)?,
-            expires_at: row.try_get("expires_at")?,
-            category: row.try_get("category")?,
-            tax_letter: row.try_get("tax_letter")?,
-            booking_id: row.try_get("booking_id")?,
-            fringe_year: row.try_get("fringe_year")?,
-        })
+        hold_from_row(&row)
     }
 
     /// Recomputes every wallet's balances from the transfers and checks the ledger's
