@@ -34,19 +34,8 @@ pub fn fresh_sqlite_url(prefix: &str, file: &str) -> String {
 pub async fn fresh_postgres_url(prefix: &str) -> String {
     let admin_url = std::env::var("DATABASE_URL")
         .expect("DATABASE_URL must point at a PostgreSQL server: run the suite with scripts/test");
-    sqlx::any::install_default_drivers();
     let name = unique_name(prefix);
-    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
-        .await
-        .expect("connect to DATABASE_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .expect("database url with a path");
-    format!("{base}/{name}")
+    on_server(&admin_url, &name, &[format!("CREATE DATABASE {name}")]).await
 }
 
 /// The URL of the database `name` on the server `admin_url` names, dropped if it existed and
@@ -55,18 +44,25 @@ pub async fn fresh_postgres_url(prefix: &str) -> String {
 /// # Panics
 /// When the server refuses.
 pub async fn recreate_database(admin_url: &str, name: &str) -> String {
+    let statements = [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ];
+    on_server(admin_url, name, &statements).await
+}
+
+/// Runs `statements` on the server `admin_url` names and answers the URL of database `name`
+/// there.
+async fn on_server(admin_url: &str, name: &str, statements: &[String]) -> String {
     sqlx::any::install_default_drivers();
     let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url)
         .await
-        .expect("connect to the server");
-    for statement in [
-        format!("DROP DATABASE IF EXISTS {name}"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(statement))
+        .expect("connect to the PostgreSQL server");
+    for statement in statements {
+        sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
             .execute(&mut admin)
             .await
-            .expect("recreate the database");
+            .expect("create the database");
     }
     let (base, _) = admin_url.rsplit_once('/').expect("a url with a path");
     format!("{base}/{name}")

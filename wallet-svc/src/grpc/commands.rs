@@ -14,25 +14,13 @@ use welfare_core::ids::PersonId;
 use welfare_core::wallet::PlanRules;
 use welfare_proto::convert::child;
 
-use super::edge::plan_rules;
+use super::edge::{id_field, plan_rules};
 use super::{MAX_DESCRIPTION_CHARS, MAX_HOLD_SECONDS};
 use crate::ledger::MAX_ID_BYTES;
 use crate::plans::MAX_WALLET_ID_BYTES;
 use crate::plans::{Funding, MAX_FUNDING_BATCH};
 
 use super::edge::transfer_amount;
-
-/// An id of at most `max` printable characters, trimmed.
-pub(super) fn id_field(value: &str, field: &str, max: usize) -> Result<String, FieldViolation> {
-    let value = value.trim();
-    if value.is_empty() || value.len() > max || !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(FieldViolation::new(
-            field,
-            format!("must be 1 to {max} printable characters"),
-        ));
-    }
-    Ok(value.to_owned())
-}
 
 fn request_id(value: &str) -> Result<String, FieldViolation> {
     id_field(value, "request_id", MAX_ID_BYTES)

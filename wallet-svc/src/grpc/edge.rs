@@ -24,9 +24,14 @@ pub(super) fn wallet_id_field(value: &str, field: &str) -> Result<String, Servic
 }
 
 pub(super) fn bounded_id(value: &str, field: &str, max: usize) -> Result<String, ServiceError> {
+    id_field(value, field, max).map_err(ServiceError::from)
+}
+
+/// An id of at most `max` printable characters, trimmed.
+pub(super) fn id_field(value: &str, field: &str, max: usize) -> Result<String, FieldViolation> {
     let value = value.trim();
     if value.is_empty() || value.len() > max || !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ServiceError::invalid(
+        return Err(FieldViolation::new(
             field,
             format!("must be 1 to {max} printable characters"),
         ));
@@ -238,6 +243,15 @@ pub(super) fn plan_rules(plan: &pb::Plan) -> Result<PlanRules, ServiceError> {
 pub(super) fn batch_error(error: BatchError, fundings: &[Funding]) -> ServiceError {
     let (index, error) = match error {
         BatchError::Ledger(error) => return error.into(),
+        // Raced twice in a row: the other batches with this request id are still committing.
+        BatchError::Raced => {
+            return ServiceError::Aborted {
+                reason: "CONCURRENT_REQUEST",
+                message: "batches with this request id are being written concurrently: \
+                          send it again"
+                    .to_owned(),
+            };
+        }
         BatchError::Funding { index, error } => (index, error),
     };
     let field = format!("fundings[{index}]");

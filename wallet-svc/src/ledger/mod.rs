@@ -173,6 +173,14 @@ impl Balance {
         clamped(self.debits_pending)
     }
 
+    /// The balance (credited and not spent, pending included) after `cents` more credit: what
+    /// [`MAX_WALLET_BALANCE_CENTS`] bounds.
+    pub fn after_credit(&self, cents: i64) -> i64 {
+        self.credits_posted
+            .saturating_sub(self.debits_posted)
+            .saturating_add(cents)
+    }
+
     /// Captured, in total.
     pub fn posted_debits(&self) -> Money {
         clamped(self.debits_posted)
@@ -397,7 +405,8 @@ pub fn balance_from_row(row: &AnyRow) -> Result<Balance, LedgerError> {
     })
 }
 
-fn money(row: &AnyRow, column: &str) -> Result<Money, LedgerError> {
+/// A stored amount as money; one the ledger's limits could not have written is an error.
+pub(crate) fn money(row: &AnyRow, column: &str) -> Result<Money, LedgerError> {
     let cents: i64 = row.try_get(column)?;
     Money::from_cents(cents)
         .map_err(|e| LedgerError::Database(sqlx::Error::Protocol(format!("{column}: {e}"))))
@@ -437,15 +446,6 @@ enum Prior {
     None,
     /// Used by the same call: the transfer it wrote.
     Retry(String),
-}
-
-/// The balance a wallet would have after `change` cents more credit, if within the maximum.
-fn over_limit(balance: &Balance, change: i64) -> Option<i64> {
-    let would_be = balance
-        .credits_posted
-        .saturating_sub(balance.debits_posted)
-        .saturating_add(change);
-    (would_be > MAX_WALLET_BALANCE_CENTS).then_some(would_be)
 }
 
 impl Ledger {

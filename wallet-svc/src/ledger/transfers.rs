@@ -8,7 +8,7 @@ use welfare_runtime::uuid::new_uuid;
 
 use super::{
     Balance, Hold, HoldState, Ledger, LedgerError, MAX_WALLET_BALANCE_CENTS, Outcome,
-    PROVIDER_PAYABLES, Prior, TransferRow, check_amount, check_key, company_account, over_limit,
+    PROVIDER_PAYABLES, Prior, TransferRow, check_amount, check_key, company_account,
     wallet_account,
 };
 
@@ -52,7 +52,7 @@ impl Ledger {
             let balance = self.balance(wallet_id).await?;
             return Err(LedgerError::WalletLimit {
                 wallet_id: wallet_id.to_owned(),
-                would_be: over_limit(&balance, amount.cents()).unwrap_or(MAX_WALLET_BALANCE_CENTS),
+                would_be: balance.after_credit(amount.cents()),
             });
         }
         let id = new_uuid();

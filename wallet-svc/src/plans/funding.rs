@@ -21,9 +21,6 @@ struct FundingRow {
     fingerprint: String,
 }
 
-/// A concurrent batch with the same keys committed first (the batch is run again once).
-const RACED: &str = "funding batch raced";
-
 /// `$first, $first+1, …` grouped `width` to a row, for a multi-row `VALUES` of `rows` rows.
 fn placeholders(rows: usize, width: usize, first: usize) -> String {
     let mut sql = String::new();
@@ -69,11 +66,7 @@ impl Ledger {
         // A concurrent batch with the same keys may commit between our check and our insert;
         // the second attempt then finds its transfers.
         match self.fund_batch(plan, request_id, fundings, now).await {
-            Err(BatchError::Ledger(LedgerError::Database(sqlx::Error::Protocol(raced))))
-                if raced == RACED =>
-            {
-                self.fund_batch(plan, request_id, fundings, now).await
-            }
+            Err(BatchError::Raced) => self.fund_batch(plan, request_id, fundings, now).await,
             other => other,
         }
     }
@@ -251,7 +244,7 @@ impl Ledger {
             let inserted = query.execute(&mut *tx).await?.rows_affected();
             if usize::try_from(inserted).ok() != Some(chunk.len()) {
                 tx.rollback().await?;
-                return Err(LedgerError::Database(sqlx::Error::Protocol(RACED.to_owned())).into());
+                return Err(BatchError::Raced);
             }
         }
         tx.commit().await?;
@@ -283,10 +276,7 @@ impl Ledger {
             let balance = balances
                 .get(&row.wallet)
                 .ok_or_else(|| LedgerError::WalletNotFound(row.wallet.clone()))?;
-            let would_be = balance
-                .credits_posted
-                .saturating_sub(balance.debits_posted)
-                .saturating_add(row.amount.cents());
+            let would_be = balance.after_credit(row.amount.cents());
             if would_be > MAX_WALLET_BALANCE_CENTS {
                 return Ok(Some(BatchError::Funding {
                     index,

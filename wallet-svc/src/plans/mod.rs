@@ -14,7 +14,9 @@ mod funding;
 mod reports;
 mod settlement;
 
-use crate::ledger::{Balance, Ledger, LedgerError, Outcome, balance_from_row, company_account};
+use crate::ledger::{
+    Balance, Ledger, LedgerError, Outcome, balance_from_row, company_account, money,
+};
 
 /// The most employees one FundWallets call may fund.
 pub const MAX_FUNDING_BATCH: usize = 10_000;
@@ -96,6 +98,10 @@ pub enum BatchError {
     Funding { index: usize, error: LedgerError },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// A concurrent batch with the same keys committed between this one's check and its
+    /// writes: nothing of this one was written, and running it again finds the other's.
+    #[error("a concurrent batch with the same request id committed first")]
+    Raced,
 }
 
 impl From<sqlx::Error> for BatchError {
@@ -171,10 +177,6 @@ fn parse_regime(code: &str) -> Result<Regime, LedgerError> {
 /// and unambiguous, since a plan id (a UUID) holds no `/`.
 pub fn wallet_id(plan_id: &str, employee_id: &str) -> String {
     format!("{plan_id}/{employee_id}")
-}
-
-fn wallet_id_in(plan: &Plan, employee_id: &str) -> String {
-    wallet_id(&plan.id, employee_id)
 }
 
 /// The longest wallet id: a plan's UUID, `/`, an employee id.
@@ -369,7 +371,7 @@ fn plan_from_row(row: &AnyRow) -> Result<Plan, LedgerError> {
     let year: i32 = row.try_get("year")?;
     let rules = PlanRules::new(
         year,
-        money_column(row, "allowance_cents")?,
+        money(row, "allowance_cents")?,
         categories,
         parse_regime(&regime)?,
         expires_on
@@ -385,8 +387,4 @@ fn plan_from_row(row: &AnyRow) -> Result<Plan, LedgerError> {
         rules,
         created_at: row.try_get("created_at")?,
     })
-}
-
-fn money_column(row: &AnyRow, column: &str) -> Result<Money, LedgerError> {
-    Money::from_cents(cents(row, column)?).map_err(|e| corrupt(format!("{column}: {e}")))
 }

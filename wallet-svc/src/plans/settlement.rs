@@ -8,7 +8,7 @@ use welfare_core::time::Date;
 use welfare_core::wallet::settle_year_end_after;
 use welfare_runtime::uuid::new_uuid;
 
-use super::{MAX_SETTLEMENT_WALLETS, Plan, Settlement, wallet_id_in};
+use super::{MAX_SETTLEMENT_WALLETS, Plan, Settlement};
 use crate::ledger::{
     Backend, Ledger, LedgerError, balance_from_row, clamped, company_account, idempotency_key,
     wallet_account,
@@ -138,7 +138,7 @@ impl Ledger {
         if carry.is_positive()
             && let Some(next) = next_plan
         {
-            let target = wallet_id_in(next, &employee);
+            let target = super::wallet_id(&next.id, &employee);
             sqlx::query(
                 "INSERT INTO wallets (id, company_id, plan_id, employee_id, created_at) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT DO NOTHING",
