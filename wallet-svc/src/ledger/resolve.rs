@@ -353,6 +353,13 @@ impl Ledger {
         for hold_id in due {
             expired += usize::from(self.expire_hold(&hold_id, now).await?);
         }
+        // What the expired holds gave back to wallets of settled plans follows the plans'
+        // rule: one sweep for the lot, not one look at each hold's plan.
+        if expired > 0
+            && let Err(error) = self.settle_lapsed(now).await
+        {
+            tracing::warn!(%error, "settling credit given back by expired holds failed");
+        }
         Ok(expired)
     }
 
@@ -363,8 +370,9 @@ impl Ledger {
         // Derived from the hold, so concurrent sweepers write the same transfer at most once.
         let key = idempotency_key(&["expire", hold_id]);
         let fingerprint = format!("expire|{hold_id}");
+        // `expire_due` settles what the sweep gave back, once for all its holds.
         match self
-            .resolve(
+            .resolve_hold(
                 &key,
                 &current,
                 HoldState::Expired,

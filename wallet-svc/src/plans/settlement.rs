@@ -234,8 +234,9 @@ impl Ledger {
     }
 
     /// Settles up to [`MAX_SETTLEMENT_WALLETS`] wallets of settled plans that hold available
-    /// credit (given back after their settlement, where the inline settlement failed); the
-    /// sweeper calls it. Returns how many it settled.
+    /// credit given back after their settlement (by holds the sweep expired, or where a
+    /// release's own settlement failed); `expire_due` and the sweeper call it. Returns how
+    /// many it settled.
     pub async fn settle_lapsed(&self, now: i64) -> Result<usize, LedgerError> {
         let wallets: Vec<String> = sqlx::query_scalar(
             "SELECT w.id FROM wallets w JOIN plans p ON p.id = w.plan_id \
