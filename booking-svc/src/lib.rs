@@ -1,4 +1,18 @@
-//! The booking service: availability, bookings and the booking saga.
+//! The booking service: availability, bookings and the crash-safe booking saga with wallet
+//! holds — never oversold, never a cent or a seat lost.
 //!
-//! Not yet built: see the open issues. The crate exists so the workspace has its final shape.
+//! - [`store`]: slots, bookings with the wallet step they owe, request ids and the outbox, on
+//!   PostgreSQL and SQLite;
+//! - [`upstream`]: the catalogue and the wallet behind ports, over gRPC;
+//! - [`saga`]: CreateBooking as a saga, the life cycle, recovery and the sweeps;
+//! - [`grpc`]: `welfare.booking.v1.BookingService` over them;
+//! - [`startup`]: the composition root — store, upstreams, sweeper and routes from a
+//!   configuration.
 #![forbid(unsafe_code)]
+
+pub mod config;
+pub mod grpc;
+pub mod saga;
+pub mod startup;
+pub mod store;
+pub mod upstream;

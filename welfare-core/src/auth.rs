@@ -391,6 +391,28 @@ pub fn authorize(
     }
 }
 
+/// Who `principal` is to a booking made by `booker` of a listing of `provider`, for the
+/// booking state machine: its provider's operator (or partner system), the booker, or platform
+/// operations; `None` when none of them (then [`authorize`] has refused already).
+pub fn booking_actor(
+    principal: &Principal,
+    booker: &PersonId,
+    provider: &ProviderId,
+) -> Option<crate::booking::BookingActor> {
+    use crate::booking::BookingActor;
+    if principal.acts_for_provider(provider) {
+        Some(BookingActor::Provider)
+    } else if (principal.has(Role::Citizen) || principal.has(Role::Employee))
+        && principal.is(booker)
+    {
+        Some(BookingActor::Booker)
+    } else if principal.has(Role::Operator) {
+        Some(BookingActor::Operator)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,6 +427,33 @@ mod tests {
 
     fn company(id: &str) -> CompanyId {
         CompanyId::parse(id).expect("valid id")
+    }
+
+    #[test]
+    fn a_booking_knows_who_acts_on_it() {
+        use crate::booking::BookingActor;
+        let (anna, coop) = (person("anna"), provider("coop-1"));
+        let operator =
+            Principal::new(person("op"), vec![Role::ProviderOperator]).for_provider(coop.clone());
+        let booker = Principal::new(anna.clone(), vec![Role::Citizen]);
+        let stranger = Principal::new(person("bruno"), vec![Role::Citizen]);
+        let other_provider = Principal::new(person("op2"), vec![Role::ProviderOperator])
+            .for_provider(provider("coop-2"));
+        let staff = Principal::new(person("ops"), vec![Role::Operator]);
+        assert_eq!(
+            booking_actor(&operator, &anna, &coop),
+            Some(BookingActor::Provider)
+        );
+        assert_eq!(
+            booking_actor(&booker, &anna, &coop),
+            Some(BookingActor::Booker)
+        );
+        assert_eq!(
+            booking_actor(&staff, &anna, &coop),
+            Some(BookingActor::Operator)
+        );
+        assert_eq!(booking_actor(&stranger, &anna, &coop), None);
+        assert_eq!(booking_actor(&other_provider, &anna, &coop), None);
     }
 
     #[test]

@@ -272,6 +272,8 @@ pub enum BookingError {
     NotStarted,
     #[error("the service has already started")]
     AlreadyStarted,
+    #[error("the free-cancellation deadline has passed")]
+    FreeCancellationPassed,
 }
 
 impl BookingError {
@@ -283,6 +285,7 @@ impl BookingError {
             BookingError::HoldNotExpired => "HOLD_NOT_EXPIRED",
             BookingError::NotStarted => "NOT_STARTED",
             BookingError::AlreadyStarted => "ALREADY_STARTED",
+            BookingError::FreeCancellationPassed => "FREE_CANCELLATION_PASSED",
         }
     }
 }
@@ -371,7 +374,7 @@ pub fn decide(
             to: S::Completed,
             fee: Money::ZERO,
             hold: capture(booking.total),
-            releases_capacity: false,
+            releases_capacity: true,
         },
         (A::MarkNoShow, S::Confirmed) => {
             let fee = policy.late_fee_on(booking.total);
@@ -379,7 +382,7 @@ pub fn decide(
                 to: S::NoShow,
                 fee,
                 hold: capture(fee),
-                releases_capacity: false,
+                releases_capacity: true,
             }
         }
         (A::Expire, S::Held) if !hold_expired => return Err(BookingError::HoldNotExpired),
@@ -392,6 +395,41 @@ pub fn decide(
         _ => return Err(invalid),
     };
     Ok(transition)
+}
+
+/// Decides whether `actor` may move a booking to another slot of the same listing starting at
+/// `new_start`: the booker (or an operator for them), on a HELD or CONFIRMED booking, up to its
+/// free-cancellation deadline, to a slot that has not started. A move keeps the booking's
+/// status: the seat changes, nothing else.
+pub fn decide_reschedule(
+    booking: &BookingFacts,
+    actor: BookingActor,
+    policy: &CancellationPolicy,
+    now: Timestamp,
+    new_start: Timestamp,
+) -> Result<(), BookingError> {
+    if !matches!(actor, BookingActor::Booker | BookingActor::Operator) {
+        return Err(BookingError::NotAllowed {
+            actor,
+            action: "reschedule",
+        });
+    }
+    if !booking.status.holds_capacity() {
+        return Err(BookingError::InvalidTransition {
+            from: booking.status.code(),
+            action: "reschedule",
+        });
+    }
+    if now >= booking.starts_at {
+        return Err(BookingError::AlreadyStarted);
+    }
+    if now > policy.free_until(booking.starts_at) {
+        return Err(BookingError::FreeCancellationPassed);
+    }
+    if now >= new_start {
+        return Err(BookingError::AlreadyStarted);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -508,7 +546,9 @@ mod tests {
         )
         .expect("ok");
         assert_eq!(done.hold, HoldEffect::Capture { amount: euros(50) });
-        assert!(!done.releases_capacity);
+        // Only HELD and CONFIRMED bookings count as reserved seats; a slot that has started
+        // takes no bookings, so giving the seat back changes no one's availability.
+        assert!(done.releases_capacity);
         let early = decide(
             &booking(BookingStatus::Confirmed),
             BookingAction::Complete,
@@ -544,6 +584,29 @@ mod tests {
             (expired.to, expired.hold, expired.releases_capacity),
             (BookingStatus::Expired, HoldEffect::Void, true)
         );
+    }
+
+    #[test]
+    fn the_booker_reschedules_until_the_free_cancellation_deadline() {
+        let confirmed = booking(BookingStatus::Confirmed);
+        let move_at = |now, who| decide_reschedule(&confirmed, who, &policy(), at(now), at(120));
+        assert_eq!(move_at(52, BookingActor::Booker), Ok(()));
+        assert_eq!(
+            move_at(53, BookingActor::Booker),
+            Err(BookingError::FreeCancellationPassed)
+        );
+        assert!(matches!(
+            move_at(1, BookingActor::Provider),
+            Err(BookingError::NotAllowed { .. })
+        ));
+        let into_the_past =
+            decide_reschedule(&confirmed, BookingActor::Booker, &policy(), at(5), at(4));
+        assert_eq!(into_the_past, Err(BookingError::AlreadyStarted));
+        let done = booking(BookingStatus::Completed);
+        assert!(matches!(
+            decide_reschedule(&done, BookingActor::Booker, &policy(), at(1), at(120)),
+            Err(BookingError::InvalidTransition { .. })
+        ));
     }
 
     #[test]

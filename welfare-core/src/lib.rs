@@ -21,6 +21,7 @@
 //! | [`eligibility`] | rules, profiles, decisions with reasons |
 //! | [`pricing`] | free, fixed and ISEE-band prices, resident discount, quotes |
 //! | [`booking`] | the booking state machine and the cancellation policy |
+//! | [`availability`] | booking modes, the slots a provider may open, a booking's deadlines |
 //! | [`wallet`] | plan coverage, the fringe-benefit ceiling, year-end settlement |
 //! | [`auth`] | `authorize(principal, action, resource)` |
 //! | [`query`] | a comune and an age read out of a search query |
@@ -94,6 +95,7 @@
 
 pub mod assess;
 pub mod auth;
+pub mod availability;
 pub mod booking;
 pub mod category;
 pub mod contact;
@@ -117,7 +119,7 @@ pub mod prelude {
     pub use crate::auth::{Action, Denied, Principal, Resource, Role, authorize};
     pub use crate::booking::{
         BookingAction, BookingActor, BookingFacts, BookingStatus, CancellationPolicy, LateFee,
-        Transition, decide,
+        Transition, decide, decide_reschedule,
     };
     pub use crate::category::{Category, Subcategory, TaxLetter};
     pub use crate::eligibility::{Decision, EligibilityRules, Fact, Profile, Reason, Rule};

@@ -312,6 +312,38 @@ where
     }
 }
 
+/// A token naming one of the platform's own services (`subject`, with `role`), signed with the
+/// HS256 development secret and valid for `lifetime_seconds` from `now`: how the embedded and
+/// development deployments give the booking service its identity towards the wallet. `None`
+/// unless the configuration is HS256 with a secret; production services are given a token by
+/// the identity provider instead.
+pub fn development_service_token(
+    config: &AuthConfig,
+    subject: &str,
+    role: Role,
+    now: i64,
+    lifetime_seconds: i64,
+) -> Option<String> {
+    let secret = match config.algorithm {
+        JwtAlgorithm::HS256 => config.hs256_secret.as_ref()?,
+        JwtAlgorithm::RS256 | JwtAlgorithm::ES256 => return None,
+    };
+    let claims = serde_json::json!({
+        "sub": subject,
+        "iss": config.issuer.trim(),
+        "aud": config.audience.trim(),
+        "iat": now,
+        "exp": now.saturating_add(lifetime_seconds),
+        "roles": [role.code()],
+    });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.expose().as_bytes()),
+    )
+    .ok()
+}
+
 /// The principal the auth layer placed on a request (anonymous if there is none).
 pub fn principal<T>(request: &tonic::Request<T>) -> Principal {
     request
@@ -324,6 +356,36 @@ pub fn principal<T>(request: &tonic::Request<T>) -> Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_development_service_token_is_verified_by_the_same_configuration() {
+        let mut config = AuthConfig {
+            hs256_secret: Some(crate::config::Secret::new(
+                "a-development-secret-of-32-bytes!",
+            )),
+            ..AuthConfig::default()
+        };
+        // The verifier reads the system clock: sign from it.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let token =
+            development_service_token(&config, "booking-svc", Role::BookingService, now, 60)
+                .expect("an HS256 configuration signs");
+        let verifier = JwtVerifier::from_config(&config).expect("verifier");
+        let principal = verifier.verify(&token).expect("valid");
+        assert!(principal.is_service());
+        assert_eq!(
+            principal.subject.as_ref().map(PersonId::as_str),
+            Some("booking-svc")
+        );
+        config.algorithm = JwtAlgorithm::ES256;
+        assert_eq!(
+            development_service_token(&config, "booking-svc", Role::BookingService, now, 60),
+            None
+        );
+    }
+
     use crate::config::Secret;
     use serde_json::json;
 

@@ -73,7 +73,10 @@ impl HoldFunds {
                 if ahead <= 0 || ahead > MAX_HOLD_SECONDS {
                     Err(FieldViolation::new(
                         "expire_time",
-                        "must be in the future, at most 30 days ahead",
+                        format!(
+                            "must be in the future, at most {} days ahead",
+                            MAX_HOLD_SECONDS / 86_400
+                        ),
                     ))
                 } else {
                     Ok(at)

@@ -32,8 +32,9 @@ pub const DEFAULT_STATEMENT_PAGE_SIZE: i64 = 50;
 pub const MAX_STATEMENT_PAGE_SIZE: i64 = 200;
 /// Plans or wallet owners kept in memory before a cache starts over.
 pub const MAX_CACHED_RECORDS: usize = 100_000;
-/// The furthest ahead a hold may expire.
-pub const MAX_HOLD_SECONDS: i64 = 30 * 86_400;
+/// The furthest ahead a hold may expire: a booking's hold lasts from booking (up to the
+/// booking horizon ahead of the start) to the end of its completion window.
+pub const MAX_HOLD_SECONDS: i64 = welfare_core::availability::Deadlines::MAX_WALLET_HOLD_SECONDS;
 /// The longest statement description.
 pub const MAX_DESCRIPTION_CHARS: usize = 200;
 

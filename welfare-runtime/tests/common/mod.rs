@@ -97,6 +97,22 @@ impl BookingService for Fixture {
     ) -> Result<Response<Booking>, Status> {
         Err(Status::unimplemented("not part of the fixture"))
     }
+    async fn cancel_slot(&self, _: Request<CancelSlotRequest>) -> Result<Response<Slot>, Status> {
+        Err(Status::unimplemented("not part of the fixture"))
+    }
+    async fn reschedule_booking(
+        &self,
+        _: Request<RescheduleBookingRequest>,
+    ) -> Result<Response<Booking>, Status> {
+        Err(Status::unimplemented("not part of the fixture"))
+    }
+    type WatchBookingsStream = tokio_stream::Empty<Result<BookingEvent, Status>>;
+    async fn watch_bookings(
+        &self,
+        _: Request<WatchBookingsRequest>,
+    ) -> Result<Response<Self::WatchBookingsStream>, Status> {
+        Err(Status::unimplemented("not part of the fixture"))
+    }
 }
 
 pub fn config() -> RuntimeConfig {

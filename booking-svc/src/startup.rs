@@ -1,0 +1,128 @@
+//! The booking service's composition root: from a configuration and a clock to the routes the
+//! runtime serves and the sweeper that runs recovery beside them. `booking-svc`'s `main` and the
+//! all-in-one process both start the service here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use welfare_core::auth::Role;
+use welfare_runtime::ServiceSet;
+use welfare_runtime::auth::development_service_token;
+use welfare_runtime::clock::Clock;
+use welfare_runtime::tasks::BackgroundTasks;
+
+use crate::config::BookingConfig;
+use crate::grpc::BookingApi;
+use crate::saga::Bookings;
+use crate::store::{Store, StoreError};
+use crate::upstream::grpc::{GrpcCatalogue, GrpcWallet, lazy_channel};
+
+/// The shortest pause between two sweeps.
+pub const MIN_SWEEP_INTERVAL: Duration = Duration::from_millis(100);
+/// How long the development token the service signs itself stays valid.
+pub const DEVELOPMENT_TOKEN_SECONDS: i64 = 365 * 86_400;
+/// The booking service's subject in the tokens it presents.
+pub const SERVICE_SUBJECT: &str = "booking-svc";
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{field}: {problem}")]
+    Config {
+        field: &'static str,
+        problem: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A started booking service: its routes, its sweeper, and the saga under them.
+#[derive(Debug)]
+pub struct Started {
+    pub services: ServiceSet,
+    pub tasks: BackgroundTasks,
+    pub bookings: Bookings,
+}
+
+/// The token the booking service presents to the wallet: configured, read from a file, or
+/// (development, HS256) signed with the configuration's own secret.
+pub fn service_token(config: &BookingConfig, now: i64) -> Result<String, StartError> {
+    let upstream = &config.upstream;
+    if let Some(token) = &upstream.token {
+        return Ok(token.expose().trim().to_owned());
+    }
+    if let Some(path) = &upstream.token_file {
+        return std::fs::read_to_string(path)
+            .map(|text| text.trim().to_owned())
+            .map_err(|e| StartError::Config {
+                field: "upstream.token_file",
+                problem: format!("cannot read {}: {e}", path.display()),
+            });
+    }
+    development_service_token(
+        &config.auth,
+        SERVICE_SUBJECT,
+        Role::BookingService,
+        now,
+        DEVELOPMENT_TOKEN_SECONDS,
+    )
+    .ok_or_else(|| StartError::Config {
+        field: "upstream.token",
+        problem: "give the booking service's token (upstream.token or upstream.token_file); \
+                  only an HS256 configuration can sign its own"
+            .to_owned(),
+    })
+}
+
+/// Opens the store the configuration names (creating an SQLite file's directory), applies its
+/// migrations, connects (lazily) to the catalogue and the wallet, and starts the sweeper on
+/// `clock`: its first pass, at once, is the recovery of whatever a previous process left.
+pub async fn start(config: &BookingConfig, clock: Clock) -> Result<Started, StartError> {
+    welfare_storage::url::create_sqlite_dir(&config.database.url).map_err(|e| {
+        StartError::Config {
+            field: "database.url",
+            problem: format!("cannot create the SQLite file's directory: {e}"),
+        }
+    })?;
+    let token = service_token(config, clock().unix_seconds())?;
+    let store = Store::connect(&config.database.url, config.database.max_connections).await?;
+    let timeout = Duration::from_millis(config.upstream.timeout_ms.max(1));
+    let channel = |url: &str, field: &'static str| {
+        lazy_channel(url, timeout).map_err(|e| StartError::Config {
+            field,
+            problem: format!("{url}: {e}"),
+        })
+    };
+    let catalogue = GrpcCatalogue::new(
+        channel(&config.upstream.catalog_url, "upstream.catalog_url")?,
+        timeout,
+    );
+    let wallet = GrpcWallet::new(
+        channel(&config.upstream.wallet_url, "upstream.wallet_url")?,
+        token,
+        timeout,
+    );
+    let bookings = Bookings::new(store, Arc::new(catalogue), Arc::new(wallet), clock);
+    let mut tasks = BackgroundTasks::default();
+    let interval = Duration::from_millis(config.sweeper.interval_ms).max(MIN_SWEEP_INTERVAL);
+    tasks.spawn("booking-sweeper", sweep(bookings.clone(), interval));
+    let services = BookingApi::new(bookings.clone()).into_services(config.limits.max_message_bytes);
+    Ok(Started {
+        services,
+        tasks,
+        bookings,
+    })
+}
+
+/// Recovery and the platform's transitions, every `interval`.
+pub async fn sweep(bookings: Bookings, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        match bookings.sweep().await {
+            Ok(swept) if swept.is_empty() => {}
+            Ok(swept) => tracing::info!(?swept, "booking sweep"),
+            Err(error) => tracing::warn!(%error, "booking sweep failed; retrying at the next tick"),
+        }
+    }
+}

@@ -1,0 +1,651 @@
+//! The whole platform for the booking suites: the real catalogue, wallet and booking services,
+//! each started by its own composition root on its own port, calling each other over gRPC, on
+//! one test clock; with a published swimming course (slots), a home-care service
+//! (request-and-confirm), and funded wallets for the employees who book.
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+
+use booking_svc::saga::Bookings;
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+use tonic_types::StatusExt;
+use welfare_core::time::{Date, Timestamp};
+use welfare_proto::booking::booking_service_client::BookingServiceClient;
+use welfare_proto::booking::{self as bpb};
+use welfare_proto::catalog::catalog_service_client::CatalogServiceClient;
+use welfare_proto::catalog::{self as cpb};
+use welfare_proto::common;
+use welfare_proto::convert;
+use welfare_proto::wallet::wallet_service_client::WalletServiceClient;
+use welfare_proto::wallet::{self as wpb};
+use welfare_runtime::Application;
+use welfare_runtime::clock::Clock;
+use welfare_runtime::config::{RuntimeConfig, Secret, ServiceConfig};
+use welfare_runtime::testing::{Serving, Tenant, serve_in_background, signed_token, with_bearer};
+use welfare_storage::Backend;
+use welfare_storage::testing::{fresh_postgres_url, fresh_sqlite_url};
+
+pub const SECRET: &str = "booking-service-tests-hs256-secret-of-32b";
+pub const HOUR: i64 = 3_600;
+pub const DAY: i64 = 86_400;
+
+/// The suites' "now": 2026-06-01 09:00 UTC.
+pub fn start_time() -> Timestamp {
+    "2026-06-01"
+        .parse::<Date>()
+        .expect("date")
+        .start()
+        .plus_seconds(9 * HOUR)
+}
+
+/// A clock the test moves, shared by the three services.
+#[derive(Clone)]
+pub struct TestClock(Arc<AtomicI64>);
+
+impl TestClock {
+    pub fn new() -> TestClock {
+        TestClock(Arc::new(AtomicI64::new(start_time().unix_seconds())))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        Timestamp::from_unix_seconds(self.0.load(Ordering::SeqCst))
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    pub fn clock(&self) -> Clock {
+        let now = Arc::clone(&self.0);
+        Arc::new(move || Timestamp::from_unix_seconds(now.load(Ordering::SeqCst)))
+    }
+}
+
+/// A token signed for the suites, valid for a day of real time.
+pub fn token(subject: &str, roles: &[&str], tenant: Tenant<'_>) -> String {
+    let exp = welfare_runtime::clock::system_clock()().unix_seconds() + DAY;
+    signed_token(SECRET, subject, roles, tenant, exp)
+}
+
+pub fn curator() -> String {
+    token("ufficio-di-piano", &["curator"], Tenant::None)
+}
+
+pub fn operator_of(provider: &str) -> String {
+    token(
+        &format!("op-{provider}"),
+        &["provider_operator"],
+        Tenant::Provider(provider),
+    )
+}
+
+pub fn hr() -> String {
+    token("hr-acme", &["company_admin"], Tenant::Company("acme"))
+}
+
+pub fn employee(name: &str) -> String {
+    token(name, &["employee"], Tenant::Company("acme"))
+}
+
+pub fn citizen(name: &str) -> String {
+    token(name, &["citizen"], Tenant::None)
+}
+
+pub fn ops() -> String {
+    token("ops", &["operator"], Tenant::None)
+}
+
+pub fn call<T>(message: T, bearer: &str) -> Request<T> {
+    with_bearer(message, bearer)
+}
+
+pub fn reason(status: &Status) -> String {
+    status
+        .get_details_error_info()
+        .map(|i| i.reason)
+        .unwrap_or_default()
+}
+
+pub fn bad_fields(status: &Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+pub fn eur(cents: i64) -> Option<common::Money> {
+    Some(common::Money {
+        currency_code: "EUR".to_owned(),
+        amount_cents: cents,
+    })
+}
+
+pub fn ts(at: Timestamp) -> Option<prost_types::Timestamp> {
+    Some(convert::timestamp_to_proto(at))
+}
+
+static REQUEST: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh request id.
+pub fn rid() -> String {
+    format!("req-{}", REQUEST.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A child's profile for the swimming course (ages 3 to 10).
+pub fn child_profile() -> common::Profile {
+    common::Profile {
+        beneficiary_age_years: Some(7),
+        ..common::Profile::default()
+    }
+}
+
+fn listing_mode(mode: cpb::booking_mode::Mode) -> Option<cpb::BookingMode> {
+    Some(cpb::BookingMode { mode: Some(mode) })
+}
+
+/// A swimming course for children 3 to 10, € 12.50 per session, booked by slot; free to
+/// cancel until 24 hours before, then half the price.
+pub fn swimming() -> cpb::Listing {
+    cpb::Listing {
+        title: "Corso di nuoto per bambini".to_owned(),
+        description: "Acquaticità e nuoto in piscina coperta, gruppi per età.".to_owned(),
+        category: common::Category::CuraFigli.into(),
+        subcategory: "attivita-sportive".to_owned(),
+        delivery: vec![cpb::Delivery::AtVenue.into()],
+        venue: Some(cpb::Venue {
+            address: "Via Piermarini 12".to_owned(),
+            istat_code: "098031".to_owned(),
+            location: Some(common::GeoPoint {
+                latitude: 45.3097,
+                longitude: 9.5037,
+            }),
+        }),
+        booking_mode: listing_mode(cpb::booking_mode::Mode::Slots(cpb::booking_mode::Slots {
+            capacity_per_slot: 10,
+        })),
+        eligibility_rules: vec![cpb::EligibilityRule {
+            rule: Some(cpb::eligibility_rule::Rule::BeneficiaryAge(
+                cpb::eligibility_rule::AgeRange {
+                    min_years: Some(3),
+                    max_years: Some(10),
+                },
+            )),
+        }],
+        pricing: Some(cpb::Pricing {
+            model: Some(cpb::pricing::Model::Fixed(cpb::pricing::Fixed {
+                unit: common::Unit::Session.into(),
+                amount: eur(1_250),
+            })),
+            resident_discount_basis_points: 0,
+        }),
+        cancellation_policy: Some(cpb::CancellationPolicy {
+            free_until_hours_before: 24,
+            late_fee: Some(cpb::cancellation_policy::LateFee::LateFeeBasisPoints(5_000)),
+        }),
+        languages: vec!["it".to_owned()],
+        ..cpb::Listing::default()
+    }
+}
+
+/// Home care booked by request, free.
+pub fn home_care() -> cpb::Listing {
+    cpb::Listing {
+        title: "Assistenza domiciliare leggera".to_owned(),
+        description: "Aiuto in casa per chi vive solo, su richiesta.".to_owned(),
+        category: common::Category::SocioAssistenziale.into(),
+        subcategory: "sad".to_owned(),
+        delivery: vec![cpb::Delivery::AtHome.into()],
+        booking_mode: listing_mode(cpb::booking_mode::Mode::RequestAndConfirm(
+            cpb::booking_mode::RequestAndConfirm {},
+        )),
+        pricing: Some(cpb::Pricing {
+            model: Some(cpb::pricing::Model::Free(cpb::pricing::Free {})),
+            resident_discount_basis_points: 0,
+        }),
+        languages: vec!["it".to_owned()],
+        ..cpb::Listing::default()
+    }
+}
+
+/// The platform under test.
+pub struct Platform {
+    pub catalog: CatalogServiceClient<Channel>,
+    pub wallet: WalletServiceClient<Channel>,
+    pub booking: BookingServiceClient<Channel>,
+    pub booking_url: String,
+    pub wallet_url: String,
+    pub catalog_url: String,
+    /// The booking service's saga, for sweeps and invariant checks.
+    pub bookings: Bookings,
+    pub wallet_ledger: wallet_svc::ledger::Ledger,
+    pub clock: TestClock,
+    pub provider_id: String,
+    pub operator: String,
+    pub swimming_id: String,
+    pub home_care_id: String,
+    pub plan_id: String,
+    pub backend: Backend,
+    pub booking_db: String,
+    _serving: Vec<Serving>,
+    _tasks: Vec<welfare_runtime::tasks::BackgroundTasks>,
+}
+
+fn runtime(config: &impl ServiceConfig) -> RuntimeConfig {
+    let mut runtime = config.runtime();
+    runtime.server.listen_addr = "127.0.0.1:0".parse().expect("address");
+    runtime.auth.hs256_secret = Some(Secret::new(SECRET));
+    runtime.limits.rate_limit_per_second = 100_000;
+    runtime.limits.rate_limit_burst = 100_000;
+    runtime.limits.max_concurrent_requests = 4_096;
+    runtime
+}
+
+async fn serve(config: &RuntimeConfig, services: welfare_runtime::ServiceSet) -> Serving {
+    let app = Application::build(config, services).await.expect("build");
+    serve_in_background(app)
+}
+
+/// A fresh database URL for `backend`.
+pub async fn database(backend: Backend, name: &str) -> String {
+    match backend {
+        Backend::Sqlite => fresh_sqlite_url(&format!("lodiwelfare_{name}"), &format!("{name}.db")),
+        Backend::Postgres => fresh_postgres_url(&format!("{name}_test")).await,
+    }
+}
+
+/// Starts the three services with the wallet and bookings on `backend` (the catalogue on
+/// SQLite), and seeds the catalogue and the wallets.
+pub async fn platform(backend: Backend) -> Platform {
+    let booking_db = database(backend, "booking").await;
+    platform_on(backend, booking_db).await
+}
+
+pub async fn platform_on(backend: Backend, booking_db: String) -> Platform {
+    let clock = TestClock::new();
+    let mut serving = Vec::new();
+    let mut tasks = Vec::new();
+
+    let mut catalog_config = catalog_svc::config::CatalogConfig::default();
+    catalog_config.database.url = database(Backend::Sqlite, "catalog").await;
+    let catalog = catalog_svc::startup::start(&catalog_config, clock.clock())
+        .await
+        .expect("catalogue");
+    let catalog_serving = serve(&runtime(&catalog_config), catalog.services).await;
+    let catalog_url = catalog_serving.url.clone();
+    serving.push(catalog_serving);
+    tasks.push(catalog.tasks);
+
+    let mut wallet_config = wallet_svc::config::WalletConfig::default();
+    wallet_config.database.url = database(backend, "wallet").await;
+    wallet_config.database.max_connections = 8;
+    let wallet = wallet_svc::startup::start(&wallet_config, clock.clock())
+        .await
+        .expect("wallet");
+    let wallet_serving = serve(&runtime(&wallet_config), wallet.services).await;
+    let wallet_url = wallet_serving.url.clone();
+    let wallet_ledger = wallet.ledger.clone();
+    serving.push(wallet_serving);
+    tasks.push(wallet.tasks);
+
+    let mut booking_config = booking_svc::config::BookingConfig::default();
+    booking_config.database.url = booking_db.clone();
+    booking_config.database.max_connections = 8;
+    booking_config.auth.hs256_secret = Some(Secret::new(SECRET));
+    booking_config.upstream.catalog_url = catalog_url.clone();
+    booking_config.upstream.wallet_url = wallet_url.clone();
+    // The suites sweep when they mean to: the sweeper's first pass (recovery on start) runs,
+    // then not again during a test.
+    booking_config.sweeper.interval_ms = 3_600_000;
+    let booking = booking_svc::startup::start(&booking_config, clock.clock())
+        .await
+        .expect("booking");
+    let bookings = booking.bookings.clone();
+    let booking_serving = serve(&runtime(&booking_config), booking.services).await;
+    let booking_url = booking_serving.url.clone();
+    serving.push(booking_serving);
+    tasks.push(booking.tasks);
+
+    let mut catalog_client = CatalogServiceClient::connect(catalog_url.clone())
+        .await
+        .expect("catalogue client");
+    let wallet_client = WalletServiceClient::connect(wallet_url.clone())
+        .await
+        .expect("wallet client");
+    let booking_client = BookingServiceClient::connect(booking_url.clone())
+        .await
+        .expect("booking client");
+
+    let provider = catalog_client
+        .register_provider(call(
+            cpb::RegisterProviderRequest {
+                provider: Some(cpb::Provider {
+                    display_name: "Società Sportiva Lodigiana".to_owned(),
+                    kind: cpb::ProviderKind::CooperativaSociale.into(),
+                    tax_code: "01234560983".to_owned(),
+                    contact_email: "info@example.it".to_owned(),
+                    contact_phone: "+39 0371 123456".to_owned(),
+                    website_url: "https://www.example.it".to_owned(),
+                    ..cpb::Provider::default()
+                }),
+                request_id: rid(),
+            },
+            &citizen("registrant"),
+        ))
+        .await
+        .expect("register")
+        .into_inner();
+    catalog_client
+        .approve_provider(call(
+            cpb::ApproveProviderRequest {
+                id: provider.id.clone(),
+                request_id: rid(),
+                etag: String::new(),
+            },
+            &curator(),
+        ))
+        .await
+        .expect("approve provider");
+    let operator = operator_of(&provider.id);
+    let mut publish = async |listing: cpb::Listing| {
+        let draft = catalog_client
+            .create_listing(call(
+                cpb::CreateListingRequest {
+                    provider_id: provider.id.clone(),
+                    listing: Some(listing),
+                    request_id: rid(),
+                },
+                &operator,
+            ))
+            .await
+            .expect("create listing")
+            .into_inner();
+        catalog_client
+            .submit_listing(call(
+                cpb::SubmitListingRequest {
+                    id: draft.id.clone(),
+                    etag: String::new(),
+                    request_id: rid(),
+                },
+                &operator,
+            ))
+            .await
+            .expect("submit");
+        catalog_client
+            .approve_listing(call(
+                cpb::ApproveListingRequest {
+                    id: draft.id.clone(),
+                    etag: String::new(),
+                    request_id: rid(),
+                },
+                &curator(),
+            ))
+            .await
+            .expect("approve listing");
+        draft.id
+    };
+    let swimming_id = publish(swimming()).await;
+    let home_care_id = publish(home_care()).await;
+
+    let mut wallet_client_seed = wallet_client.clone();
+    let plan = wallet_client_seed
+        .create_plan(call(
+            wpb::CreatePlanRequest {
+                company_id: "acme".to_owned(),
+                plan: Some(wpb::Plan {
+                    display_name: "Welfare 2026".to_owned(),
+                    year: 2026,
+                    allowance_per_employee: eur(50_000),
+                    allowed_categories: vec![
+                        common::Category::CuraFigli.into(),
+                        common::Category::Sanitario.into(),
+                    ],
+                    regime: wpb::Regime::Art51C2Services.into(),
+                    expire_date: Some(convert::date_to_proto("2026-12-31".parse().expect("date"))),
+                    carry_over: false,
+                    ..wpb::Plan::default()
+                }),
+                request_id: rid(),
+            },
+            &hr(),
+        ))
+        .await
+        .expect("plan")
+        .into_inner();
+
+    Platform {
+        catalog: catalog_client,
+        wallet: wallet_client,
+        booking: booking_client,
+        booking_url,
+        wallet_url,
+        catalog_url,
+        bookings,
+        wallet_ledger,
+        clock,
+        operator: operator_of(&provider.id),
+        provider_id: provider.id,
+        swimming_id,
+        home_care_id,
+        plan_id: plan.id,
+        backend,
+        booking_db,
+        _serving: serving,
+        _tasks: tasks,
+    }
+}
+
+impl Platform {
+    /// Funds `employees` with `cents` each; answers their wallet ids in order.
+    pub async fn fund(&mut self, employees: &[String], cents: i64) -> Vec<String> {
+        let mut wallets = Vec::new();
+        for chunk in employees.chunks(1_000) {
+            let answer = self
+                .wallet
+                .fund_wallets(call(
+                    wpb::FundWalletsRequest {
+                        plan_id: self.plan_id.clone(),
+                        fundings: chunk
+                            .iter()
+                            .map(|e| wpb::Funding {
+                                employee_id: e.clone(),
+                                amount: eur(cents),
+                                has_dependent_children: true,
+                            })
+                            .collect(),
+                        request_id: rid(),
+                    },
+                    &hr(),
+                ))
+                .await
+                .expect("fund")
+                .into_inner();
+            wallets.extend(answer.results.into_iter().map(|r| r.wallet_id));
+        }
+        wallets
+    }
+
+    /// Opens slots on the swimming course, each `hours_ahead` from now, one hour long.
+    pub async fn slots(&mut self, starts: &[i64], capacity: u32) -> Vec<bpb::Slot> {
+        let now = self.clock.now();
+        let slots = starts
+            .iter()
+            .map(|&hours| bpb::SlotSpec {
+                start_time: ts(now.plus_seconds(hours * HOUR)),
+                end_time: ts(now.plus_seconds(hours * HOUR + HOUR)),
+                capacity,
+            })
+            .collect();
+        self.booking
+            .create_slots(call(
+                bpb::CreateSlotsRequest {
+                    listing_id: self.swimming_id.clone(),
+                    slots,
+                    request_id: rid(),
+                },
+                &self.operator,
+            ))
+            .await
+            .expect("slots")
+            .into_inner()
+            .slots
+    }
+
+    /// A booking request for a seat of `slot`, paid from `wallet` when given.
+    pub fn book_request(&self, slot: &str, wallet: Option<&str>) -> bpb::CreateBookingRequest {
+        bpb::CreateBookingRequest {
+            listing_id: self.swimming_id.clone(),
+            slot_id: slot.to_owned(),
+            quantity: 1,
+            profile: Some(child_profile()),
+            wallet_id: wallet.unwrap_or_default().to_owned(),
+            request_id: rid(),
+            start_time: None,
+        }
+    }
+
+    pub async fn book(
+        &mut self,
+        bearer: &str,
+        slot: &str,
+        wallet: Option<&str>,
+    ) -> Result<bpb::Booking, Status> {
+        let request = self.book_request(slot, wallet);
+        self.booking
+            .create_booking(call(request, bearer))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    pub async fn slot(&mut self, id: &str) -> bpb::Slot {
+        let now = self.clock.now();
+        let page = self
+            .booking
+            .list_availability(bpb::ListAvailabilityRequest {
+                listing_id: self.swimming_id.clone(),
+                start_time: ts(now.plus_seconds(-DAY)),
+                end_time: ts(now.plus_seconds(170 * DAY)),
+                page_size: 500,
+                ..Default::default()
+            })
+            .await
+            .expect("availability")
+            .into_inner();
+        page.slots
+            .into_iter()
+            .find(|s| s.id == id)
+            .expect("the slot is listed")
+    }
+
+    pub async fn wallet_of(&mut self, bearer: &str, id: &str) -> wpb::Wallet {
+        self.wallet
+            .get_wallet(call(
+                wpb::GetWalletRequest {
+                    id: id.to_owned(),
+                    ..Default::default()
+                },
+                bearer,
+            ))
+            .await
+            .expect("wallet")
+            .into_inner()
+    }
+
+    /// Runs recovery and the platform's transitions until nothing is left now.
+    pub async fn sweep(&self) -> booking_svc::saga::recovery::Swept {
+        self.bookings.recover(20).await.expect("sweep")
+    }
+
+    /// The invariants that must hold whatever happened, once recovery has run.
+    pub async fn check_invariants(&self) {
+        check_invariants(&self.bookings, &self.wallet_ledger).await;
+    }
+}
+
+/// Seats reserved = quantities of pending, HELD and CONFIRMED bookings, per slot, never above
+/// capacity; pending wallet holds = exactly the HELD and CONFIRMED bookings with a wallet
+/// part; completed bookings captured; other final ones released; the ledger sums to zero.
+pub async fn check_invariants(bookings: &Bookings, ledger: &wallet_svc::ledger::Ledger) {
+    use sqlx::Row;
+    let pool = bookings.store().pool();
+    let slots = sqlx::query(
+        "SELECT s.id, s.capacity, s.reserved, \
+         CAST(COALESCE((SELECT SUM(b.quantity) FROM bookings b WHERE b.slot_id = s.id \
+         AND b.state IN ('pending', 'held', 'confirmed')), 0) AS BIGINT) AS taken FROM slots s",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("slots");
+    for row in slots {
+        let id: String = row.get("id");
+        let reserved: i64 = row.get("reserved");
+        let taken: i64 = row.get("taken");
+        let capacity: i64 = row.get("capacity");
+        assert_eq!(
+            reserved, taken,
+            "slot {id}: reserved seats = live bookings' seats"
+        );
+        assert!(reserved <= capacity, "slot {id} oversold");
+    }
+    let pending: i64 = sqlx::query("SELECT COUNT(*) AS n FROM bookings WHERE state = 'pending'")
+        .fetch_one(pool)
+        .await
+        .expect("pending")
+        .get("n");
+    assert_eq!(pending, 0, "recovery leaves no booking pending");
+    let owing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM bookings WHERE settlement IS NOT NULL")
+        .fetch_one(pool)
+        .await
+        .expect("owing")
+        .get("n");
+    assert_eq!(owing, 0, "recovery leaves no wallet step owed");
+    let rows = sqlx::query("SELECT id, state, wallet_cents, hold_id, fee_cents FROM bookings")
+        .fetch_all(pool)
+        .await
+        .expect("bookings");
+    let wallet_pool = ledger.pool();
+    for row in rows {
+        let id: String = row.get("id");
+        let state: String = row.get("state");
+        let wallet_cents: i64 = row.get("wallet_cents");
+        let hold_id: Option<String> = row.get("hold_id");
+        let fee: i64 = row.get("fee_cents");
+        let holds = sqlx::query("SELECT state, captured FROM holds WHERE booking_id = $1")
+            .bind(&id)
+            .fetch_all(wallet_pool)
+            .await
+            .expect("holds");
+        let pending_holds = holds
+            .iter()
+            .filter(|h| h.get::<String, _>("state") == "pending")
+            .count();
+        let live = matches!(state.as_str(), "held" | "confirmed");
+        let expect_pending = usize::from(live && wallet_cents > 0);
+        assert_eq!(
+            pending_holds, expect_pending,
+            "booking {id} ({state}): pending holds"
+        );
+        if live && wallet_cents > 0 {
+            assert!(
+                hold_id.is_some(),
+                "booking {id} is {state} without its hold"
+            );
+        }
+        if wallet_cents > 0 && !live && state != "aborted" {
+            let captured: i64 = holds.iter().map(|h| h.get::<i64, _>("captured")).sum();
+            let expected = match state.as_str() {
+                "completed" => wallet_cents,
+                "cancelled" | "no_show" => fee.min(wallet_cents),
+                _ => 0,
+            };
+            assert_eq!(captured, expected, "booking {id} ({state}): captured");
+        }
+        if state == "aborted" {
+            let captured: i64 = holds.iter().map(|h| h.get::<i64, _>("captured")).sum();
+            assert_eq!(captured, 0, "aborted booking {id} captured nothing");
+        }
+    }
+    let report = ledger.check_invariants().await.expect("ledger invariants");
+    assert!(report.holds(), "the ledger's invariants: {report:?}");
+}
