@@ -28,6 +28,11 @@ pub fn settle_request_id(booking_id: &str) -> String {
     format!("booking:{booking_id}:settle")
 }
 
+/// The request id of the releases that undo an aborted booking's holds.
+pub fn abort_request_id(booking_id: &str) -> String {
+    format!("booking:{booking_id}:abort")
+}
+
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Swept {
@@ -99,8 +104,10 @@ impl Bookings {
     async fn release_every_hold(&self, record: &BookingRecord) -> Result<(), UpstreamError> {
         for hold in self.wallet.holds_of(&record.id).await? {
             if hold.state == HoldState::Pending {
-                let key = format!("booking:{}:abort:{}", record.id, hold.id);
-                self.wallet.release(&hold.id, &key).await?;
+                // The wallet scopes request ids to their hold: one id serves every hold.
+                self.wallet
+                    .release(&hold.id, &abort_request_id(&record.id))
+                    .await?;
             }
         }
         Ok(())

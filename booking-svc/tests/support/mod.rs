@@ -600,10 +600,13 @@ pub async fn check_invariants(bookings: &Bookings, ledger: &wallet_svc::ledger::
         .expect("owing")
         .get("n");
     assert_eq!(owing, 0, "recovery leaves no wallet step owed");
-    let rows = sqlx::query("SELECT id, state, wallet_cents, hold_id, fee_cents FROM bookings")
-        .fetch_all(pool)
-        .await
-        .expect("bookings");
+    let rows = sqlx::query(
+        "SELECT id, state, wallet_cents, hold_id, fee_cents, state_reason, settle_error \
+         FROM bookings",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("bookings");
     let wallet_pool = ledger.pool();
     for row in rows {
         let id: String = row.get("id");
@@ -611,6 +614,8 @@ pub async fn check_invariants(bookings: &Bookings, ledger: &wallet_svc::ledger::
         let wallet_cents: i64 = row.get("wallet_cents");
         let hold_id: Option<String> = row.get("hold_id");
         let fee: i64 = row.get("fee_cents");
+        let why: String = row.get("state_reason");
+        let settle_error: Option<String> = row.get("settle_error");
         let holds = sqlx::query("SELECT state, captured FROM holds WHERE booking_id = $1")
             .bind(&id)
             .fetch_all(wallet_pool)
@@ -624,7 +629,7 @@ pub async fn check_invariants(bookings: &Bookings, ledger: &wallet_svc::ledger::
         let expect_pending = usize::from(live && wallet_cents > 0);
         assert_eq!(
             pending_holds, expect_pending,
-            "booking {id} ({state}): pending holds"
+            "booking {id} ({state}, {why:?}, settle error {settle_error:?}): pending holds"
         );
         if live && wallet_cents > 0 {
             assert!(
@@ -648,4 +653,34 @@ pub async fn check_invariants(bookings: &Bookings, ledger: &wallet_svc::ledger::
     }
     let report = ledger.check_invariants().await.expect("ledger invariants");
     assert!(report.holds(), "the ledger's invariants: {report:?}");
+}
+
+/// Runs the futures concurrently on this task (no spawning: each is polled whenever any is
+/// woken) and answers their outputs in order.
+pub async fn join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut results: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, result) in pinned.iter_mut().zip(results.iter_mut()) {
+            if result.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(output) => *result = Some(output),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    results
+        .into_iter()
+        .map(|r| r.expect("every future finished"))
+        .collect()
 }
