@@ -1,0 +1,895 @@
+//! `BookingService` as a hostile partner meets it, over real gRPC (SQLite; the store's
+//! backends are proven by the other suites): bad input on every RPC, named and writing
+//! nothing; who may do what, role by role; refusals with their reasons and violations; the
+//! provider's stream of changes, resumed without gaps or repeats; a cancelled slot; a wallet
+//! that does not answer.
+#![allow(clippy::indexing_slicing)]
+
+mod support;
+
+use sqlx::Row;
+use support::*;
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic_types::StatusExt;
+use welfare_proto::booking::{self as bpb, booking::State};
+use welfare_proto::catalog as cpb;
+use welfare_proto::common;
+use welfare_storage::Backend;
+
+/// Rows of the booking service's tables, to show a refused call wrote nothing.
+async fn written(p: &Platform) -> Vec<i64> {
+    let mut counts = Vec::new();
+    for table in [
+        "slots",
+        "bookings",
+        "booking_events",
+        "booking_requests",
+        "slot_requests",
+    ] {
+        let n: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) AS n FROM {table}"
+        )))
+        .fetch_one(p.bookings.store().pool())
+        .await
+        .expect("count")
+        .get("n");
+        counts.push(n);
+    }
+    let reserved: i64 =
+        sqlx::query("SELECT CAST(COALESCE(SUM(reserved), 0) AS BIGINT) AS n FROM slots")
+            .fetch_one(p.bookings.store().pool())
+            .await
+            .expect("reserved")
+            .get("n");
+    counts.push(reserved);
+    counts
+}
+
+fn invalid(result: Result<impl std::fmt::Debug, tonic::Status>) -> Vec<String> {
+    let status = result.expect_err("refused");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    bad_fields(&status)
+}
+
+#[tokio::test]
+async fn bad_input_on_every_rpc_is_named_and_writes_nothing() {
+    let mut p = platform(Backend::Sqlite).await;
+    let wallets = p.fund(&["anna".to_owned()], 10_000).await;
+    let slot = p.slots(&[48], 5).await.remove(0);
+    let booking = p
+        .book(&employee("anna"), &slot.id, Some(&wallets[0]))
+        .await
+        .expect("book");
+    let before = written(&p).await;
+    let anna = employee("anna");
+    let op = p.operator.clone();
+    let now = p.clock.now();
+    let b = &mut p.booking;
+
+    let fields = invalid(
+        b.list_availability(bpb::ListAvailabilityRequest {
+            listing_id: "not an id".to_owned(),
+            start_time: ts(now.plus_seconds(DAY)),
+            end_time: ts(now),
+            page_size: -1,
+            page_token: "garbage".to_owned(),
+            ..Default::default()
+        })
+        .await,
+    );
+    assert_eq!(
+        fields,
+        ["listing_id", "end_time", "page_size", "page_token"]
+    );
+
+    let fields = invalid(
+        b.create_slots(call(
+            bpb::CreateSlotsRequest {
+                listing_id: String::new(),
+                slots: vec![bpb::SlotSpec {
+                    start_time: None,
+                    end_time: ts(now),
+                    capacity: 1,
+                }],
+                request_id: String::new(),
+            },
+            &op,
+        ))
+        .await,
+    );
+    assert_eq!(fields, ["listing_id", "slots[0].start_time", "request_id"]);
+    let fields = invalid(
+        b.create_slots(call(
+            bpb::CreateSlotsRequest {
+                listing_id: p.swimming_id.clone(),
+                slots: vec![
+                    bpb::SlotSpec {
+                        start_time: ts(now.plus_seconds(-HOUR)),
+                        end_time: ts(now.plus_seconds(HOUR)),
+                        capacity: 0,
+                    },
+                    bpb::SlotSpec {
+                        start_time: ts(now.plus_seconds(48 * HOUR)),
+                        end_time: ts(now.plus_seconds(49 * HOUR)),
+                        capacity: 20_000,
+                    },
+                ],
+                request_id: rid(),
+            },
+            &op,
+        ))
+        .await,
+    );
+    assert_eq!(fields, ["slots[0].start_time", "slots[1].capacity"]);
+    let overlapping = invalid(
+        b.create_slots(call(
+            bpb::CreateSlotsRequest {
+                listing_id: p.swimming_id.clone(),
+                slots: vec![bpb::SlotSpec {
+                    start_time: ts(now.plus_seconds(48 * HOUR + 1_800)),
+                    end_time: ts(now.plus_seconds(50 * HOUR)),
+                    capacity: 1,
+                }],
+                request_id: rid(),
+            },
+            &op,
+        ))
+        .await,
+    );
+    assert_eq!(overlapping, ["slots[0].start_time"]);
+
+    let fields = invalid(
+        b.create_booking(call(
+            bpb::CreateBookingRequest {
+                listing_id: p.swimming_id.clone(),
+                slot_id: slot.id.clone(),
+                quantity: 1_001,
+                profile: Some(common::Profile {
+                    residence_istat_code: Some("12".to_owned()),
+                    ..Default::default()
+                }),
+                wallet_id: " ".to_owned(),
+                request_id: "x".repeat(65),
+                start_time: None,
+            },
+            &anna,
+        ))
+        .await,
+    );
+    assert_eq!(
+        fields,
+        [
+            "quantity",
+            "profile.residence_istat_code",
+            "wallet_id",
+            "request_id"
+        ]
+    );
+    let with_start = invalid(
+        b.create_booking(call(
+            bpb::CreateBookingRequest {
+                start_time: ts(now.plus_seconds(DAY)),
+                ..p_book(&p.swimming_id, &slot.id)
+            },
+            &anna,
+        ))
+        .await,
+    );
+    assert_eq!(with_start, ["start_time"]);
+
+    assert_eq!(
+        invalid(
+            b.get_booking(call(bpb::GetBookingRequest { id: String::new() }, &anna))
+                .await
+        ),
+        ["id"]
+    );
+    assert_eq!(
+        invalid(
+            b.list_bookings(call(
+                bpb::ListBookingsRequest {
+                    page_size: -3,
+                    page_token: "not an id".to_owned(),
+                    listing_id: "?".to_owned(),
+                    state: 42,
+                },
+                &anna,
+            ))
+            .await
+        ),
+        ["page_size", "page_token", "listing_id", "state"]
+    );
+    assert_eq!(
+        invalid(
+            b.confirm_booking(call(
+                bpb::ConfirmBookingRequest {
+                    id: booking.id.clone(),
+                    etag: "7".to_owned(),
+                    request_id: String::new(),
+                },
+                &op,
+            ))
+            .await
+        ),
+        ["etag", "request_id"]
+    );
+    assert_eq!(
+        invalid(
+            b.reject_booking(call(
+                bpb::RejectBookingRequest {
+                    id: booking.id.clone(),
+                    reason: String::new(),
+                    etag: String::new(),
+                    request_id: rid(),
+                },
+                &op,
+            ))
+            .await
+        ),
+        ["reason"]
+    );
+    assert_eq!(
+        invalid(
+            b.cancel_booking(call(
+                bpb::CancelBookingRequest {
+                    id: "bad id".to_owned(),
+                    reason: "x".repeat(1_001),
+                    etag: String::new(),
+                    request_id: rid(),
+                },
+                &anna,
+            ))
+            .await
+        ),
+        ["id", "reason"]
+    );
+    assert_eq!(
+        invalid(
+            b.complete_booking(call(
+                bpb::CompleteBookingRequest {
+                    id: booking.id.clone(),
+                    etag: "vX".to_owned(),
+                    request_id: rid(),
+                },
+                &op,
+            ))
+            .await
+        ),
+        ["etag"]
+    );
+    assert_eq!(
+        invalid(
+            b.mark_no_show(call(
+                bpb::MarkNoShowRequest {
+                    id: String::new(),
+                    etag: String::new(),
+                    request_id: String::new(),
+                },
+                &op,
+            ))
+            .await
+        ),
+        ["id", "request_id"]
+    );
+    assert_eq!(
+        invalid(
+            b.cancel_slot(call(
+                bpb::CancelSlotRequest {
+                    slot_id: slot.id.clone(),
+                    reason: String::new(),
+                    request_id: String::new(),
+                },
+                &op,
+            ))
+            .await
+        ),
+        ["reason", "request_id"]
+    );
+    assert_eq!(
+        invalid(
+            b.reschedule_booking(call(
+                bpb::RescheduleBookingRequest {
+                    id: booking.id.clone(),
+                    slot_id: String::new(),
+                    etag: String::new(),
+                    request_id: rid(),
+                },
+                &anna,
+            ))
+            .await
+        ),
+        ["slot_id"]
+    );
+    let watch = b
+        .watch_bookings(call(bpb::WatchBookingsRequest { after_sequence: -1 }, &op))
+        .await;
+    assert_eq!(invalid(watch.map(|_| ())), ["after_sequence"]);
+    assert_eq!(written(&p).await, before, "refused calls wrote nothing");
+}
+
+/// A booking request for the swimming course with nothing wrong in it.
+fn p_book(listing: &str, slot: &str) -> bpb::CreateBookingRequest {
+    bpb::CreateBookingRequest {
+        listing_id: listing.to_owned(),
+        slot_id: slot.to_owned(),
+        quantity: 1,
+        profile: Some(child_profile()),
+        request_id: rid(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn every_role_does_only_what_it_may() {
+    let mut p = platform(Backend::Sqlite).await;
+    let slot = p.slots(&[48, 72], 5).await;
+    let booking = p
+        .book(&citizen("anna"), &slot[0].id, None)
+        .await
+        .expect("book");
+    let before = written(&p).await;
+    let other_provider = operator_of("another-coop");
+    let strangers = [
+        ("another citizen", citizen("bruno"), Code::NotFound),
+        ("another provider", other_provider.clone(), Code::NotFound),
+        ("a curator", curator(), Code::PermissionDenied),
+        ("a company admin", hr(), Code::PermissionDenied),
+    ];
+    for (who, bearer, code) in &strangers {
+        let b = &mut p.booking;
+        let id = booking.id.clone();
+        let answers: Vec<(&str, Result<(), tonic::Status>)> = vec![
+            (
+                "GetBooking",
+                b.get_booking(call(bpb::GetBookingRequest { id: id.clone() }, bearer))
+                    .await
+                    .map(drop),
+            ),
+            (
+                "CancelBooking",
+                b.cancel_booking(call(
+                    bpb::CancelBookingRequest {
+                        id: id.clone(),
+                        request_id: rid(),
+                        ..Default::default()
+                    },
+                    bearer,
+                ))
+                .await
+                .map(drop),
+            ),
+            (
+                "RescheduleBooking",
+                b.reschedule_booking(call(
+                    bpb::RescheduleBookingRequest {
+                        id: id.clone(),
+                        slot_id: slot[1].id.clone(),
+                        request_id: rid(),
+                        ..Default::default()
+                    },
+                    bearer,
+                ))
+                .await
+                .map(drop),
+            ),
+        ];
+        for (rpc, answer) in answers {
+            let status = answer.expect_err("refused");
+            assert_eq!(status.code(), *code, "{who} {rpc}: {status:?}");
+        }
+    }
+    // Only the listing's provider moves a booking through its provider steps: the booker and
+    // other roles are denied, another provider finds nothing.
+    let provider_steps = [
+        ("the booker", citizen("anna"), Code::PermissionDenied),
+        ("another citizen", citizen("bruno"), Code::PermissionDenied),
+        ("another provider", other_provider.clone(), Code::NotFound),
+        ("a curator", curator(), Code::PermissionDenied),
+        ("platform operations", ops(), Code::PermissionDenied),
+    ];
+    for (who, bearer, code) in &provider_steps {
+        let b = &mut p.booking;
+        let id = booking.id.clone();
+        let answers = [
+            b.confirm_booking(call(
+                bpb::ConfirmBookingRequest {
+                    id: id.clone(),
+                    request_id: rid(),
+                    ..Default::default()
+                },
+                bearer,
+            ))
+            .await
+            .map(drop),
+            b.reject_booking(call(
+                bpb::RejectBookingRequest {
+                    id: id.clone(),
+                    reason: "no".to_owned(),
+                    request_id: rid(),
+                    ..Default::default()
+                },
+                bearer,
+            ))
+            .await
+            .map(drop),
+            b.complete_booking(call(
+                bpb::CompleteBookingRequest {
+                    id: id.clone(),
+                    request_id: rid(),
+                    ..Default::default()
+                },
+                bearer,
+            ))
+            .await
+            .map(drop),
+            b.mark_no_show(call(
+                bpb::MarkNoShowRequest {
+                    id: id.clone(),
+                    request_id: rid(),
+                    ..Default::default()
+                },
+                bearer,
+            ))
+            .await
+            .map(drop),
+        ];
+        for answer in answers {
+            let status = answer.expect_err("refused");
+            assert_eq!(status.code(), *code, "{who}: {status:?}");
+        }
+    }
+    // Slots are the provider's own.
+    for bearer in [other_provider.clone(), citizen("anna"), curator()] {
+        let opened = p
+            .booking
+            .create_slots(call(
+                bpb::CreateSlotsRequest {
+                    listing_id: p.swimming_id.clone(),
+                    slots: vec![bpb::SlotSpec {
+                        start_time: ts(p.clock.now().plus_seconds(100 * HOUR)),
+                        end_time: ts(p.clock.now().plus_seconds(101 * HOUR)),
+                        capacity: 1,
+                    }],
+                    request_id: rid(),
+                },
+                &bearer,
+            ))
+            .await
+            .expect_err("not theirs");
+        assert!(
+            matches!(opened.code(), Code::NotFound | Code::PermissionDenied),
+            "{opened:?}"
+        );
+        let cancelled = p
+            .booking
+            .cancel_slot(call(
+                bpb::CancelSlotRequest {
+                    slot_id: slot[0].id.clone(),
+                    reason: "chiuso".to_owned(),
+                    request_id: rid(),
+                },
+                &bearer,
+            ))
+            .await
+            .expect_err("not theirs");
+        assert!(
+            matches!(cancelled.code(), Code::NotFound | Code::PermissionDenied),
+            "{cancelled:?}"
+        );
+    }
+    // Providers and staff do not book; nobody books without a token.
+    for bearer in [p.operator.clone(), curator(), hr(), ops()] {
+        let status = p
+            .booking
+            .create_booking(call(p_book(&p.swimming_id, &slot[0].id), &bearer))
+            .await
+            .expect_err("not a booker");
+        assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    }
+    let anonymous = p
+        .booking
+        .create_booking(p_book(&p.swimming_id, &slot[0].id))
+        .await
+        .expect_err("anonymous");
+    assert_eq!(anonymous.code(), Code::Unauthenticated);
+    assert_eq!(written(&p).await, before, "denied calls wrote nothing");
+
+    // Lists: a person sees their own, a provider its listings', another provider nothing.
+    let list = async |p: &mut Platform, bearer: &str| {
+        p.booking
+            .list_bookings(call(bpb::ListBookingsRequest::default(), bearer))
+            .await
+            .expect("list")
+            .into_inner()
+            .bookings
+            .len()
+    };
+    assert_eq!(list(&mut p, &citizen("anna")).await, 1);
+    assert_eq!(list(&mut p, &citizen("bruno")).await, 0);
+    let own = p.operator.clone();
+    assert_eq!(list(&mut p, &own).await, 1);
+    assert_eq!(list(&mut p, &other_provider).await, 0);
+    assert_eq!(list(&mut p, &ops()).await, 1);
+    let denied = p
+        .booking
+        .list_bookings(call(bpb::ListBookingsRequest::default(), &curator()))
+        .await
+        .expect_err("curators do not read bookings");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    // The allowed cells: the provider cancels (free), operations cancel for a person.
+    let by_provider = p
+        .booking
+        .cancel_booking(call(
+            bpb::CancelBookingRequest {
+                id: booking.id.clone(),
+                reason: "Istruttore malato".to_owned(),
+                request_id: rid(),
+                ..Default::default()
+            },
+            &p.operator.clone(),
+        ))
+        .await
+        .expect("the provider cancels")
+        .into_inner();
+    assert_eq!(by_provider.state, State::Cancelled as i32);
+    let second = p
+        .book(&citizen("anna"), &slot[0].id, None)
+        .await
+        .expect("book again");
+    let by_staff = p
+        .booking
+        .cancel_booking(call(
+            bpb::CancelBookingRequest {
+                id: second.id.clone(),
+                request_id: rid(),
+                ..Default::default()
+            },
+            &ops(),
+        ))
+        .await
+        .expect("operations cancel")
+        .into_inner();
+    assert_eq!(by_staff.state, State::Cancelled as i32);
+    p.check_invariants().await;
+}
+
+#[tokio::test]
+async fn refusals_carry_their_reasons_and_reserve_nothing() {
+    let mut p = platform(Backend::Sqlite).await;
+    let wallets = p
+        .fund(&["anna".to_owned(), "bruno".to_owned()], 10_000)
+        .await;
+    let slot = p.slots(&[48], 2).await.remove(0);
+    let before = written(&p).await;
+    let anna = employee("anna");
+
+    // Too old for the course: NOT_ELIGIBLE with the reason, in Italian, as a violation.
+    let mut request = p.book_request(&slot.id, None);
+    request.profile = Some(common::Profile {
+        beneficiary_age_years: Some(15),
+        ..Default::default()
+    });
+    let status = p
+        .booking
+        .create_booking(call(request, &anna))
+        .await
+        .expect_err("not eligible");
+    assert_eq!(reason(&status), "NOT_ELIGIBLE");
+    let violations = status
+        .get_details_precondition_failure()
+        .expect("violations")
+        .violations;
+    assert_eq!(violations[0].r#type, "ELIGIBILITY");
+    assert_eq!(violations[0].subject, "age_above_maximum");
+    assert!(!violations[0].description.is_empty());
+    // Nothing said of the age: ELIGIBILITY_UNKNOWN names the missing fact.
+    let mut request = p.book_request(&slot.id, None);
+    request.profile = None;
+    let status = p
+        .booking
+        .create_booking(call(request, &anna))
+        .await
+        .expect_err("unknown");
+    assert_eq!(reason(&status), "ELIGIBILITY_UNKNOWN");
+    let violations = status
+        .get_details_precondition_failure()
+        .expect("violations")
+        .violations;
+    assert_eq!(violations[0].r#type, "MISSING_FACT");
+    // Someone else's wallet does not exist, for this booker.
+    let status = p
+        .book(&anna, &slot.id, Some(&wallets[1]))
+        .await
+        .expect_err("bruno's wallet");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    // More seats than the slot has.
+    let mut request = p.book_request(&slot.id, None);
+    request.quantity = 3;
+    let status = p
+        .booking
+        .create_booking(call(request, &anna))
+        .await
+        .expect_err("too many");
+    assert_eq!(reason(&status), "SLOT_UNAVAILABLE");
+    // A slot of another listing, or none.
+    let mut request = p.book_request(&slot.id, None);
+    request.listing_id = p.home_care_id.clone();
+    request.start_time = None;
+    let status = p
+        .booking
+        .create_booking(call(request, &anna))
+        .await
+        .expect_err("a slot on a request listing");
+    assert_eq!(bad_fields(&status), ["slot_id"]);
+    let status = p
+        .book(&anna, "no-such-slot", None)
+        .await
+        .expect_err("no slot");
+    assert_eq!(status.code(), Code::NotFound);
+    // A suspended listing is not bookable.
+    p.catalog
+        .suspend_listing(call(
+            cpb::SuspendListingRequest {
+                id: p.swimming_id.clone(),
+                reason: "Verifica in corso".to_owned(),
+                etag: String::new(),
+                request_id: rid(),
+            },
+            &curator(),
+        ))
+        .await
+        .expect("suspend");
+    let status = p
+        .book(&anna, &slot.id, Some(&wallets[0]))
+        .await
+        .expect_err("suspended");
+    assert!(
+        matches!(
+            reason(&status).as_str(),
+            "LISTING_NOT_FOUND" | "LISTING_NOT_BOOKABLE"
+        ),
+        "{status:?}"
+    );
+    assert_eq!(written(&p).await, before, "refusals reserved nothing");
+    let wallet = p.wallet_of(&anna, &wallets[0]).await;
+    assert_eq!(wallet.pending.map(|m| m.amount_cents), Some(0));
+}
+
+#[tokio::test]
+async fn a_provider_follows_its_bookings_and_resumes_without_gaps_or_repeats() {
+    let mut p = platform(Backend::Sqlite).await;
+    let slot = p.slots(&[48], 5).await.remove(0);
+    let mut stream = p
+        .booking
+        .watch_bookings(call(
+            bpb::WatchBookingsRequest { after_sequence: 0 },
+            &p.operator.clone(),
+        ))
+        .await
+        .expect("watch")
+        .into_inner();
+    let mut other = p
+        .booking
+        .watch_bookings(call(
+            bpb::WatchBookingsRequest { after_sequence: 0 },
+            &operator_of("another-coop"),
+        ))
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = p
+        .book(&citizen("anna"), &slot.id, None)
+        .await
+        .expect("book");
+    let second = p
+        .book(&citizen("bruno"), &slot.id, None)
+        .await
+        .expect("book");
+    let next = async |stream: &mut tonic::Streaming<bpb::BookingEvent>| {
+        tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
+            .await
+            .expect("an event in time")
+            .expect("open")
+            .expect("event")
+    };
+    let created = next(&mut stream).await;
+    assert_eq!(
+        (created.kind.as_str(), created.booking.expect("booking").id),
+        ("created", first.id.clone())
+    );
+    let seen = next(&mut stream).await;
+    assert_eq!(
+        seen.booking.as_ref().map(|b| b.id.clone()),
+        Some(second.id.clone())
+    );
+    drop(stream);
+    // While disconnected: a confirmation and a cancellation.
+    p.booking
+        .confirm_booking(call(
+            bpb::ConfirmBookingRequest {
+                id: first.id.clone(),
+                request_id: rid(),
+                ..Default::default()
+            },
+            &p.operator.clone(),
+        ))
+        .await
+        .expect("confirm");
+    p.booking
+        .cancel_booking(call(
+            bpb::CancelBookingRequest {
+                id: second.id.clone(),
+                request_id: rid(),
+                ..Default::default()
+            },
+            &citizen("bruno"),
+        ))
+        .await
+        .expect("cancel");
+    let mut resumed = p
+        .booking
+        .watch_bookings(call(
+            bpb::WatchBookingsRequest {
+                after_sequence: seen.sequence,
+            },
+            &p.operator.clone(),
+        ))
+        .await
+        .expect("resume")
+        .into_inner();
+    let confirmed = next(&mut resumed).await;
+    let cancelled = next(&mut resumed).await;
+    assert_eq!(
+        (confirmed.kind.as_str(), confirmed.state),
+        ("confirmed", State::Confirmed as i32)
+    );
+    assert_eq!(
+        (cancelled.kind.as_str(), cancelled.state),
+        ("cancelled", State::Cancelled as i32)
+    );
+    assert!(seen.sequence < confirmed.sequence && confirmed.sequence < cancelled.sequence);
+    // Nothing more, and nothing at all for another provider.
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(700), resumed.next())
+            .await
+            .is_err(),
+        "no repeats"
+    );
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), other.next())
+            .await
+            .is_err(),
+        "another provider sees nothing of ours"
+    );
+    let citizen_watch = p
+        .booking
+        .watch_bookings(call(bpb::WatchBookingsRequest::default(), &citizen("anna")))
+        .await
+        .expect_err("providers only");
+    assert_eq!(citizen_watch.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn a_cancelled_slot_cancels_its_bookings_and_gives_the_credit_back() {
+    let mut p = platform(Backend::Sqlite).await;
+    let people = ["anna".to_owned(), "bruno".to_owned()];
+    let wallets = p.fund(&people, 10_000).await;
+    let slots = p.slots(&[48, 72], 5).await;
+    let mut booked = Vec::new();
+    for (person, wallet) in people.iter().zip(&wallets) {
+        booked.push(
+            p.book(&employee(person), &slots[0].id, Some(wallet))
+                .await
+                .expect("book"),
+        );
+    }
+    let cancelled = p
+        .booking
+        .cancel_slot(call(
+            bpb::CancelSlotRequest {
+                slot_id: slots[0].id.clone(),
+                reason: "Piscina chiusa".to_owned(),
+                request_id: rid(),
+            },
+            &p.operator.clone(),
+        ))
+        .await
+        .expect("cancel slot")
+        .into_inner();
+    assert_eq!(cancelled.available, 0);
+    for (person, booking) in people.iter().zip(&booked) {
+        let now = p
+            .booking
+            .get_booking(call(
+                bpb::GetBookingRequest {
+                    id: booking.id.clone(),
+                },
+                &employee(person),
+            ))
+            .await
+            .expect("get")
+            .into_inner();
+        assert_eq!(now.state, State::Cancelled as i32);
+        assert!(
+            now.state_reason.contains("Piscina chiusa"),
+            "{}",
+            now.state_reason
+        );
+        assert_eq!(now.cancellation_fee.map(|m| m.amount_cents), Some(0));
+    }
+    for (person, wallet) in people.iter().zip(&wallets) {
+        let w = p.wallet_of(&employee(person), wallet).await;
+        assert_eq!(w.available.map(|m| m.amount_cents), Some(10_000));
+    }
+    // Nobody books a cancelled slot, and it leaves the availability list.
+    let status = p
+        .book(&employee("anna"), &slots[0].id, Some(&wallets[0]))
+        .await
+        .expect_err("cancelled");
+    assert_eq!(reason(&status), "SLOT_UNAVAILABLE");
+    p.check_invariants().await;
+}
+
+#[tokio::test]
+async fn a_wallet_that_does_not_answer_fails_the_booking_fast_and_reserves_nothing() {
+    // A wallet address that accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let silent_url = format!("http://{}", silent.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut p = platform(Backend::Sqlite).await;
+    let wallets = p.fund(&["anna".to_owned()], 10_000).await;
+    let slot = p.slots(&[48], 5).await.remove(0);
+    // A second booking service, on the same database, whose wallet is silent.
+    let mut config = booking_svc::config::BookingConfig::default();
+    config.database.url = p.booking_db.clone();
+    config.auth.hs256_secret = Some(welfare_runtime::config::Secret::new(SECRET));
+    config.upstream.catalog_url = p.catalog_url.clone();
+    config.upstream.wallet_url = silent_url;
+    config.upstream.timeout_ms = 300;
+    config.sweeper.interval_ms = 3_600_000;
+    let started = booking_svc::startup::start(&config, p.clock.clock())
+        .await
+        .expect("start");
+    let mut runtime = welfare_runtime::config::ServiceConfig::runtime(&config);
+    runtime.server.listen_addr = "127.0.0.1:0".parse().expect("address");
+    let app = welfare_runtime::Application::build(&runtime, started.services)
+        .await
+        .expect("build");
+    let serving = welfare_runtime::testing::serve_in_background(app);
+    let mut client = welfare_proto::booking::booking_service_client::BookingServiceClient::connect(
+        serving.url.clone(),
+    )
+    .await
+    .expect("connect");
+    let begun = std::time::Instant::now();
+    let status = client
+        .create_booking(call(
+            p.book_request(&slot.id, Some(&wallets[0])),
+            &employee("anna"),
+        ))
+        .await
+        .expect_err("the wallet is silent");
+    assert!(
+        matches!(status.code(), Code::DeadlineExceeded | Code::Unavailable),
+        "{status:?}"
+    );
+    assert!(
+        begun.elapsed() < std::time::Duration::from_secs(3),
+        "fails fast"
+    );
+    assert_eq!(
+        p.slot(&slot.id).await.available,
+        5,
+        "nothing stays reserved"
+    );
+    p.check_invariants().await;
+}
