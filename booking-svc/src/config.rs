@@ -19,6 +19,16 @@ pub struct BookingConfig {
     pub database: DatabaseConfig,
     pub upstream: UpstreamConfig,
     pub sweeper: SweeperConfig,
+    pub failpoint: FailpointConfig,
+}
+
+/// Crash testing only: where the saga freezes so a test can kill the process there
+/// (`after_reserve`, `after_hold`, `after_transition`, `after_settle`). Unset in every shipped
+/// configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FailpointConfig {
+    pub pause_at: Option<String>,
 }
 
 /// Where bookings live: `postgres://…` or `sqlite://path?mode=rwc`.
@@ -67,16 +77,21 @@ impl Default for UpstreamConfig {
     }
 }
 
-/// How often recovery and the platform's transitions (expiry, completion) run.
+/// How often recovery and the platform's transitions (expiry, completion) run, and how long a
+/// pending booking's wallet call is given before recovery asks the wallet what it did.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SweeperConfig {
     pub interval_ms: u64,
+    pub pending_grace_seconds: i64,
 }
 
 impl Default for SweeperConfig {
     fn default() -> SweeperConfig {
-        SweeperConfig { interval_ms: 5_000 }
+        SweeperConfig {
+            interval_ms: 5_000,
+            pending_grace_seconds: crate::saga::recovery::PENDING_GRACE_SECONDS,
+        }
     }
 }
 
@@ -102,6 +117,7 @@ mod tests {
         assert_eq!(config.upstream.catalog_url, "http://catalog-svc:50051");
         assert_eq!(config.upstream.wallet_url, "http://wallet-svc:50053");
         assert!(config.upstream.token_file.is_some());
+        assert!(config.failpoint.pause_at.is_none());
         assert_eq!(
             config.runtime().auth.algorithm,
             welfare_runtime::config::JwtAlgorithm::ES256

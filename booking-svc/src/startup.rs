@@ -13,7 +13,7 @@ use welfare_runtime::tasks::BackgroundTasks;
 
 use crate::config::BookingConfig;
 use crate::grpc::BookingApi;
-use crate::saga::Bookings;
+use crate::saga::{Bookings, PauseAt, Point};
 use crate::store::{Store, StoreError};
 use crate::upstream::grpc::{GrpcCatalogue, GrpcWallet, lazy_channel};
 
@@ -102,7 +102,31 @@ pub async fn start(config: &BookingConfig, clock: Clock) -> Result<Started, Star
         token,
         timeout,
     );
-    let bookings = Bookings::new(store, Arc::new(catalogue), Arc::new(wallet), clock);
+    let timeout_seconds = i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX);
+    if config.sweeper.pending_grace_seconds <= timeout_seconds {
+        return Err(StartError::Config {
+            field: "sweeper.pending_grace_seconds",
+            problem: format!(
+                "must be longer than a wallet call may take (upstream.timeout_ms, {timeout_seconds} s)"
+            ),
+        });
+    }
+    let mut bookings = Bookings::new(store, Arc::new(catalogue), Arc::new(wallet), clock)
+        .with_pending_grace(config.sweeper.pending_grace_seconds);
+    if let Some(code) = &config.failpoint.pause_at {
+        let point = Point::from_code(code).ok_or_else(|| StartError::Config {
+            field: "failpoint.pause_at",
+            problem: format!(
+                "{code:?} is not one of {}",
+                Point::ALL.map(Point::code).join(", ")
+            ),
+        })?;
+        tracing::warn!(
+            point = code,
+            "failpoint set: this process will freeze there"
+        );
+        bookings = bookings.with_faults(Arc::new(PauseAt(point)));
+    }
     let mut tasks = BackgroundTasks::default();
     let interval = Duration::from_millis(config.sweeper.interval_ms).max(MIN_SWEEP_INTERVAL);
     tasks.spawn("booking-sweeper", sweep(bookings.clone(), interval));

@@ -535,7 +535,7 @@ async fn run_seed(seed: u64, steps: usize) -> Tally {
     chaos.on.store(false, Ordering::SeqCst);
     let swept = bookings.recover(50).await.expect("recovery");
     assert_eq!(swept.failed, 0, "recovery without faults fails nothing");
-    support::check_invariants(&bookings, &ledger).await;
+    support::check_invariants(bookings.store(), &ledger).await;
     // Each completed booking's hold was captured by one capture transfer.
     use sqlx::Row;
     let doubles: i64 = sqlx::query(

@@ -259,11 +259,11 @@ impl Bookings {
                 event: Some(event_kind(action)),
             })
             .await?;
-        self.checkpoint(Point::AfterTransition)?;
-        if next.settlement.is_some()
-            && let Err(error) = self.settle(&next).await
-        {
-            tracing::warn!(booking = %next.id, %error, "wallet step left to recovery");
+        if next.settlement.is_some() {
+            self.checkpoint(Point::AfterTransition)?;
+            if let Err(error) = self.settle(&next).await {
+                tracing::warn!(booking = %next.id, %error, "wallet step left to recovery");
+            }
         }
         Ok(next)
     }

@@ -68,6 +68,49 @@ impl Faults for NoFaults {
     }
 }
 
+impl Point {
+    pub const ALL: [Point; 4] = [
+        Point::AfterReserve,
+        Point::AfterHold,
+        Point::AfterTransition,
+        Point::AfterSettle,
+    ];
+
+    pub const fn code(self) -> &'static str {
+        match self {
+            Point::AfterReserve => "after_reserve",
+            Point::AfterHold => "after_hold",
+            Point::AfterTransition => "after_transition",
+            Point::AfterSettle => "after_settle",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Point> {
+        Point::ALL.into_iter().find(|p| p.code() == code)
+    }
+}
+
+/// A failpoint for crash tests of real processes: the first operation to reach `point` freezes
+/// there (its thread sleeps until the process is killed), so a test can kill the process with
+/// SIGKILL at exactly that step. Configured by `failpoint.pause_at`; never set in production.
+#[derive(Debug, Clone, Copy)]
+pub struct PauseAt(pub Point);
+
+impl Faults for PauseAt {
+    fn stop_at(&self, point: Point) -> bool {
+        if point == self.0 {
+            tracing::warn!(
+                point = point.code(),
+                "failpoint reached: pausing until killed"
+            );
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3_600));
+            }
+        }
+        false
+    }
+}
+
 /// The error an operation stopped by [`Faults`] answers (as a dead process would answer none).
 pub const STOPPED: &str = "stopped by fault injection";
 

@@ -40,26 +40,46 @@ pub fn start_time() -> Timestamp {
         .plus_seconds(9 * HOUR)
 }
 
-/// A clock the test moves, shared by the three services.
+/// A clock the test moves, shared by the three services: stopped at [`start_time`], or
+/// (for suites with real processes, which read the system clock) running with the system's.
 #[derive(Clone)]
-pub struct TestClock(Arc<AtomicI64>);
+pub struct TestClock {
+    seconds: Arc<AtomicI64>,
+    running: bool,
+}
+
+fn system_seconds() -> i64 {
+    welfare_runtime::clock::system_clock()().unix_seconds()
+}
 
 impl TestClock {
     pub fn new() -> TestClock {
-        TestClock(Arc::new(AtomicI64::new(start_time().unix_seconds())))
+        TestClock {
+            seconds: Arc::new(AtomicI64::new(start_time().unix_seconds())),
+            running: false,
+        }
+    }
+
+    /// The system's clock, moved by [`TestClock::advance`].
+    pub fn running() -> TestClock {
+        TestClock {
+            seconds: Arc::new(AtomicI64::new(0)),
+            running: true,
+        }
     }
 
     pub fn now(&self) -> Timestamp {
-        Timestamp::from_unix_seconds(self.0.load(Ordering::SeqCst))
+        let offset = if self.running { system_seconds() } else { 0 };
+        Timestamp::from_unix_seconds(offset + self.seconds.load(Ordering::SeqCst))
     }
 
     pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
+        self.seconds.fetch_add(seconds, Ordering::SeqCst);
     }
 
     pub fn clock(&self) -> Clock {
-        let now = Arc::clone(&self.0);
-        Arc::new(move || Timestamp::from_unix_seconds(now.load(Ordering::SeqCst)))
+        let me = self.clone();
+        Arc::new(move || me.now())
     }
 }
 
@@ -263,7 +283,10 @@ pub async fn platform(backend: Backend) -> Platform {
 }
 
 pub async fn platform_on(backend: Backend, booking_db: String) -> Platform {
-    let clock = TestClock::new();
+    platform_at(backend, booking_db, TestClock::new()).await
+}
+
+pub async fn platform_at(backend: Backend, booking_db: String, clock: TestClock) -> Platform {
     let mut serving = Vec::new();
     let mut tasks = Vec::new();
 
@@ -389,20 +412,23 @@ pub async fn platform_on(backend: Backend, booking_db: String) -> Platform {
     let home_care_id = publish(home_care()).await;
 
     let mut wallet_client_seed = wallet_client.clone();
+    // The plan of the clock's year, so a running clock finds it open.
+    let year = clock.now().date().expect("a date").year();
+    let year_end: Date = format!("{year}-12-31").parse().expect("date");
     let plan = wallet_client_seed
         .create_plan(call(
             wpb::CreatePlanRequest {
                 company_id: "acme".to_owned(),
                 plan: Some(wpb::Plan {
-                    display_name: "Welfare 2026".to_owned(),
-                    year: 2026,
+                    display_name: format!("Welfare {year}"),
+                    year,
                     allowance_per_employee: eur(50_000),
                     allowed_categories: vec![
                         common::Category::CuraFigli.into(),
                         common::Category::Sanitario.into(),
                     ],
                     regime: wpb::Regime::Art51C2Services.into(),
-                    expire_date: Some(convert::date_to_proto("2026-12-31".parse().expect("date"))),
+                    expire_date: Some(convert::date_to_proto(year_end)),
                     carry_over: false,
                     ..wpb::Plan::default()
                 }),
@@ -559,16 +585,19 @@ impl Platform {
 
     /// The invariants that must hold whatever happened, once recovery has run.
     pub async fn check_invariants(&self) {
-        check_invariants(&self.bookings, &self.wallet_ledger).await;
+        check_invariants(self.bookings.store(), &self.wallet_ledger).await;
     }
 }
 
 /// Seats reserved = quantities of pending, HELD and CONFIRMED bookings, per slot, never above
 /// capacity; pending wallet holds = exactly the HELD and CONFIRMED bookings with a wallet
 /// part; completed bookings captured; other final ones released; the ledger sums to zero.
-pub async fn check_invariants(bookings: &Bookings, ledger: &wallet_svc::ledger::Ledger) {
+pub async fn check_invariants(
+    store: &booking_svc::store::Store,
+    ledger: &wallet_svc::ledger::Ledger,
+) {
     use sqlx::Row;
-    let pool = bookings.store().pool();
+    let pool = store.pool();
     let slots = sqlx::query(
         "SELECT s.id, s.capacity, s.reserved, \
          CAST(COALESCE((SELECT SUM(b.quantity) FROM bookings b WHERE b.slot_id = s.id \
