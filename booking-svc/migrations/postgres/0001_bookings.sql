@@ -77,20 +77,18 @@ CREATE TABLE booking_requests (
     PRIMARY KEY (caller, request_id)
 );
 
--- The booking outbox: one row per change a provider learns of, numbered in commit order (the
--- head row is taken by each writing transaction, so a reader never sees a later number commit
--- before an earlier one).
+-- The booking outbox: one row per change a provider learns of, written in the same transaction
+-- as the change. Rows are numbered (`seq`) in commit order afterwards, by one numbering step at
+-- a time (see the store's `number_events`), so writers never wait on each other for a number
+-- and a reader resuming after a number never misses a row numbered later.
 CREATE TABLE booking_events (
-    seq BIGINT PRIMARY KEY,
+    id BIGSERIAL PRIMARY KEY,
+    seq BIGINT UNIQUE,
     booking_id TEXT NOT NULL,
     provider_id TEXT NOT NULL,
     kind TEXT NOT NULL,
     state TEXT NOT NULL,
     at BIGINT NOT NULL
 );
+CREATE INDEX booking_events_unnumbered ON booking_events (id) WHERE seq IS NULL;
 CREATE INDEX booking_events_by_provider ON booking_events (provider_id, seq);
-CREATE TABLE event_head (
-    id BIGINT PRIMARY KEY CHECK (id = 1),
-    seq BIGINT NOT NULL
-);
-INSERT INTO event_head (id, seq) VALUES (1, 0);

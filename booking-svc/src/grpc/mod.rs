@@ -350,6 +350,10 @@ impl BookingService for BookingApi {
                 let woken = changes.notified();
                 tokio::pin!(woken);
                 woken.as_mut().enable();
+                // Number what has committed since (any process's changes), then read.
+                if let Err(error) = bookings.store().number_events().await {
+                    tracing::warn!(%error, "numbering the booking outbox failed; retrying");
+                }
                 let events = match bookings
                     .store()
                     .events_after(&provider, last, WATCH_BATCH)

@@ -165,23 +165,24 @@ impl Bookings {
         }
     }
 
-    /// The start of the slot booked, which must be one of this listing's, open and not started.
+    /// The start of the slot booked, which must be one of this listing's and not started.
     async fn slot_start(
         &self,
         listing: &ListingView,
         slot_id: &str,
         now: Timestamp,
     ) -> Result<Timestamp, ServiceError> {
+        // Its cancellation and its free seats are checked when the seats are taken.
         let slot = self
             .store
-            .slot(slot_id)
+            .slot_facts(slot_id)
             .await?
             .filter(|slot| slot.listing_id == listing.id)
             .ok_or_else(|| not_found("slot", slot_id))?;
-        if slot.cancel_reason.is_some() || slot.starts_at <= now {
+        if slot.starts_at <= now {
             return Err(ServiceError::FailedPrecondition {
                 reason: "SLOT_UNAVAILABLE",
-                message: format!("slot {slot_id} is cancelled or has started"),
+                message: format!("slot {slot_id} has started"),
                 violations: Vec::new(),
             });
         }

@@ -247,7 +247,7 @@ impl From<StoreError> for ServiceError {
         match error {
             StoreError::SlotUnavailable(id) => ServiceError::FailedPrecondition {
                 reason: "SLOT_UNAVAILABLE",
-                message: format!("slot {id} has not enough free seats"),
+                message: format!("slot {id} is cancelled or has not enough free seats"),
                 violations: Vec::new(),
             },
             StoreError::SlotNotFound(id) => not_found("slot", &id),

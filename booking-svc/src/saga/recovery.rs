@@ -141,6 +141,7 @@ impl Bookings {
     pub async fn sweep(&self) -> Result<Swept, ServiceError> {
         let mut swept = Swept::default();
         let now = self.now();
+        self.store.number_events().await?;
         for record in self.store.owing(SWEEP_BATCH).await? {
             let outcome = match (record.stage, record.settlement) {
                 (Stage::Pending, Some(Settlement::Hold)) => {

@@ -1,11 +1,24 @@
-//! The booking outbox: every change a provider's system must learn of is numbered in commit
-//! order in the same transaction as the change, and read back by number.
+//! The booking outbox: every change a provider's system must learn of is written in the same
+//! transaction as the change, then numbered in commit order by [`Store::number_events`], and
+//! read back by number.
+//!
+//! Numbering after commit, one numbering step at a time (a transaction-scoped advisory lock on
+//! PostgreSQL; SQLite has one writer), keeps booking writes from waiting on each other for a
+//! number, and gives readers a sequence without gaps: a row is numbered only once committed, and
+//! every row numbered later gets a larger number, so resuming after the last number seen misses
+//! nothing and repeats nothing.
 
 use sqlx::any::Any;
 use sqlx::{Row, Transaction};
 use welfare_core::time::Timestamp;
+use welfare_storage::Backend;
 
 use super::{Store, StoreError};
+
+/// Rows numbered by one numbering step at most.
+pub const NUMBERING_BATCH: i64 = 1_000;
+/// The advisory lock that makes numbering steps take turns on PostgreSQL.
+const NUMBERING_LOCK: i64 = 0x6c6f_6469_6576;
 
 /// One change of a booking, as the outbox numbered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +34,7 @@ pub struct BookingEvent {
     pub at: Timestamp,
 }
 
-/// Numbers and writes one event inside `tx`. Taking the head row makes concurrent writers
-/// commit in the order of their numbers.
+/// Writes one event inside `tx`, not yet numbered.
 pub(super) async fn record(
     tx: &mut Transaction<'static, Any>,
     booking_id: &str,
@@ -31,15 +43,10 @@ pub(super) async fn record(
     state: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let seq: i64 = sqlx::query("UPDATE event_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("seq")?;
     sqlx::query(
-        "INSERT INTO booking_events (seq, booking_id, provider_id, kind, state, at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO booking_events (booking_id, provider_id, kind, state, at) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(seq)
     .bind(booking_id)
     .bind(provider_id)
     .bind(kind)
@@ -51,6 +58,43 @@ pub(super) async fn record(
 }
 
 impl Store {
+    /// Numbers the committed events not numbered yet, oldest first, after the highest number
+    /// given so far; answers how many it numbered.
+    pub async fn number_events(&self) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(NUMBERING_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let ids: Vec<i64> =
+            sqlx::query("SELECT id FROM booking_events WHERE seq IS NULL ORDER BY id LIMIT $1")
+                .bind(NUMBERING_BATCH)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| row.try_get("id"))
+                .collect::<Result<_, _>>()?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let top: i64 =
+            sqlx::query("SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) AS top FROM booking_events")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("top")?;
+        for (next, id) in (top + 1..).zip(&ids) {
+            sqlx::query("UPDATE booking_events SET seq = $1 WHERE id = $2")
+                .bind(next)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+
     /// A provider's events numbered after `after`, oldest first, at most `limit`.
     pub async fn events_after(
         &self,

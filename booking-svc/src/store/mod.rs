@@ -19,8 +19,8 @@ mod rows;
 mod slots;
 
 pub use bookings::{BookingFilter, Change};
-pub use events::BookingEvent;
-pub use slots::{NewSlots, SlotPage, SlotRecord};
+pub use events::{BookingEvent, NUMBERING_BATCH};
+pub use slots::{MAX_CACHED_SLOTS, NewSlots, SlotFacts, SlotPage, SlotRecord};
 
 /// Where a booking stands inside the service. `Pending` and `Aborted` are the saga's own and
 /// never shown: a pending booking has its seats but not yet its wallet hold; an aborted one
@@ -172,7 +172,7 @@ pub struct RequestRecord {
 /// Why the store refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("slot {0} has not enough free seats")]
+    #[error("slot {0} is cancelled or has not enough free seats")]
     SlotUnavailable(String),
     #[error("slot {0} not found")]
     SlotNotFound(String),
@@ -208,6 +208,8 @@ pub struct Store {
     /// Woken after every change that wrote to the outbox, so watchers in this process read it
     /// at once (watchers of other processes poll).
     changed: std::sync::Arc<tokio::sync::Notify>,
+    /// Slots' facts that never change.
+    slots: std::sync::Arc<slots::SlotCache>,
 }
 
 impl Store {
@@ -229,6 +231,7 @@ impl Store {
             pool,
             backend,
             changed: std::sync::Arc::default(),
+            slots: std::sync::Arc::default(),
         })
     }
 

@@ -50,6 +50,43 @@ pub struct NewSlots<'a> {
     pub ids: Vec<String>,
 }
 
+/// What never changes of a slot once opened: its listing and its times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotFacts {
+    pub listing_id: String,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+}
+
+/// Slots' facts kept in memory before the cache starts over.
+pub const MAX_CACHED_SLOTS: usize = 100_000;
+
+/// A bounded read-through cache of [`SlotFacts`]: a booking reads its slot's start without a
+/// query (its seats and cancellation are always checked by the database).
+#[derive(Debug, Default)]
+pub(super) struct SlotCache(std::sync::RwLock<std::collections::HashMap<String, SlotFacts>>);
+
+impl SlotCache {
+    fn get(&self, id: &str) -> Option<SlotFacts> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    fn insert(&self, id: &str, facts: SlotFacts) {
+        let mut map = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_CACHED_SLOTS {
+            map.clear();
+        }
+        map.insert(id.to_owned(), facts);
+    }
+}
+
 /// One page of a listing's slots, oldest start first.
 #[derive(Debug, Clone)]
 pub struct SlotPage {
@@ -158,6 +195,23 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(created)
+    }
+
+    /// The facts of a slot that never change, from memory when read before.
+    pub async fn slot_facts(&self, id: &str) -> Result<Option<SlotFacts>, StoreError> {
+        if let Some(facts) = self.slots.get(id) {
+            return Ok(Some(facts));
+        }
+        let Some(slot) = self.slot(id).await? else {
+            return Ok(None);
+        };
+        let facts = SlotFacts {
+            listing_id: slot.listing_id,
+            starts_at: slot.starts_at,
+            ends_at: slot.ends_at,
+        };
+        self.slots.insert(id, facts.clone());
+        Ok(Some(facts))
     }
 
     /// A slot by id.
