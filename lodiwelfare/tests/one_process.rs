@@ -1,7 +1,8 @@
 //! The services' composition roots put together in one process, as the all-in-one binary will:
-//! the catalogue and the wallet started from their configurations on embedded storage, their
-//! routes merged behind one layer stack on one port, their background tasks run beside them,
-//! health reporting both, and each answering its own calls.
+//! the catalogue, the wallet and the booking service started from their configurations on
+//! embedded storage, their routes merged behind one layer stack on one port (the booking
+//! service calling the other two on that same port), their background tasks run beside them,
+//! health reporting all three, and each answering its own calls — a booking made end to end.
 
 use std::sync::Arc;
 
@@ -29,30 +30,57 @@ fn admin_token() -> String {
     )
 }
 
-#[tokio::test]
-async fn catalogue_and_wallet_serve_from_one_process_on_one_port() {
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn token(subject: &str, roles: &[&str], tenant: Tenant<'_>) -> String {
+    let exp = system_clock()().unix_seconds() + 3_600;
+    signed_token(SECRET, subject, roles, tenant, exp)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalogue_wallet_and_bookings_serve_from_one_process_on_one_port() {
     let dir = std::env::temp_dir().join(format!("lodiwelfare-one-process-{}", std::process::id()));
     let mut catalog = catalog_svc::config::CatalogConfig::default();
     catalog.database.url = format!("sqlite://{}?mode=rwc", dir.join("catalog.db").display());
     let mut wallet = wallet_svc::config::WalletConfig::default();
     wallet.database.url = format!("sqlite://{}?mode=rwc", dir.join("wallet.db").display());
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut booking = booking_svc::config::BookingConfig::default();
+    booking.database.url = format!("sqlite://{}?mode=rwc", dir.join("booking.db").display());
+    booking.auth.hs256_secret = Some(Secret::new(SECRET));
+    booking.upstream.catalog_url = url.clone();
+    booking.upstream.wallet_url = url.clone();
     let clock = system_clock();
     let catalog = catalog_svc::startup::start(&catalog, Arc::clone(&clock))
         .await
         .expect("catalogue");
-    let wallet = wallet_svc::startup::start(&wallet, clock)
+    let wallet = wallet_svc::startup::start(&wallet, Arc::clone(&clock))
         .await
         .expect("wallet");
-    let tasks = catalog.tasks.merge(wallet.tasks);
-    assert_eq!(tasks.names(), ["catalog-indexer", "wallet-sweeper"]);
+    let booking = booking_svc::startup::start(&booking, clock)
+        .await
+        .expect("booking");
+    let tasks = catalog.tasks.merge(wallet.tasks).merge(booking.tasks);
+    assert_eq!(
+        tasks.names(),
+        ["catalog-indexer", "wallet-sweeper", "booking-sweeper"]
+    );
     let mut runtime = catalog_svc::config::CatalogConfig::default().runtime();
-    runtime.server.listen_addr = "127.0.0.1:0".parse().expect("address");
+    runtime.server.listen_addr = format!("127.0.0.1:{port}").parse().expect("address");
     runtime.auth.hs256_secret = Some(Secret::new(SECRET));
-    let app = Application::build(&runtime, catalog.services.merge(wallet.services))
+    let services = catalog
+        .services
+        .merge(wallet.services)
+        .merge(booking.services);
+    let app = Application::build(&runtime, services)
         .await
         .expect("one server");
-    let addr = format!("127.0.0.1:{}", app.port());
-    let url = format!("http://{addr}");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
@@ -66,6 +94,7 @@ async fn catalogue_and_wallet_serve_from_one_process_on_one_port() {
     for service in [
         "welfare.catalog.v1.CatalogService",
         "welfare.wallet.v1.WalletService",
+        "welfare.booking.v1.BookingService",
         "",
     ] {
         let answer = health
@@ -85,7 +114,7 @@ async fn catalogue_and_wallet_serve_from_one_process_on_one_port() {
         .into_inner();
     assert!(!categories.categories.is_empty());
     // …and the wallet its own, behind the same authentication layer.
-    let mut wallets = WalletServiceClient::new(channel);
+    let mut wallets = WalletServiceClient::new(channel.clone());
     let refused = wallets
         .list_plans(ListPlansRequest {
             company_id: "acme".to_owned(),
@@ -117,12 +146,221 @@ async fn catalogue_and_wallet_serve_from_one_process_on_one_port() {
         .await
         .expect_err("missing plan");
     assert_eq!(missing.code(), tonic::Code::NotFound);
+    book_end_to_end(channel).await;
     assert!(
         tasks.all_running(),
-        "the indexer and the sweeper run beside the routes"
+        "the indexer and the sweepers run beside the routes"
     );
     let _ = stop.send(());
     serving.await.expect("join").expect("stopped cleanly");
     drop(tasks);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A provider publishes a course, a company funds an employee, the provider opens a slot, the
+/// employee books it with the wallet (the booking service calling the catalogue and the wallet
+/// on the same port), and the provider confirms.
+async fn book_end_to_end(channel: tonic::transport::Channel) {
+    use welfare_proto::booking::booking_service_client::BookingServiceClient;
+    use welfare_proto::booking::{self as bpb};
+    use welfare_proto::catalog::{self as cpb};
+    use welfare_proto::common;
+    use welfare_proto::wallet::{self as wpb};
+
+    let mut catalog = CatalogServiceClient::new(channel.clone());
+    let mut wallet = WalletServiceClient::new(channel.clone());
+    let mut booking = BookingServiceClient::new(channel);
+    let eur = |cents| {
+        Some(common::Money {
+            currency_code: "EUR".to_owned(),
+            amount_cents: cents,
+        })
+    };
+    let provider = catalog
+        .register_provider(with_bearer(
+            cpb::RegisterProviderRequest {
+                provider: Some(cpb::Provider {
+                    display_name: "Piscina di Lodi".to_owned(),
+                    kind: cpb::ProviderKind::CooperativaSociale.into(),
+                    tax_code: "01234560983".to_owned(),
+                    contact_email: "info@example.it".to_owned(),
+                    ..Default::default()
+                }),
+                request_id: "p".to_owned(),
+            },
+            &token("registrant", &["citizen"], Tenant::None),
+        ))
+        .await
+        .expect("register")
+        .into_inner();
+    let curator = token("curator", &["curator"], Tenant::None);
+    catalog
+        .approve_provider(with_bearer(
+            cpb::ApproveProviderRequest {
+                id: provider.id.clone(),
+                request_id: "a".to_owned(),
+                etag: String::new(),
+            },
+            &curator,
+        ))
+        .await
+        .expect("approve");
+    let operator = token("op", &["provider_operator"], Tenant::Provider(&provider.id));
+    let listing = catalog
+        .create_listing(with_bearer(
+            cpb::CreateListingRequest {
+                provider_id: provider.id.clone(),
+                listing: Some(cpb::Listing {
+                    title: "Nuoto per bambini".to_owned(),
+                    description: "Corso in piscina coperta.".to_owned(),
+                    category: common::Category::CuraFigli.into(),
+                    subcategory: "attivita-sportive".to_owned(),
+                    delivery: vec![cpb::Delivery::AtVenue.into()],
+                    venue: Some(cpb::Venue {
+                        address: "Via Piermarini 12".to_owned(),
+                        istat_code: "098031".to_owned(),
+                        location: Some(common::GeoPoint {
+                            latitude: 45.3097,
+                            longitude: 9.5037,
+                        }),
+                    }),
+                    booking_mode: Some(cpb::BookingMode {
+                        mode: Some(cpb::booking_mode::Mode::Slots(cpb::booking_mode::Slots {
+                            capacity_per_slot: 10,
+                        })),
+                    }),
+                    pricing: Some(cpb::Pricing {
+                        model: Some(cpb::pricing::Model::Fixed(cpb::pricing::Fixed {
+                            unit: common::Unit::Session.into(),
+                            amount: eur(1_250),
+                        })),
+                        resident_discount_basis_points: 0,
+                    }),
+                    languages: vec!["it".to_owned()],
+                    ..Default::default()
+                }),
+                request_id: "l".to_owned(),
+            },
+            &operator,
+        ))
+        .await
+        .expect("listing")
+        .into_inner();
+    catalog
+        .submit_listing(with_bearer(
+            cpb::SubmitListingRequest {
+                id: listing.id.clone(),
+                etag: String::new(),
+                request_id: "s".to_owned(),
+            },
+            &operator,
+        ))
+        .await
+        .expect("submit");
+    catalog
+        .approve_listing(with_bearer(
+            cpb::ApproveListingRequest {
+                id: listing.id.clone(),
+                etag: String::new(),
+                request_id: "publish".to_owned(),
+            },
+            &curator,
+        ))
+        .await
+        .expect("publish");
+    let hr = token("hr-acme", &["company_admin"], Tenant::Company("acme"));
+    let year = system_clock()().date().expect("date").year();
+    let plan = wallet
+        .create_plan(with_bearer(
+            wpb::CreatePlanRequest {
+                company_id: "acme".to_owned(),
+                plan: Some(wpb::Plan {
+                    display_name: "Welfare".to_owned(),
+                    year,
+                    allowance_per_employee: eur(10_000),
+                    allowed_categories: vec![common::Category::CuraFigli.into()],
+                    regime: wpb::Regime::Art51C2Services.into(),
+                    expire_date: Some(common::Date {
+                        year,
+                        month: 12,
+                        day: 31,
+                    }),
+                    ..Default::default()
+                }),
+                request_id: "plan".to_owned(),
+            },
+            &hr,
+        ))
+        .await
+        .expect("plan")
+        .into_inner();
+    let funded = wallet
+        .fund_wallets(with_bearer(
+            wpb::FundWalletsRequest {
+                plan_id: plan.id,
+                fundings: vec![wpb::Funding {
+                    employee_id: "anna".to_owned(),
+                    ..Default::default()
+                }],
+                request_id: "fund".to_owned(),
+            },
+            &hr,
+        ))
+        .await
+        .expect("fund")
+        .into_inner();
+    let now = system_clock()();
+    let slot = booking
+        .create_slots(with_bearer(
+            bpb::CreateSlotsRequest {
+                listing_id: listing.id.clone(),
+                slots: vec![bpb::SlotSpec {
+                    start_time: Some(welfare_proto::convert::timestamp_to_proto(
+                        now.plus_seconds(86_400),
+                    )),
+                    end_time: Some(welfare_proto::convert::timestamp_to_proto(
+                        now.plus_seconds(90_000),
+                    )),
+                    capacity: 0,
+                }],
+                request_id: "slots".to_owned(),
+            },
+            &operator,
+        ))
+        .await
+        .expect("slots")
+        .into_inner()
+        .slots
+        .remove(0);
+    let anna = token("anna", &["employee"], Tenant::Company("acme"));
+    let booked = booking
+        .create_booking(with_bearer(
+            bpb::CreateBookingRequest {
+                listing_id: listing.id.clone(),
+                slot_id: slot.id.clone(),
+                quantity: 1,
+                wallet_id: funded.results.first().expect("funded").wallet_id.clone(),
+                request_id: "book".to_owned(),
+                ..Default::default()
+            },
+            &anna,
+        ))
+        .await
+        .expect("book")
+        .into_inner();
+    assert_eq!(booked.state, bpb::booking::State::Held as i32);
+    assert!(!booked.wallet_hold_id.is_empty());
+    let confirmed = booking
+        .confirm_booking(with_bearer(
+            bpb::ConfirmBookingRequest {
+                id: booked.id,
+                etag: booked.etag,
+                request_id: "confirm".to_owned(),
+            },
+            &operator,
+        ))
+        .await
+        .expect("confirm")
+        .into_inner();
+    assert_eq!(confirmed.state, bpb::booking::State::Confirmed as i32);
 }
