@@ -893,3 +893,62 @@ async fn a_wallet_that_does_not_answer_fails_the_booking_fast_and_reserves_nothi
     );
     p.check_invariants().await;
 }
+
+#[tokio::test]
+async fn opening_slots_is_idempotent_and_a_slot_lasts_at_most_a_day() {
+    let mut p = platform(Backend::Sqlite).await;
+    let now = p.clock.now();
+    let request = bpb::CreateSlotsRequest {
+        listing_id: p.swimming_id.clone(),
+        slots: vec![bpb::SlotSpec {
+            start_time: ts(now.plus_seconds(30 * HOUR)),
+            end_time: ts(now.plus_seconds(31 * HOUR)),
+            capacity: 4,
+        }],
+        request_id: rid(),
+    };
+    let op = p.operator.clone();
+    let first = p
+        .booking
+        .create_slots(call(request.clone(), &op))
+        .await
+        .expect("open")
+        .into_inner();
+    let again = p
+        .booking
+        .create_slots(call(request.clone(), &op))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(first.slots, again.slots, "a retry answers the same slots");
+    let mut changed = request.clone();
+    changed.slots[0].capacity = 5;
+    let reused = p
+        .booking
+        .create_slots(call(changed, &op))
+        .await
+        .expect_err("same id, other fields");
+    assert_eq!(reason(&reused), "REQUEST_ID_REUSED");
+    let before = written(&p).await;
+    // A slot-booked listing's slot lasts at most a day.
+    let long = p
+        .booking
+        .create_slots(call(
+            bpb::CreateSlotsRequest {
+                listing_id: p.swimming_id.clone(),
+                slots: vec![bpb::SlotSpec {
+                    start_time: ts(now.plus_seconds(40 * HOUR)),
+                    end_time: ts(now.plus_seconds(40 * HOUR + 14 * DAY)),
+                    capacity: 0,
+                }],
+                request_id: rid(),
+            },
+            &op,
+        ))
+        .await;
+    assert_eq!(invalid(long), ["slots[0].end_time"]);
+    assert_eq!(written(&p).await, before);
+    // The listing's capacity applies when a slot names none.
+    let listed = p.slot(&first.slots[0].id).await;
+    assert_eq!((listed.capacity, listed.available), (4, 4));
+}
