@@ -474,6 +474,7 @@ async fn main() {
                     system_clock()().plus_seconds(600),
                 )),
                 request_id: format!("{prefix}{client}-{n}"),
+                provider_id: String::new(),
             };
             let bearer = service.clone();
             async move {

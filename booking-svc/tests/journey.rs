@@ -137,6 +137,20 @@ async fn the_whole_journey(mut p: Platform) {
     // from pending to spent (above) and changes nothing available.
     assert_eq!(capture.booking_id, booking.id);
     assert_eq!(cents(&capture.balance_after), 7_500);
+    // And the platform owes the provider what the wallet paid.
+    let payable = p
+        .wallet
+        .get_provider_payable(call(
+            wpb::GetProviderPayableRequest {
+                provider_id: p.provider_id.clone(),
+            },
+            &p.operator.clone(),
+        ))
+        .await
+        .expect("payable")
+        .into_inner();
+    assert_eq!(cents(&payable.payable), 2_500);
+    assert_eq!(cents(&payable.captured), 2_500);
     p.sweep().await;
     p.check_invariants().await;
 }

@@ -227,6 +227,7 @@ impl Wallet for FaultyWallet {
                 booking_id: hold.booking_id.clone(),
                 expire_time: Some(convert::timestamp_to_proto(hold.expires_at)),
                 request_id: hold.request_id.clone(),
+                provider_id: hold.provider_id.clone(),
             };
             self.api
                 .hold_funds(as_principal(request, booking_service()))

@@ -116,6 +116,7 @@ mod tests {
             tax_letter: "f-bis".to_owned(),
             booking_id: None,
             fringe: None,
+            provider_id: None,
         };
         ledger.hold(&hold, 4_000_000_000).await.expect("hold");
         now.store(4_000_000_200, Ordering::SeqCst);

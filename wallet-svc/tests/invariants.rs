@@ -113,6 +113,7 @@ async fn perform(ledger: &Ledger, call: &Call, now: i64) -> Result<Answer, Ledge
                 tax_letter: "f".to_owned(),
                 booking_id: None,
                 fringe: None,
+                provider_id: None,
             };
             ledger.hold(&hold, now).await.map(|o| {
                 let hold = o.into_inner();

@@ -20,6 +20,7 @@ fn hold(id: &str, wallet: &str, amount: Money) -> NewHold {
         tax_letter: "f-bis".to_owned(),
         booking_id: Some("bk-1".to_owned()),
         fringe: None,
+        provider_id: None,
     }
 }
 

@@ -261,6 +261,7 @@ async fn a_settlement_cut_short_is_finished_by_the_sweeper(ledger: Ledger) {
         tax_letter: "f-bis".to_owned(),
         booking_id: None,
         fringe: None,
+        provider_id: None,
     };
     ledger.hold(&hold, now).await.expect("hold");
     // The process marked the plan settled and died before settling a wallet.

@@ -157,6 +157,54 @@ async fn a_plan_lives_from_funding_to_the_tax_report(ledger: Ledger) {
         (wallet_now.available, wallet_now.spent, wallet_now.pending),
         (eur(30_000), eur(20_000), eur(0))
     );
+    // The provider the hold named is owed what was captured, less the refund; only it (and
+    // platform operations) may read that, and another provider's operator is refused.
+    assert_eq!(held.provider_id, "coop-lodi");
+    let payable = |bearer: String| {
+        let mut client = client.clone();
+        async move {
+            client
+                .get_provider_payable(call(
+                    GetProviderPayableRequest {
+                        provider_id: "coop-lodi".to_owned(),
+                    },
+                    &bearer,
+                ))
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    };
+    let provider_operator = |provider: &str| {
+        welfare_runtime::testing::signed_token(
+            SECRET,
+            &format!("op-{provider}"),
+            &["provider_operator"],
+            welfare_runtime::testing::Tenant::Provider(provider),
+            today().unix_seconds() + 86_400 * 3_650,
+        )
+    };
+    let owed = payable(provider_operator("coop-lodi"))
+        .await
+        .expect("own payable");
+    assert_eq!(
+        (owed.captured, owed.refunded, owed.payable),
+        (eur(25_000), eur(5_000), eur(20_000))
+    );
+    let staff = token("ops", &["operator"], None);
+    assert_eq!(
+        payable(staff).await.expect("operations").payable,
+        eur(20_000)
+    );
+    for bearer in [provider_operator("coop-other"), employee("lucia"), admin()] {
+        let refused = payable(bearer).await.expect_err("not theirs");
+        assert!(
+            matches!(
+                refused.code(),
+                tonic::Code::PermissionDenied | tonic::Code::NotFound
+            ),
+            "{refused:?}"
+        );
+    }
 
     let statement = client
         .list_wallet_transactions(call(

@@ -172,6 +172,8 @@ pub enum Action {
     ReadHolds,
     RefundCapture,
     ExpireWallets,
+    /// What the platform owes a provider from welfare credit.
+    ReadProviderPayable,
     // Operations.
     Operate,
 }
@@ -285,6 +287,13 @@ pub fn authorize(
         ) => allow(principal.has(Role::Curator), Denied::RoleRequired),
         (A::CreateListing | A::ManageSlots, R::Provider { id, .. }) => {
             owner_or_role(principal.acts_for_provider(id), provider_side)
+        }
+        (A::ReadProviderPayable, R::Provider { id, .. }) => {
+            if principal.has(Role::Operator) {
+                Ok(())
+            } else {
+                owner_or_role(principal.acts_for_provider(id), provider_side)
+            }
         }
         (A::UpdateListing | A::SubmitListing, R::Listing { provider_id, .. }) => {
             owner_or_role(principal.acts_for_provider(provider_id), provider_side)
@@ -427,6 +436,26 @@ mod tests {
 
     fn company(id: &str) -> CompanyId {
         CompanyId::parse(id).expect("valid id")
+    }
+
+    #[test]
+    fn a_provider_reads_only_its_own_payable() {
+        let ours = provider("coop-1");
+        let own = Resource::Provider {
+            id: &ours,
+            approved: true,
+        };
+        let operator =
+            Principal::new(person("op"), vec![Role::ProviderOperator]).for_provider(ours.clone());
+        let other = Principal::new(person("op2"), vec![Role::ProviderOperator])
+            .for_provider(provider("coop-2"));
+        let staff = Principal::new(person("ops"), vec![Role::Operator]);
+        let citizen = Principal::new(person("anna"), vec![Role::Citizen]);
+        let read = |p: &Principal| authorize(p, Action::ReadProviderPayable, own);
+        assert_eq!(read(&operator), Ok(()));
+        assert_eq!(read(&staff), Ok(()));
+        assert_eq!(read(&other), Err(Denied::NotOwner));
+        assert_eq!(read(&citizen), Err(Denied::RoleRequired));
     }
 
     #[test]

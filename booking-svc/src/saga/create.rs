@@ -459,6 +459,7 @@ pub(super) fn hold_request(record: &BookingRecord) -> Result<HoldRequest, Servic
         tax_letter: record.tax_letter,
         description: record.description.clone(),
         booking_id: record.id.clone(),
+        provider_id: record.provider_id.clone(),
         expires_at: record.wallet_hold_expires_at,
         request_id: hold_request_id(&record.id),
     })

@@ -226,6 +226,7 @@ impl Wallet for GrpcWallet {
                 booking_id: hold.booking_id.clone(),
                 expire_time: Some(convert::timestamp_to_proto(hold.expires_at)),
                 request_id: hold.request_id.clone(),
+                provider_id: hold.provider_id.clone(),
             };
             let call = request(message, Some(&self.token), self.timeout)?;
             hold_view(&bounded(self.timeout, client.hold_funds(call)).await?)

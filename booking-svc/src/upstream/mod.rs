@@ -101,6 +101,8 @@ pub struct HoldRequest {
     pub tax_letter: TaxLetter,
     pub description: String,
     pub booking_id: String,
+    /// The listing's provider: whom the captured credit is owed to.
+    pub provider_id: String,
     pub expires_at: Timestamp,
     /// Derived from the booking: a retry can never hold twice.
     pub request_id: String,

@@ -36,6 +36,7 @@ pub(super) struct HoldFunds {
     pub(super) letter: TaxLetter,
     pub(super) booking_id: Option<String>,
     pub(super) expires: Timestamp,
+    pub(super) provider_id: Option<String>,
 }
 
 impl HoldFunds {
@@ -67,6 +68,12 @@ impl HoldFunds {
             v.keep(id_field(&request.booking_id, "booking_id", MAX_ID_BYTES))
                 .map(Some)
         };
+        let provider_id = if request.provider_id.is_empty() {
+            Some(None)
+        } else {
+            v.keep(id_field(&request.provider_id, "provider_id", MAX_ID_BYTES))
+                .map(Some)
+        };
         let expires = v.keep(
             convert::timestamp(request.expire_time.as_ref(), "expire_time").and_then(|at| {
                 let ahead = at.seconds_since(now);
@@ -92,6 +99,7 @@ impl HoldFunds {
                 letter: letter?,
                 booking_id: booking_id?,
                 expires: expires?,
+                provider_id: provider_id?,
             })
         })
     }
@@ -356,6 +364,7 @@ mod tests {
             booking_id: "with space".to_owned(),
             expire_time: Some(convert::timestamp_to_proto(now)),
             request_id: String::new(),
+            provider_id: "a provider".to_owned(),
         };
         assert_eq!(
             fields(HoldFunds::parse(&request, now).expect_err("bad")),
@@ -367,6 +376,7 @@ mod tests {
                 "tax_letter",
                 "description",
                 "booking_id",
+                "provider_id",
                 "expire_time"
             ]
         );

@@ -499,6 +499,7 @@ impl WalletService for WalletApi {
             letter,
             booking_id,
             expires,
+            provider_id,
         } = HoldFunds::parse(request.get_ref(), now)?;
         let view = self.owner(&wallet_id).await?;
         check_wallet(&principal, Action::PlaceHold, &view, ("wallet", &wallet_id))?;
@@ -553,6 +554,7 @@ impl WalletService for WalletApi {
             tax_letter: letter.code().to_owned(),
             booking_id,
             fringe,
+            provider_id,
         };
         let hold = self
             .ledger
@@ -755,6 +757,34 @@ impl WalletService for WalletApi {
             services,
             fringe_benefits: Some(convert::money_to_proto(report.fringe_benefits)),
             fringe_benefit_ceiling: Some(convert::money_to_proto(report.fringe_benefit_ceiling)),
+        }))
+    }
+
+    async fn get_provider_payable(
+        &self,
+        request: Request<pb::GetProviderPayableRequest>,
+    ) -> RpcResult<pb::ProviderPayable> {
+        let principal = principal(&request);
+        let provider = welfare_core::ids::ProviderId::parse(request.get_ref().provider_id.trim())
+            .map_err(|e| ServiceError::invalid("provider_id", e))?;
+        check(
+            &principal,
+            Action::ReadProviderPayable,
+            Resource::Provider {
+                id: &provider,
+                approved: true,
+            },
+        )?;
+        let (captured, refunded) = self
+            .ledger
+            .provider_payable(provider.as_str())
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ProviderPayable {
+            provider_id: provider.as_str().to_owned(),
+            captured: Some(convert::cents_to_proto(captured)),
+            refunded: Some(convert::cents_to_proto(refunded)),
+            payable: Some(convert::cents_to_proto(captured.saturating_sub(refunded))),
         }))
     }
 

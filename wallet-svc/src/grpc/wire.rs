@@ -116,5 +116,6 @@ pub(super) fn hold_to_proto(hold: &Hold) -> Result<pb::Hold, ServiceError> {
         tax_letter: convert::tax_letter_to_proto(letter),
         booking_id: hold.booking_id.clone().unwrap_or_default(),
         refunded: Some(convert::money_to_proto(hold.refunded)),
+        provider_id: hold.provider_id.clone().unwrap_or_default(),
     })
 }

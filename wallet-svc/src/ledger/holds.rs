@@ -35,6 +35,10 @@ impl Ledger {
             hold.tax_letter,
             hold.booking_id.as_deref().unwrap_or_default()
         );
+        // Holds placed before providers were recorded keep their fingerprints.
+        if let Some(provider) = &hold.provider_id {
+            let _ = write!(fingerprint, "|{provider}");
+        }
         if self.backend == Backend::Postgres {
             return self.hold_postgres(hold, &fingerprint, now).await;
         }
@@ -85,8 +89,8 @@ impl Ledger {
             return self.get_hold(&existing).await.map(Outcome::Existing);
         }
         sqlx::query(
-            "INSERT INTO holds (id, wallet_id, amount, state, expires_at, category, tax_letter, booking_id, fringe_year) \
-             VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8)",
+            "INSERT INTO holds (id, wallet_id, amount, state, expires_at, category, tax_letter, booking_id, fringe_year, provider_id) \
+             VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9)",
         )
         .bind(&hold.id)
         .bind(&hold.wallet_id)
@@ -96,6 +100,7 @@ impl Ledger {
         .bind(&hold.tax_letter)
         .bind(hold.booking_id.as_deref())
         .bind(hold.fringe.map(|f| f.year))
+        .bind(hold.provider_id.as_deref())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -110,7 +115,7 @@ impl Ledger {
         now: i64,
     ) -> Result<Outcome<Hold>, LedgerError> {
         let answer: Result<String, sqlx::Error> = sqlx::query_scalar(
-            "SELECT ledger_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            "SELECT ledger_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&hold.id)
         .bind(&hold.key)
@@ -124,6 +129,7 @@ impl Ledger {
         .bind(hold.fringe.map(|f| f.ceiling.cents()))
         .bind(fingerprint)
         .bind(now)
+        .bind(hold.provider_id.as_deref())
         .fetch_one(&self.pool)
         .await;
         match answer {

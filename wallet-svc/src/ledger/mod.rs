@@ -237,6 +237,8 @@ pub struct Hold {
     pub booking_id: Option<String>,
     /// The tax year whose fringe-benefit ceiling the hold counts against (c.3 plans only).
     pub fringe_year: Option<i32>,
+    /// The provider its captured credit is owed to.
+    pub provider_id: Option<String>,
 }
 
 /// A wallet to open for an employee in a plan.
@@ -263,6 +265,8 @@ pub struct NewHold {
     pub booking_id: Option<String>,
     /// For holds on art. 51 c.3 plans: the tax year and the employee's ceiling.
     pub fringe: Option<FringeCharge>,
+    /// The provider the captured credit will be owed to.
+    pub provider_id: Option<String>,
 }
 
 impl NewHold {
@@ -281,6 +285,7 @@ impl NewHold {
             tax_letter: self.tax_letter.clone(),
             booking_id: self.booking_id.clone(),
             fringe_year: self.fringe.map(|f| f.year),
+            provider_id: self.provider_id.clone(),
         }
     }
 }
@@ -393,6 +398,7 @@ fn hold_from_row(row: &AnyRow) -> Result<Hold, LedgerError> {
         tax_letter: row.try_get("tax_letter")?,
         booking_id: row.try_get("booking_id")?,
         fringe_year: row.try_get("fringe_year")?,
+        provider_id: row.try_get("provider_id")?,
     })
 }
 
@@ -593,8 +599,8 @@ impl Ledger {
         let rows = sqlx::query(
             "SELECT h.id AS id, h.wallet_id AS wallet_id, h.amount AS amount, h.captured AS captured, \
              h.released AS released, h.refunded AS refunded, h.state AS state, h.expires_at AS expires_at, \
-             h.category AS category, h.tax_letter AS tax_letter, h.booking_id AS booking_id, h.fringe_year AS fringe_year \
-             FROM holds h JOIN transfers t ON t.id = h.id WHERE h.booking_id = $1 \
+             h.category AS category, h.tax_letter AS tax_letter, h.booking_id AS booking_id, h.fringe_year AS fringe_year, \
+             h.provider_id AS provider_id FROM holds h JOIN transfers t ON t.id = h.id WHERE h.booking_id = $1 \
              ORDER BY t.seq LIMIT $2 OFFSET $3",
         )
         .bind(booking_id)
@@ -608,14 +614,27 @@ impl Ledger {
     /// A hold as stored.
     pub async fn get_hold(&self, hold_id: &str) -> Result<Hold, LedgerError> {
         let row = sqlx::query(
-            "SELECT id, wallet_id, amount, captured, released, refunded, state, expires_at, category, tax_letter, booking_id, fringe_year \
-             FROM holds WHERE id = $1",
+            "SELECT id, wallet_id, amount, captured, released, refunded, state, expires_at, category, tax_letter, booking_id, fringe_year, \
+             provider_id FROM holds WHERE id = $1",
         )
         .bind(hold_id)
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| LedgerError::HoldNotFound(hold_id.to_owned()))?;
         hold_from_row(&row)
+    }
+
+    /// What the platform owes a provider from welfare credit: captured and refunded, in cents,
+    /// over the holds placed for it.
+    pub async fn provider_payable(&self, provider_id: &str) -> Result<(i64, i64), LedgerError> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(captured), 0) AS BIGINT) AS captured, \
+             CAST(COALESCE(SUM(refunded), 0) AS BIGINT) AS refunded FROM holds WHERE provider_id = $1",
+        )
+        .bind(provider_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("captured")?, row.try_get("refunded")?))
     }
 
     /// Recomputes every wallet's balances from the transfers and checks the ledger's

@@ -146,6 +146,7 @@ pub fn hold_request(
             today().plus_seconds(3_600),
         )),
         request_id: id.to_owned(),
+        provider_id: "coop-lodi".to_owned(),
     }
 }
 
