@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use booking_svc::saga::{Bookings, Faults, NewBooking, Point, Step};
 use booking_svc::store::Store;
-use booking_svc::upstream::grpc::{hold_view, listing_view, wallet_view};
+use booking_svc::upstream::grpc::{hold_funds_request, hold_view, listing_view, wallet_view};
 use booking_svc::upstream::{
     BoxFuture, Catalogue, HoldRequest, HoldView, ListingView, UpstreamError, Wallet, WalletView,
 };
@@ -218,17 +218,7 @@ impl Wallet for FaultyWallet {
 
     fn hold<'a>(&'a self, hold: &'a HoldRequest) -> BoxFuture<'a, Result<HoldView, UpstreamError>> {
         Box::pin(self.moving(move || {
-            let request = wpb::HoldFundsRequest {
-                wallet_id: hold.wallet_id.clone(),
-                amount: Some(convert::money_to_proto(hold.amount)),
-                category: convert::category_to_proto(hold.category),
-                tax_letter: convert::tax_letter_to_proto(hold.tax_letter),
-                description: hold.description.clone(),
-                booking_id: hold.booking_id.clone(),
-                expire_time: Some(convert::timestamp_to_proto(hold.expires_at)),
-                request_id: hold.request_id.clone(),
-                provider_id: hold.provider_id.clone(),
-            };
+            let request = hold_funds_request(hold);
             self.api
                 .hold_funds(as_principal(request, booking_service()))
         }))

@@ -23,6 +23,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod drain;
+pub mod edge;
 pub mod error;
 mod future;
 pub mod load_shed;

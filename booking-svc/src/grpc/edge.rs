@@ -9,13 +9,12 @@ use welfare_core::time::Timestamp;
 use welfare_proto::booking as pb;
 use welfare_proto::convert;
 use welfare_runtime::ServiceError;
+use welfare_runtime::edge::{etag, etag_version, request_id};
 use welfare_runtime::error::Violations;
 
 use crate::saga::{NewBooking, Step};
 use crate::store::{BookingRecord, SlotRecord};
 
-/// The longest request id.
-pub const MAX_REQUEST_ID_CHARS: usize = 64;
 /// The longest reason a provider or a booker gives.
 pub const MAX_REASON_CHARS: usize = 1_000;
 /// Availability pages: default and largest.
@@ -61,45 +60,8 @@ pub(super) fn listing_id(value: &str, field: &str) -> Result<String, FieldViolat
         .map_err(|e| FieldViolation::new(field, e))
 }
 
-pub(super) fn request_id(value: &str) -> Result<String, FieldViolation> {
-    let chars = value.chars().count();
-    if chars == 0 || chars > MAX_REQUEST_ID_CHARS || !value.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(FieldViolation::new(
-            "request_id",
-            format!("must be 1 to {MAX_REQUEST_ID_CHARS} printable ASCII characters"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
 fn reason(value: &str, required: bool) -> Result<String, FieldViolation> {
     convert::text(value, "reason", usize::from(required), MAX_REASON_CHARS)
-}
-
-/// The etag of a version, and back: `None` for an empty etag (no check).
-pub(super) fn etag(version: i64) -> String {
-    format!("v{version}")
-}
-
-fn etag_version(value: &str) -> Result<Option<i64>, FieldViolation> {
-    if value.is_empty() {
-        return Ok(None);
-    }
-    value
-        .strip_prefix('v')
-        .and_then(|digits| digits.parse::<i64>().ok())
-        .filter(|version| *version > 0)
-        .map(Some)
-        .ok_or_else(|| FieldViolation::new("etag", "is not an etag this service issued"))
-}
-
-/// A page size: 0 is the default, above the maximum is the maximum, negative is refused.
-pub(super) fn page_size(value: i32, default: i64, max: i64) -> Result<i64, FieldViolation> {
-    match i64::from(value) {
-        0 => Ok(default),
-        size if size < 0 => Err(FieldViolation::new("page_size", "must not be negative")),
-        size => Ok(size.min(max)),
-    }
 }
 
 /// A booking transition's fields.
@@ -111,7 +73,7 @@ pub(super) fn step(
 ) -> Result<Step, ServiceError> {
     let mut v = Violations::default();
     let id = v.keep(id(id_value, "id"));
-    let etag = v.keep(etag_version(etag_value));
+    let etag = v.keep(etag_version(etag_value, "etag"));
     let request_id = v.keep(request_id(request_id_value));
     let reason = match reason_value {
         None => Some(String::new()),
@@ -323,7 +285,5 @@ mod tests {
             Ok(Some((1_700_000_000, "slot-1".to_owned())))
         );
         assert!(slot_token("nonsense").is_err());
-        assert_eq!(etag_version(&etag(7)), Ok(Some(7)));
-        assert!(etag_version("7").is_err());
     }
 }

@@ -21,6 +21,7 @@ use crate::store::BookingFilter;
 pub mod edge;
 
 use edge::*;
+use welfare_runtime::edge::{page_size, request_id};
 
 /// The booking service's full gRPC name.
 pub const SERVICE_NAME: &str = "welfare.booking.v1.BookingService";

@@ -40,29 +40,20 @@ impl NewBooking {
     /// profile enters only as a hash: its facts are sensitive and are not kept.
     pub fn fingerprint(&self) -> String {
         let profile = serde_json::to_string(&self.profile).unwrap_or_default();
-        let fields = format!(
-            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
-            self.listing_id,
+        fingerprint_of(&[
+            &self.listing_id,
             self.slot_id.as_deref().unwrap_or(""),
-            self.quantity,
+            &self.quantity.to_string(),
             self.wallet_id.as_deref().unwrap_or(""),
-            self.start.map_or(0, Timestamp::unix_seconds),
-            profile
-        );
-        fingerprint_of(&fields)
+            &self.start.map_or(0, Timestamp::unix_seconds).to_string(),
+            &profile,
+        ])
     }
 }
 
 /// A request's fields as a short stable value.
-pub(super) fn fingerprint_of(fields: &str) -> String {
-    format!("{:016x}", fnv1a(fields.as_bytes()))
-}
-
-/// FNV-1a, 64 bits: a stable hash (the standard library's is not stable across releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+pub(super) fn fingerprint_of(parts: &[&str]) -> String {
+    format!("{:016x}", welfare_runtime::edge::fingerprint(parts))
 }
 
 /// The wallet request id of a booking's hold: derived from the booking alone.

@@ -42,6 +42,13 @@ pub enum ListScope {
     All,
 }
 
+/// A transition's start: the earlier answer of its request id, or the booking, its request
+/// and who acts.
+enum Prepared {
+    Replayed(BookingRecord),
+    Fresh(BookingRecord, RequestRecord, BookingActor),
+}
+
 fn parties(record: &BookingRecord) -> Result<(PersonId, ProviderId), ServiceError> {
     let corrupt = |what: &str| {
         ServiceError::Unexpected(format!("booking {} has an invalid {what}", record.id))
@@ -152,29 +159,13 @@ impl Bookings {
         action: BookingAction,
         step: Step,
     ) -> Result<BookingRecord, ServiceError> {
-        let record = self.visible(&step.id).await?;
-        let (booker, provider_id) = parties(&record)?;
-        authorize(
-            principal,
-            policy_action(action),
-            Resource::Booking {
-                booker: &booker,
-                provider_id: &provider_id,
-            },
-        )
-        .map_err(|e| denied(e, "booking", &step.id))?;
-        let request = RequestRecord {
-            caller: subject(principal)?,
-            request_id: step.request_id.clone(),
-            booking_id: record.id.clone(),
-            action: action.code().to_owned(),
+        let (record, request, actor) = match self
+            .prepare(principal, &step, policy_action(action), action.code())
+            .await?
+        {
+            Prepared::Replayed(answer) => return Ok(answer),
+            Prepared::Fresh(record, request, actor) => (record, request, actor),
         };
-        if let Some(answer) = self.replayed(&request).await? {
-            return Ok(answer);
-        }
-        check_etag(step.etag, &record)?;
-        let actor = booking_actor(principal, &booker, &provider_id)
-            .ok_or_else(|| not_found("booking", &step.id))?;
         let now = self.now();
         match self
             .apply(
@@ -193,6 +184,42 @@ impl Bookings {
                 .ok_or_else(|| StoreError::Duplicate.into()),
             other => other,
         }
+    }
+
+    /// What every transition does first: the booking the caller may see, `action` authorised
+    /// on it, the request id's earlier answer (the request is recorded as `code`), the etag,
+    /// and who the caller is to the booking.
+    async fn prepare(
+        &self,
+        principal: &Principal,
+        step: &Step,
+        action: Action,
+        code: &str,
+    ) -> Result<Prepared, ServiceError> {
+        let record = self.visible(&step.id).await?;
+        let (booker, provider_id) = parties(&record)?;
+        authorize(
+            principal,
+            action,
+            Resource::Booking {
+                booker: &booker,
+                provider_id: &provider_id,
+            },
+        )
+        .map_err(|e| denied(e, "booking", &step.id))?;
+        let request = RequestRecord {
+            caller: subject(principal)?,
+            request_id: step.request_id.clone(),
+            booking_id: record.id.clone(),
+            action: code.to_owned(),
+        };
+        if let Some(answer) = self.replayed(&request).await? {
+            return Ok(Prepared::Replayed(answer));
+        }
+        check_etag(step.etag, &record)?;
+        let actor = booking_actor(principal, &booker, &provider_id)
+            .ok_or_else(|| not_found("booking", &step.id))?;
+        Ok(Prepared::Fresh(record, request, actor))
     }
 
     /// The answer to a transition's request id used before: the booking as it is now when it
@@ -276,29 +303,15 @@ impl Bookings {
         step: Step,
         slot_id: String,
     ) -> Result<BookingRecord, ServiceError> {
-        let record = self.visible(&step.id).await?;
-        let (booker, provider_id) = parties(&record)?;
-        authorize(
-            principal,
-            Action::CancelBooking,
-            Resource::Booking {
-                booker: &booker,
-                provider_id: &provider_id,
-            },
-        )
-        .map_err(|e| denied(e, "booking", &step.id))?;
-        let request = RequestRecord {
-            caller: subject(principal)?,
-            request_id: step.request_id.clone(),
-            booking_id: record.id.clone(),
-            action: format!("reschedule:{slot_id}"),
+        // Moving a booking is the booker's right over it, like cancelling it.
+        let action = format!("reschedule:{slot_id}");
+        let (record, request, actor) = match self
+            .prepare(principal, &step, Action::CancelBooking, &action)
+            .await?
+        {
+            Prepared::Replayed(answer) => return Ok(answer),
+            Prepared::Fresh(record, request, actor) => (record, request, actor),
         };
-        if let Some(answer) = self.replayed(&request).await? {
-            return Ok(answer);
-        }
-        check_etag(step.etag, &record)?;
-        let actor = booking_actor(principal, &booker, &provider_id)
-            .ok_or_else(|| not_found("booking", &step.id))?;
         let Some(from) = record.slot_id.clone() else {
             return Err(ServiceError::FailedPrecondition {
                 reason: "NOT_SLOT_BOOKED",
@@ -403,23 +416,23 @@ impl Bookings {
         )
         .map_err(|e| denied(e, "listing", listing_id))?;
         let caller = subject(principal)?;
-        let fingerprint = format!(
-            "{listing_id}:{}",
-            specs
-                .iter()
-                .map(|s| format!(
+        let spans: Vec<String> = specs
+            .iter()
+            .map(|s| {
+                format!(
                     "{}-{}-{}",
                     s.starts_at.unix_seconds(),
                     s.ends_at.unix_seconds(),
                     s.capacity
-                ))
-                .collect::<Vec<_>>()
-                .join(",")
-        );
+                )
+            })
+            .collect();
+        let mut parts: Vec<&str> = vec![listing_id];
+        parts.extend(spans.iter().map(String::as_str));
         let new = NewSlots {
             caller: &caller,
             request_id,
-            fingerprint: &super::create::fingerprint_of(&fingerprint),
+            fingerprint: &super::create::fingerprint_of(&parts),
             listing_id,
             provider_id: &listing.provider_id,
             mode: listing.content.booking_mode,

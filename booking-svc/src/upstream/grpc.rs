@@ -168,6 +168,21 @@ pub fn hold_view(hold: &wallet_pb::Hold) -> Result<HoldView, UpstreamError> {
     })
 }
 
+/// The wallet's request for a booking's hold.
+pub fn hold_funds_request(hold: &HoldRequest) -> wallet_pb::HoldFundsRequest {
+    wallet_pb::HoldFundsRequest {
+        wallet_id: hold.wallet_id.clone(),
+        amount: Some(convert::money_to_proto(hold.amount)),
+        category: convert::category_to_proto(hold.category),
+        tax_letter: convert::tax_letter_to_proto(hold.tax_letter),
+        description: hold.description.clone(),
+        booking_id: hold.booking_id.clone(),
+        expire_time: Some(convert::timestamp_to_proto(hold.expires_at)),
+        request_id: hold.request_id.clone(),
+        provider_id: hold.provider_id.clone(),
+    }
+}
+
 /// A wallet as the wallet service answered it.
 pub fn wallet_view(wallet: &wallet_pb::Wallet) -> Result<WalletView, UpstreamError> {
     let available = convert::non_negative_money(wallet.available.as_ref(), "available")
@@ -217,17 +232,7 @@ impl Wallet for GrpcWallet {
     fn hold<'a>(&'a self, hold: &'a HoldRequest) -> BoxFuture<'a, Result<HoldView, UpstreamError>> {
         Box::pin(async move {
             let mut client = self.client.clone();
-            let message = wallet_pb::HoldFundsRequest {
-                wallet_id: hold.wallet_id.clone(),
-                amount: Some(convert::money_to_proto(hold.amount)),
-                category: convert::category_to_proto(hold.category),
-                tax_letter: convert::tax_letter_to_proto(hold.tax_letter),
-                description: hold.description.clone(),
-                booking_id: hold.booking_id.clone(),
-                expire_time: Some(convert::timestamp_to_proto(hold.expires_at)),
-                request_id: hold.request_id.clone(),
-                provider_id: hold.provider_id.clone(),
-            };
+            let message = hold_funds_request(hold);
             let call = request(message, Some(&self.token), self.timeout)?;
             hold_view(&bounded(self.timeout, client.hold_funds(call)).await?)
         })

@@ -71,37 +71,10 @@ pub(super) fn listing_id(value: &str, field: &str) -> Result<ListingId, FieldVio
     ListingId::parse(value.trim()).map_err(|e| FieldViolation::new(field, e))
 }
 
-pub(super) fn request_id(value: &str) -> Result<String, FieldViolation> {
-    let chars = value.chars().count();
-    if chars == 0 || chars > MAX_REQUEST_ID_CHARS || !value.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(FieldViolation::new(
-            "request_id",
-            format!("must be 1 to {MAX_REQUEST_ID_CHARS} printable ASCII characters"),
-        ));
-    }
-    Ok(value.to_owned())
-}
+pub(super) use welfare_runtime::edge::{etag, etag_version, request_id};
 
 pub(super) fn reason(value: &str) -> Result<String, FieldViolation> {
     convert::text(value, "reason", 1, REASON_MAX_CHARS)
-}
-
-/// The etag of a version.
-pub(super) fn etag(version: i64) -> String {
-    format!("v{version}")
-}
-
-/// The version an etag names: `None` for an empty etag (no check).
-pub(super) fn etag_version(value: &str, field: &str) -> Result<Option<i64>, FieldViolation> {
-    if value.is_empty() {
-        return Ok(None);
-    }
-    value
-        .strip_prefix('v')
-        .and_then(|digits| digits.parse::<i64>().ok())
-        .filter(|version| *version > 0)
-        .map(Some)
-        .ok_or_else(|| FieldViolation::new(field, "is not an etag this service issued"))
 }
 
 pub(super) fn check_etag(
@@ -121,25 +94,12 @@ pub(super) fn check_etag(
 
 /// A page size: 0 is the default, above the maximum is the maximum, negative is refused.
 pub(super) fn page_size(value: i32) -> Result<i64, FieldViolation> {
-    match i64::from(value) {
-        0 => Ok(DEFAULT_PAGE_SIZE),
-        size if size < 0 => Err(FieldViolation::new("page_size", "must not be negative")),
-        size => Ok(size.min(MAX_PAGE_SIZE)),
-    }
+    welfare_runtime::edge::page_size(value, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 }
 
-/// FNV-1a over the parts that define a list request: a page token carries it, so a token is only
-/// accepted with the filters (and the view) it was issued for.
-pub(super) fn fingerprint(parts: &[&str]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.bytes().chain([0xff]) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    hash
-}
+/// The fingerprint of the parts that define a list request: a page token carries it, so a
+/// token is only accepted with the filters (and the view) it was issued for.
+pub(super) use welfare_runtime::edge::fingerprint;
 
 /// An opaque page token: the filters' fingerprint and the last id returned, hex-encoded.
 pub(super) fn page_token(filters: u64, last_id: &str) -> String {

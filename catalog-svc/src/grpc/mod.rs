@@ -54,7 +54,7 @@ pub const SERVICE_NAME: &str = "welfare.catalog.v1.CatalogService";
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;
 /// The longest request id.
-pub const MAX_REQUEST_ID_CHARS: usize = 64;
+pub use welfare_runtime::edge::MAX_REQUEST_ID_CHARS;
 /// Display names of providers.
 pub const NAME_MIN_CHARS: usize = 3;
 pub const NAME_MAX_CHARS: usize = 200;
