@@ -23,7 +23,6 @@ use tonic::Request;
 use welfare_proto::booking::booking_service_client::BookingServiceClient;
 use welfare_proto::booking::{self as bpb};
 use welfare_proto::catalog::catalog_service_client::CatalogServiceClient;
-use welfare_proto::catalog::{self as cpb};
 use welfare_proto::common;
 use welfare_proto::convert;
 use welfare_proto::wallet::wallet_service_client::WalletServiceClient;
@@ -31,7 +30,7 @@ use welfare_proto::wallet::{self as wpb};
 use welfare_runtime::Application;
 use welfare_runtime::clock::system_clock;
 use welfare_runtime::config::{RuntimeConfig, Secret, ServiceConfig};
-use welfare_runtime::testing::{Tenant, signed_token, with_bearer};
+use welfare_runtime::testing::{Tenant, seed, signed_token, with_bearer};
 use welfare_storage::testing::recreate_database;
 
 const SECRET: &str = "booking-benchmark-hs256-secret-of-32-bytes";
@@ -196,147 +195,41 @@ async fn main() {
     let mut catalog_client = CatalogServiceClient::connect(catalog_url)
         .await
         .expect("catalogue");
-    let provider = catalog_client
-        .register_provider(call(
-            cpb::RegisterProviderRequest {
-                provider: Some(cpb::Provider {
-                    display_name: "Società Sportiva Lodigiana".to_owned(),
-                    kind: cpb::ProviderKind::CooperativaSociale.into(),
-                    tax_code: "01234560983".to_owned(),
-                    contact_email: "info@example.it".to_owned(),
-                    ..cpb::Provider::default()
-                }),
-                request_id: "p".to_owned(),
-            },
-            &token("registrant", "citizen", Tenant::None),
-        ))
-        .await
-        .expect("provider")
-        .into_inner();
-    let curator = token("curator", "curator", Tenant::None);
-    catalog_client
-        .approve_provider(call(
-            cpb::ApproveProviderRequest {
-                id: provider.id.clone(),
-                request_id: "a".to_owned(),
-                etag: String::new(),
-            },
-            &curator,
-        ))
-        .await
-        .expect("approve");
-    let operator = token("op", "provider_operator", Tenant::Provider(&provider.id));
-    let listing = catalog_client
-        .create_listing(call(
-            cpb::CreateListingRequest {
-                provider_id: provider.id.clone(),
-                listing: Some(cpb::Listing {
-                    title: "Corso di nuoto per bambini".to_owned(),
-                    description: "Acquaticità e nuoto in piscina coperta.".to_owned(),
-                    category: common::Category::CuraFigli.into(),
-                    subcategory: "attivita-sportive".to_owned(),
-                    delivery: vec![cpb::Delivery::AtVenue.into()],
-                    venue: Some(cpb::Venue {
-                        address: "Via Piermarini 12".to_owned(),
-                        istat_code: "098031".to_owned(),
-                        location: Some(common::GeoPoint {
-                            latitude: 45.3097,
-                            longitude: 9.5037,
-                        }),
-                    }),
-                    booking_mode: Some(cpb::BookingMode {
-                        mode: Some(cpb::booking_mode::Mode::Slots(cpb::booking_mode::Slots {
-                            capacity_per_slot: 1_000,
-                        })),
-                    }),
-                    eligibility_rules: vec![cpb::EligibilityRule {
-                        rule: Some(cpb::eligibility_rule::Rule::BeneficiaryAge(
-                            cpb::eligibility_rule::AgeRange {
-                                min_years: Some(3),
-                                max_years: Some(10),
-                            },
-                        )),
-                    }],
-                    pricing: Some(cpb::Pricing {
-                        model: Some(cpb::pricing::Model::Fixed(cpb::pricing::Fixed {
-                            unit: common::Unit::Session.into(),
-                            amount: eur(1_250),
-                        })),
-                        resident_discount_basis_points: 0,
-                    }),
-                    languages: vec!["it".to_owned()],
-                    ..cpb::Listing::default()
-                }),
-                request_id: "l".to_owned(),
-            },
-            &operator,
-        ))
-        .await
-        .expect("listing")
-        .into_inner();
-    for (step, bearer) in [("submit", &operator), ("approve", &curator)] {
-        let id = listing.id.clone();
-        let answer = if step == "submit" {
-            catalog_client
-                .submit_listing(call(
-                    cpb::SubmitListingRequest {
-                        id,
-                        etag: String::new(),
-                        request_id: step.to_owned(),
-                    },
-                    bearer,
-                ))
-                .await
-        } else {
-            catalog_client
-                .approve_listing(call(
-                    cpb::ApproveListingRequest {
-                        id,
-                        etag: String::new(),
-                        request_id: step.to_owned(),
-                    },
-                    bearer,
-                ))
-                .await
-        };
-        answer.expect(step);
-    }
+    let provider_id = seed::approved_provider(
+        &mut catalog_client,
+        SECRET,
+        "Società Sportiva Lodigiana",
+        "01234560983",
+    )
+    .await;
+    let listing_id = seed::published_listing(
+        &mut catalog_client,
+        SECRET,
+        &provider_id,
+        seed::swimming_course(1_000),
+    )
+    .await;
+    let operator = seed::operator_of(SECRET, &provider_id);
 
     // The wallets: 10,000 employees with € 500 each.
     let mut wallet_client = WalletServiceClient::connect(wallet_url.clone())
         .await
         .expect("wallet")
         .max_encoding_message_size(16 * 1024 * 1024);
-    let hr = token("hr", "company_admin", Tenant::Company("acme"));
+    let hr = token("hr-acme", "company_admin", Tenant::Company("acme"));
     let year = clock().date().expect("date").year();
-    let plan = wallet_client
-        .create_plan(call(
-            wpb::CreatePlanRequest {
-                company_id: "acme".to_owned(),
-                plan: Some(wpb::Plan {
-                    display_name: "Benchmark".to_owned(),
-                    year,
-                    allowance_per_employee: eur(50_000),
-                    allowed_categories: vec![common::Category::CuraFigli.into()],
-                    regime: wpb::Regime::Art51C2Services.into(),
-                    expire_date: Some(common::Date {
-                        year,
-                        month: 12,
-                        day: 31,
-                    }),
-                    ..wpb::Plan::default()
-                }),
-                request_id: "plan".to_owned(),
-            },
-            &hr,
-        ))
-        .await
-        .expect("plan")
-        .into_inner();
+    let plan_id = seed::plan(
+        &mut wallet_client,
+        SECRET,
+        year,
+        50_000,
+        &[common::Category::CuraFigli],
+    )
+    .await;
     let funded = wallet_client
         .fund_wallets(call(
             wpb::FundWalletsRequest {
-                plan_id: plan.id.clone(),
+                plan_id: plan_id.clone(),
                 fundings: (0..EMPLOYEES)
                     .map(|i| wpb::Funding {
                         employee_id: format!("e{i}"),
@@ -380,7 +273,7 @@ async fn main() {
         let opened = booking_client
             .create_slots(call(
                 bpb::CreateSlotsRequest {
-                    listing_id: listing.id.clone(),
+                    listing_id: listing_id.clone(),
                     slots: specs,
                     request_id: format!("slots-{chunk}"),
                 },
@@ -399,7 +292,7 @@ async fn main() {
         .connect()
         .await
         .expect("connect");
-    let listing_id = Arc::new(listing.id.clone());
+    let listing_id = Arc::new(listing_id);
     let per_client = EMPLOYEES as u64 / clients;
     let book = {
         let (slots, wallets, employees) = (

@@ -15,7 +15,7 @@ use welfare_proto::wallet::{GetPlanRequest, ListPlansRequest};
 use welfare_runtime::Application;
 use welfare_runtime::clock::system_clock;
 use welfare_runtime::config::{Secret, ServiceConfig};
-use welfare_runtime::testing::{Tenant, signed_token, with_bearer};
+use welfare_runtime::testing::{Tenant, seed, signed_token, with_bearer};
 
 const SECRET: &str = "one-process-tests-hs256-secret-of-32-bytes";
 
@@ -163,148 +163,42 @@ async fn catalogue_wallet_and_bookings_serve_from_one_process_on_one_port() {
 async fn book_end_to_end(channel: tonic::transport::Channel) {
     use welfare_proto::booking::booking_service_client::BookingServiceClient;
     use welfare_proto::booking::{self as bpb};
-    use welfare_proto::catalog::{self as cpb};
     use welfare_proto::common;
     use welfare_proto::wallet::{self as wpb};
 
     let mut catalog = CatalogServiceClient::new(channel.clone());
     let mut wallet = WalletServiceClient::new(channel.clone());
     let mut booking = BookingServiceClient::new(channel);
-    let eur = |cents| {
-        Some(common::Money {
-            currency_code: "EUR".to_owned(),
-            amount_cents: cents,
-        })
-    };
-    let provider = catalog
-        .register_provider(with_bearer(
-            cpb::RegisterProviderRequest {
-                provider: Some(cpb::Provider {
-                    display_name: "Piscina di Lodi".to_owned(),
-                    kind: cpb::ProviderKind::CooperativaSociale.into(),
-                    tax_code: "01234560983".to_owned(),
-                    contact_email: "info@example.it".to_owned(),
-                    ..Default::default()
-                }),
-                request_id: "p".to_owned(),
-            },
-            &token("registrant", &["citizen"], Tenant::None),
-        ))
-        .await
-        .expect("register")
-        .into_inner();
-    let curator = token("curator", &["curator"], Tenant::None);
-    catalog
-        .approve_provider(with_bearer(
-            cpb::ApproveProviderRequest {
-                id: provider.id.clone(),
-                request_id: "a".to_owned(),
-                etag: String::new(),
-            },
-            &curator,
-        ))
-        .await
-        .expect("approve");
-    let operator = token("op", &["provider_operator"], Tenant::Provider(&provider.id));
-    let listing = catalog
-        .create_listing(with_bearer(
-            cpb::CreateListingRequest {
-                provider_id: provider.id.clone(),
-                listing: Some(cpb::Listing {
-                    title: "Nuoto per bambini".to_owned(),
-                    description: "Corso in piscina coperta.".to_owned(),
-                    category: common::Category::CuraFigli.into(),
-                    subcategory: "attivita-sportive".to_owned(),
-                    delivery: vec![cpb::Delivery::AtVenue.into()],
-                    venue: Some(cpb::Venue {
-                        address: "Via Piermarini 12".to_owned(),
-                        istat_code: "098031".to_owned(),
-                        location: Some(common::GeoPoint {
-                            latitude: 45.3097,
-                            longitude: 9.5037,
-                        }),
-                    }),
-                    booking_mode: Some(cpb::BookingMode {
-                        mode: Some(cpb::booking_mode::Mode::Slots(cpb::booking_mode::Slots {
-                            capacity_per_slot: 10,
-                        })),
-                    }),
-                    pricing: Some(cpb::Pricing {
-                        model: Some(cpb::pricing::Model::Fixed(cpb::pricing::Fixed {
-                            unit: common::Unit::Session.into(),
-                            amount: eur(1_250),
-                        })),
-                        resident_discount_basis_points: 0,
-                    }),
-                    languages: vec!["it".to_owned()],
-                    ..Default::default()
-                }),
-                request_id: "l".to_owned(),
-            },
-            &operator,
-        ))
-        .await
-        .expect("listing")
-        .into_inner();
-    catalog
-        .submit_listing(with_bearer(
-            cpb::SubmitListingRequest {
-                id: listing.id.clone(),
-                etag: String::new(),
-                request_id: "s".to_owned(),
-            },
-            &operator,
-        ))
-        .await
-        .expect("submit");
-    catalog
-        .approve_listing(with_bearer(
-            cpb::ApproveListingRequest {
-                id: listing.id.clone(),
-                etag: String::new(),
-                request_id: "publish".to_owned(),
-            },
-            &curator,
-        ))
-        .await
-        .expect("publish");
-    let hr = token("hr-acme", &["company_admin"], Tenant::Company("acme"));
+    let provider_id =
+        seed::approved_provider(&mut catalog, SECRET, "Piscina di Lodi", "01234560983").await;
+    let listing_id = seed::published_listing(
+        &mut catalog,
+        SECRET,
+        &provider_id,
+        seed::swimming_course(10),
+    )
+    .await;
+    let operator = seed::operator_of(SECRET, &provider_id);
     let year = system_clock()().date().expect("date").year();
-    let plan = wallet
-        .create_plan(with_bearer(
-            wpb::CreatePlanRequest {
-                company_id: "acme".to_owned(),
-                plan: Some(wpb::Plan {
-                    display_name: "Welfare".to_owned(),
-                    year,
-                    allowance_per_employee: eur(10_000),
-                    allowed_categories: vec![common::Category::CuraFigli.into()],
-                    regime: wpb::Regime::Art51C2Services.into(),
-                    expire_date: Some(common::Date {
-                        year,
-                        month: 12,
-                        day: 31,
-                    }),
-                    ..Default::default()
-                }),
-                request_id: "plan".to_owned(),
-            },
-            &hr,
-        ))
-        .await
-        .expect("plan")
-        .into_inner();
+    let plan_id = seed::plan(
+        &mut wallet,
+        SECRET,
+        year,
+        10_000,
+        &[common::Category::CuraFigli],
+    )
+    .await;
     let funded = wallet
         .fund_wallets(with_bearer(
             wpb::FundWalletsRequest {
-                plan_id: plan.id,
+                plan_id,
                 fundings: vec![wpb::Funding {
                     employee_id: "anna".to_owned(),
                     ..Default::default()
                 }],
                 request_id: "fund".to_owned(),
             },
-            &hr,
+            &token("hr-acme", &["company_admin"], Tenant::Company("acme")),
         ))
         .await
         .expect("fund")
@@ -313,7 +207,7 @@ async fn book_end_to_end(channel: tonic::transport::Channel) {
     let slot = booking
         .create_slots(with_bearer(
             bpb::CreateSlotsRequest {
-                listing_id: listing.id.clone(),
+                listing_id: listing_id.clone(),
                 slots: vec![bpb::SlotSpec {
                     start_time: Some(welfare_proto::convert::timestamp_to_proto(
                         now.plus_seconds(86_400),
@@ -336,9 +230,13 @@ async fn book_end_to_end(channel: tonic::transport::Channel) {
     let booked = booking
         .create_booking(with_bearer(
             bpb::CreateBookingRequest {
-                listing_id: listing.id.clone(),
+                listing_id: listing_id.clone(),
                 slot_id: slot.id.clone(),
                 quantity: 1,
+                profile: Some(common::Profile {
+                    beneficiary_age_years: Some(6),
+                    ..Default::default()
+                }),
                 wallet_id: funded.results.first().expect("funded").wallet_id.clone(),
                 request_id: "book".to_owned(),
                 ..Default::default()

@@ -23,7 +23,9 @@ use welfare_proto::wallet::{self as wpb};
 use welfare_runtime::Application;
 use welfare_runtime::clock::Clock;
 use welfare_runtime::config::{RuntimeConfig, Secret, ServiceConfig};
-use welfare_runtime::testing::{Serving, Tenant, serve_in_background, signed_token, with_bearer};
+use welfare_runtime::testing::{
+    Serving, Tenant, seed, serve_in_background, signed_token, with_bearer,
+};
 use welfare_storage::Backend;
 use welfare_storage::testing::{fresh_postgres_url, fresh_sqlite_url};
 
@@ -165,48 +167,9 @@ fn listing_mode(mode: cpb::booking_mode::Mode) -> Option<cpb::BookingMode> {
     Some(cpb::BookingMode { mode: Some(mode) })
 }
 
-/// A swimming course for children 3 to 10, € 12.50 per session, booked by slot; free to
-/// cancel until 24 hours before, then half the price.
+/// The swimming course the suites book: 10 seats a slot.
 pub fn swimming() -> cpb::Listing {
-    cpb::Listing {
-        title: "Corso di nuoto per bambini".to_owned(),
-        description: "Acquaticità e nuoto in piscina coperta, gruppi per età.".to_owned(),
-        category: common::Category::CuraFigli.into(),
-        subcategory: "attivita-sportive".to_owned(),
-        delivery: vec![cpb::Delivery::AtVenue.into()],
-        venue: Some(cpb::Venue {
-            address: "Via Piermarini 12".to_owned(),
-            istat_code: "098031".to_owned(),
-            location: Some(common::GeoPoint {
-                latitude: 45.3097,
-                longitude: 9.5037,
-            }),
-        }),
-        booking_mode: listing_mode(cpb::booking_mode::Mode::Slots(cpb::booking_mode::Slots {
-            capacity_per_slot: 10,
-        })),
-        eligibility_rules: vec![cpb::EligibilityRule {
-            rule: Some(cpb::eligibility_rule::Rule::BeneficiaryAge(
-                cpb::eligibility_rule::AgeRange {
-                    min_years: Some(3),
-                    max_years: Some(10),
-                },
-            )),
-        }],
-        pricing: Some(cpb::Pricing {
-            model: Some(cpb::pricing::Model::Fixed(cpb::pricing::Fixed {
-                unit: common::Unit::Session.into(),
-                amount: eur(1_250),
-            })),
-            resident_discount_basis_points: 0,
-        }),
-        cancellation_policy: Some(cpb::CancellationPolicy {
-            free_until_hours_before: 24,
-            late_fee: Some(cpb::cancellation_policy::LateFee::LateFeeBasisPoints(5_000)),
-        }),
-        languages: vec!["it".to_owned()],
-        ..cpb::Listing::default()
-    }
+    seed::swimming_course(10)
 }
 
 /// Home care booked by request, free.
@@ -340,105 +303,29 @@ pub async fn platform_at(backend: Backend, booking_db: String, clock: TestClock)
         .await
         .expect("booking client");
 
-    let provider = catalog_client
-        .register_provider(call(
-            cpb::RegisterProviderRequest {
-                provider: Some(cpb::Provider {
-                    display_name: "Società Sportiva Lodigiana".to_owned(),
-                    kind: cpb::ProviderKind::CooperativaSociale.into(),
-                    tax_code: "01234560983".to_owned(),
-                    contact_email: "info@example.it".to_owned(),
-                    contact_phone: "+39 0371 123456".to_owned(),
-                    website_url: "https://www.example.it".to_owned(),
-                    ..cpb::Provider::default()
-                }),
-                request_id: rid(),
-            },
-            &citizen("registrant"),
-        ))
-        .await
-        .expect("register")
-        .into_inner();
-    catalog_client
-        .approve_provider(call(
-            cpb::ApproveProviderRequest {
-                id: provider.id.clone(),
-                request_id: rid(),
-                etag: String::new(),
-            },
-            &curator(),
-        ))
-        .await
-        .expect("approve provider");
-    let operator = operator_of(&provider.id);
+    let provider_id = seed::approved_provider(
+        &mut catalog_client,
+        SECRET,
+        "Società Sportiva Lodigiana",
+        "01234560983",
+    )
+    .await;
     let mut publish = async |listing: cpb::Listing| {
-        let draft = catalog_client
-            .create_listing(call(
-                cpb::CreateListingRequest {
-                    provider_id: provider.id.clone(),
-                    listing: Some(listing),
-                    request_id: rid(),
-                },
-                &operator,
-            ))
-            .await
-            .expect("create listing")
-            .into_inner();
-        catalog_client
-            .submit_listing(call(
-                cpb::SubmitListingRequest {
-                    id: draft.id.clone(),
-                    etag: String::new(),
-                    request_id: rid(),
-                },
-                &operator,
-            ))
-            .await
-            .expect("submit");
-        catalog_client
-            .approve_listing(call(
-                cpb::ApproveListingRequest {
-                    id: draft.id.clone(),
-                    etag: String::new(),
-                    request_id: rid(),
-                },
-                &curator(),
-            ))
-            .await
-            .expect("approve listing");
-        draft.id
+        seed::published_listing(&mut catalog_client, SECRET, &provider_id, listing).await
     };
     let swimming_id = publish(swimming()).await;
     let home_care_id = publish(home_care()).await;
 
-    let mut wallet_client_seed = wallet_client.clone();
     // The plan of the clock's year, so a running clock finds it open.
     let year = clock.now().date().expect("a date").year();
-    let year_end: Date = format!("{year}-12-31").parse().expect("date");
-    let plan = wallet_client_seed
-        .create_plan(call(
-            wpb::CreatePlanRequest {
-                company_id: "acme".to_owned(),
-                plan: Some(wpb::Plan {
-                    display_name: format!("Welfare {year}"),
-                    year,
-                    allowance_per_employee: eur(50_000),
-                    allowed_categories: vec![
-                        common::Category::CuraFigli.into(),
-                        common::Category::Sanitario.into(),
-                    ],
-                    regime: wpb::Regime::Art51C2Services.into(),
-                    expire_date: Some(convert::date_to_proto(year_end)),
-                    carry_over: false,
-                    ..wpb::Plan::default()
-                }),
-                request_id: rid(),
-            },
-            &hr(),
-        ))
-        .await
-        .expect("plan")
-        .into_inner();
+    let plan_id = seed::plan(
+        &mut wallet_client.clone(),
+        SECRET,
+        year,
+        50_000,
+        &[common::Category::CuraFigli, common::Category::Sanitario],
+    )
+    .await;
 
     Platform {
         catalog: catalog_client,
@@ -450,11 +337,11 @@ pub async fn platform_at(backend: Backend, booking_db: String, clock: TestClock)
         bookings,
         wallet_ledger,
         clock,
-        operator: operator_of(&provider.id),
-        provider_id: provider.id,
+        operator: operator_of(&provider_id),
+        provider_id,
         swimming_id,
         home_care_id,
-        plan_id: plan.id,
+        plan_id,
         backend,
         booking_db,
         _serving: serving,

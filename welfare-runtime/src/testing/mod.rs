@@ -1,5 +1,8 @@
 //! What the services' suites and benchmarks need to call a server as its users do: a signed
-//! HS256 token for a subject with roles and a tenancy, and a request carrying it.
+//! HS256 token for a subject with roles and a tenancy, a request carrying it, a server serving
+//! in the background, and ([`seed`]) a platform seeded through its public calls.
+
+pub mod seed;
 
 use tonic::Request;
 use tonic::metadata::MetadataValue;
