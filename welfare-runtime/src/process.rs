@@ -8,7 +8,7 @@
 //! | 2 | a usage or configuration error (nothing was started) |
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::ServiceConfig;
@@ -48,8 +48,48 @@ where
     }
 }
 
+/// The command line of a service that only serves, `<name> [--config FILE]`: the file, or the
+/// exit code of a usage error (already printed).
+pub fn config_file_argument(
+    name: &str,
+    mut args: impl Iterator<Item = String>,
+) -> Result<Option<PathBuf>, ExitCode> {
+    let mut config_file = None;
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--config", Some(path)) => config_file = Some(PathBuf::from(path)),
+            _ => return Err(usage_error(name, &format!("usage: {name} [--config FILE]"))),
+        }
+    }
+    Ok(config_file)
+}
+
 /// Prints a usage or configuration problem in one line and answers its exit code.
 pub fn usage_error(name: &str, problem: &str) -> ExitCode {
     eprintln!("{name}: {problem}");
     ExitCode::from(USAGE_ERROR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> impl Iterator<Item = String> {
+        list.iter()
+            .map(|a| (*a).to_owned())
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn a_service_takes_an_optional_configuration_file_and_nothing_else() {
+        assert_eq!(config_file_argument("svc", args(&[])), Ok(None));
+        assert_eq!(
+            config_file_argument("svc", args(&["--config", "svc.toml"])),
+            Ok(Some(PathBuf::from("svc.toml")))
+        );
+        let usage = ExitCode::from(USAGE_ERROR);
+        assert_eq!(config_file_argument("svc", args(&["--config"])), Err(usage));
+        assert_eq!(config_file_argument("svc", args(&["serve"])), Err(usage));
+    }
 }
