@@ -952,3 +952,77 @@ async fn opening_slots_is_idempotent_and_a_slot_lasts_at_most_a_day() {
     let listed = p.slot(&first.slots[0].id).await;
     assert_eq!((listed.capacity, listed.available), (4, 4));
 }
+
+#[tokio::test]
+async fn a_summer_camp_is_booked_by_enrolment_session() {
+    let mut p = platform(Backend::Sqlite).await;
+    let mut camp = swimming();
+    camp.title = "Centro estivo per bambini".to_owned();
+    camp.subcategory = "centro-estivo".to_owned();
+    camp.booking_mode = Some(cpb::BookingMode {
+        mode: Some(cpb::booking_mode::Mode::Enrolment(
+            cpb::booking_mode::Enrolment { places: 30 },
+        )),
+    });
+    let camp_id = welfare_runtime::testing::seed::published_listing(
+        &mut p.catalog,
+        SECRET,
+        &p.provider_id,
+        camp,
+    )
+    .await;
+    let now = p.clock.now();
+    // A two-week session: longer than any slot of a slot-booked listing may be.
+    let session = p
+        .booking
+        .create_slots(call(
+            bpb::CreateSlotsRequest {
+                listing_id: camp_id.clone(),
+                slots: vec![bpb::SlotSpec {
+                    start_time: ts(now.plus_seconds(10 * DAY)),
+                    end_time: ts(now.plus_seconds(24 * DAY)),
+                    capacity: 0,
+                }],
+                request_id: rid(),
+            },
+            &p.operator.clone(),
+        ))
+        .await
+        .expect("a session")
+        .into_inner()
+        .slots
+        .remove(0);
+    assert_eq!(session.capacity, 30, "the listing's places");
+    let enrolled = p
+        .booking
+        .create_booking(call(
+            bpb::CreateBookingRequest {
+                listing_id: camp_id.clone(),
+                slot_id: session.id.clone(),
+                quantity: 2,
+                profile: Some(child_profile()),
+                request_id: rid(),
+                ..Default::default()
+            },
+            &citizen("carla"),
+        ))
+        .await
+        .expect("enrol two children")
+        .into_inner();
+    assert_eq!(enrolled.state, State::Held as i32);
+    assert_eq!(enrolled.start_time, session.start_time);
+    let seats = p
+        .booking
+        .list_availability(bpb::ListAvailabilityRequest {
+            listing_id: camp_id,
+            start_time: ts(now),
+            end_time: ts(now.plus_seconds(30 * DAY)),
+            ..Default::default()
+        })
+        .await
+        .expect("availability")
+        .into_inner()
+        .slots;
+    assert_eq!(seats[0].available, 28);
+    p.check_invariants().await;
+}
