@@ -23,7 +23,8 @@ use booking_svc::saga::{Bookings, Faults, NewBooking, Point, Step};
 use booking_svc::store::Store;
 use booking_svc::upstream::grpc::{hold_funds_request, hold_view, listing_view, wallet_view};
 use booking_svc::upstream::{
-    BoxFuture, Catalogue, HoldRequest, HoldView, ListingView, UpstreamError, Wallet, WalletView,
+    BoxFuture, Caller, Catalogue, HoldRequest, HoldView, ListingView, UpstreamError, Wallet,
+    WalletView,
 };
 use tonic::Request;
 use wallet_svc::grpc::WalletApi;
@@ -129,7 +130,7 @@ struct OneListing(ListingView);
 impl Catalogue for OneListing {
     fn listing<'a>(
         &'a self,
-        _bearer: Option<&'a str>,
+        _caller: Caller<'a>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<ListingView>, UpstreamError>> {
         Box::pin(async move { Ok((id == self.0.id).then(|| self.0.clone())) })
@@ -193,7 +194,7 @@ impl FaultyWallet {
 impl Wallet for FaultyWallet {
     fn wallet<'a>(
         &'a self,
-        bearer: &'a str,
+        caller: Caller<'a>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<WalletView>, UpstreamError>> {
         Box::pin(async move {
@@ -206,7 +207,7 @@ impl Wallet for FaultyWallet {
             };
             match self
                 .api
-                .get_wallet(as_principal(request, employee(bearer)))
+                .get_wallet(as_principal(request, caller.principal.clone()))
                 .await
             {
                 Ok(wallet) => wallet_view(wallet.get_ref()).map(Some),

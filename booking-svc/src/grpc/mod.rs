@@ -17,6 +17,7 @@ use welfare_runtime::error::Violations;
 
 use crate::saga::Bookings;
 use crate::store::BookingFilter;
+use crate::upstream::Caller;
 
 pub mod edge;
 
@@ -112,6 +113,7 @@ impl BookingService for BookingApi {
         &self,
         request: Request<pb::ListAvailabilityRequest>,
     ) -> RpcResult<pb::ListAvailabilityResponse> {
+        let principal = principal(&request);
         let token = bearer(&request);
         let message = request.into_inner();
         let mut v = Violations::default();
@@ -128,7 +130,10 @@ impl BookingService for BookingApi {
         let page = self
             .bookings
             .availability(
-                token.as_deref(),
+                Caller {
+                    principal: &principal,
+                    bearer: token.as_deref(),
+                },
                 &listing,
                 window,
                 message.available_only,

@@ -16,7 +16,7 @@ use welfare_runtime::uuid::new_uuid;
 
 use super::{Bookings, Point, denied, not_found, upstream};
 use crate::store::{BookingRecord, Change, Seats, Settlement, Stage, StoreError};
-use crate::upstream::{HoldRequest, ListingView, UpstreamError};
+use crate::upstream::{Caller, HoldRequest, ListingView, UpstreamError};
 
 /// The longest description on a wallet statement.
 pub const MAX_DESCRIPTION_CHARS: usize = 200;
@@ -91,7 +91,7 @@ impl Bookings {
         let now = self.now();
         let listing = self
             .catalogue
-            .listing(bearer, &new.listing_id)
+            .listing(Caller { principal, bearer }, &new.listing_id)
             .await
             .map_err(|e| upstream("catalogue", e))?
             .ok_or_else(|| not_found("listing", &new.listing_id))?;
@@ -116,7 +116,14 @@ impl Bookings {
             None => new.start.unwrap_or(now),
         };
         let record = self
-            .decide(&listing, &booker, bearer, &new, starts_at, now)
+            .decide(
+                &listing,
+                &booker,
+                Caller { principal, bearer },
+                &new,
+                starts_at,
+                now,
+            )
             .await?
             .with_identity(new_uuid(), new.request_id.clone(), fingerprint);
         let event = (record.settlement.is_none()).then_some("created");
@@ -186,7 +193,7 @@ impl Bookings {
         &self,
         listing: &ListingView,
         booker: &PersonId,
-        bearer: Option<&str>,
+        caller: Caller<'_>,
         new: &NewBooking,
         starts_at: Timestamp,
         now: Timestamp,
@@ -197,7 +204,7 @@ impl Bookings {
             Some(wallet_id) => {
                 let wallet = self
                     .wallet
-                    .wallet(bearer.unwrap_or_default(), wallet_id)
+                    .wallet(caller, wallet_id)
                     .await
                     .map_err(|e| upstream("wallet", e))?
                     .filter(|w| w.employee_id == booker.as_str())

@@ -19,6 +19,7 @@ use crate::store::{
     BookingFilter, BookingRecord, Change, NewSlots, RequestRecord, Seats, Settlement, SlotPage,
     SlotRecord, Stage, StoreError,
 };
+use crate::upstream::Caller;
 
 /// A transition as a caller asks for it, parsed at the edge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -400,7 +401,7 @@ impl Bookings {
     ) -> Result<Vec<SlotRecord>, ServiceError> {
         let listing = self
             .catalogue
-            .listing(bearer, listing_id)
+            .listing(Caller { principal, bearer }, listing_id)
             .await
             .map_err(|e| super::upstream("catalogue", e))?
             .ok_or_else(|| not_found("listing", listing_id))?;
@@ -533,7 +534,7 @@ impl Bookings {
     /// A listing's slots in a window, with free seats as committed at the moment of the read.
     pub async fn availability(
         &self,
-        bearer: Option<&str>,
+        caller: Caller<'_>,
         listing_id: &str,
         window: (Timestamp, Timestamp),
         available_only: bool,
@@ -541,7 +542,7 @@ impl Bookings {
         limit: i64,
     ) -> Result<SlotPage, ServiceError> {
         self.catalogue
-            .listing(bearer, listing_id)
+            .listing(caller, listing_id)
             .await
             .map_err(|e| super::upstream("catalogue", e))?
             .ok_or_else(|| not_found("listing", listing_id))?;

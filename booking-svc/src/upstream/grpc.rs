@@ -16,8 +16,8 @@ use welfare_proto::wallet::{self as wallet_pb};
 use welfare_runtime::telemetry::TraceContextInterceptor;
 
 use super::{
-    BoxFuture, Catalogue, HoldRequest, HoldState, HoldView, ListingView, UpstreamError, Wallet,
-    WalletView,
+    BoxFuture, Caller, Catalogue, HoldRequest, HoldState, HoldView, ListingView, UpstreamError,
+    Wallet, WalletView,
 };
 
 type Traced = InterceptedService<Channel, TraceContextInterceptor>;
@@ -102,13 +102,13 @@ pub fn listing_view(listing: &catalog_pb::Listing) -> Result<ListingView, Upstre
 impl Catalogue for GrpcCatalogue {
     fn listing<'a>(
         &'a self,
-        bearer: Option<&'a str>,
+        caller: Caller<'a>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<ListingView>, UpstreamError>> {
         Box::pin(async move {
             let mut client = self.client.clone();
             let message = GetListingRequest { id: id.to_owned() };
-            let call = request(message, bearer, self.timeout)?;
+            let call = request(message, caller.bearer, self.timeout)?;
             match bounded(self.timeout, client.get_listing(call)).await {
                 Ok(listing) => listing_view(&listing).map(Some),
                 Err(UpstreamError::Refused {
@@ -208,7 +208,7 @@ pub fn wallet_view(wallet: &wallet_pb::Wallet) -> Result<WalletView, UpstreamErr
 impl Wallet for GrpcWallet {
     fn wallet<'a>(
         &'a self,
-        bearer: &'a str,
+        caller: Caller<'a>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<WalletView>, UpstreamError>> {
         Box::pin(async move {
@@ -217,7 +217,7 @@ impl Wallet for GrpcWallet {
                 id: id.to_owned(),
                 ..Default::default()
             };
-            let call = request(message, Some(bearer), self.timeout)?;
+            let call = request(message, caller.bearer, self.timeout)?;
             match bounded(self.timeout, client.get_wallet(call)).await {
                 Ok(wallet) => wallet_view(&wallet).map(Some),
                 Err(UpstreamError::Refused {

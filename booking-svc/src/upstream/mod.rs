@@ -12,6 +12,15 @@ use welfare_core::time::{Date, Timestamp};
 
 pub mod grpc;
 
+/// Who a read is made for: the caller's principal (what an in-process service checks) and the
+/// bearer token it came with (what a service over gRPC checks), so the other service answers
+/// exactly as it would the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    pub principal: &'a welfare_core::auth::Principal,
+    pub bearer: Option<&'a str>,
+}
+
 /// A boxed future, so the ports can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -73,11 +82,11 @@ impl UpstreamError {
 
 /// Reads listings from the catalogue.
 pub trait Catalogue: Send + Sync + std::fmt::Debug {
-    /// The listing as the caller (`bearer`, or anonymous) may see it: `None` when the catalogue
-    /// shows them no such listing.
+    /// The listing as the caller may see it: `None` when the catalogue shows them no such
+    /// listing.
     fn listing<'a>(
         &'a self,
-        bearer: Option<&'a str>,
+        caller: Caller<'a>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<ListingView>, UpstreamError>>;
 }
@@ -130,10 +139,10 @@ pub struct HoldView {
 /// The wallet's side of a booking. Every call that moves money carries a request id derived
 /// from the booking, so the wallet applies it once however often it is sent.
 pub trait Wallet: Send + Sync + std::fmt::Debug {
-    /// The wallet as the booker (`bearer`) may read it: `None` when it is not theirs to read.
+    /// The wallet as the booker may read it: `None` when it is not theirs to read.
     fn wallet<'a>(
         &'a self,
-        bearer: &'a str,
+        caller: Caller<'a>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<WalletView>, UpstreamError>>;
     fn hold<'a>(
