@@ -16,6 +16,7 @@ use crate::grpc::BookingApi;
 use crate::saga::{Bookings, PauseAt, Point};
 use crate::store::{Store, StoreError};
 use crate::upstream::grpc::{GrpcCatalogue, GrpcWallet, lazy_channel};
+use crate::upstream::{Catalogue, Wallet};
 
 /// The shortest pause between two sweeps.
 pub const MIN_SWEEP_INTERVAL: Duration = Duration::from_millis(100);
@@ -75,18 +76,12 @@ pub fn service_token(config: &BookingConfig, now: i64) -> Result<String, StartEr
 }
 
 /// Opens the store the configuration names (creating an SQLite file's directory), applies its
-/// migrations, connects (lazily) to the catalogue and the wallet, and starts the sweeper on
-/// `clock`: its first pass, at once, is the recovery of whatever a previous process left.
+/// migrations, connects (lazily) to the catalogue and the wallet over gRPC, and starts the
+/// sweeper on `clock`: its first pass, at once, is the recovery of whatever a previous process
+/// left.
 pub async fn start(config: &BookingConfig, clock: Clock) -> Result<Started, StartError> {
-    welfare_storage::url::create_sqlite_dir(&config.database.url).map_err(|e| {
-        StartError::Config {
-            field: "database.url",
-            problem: format!("cannot create the SQLite file's directory: {e}"),
-        }
-    })?;
     let token = service_token(config, clock().unix_seconds())?;
-    let store = Store::connect(&config.database.url, config.database.max_connections).await?;
-    let timeout = Duration::from_millis(config.upstream.timeout_ms.max(1));
+    let timeout = upstream_timeout(config);
     let channel = |url: &str, field: &'static str| {
         lazy_channel(url, timeout).map_err(|e| StartError::Config {
             field,
@@ -102,7 +97,29 @@ pub async fn start(config: &BookingConfig, clock: Clock) -> Result<Started, Star
         token,
         timeout,
     );
-    let timeout_seconds = i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX);
+    start_with(config, clock, Arc::new(catalogue), Arc::new(wallet)).await
+}
+
+/// Each call to the catalogue or the wallet is abandoned after this long.
+fn upstream_timeout(config: &BookingConfig) -> Duration {
+    Duration::from_millis(config.upstream.timeout_ms.max(1))
+}
+
+/// [`start`] with the catalogue and the wallet behind the given ports: over gRPC in distributed
+/// mode, in process in the all-in-one one.
+pub async fn start_with(
+    config: &BookingConfig,
+    clock: Clock,
+    catalogue: Arc<dyn Catalogue>,
+    wallet: Arc<dyn Wallet>,
+) -> Result<Started, StartError> {
+    welfare_storage::url::create_sqlite_dir(&config.database.url).map_err(|e| {
+        StartError::Config {
+            field: "database.url",
+            problem: format!("cannot create the SQLite file's directory: {e}"),
+        }
+    })?;
+    let timeout_seconds = i64::try_from(upstream_timeout(config).as_secs()).unwrap_or(i64::MAX);
     if config.sweeper.pending_grace_seconds <= timeout_seconds {
         return Err(StartError::Config {
             field: "sweeper.pending_grace_seconds",
@@ -111,7 +128,8 @@ pub async fn start(config: &BookingConfig, clock: Clock) -> Result<Started, Star
             ),
         });
     }
-    let mut bookings = Bookings::new(store, Arc::new(catalogue), Arc::new(wallet), clock)
+    let store = Store::connect(&config.database.url, config.database.max_connections).await?;
+    let mut bookings = Bookings::new(store, catalogue, wallet, clock)
         .with_pending_grace(config.sweeper.pending_grace_seconds);
     if let Some(code) = &config.failpoint.pause_at {
         let point = Point::from_code(code).ok_or_else(|| StartError::Config {

@@ -21,12 +21,12 @@ use std::sync::{Arc, Mutex};
 
 use booking_svc::saga::{Bookings, Faults, NewBooking, Point, Step};
 use booking_svc::store::Store;
-use booking_svc::upstream::grpc::{hold_funds_request, hold_view, listing_view, wallet_view};
+use booking_svc::upstream::grpc::listing_view;
+use booking_svc::upstream::in_process::{InProcessWallet, as_principal};
 use booking_svc::upstream::{
     BoxFuture, Caller, Catalogue, HoldRequest, HoldView, ListingView, UpstreamError, Wallet,
     WalletView,
 };
-use tonic::Request;
 use wallet_svc::grpc::WalletApi;
 use wallet_svc::ledger::Ledger;
 use welfare_core::Money;
@@ -137,25 +137,12 @@ impl Catalogue for OneListing {
     }
 }
 
-/// The real wallet service, its handlers called in process as the booking service (or, for
-/// reads, as the booker whose subject is passed as the bearer), with faults injected.
+/// The real wallet service, its handlers called in process (`InProcessWallet`, as the
+/// all-in-one binary calls it), with the faults of a network around each call.
 #[derive(Debug)]
 struct FaultyWallet {
-    api: WalletApi,
+    inner: InProcessWallet<WalletApi>,
     chaos: Chaos,
-}
-
-fn as_principal<T>(message: T, principal: Principal) -> Request<T> {
-    let mut request = Request::new(message);
-    request.extensions_mut().insert(principal);
-    request
-}
-
-fn booking_service() -> Principal {
-    Principal::new(
-        PersonId::parse("booking-svc").expect("id"),
-        vec![Role::BookingService],
-    )
 }
 
 fn employee(name: &str) -> Principal {
@@ -169,7 +156,7 @@ impl FaultyWallet {
     async fn moving<F, Fut>(&self, call: F) -> Result<HoldView, UpstreamError>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<tonic::Response<wpb::Hold>, tonic::Status>>,
+        Fut: Future<Output = Result<HoldView, UpstreamError>>,
     {
         if self.chaos.strike("wallet call failed", 5) {
             return Err(UpstreamError::Unavailable("injected: not sent".to_owned()));
@@ -179,15 +166,15 @@ impl FaultyWallet {
             // Applied, but the answer is lost.
             return Err(UpstreamError::Timeout);
         }
-        let answer = if self.chaos.strike("wallet call applied twice", 5) {
+        if self.chaos.strike("wallet call applied twice", 5) {
             call().await
         } else {
             first
-        };
-        match answer {
-            Ok(hold) => hold_view(hold.get_ref()),
-            Err(status) => Err(UpstreamError::from_status(&status)),
         }
+    }
+
+    fn read_fails(&self) -> bool {
+        self.chaos.strike("wallet read failed", 3)
     }
 }
 
@@ -198,31 +185,15 @@ impl Wallet for FaultyWallet {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<WalletView>, UpstreamError>> {
         Box::pin(async move {
-            if self.chaos.strike("wallet read failed", 3) {
+            if self.read_fails() {
                 return Err(UpstreamError::Unavailable("injected".to_owned()));
             }
-            let request = wpb::GetWalletRequest {
-                id: id.to_owned(),
-                ..Default::default()
-            };
-            match self
-                .api
-                .get_wallet(as_principal(request, caller.principal.clone()))
-                .await
-            {
-                Ok(wallet) => wallet_view(wallet.get_ref()).map(Some),
-                Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
-                Err(status) => Err(UpstreamError::from_status(&status)),
-            }
+            self.inner.wallet(caller, id).await
         })
     }
 
     fn hold<'a>(&'a self, hold: &'a HoldRequest) -> BoxFuture<'a, Result<HoldView, UpstreamError>> {
-        Box::pin(self.moving(move || {
-            let request = hold_funds_request(hold);
-            self.api
-                .hold_funds(as_principal(request, booking_service()))
-        }))
+        Box::pin(self.moving(move || self.inner.hold(hold)))
     }
 
     fn capture<'a>(
@@ -231,15 +202,7 @@ impl Wallet for FaultyWallet {
         amount: Money,
         request_id: &'a str,
     ) -> BoxFuture<'a, Result<HoldView, UpstreamError>> {
-        Box::pin(self.moving(move || {
-            let request = wpb::CaptureHoldRequest {
-                hold_id: hold_id.to_owned(),
-                amount: Some(convert::money_to_proto(amount)),
-                request_id: request_id.to_owned(),
-            };
-            self.api
-                .capture_hold(as_principal(request, booking_service()))
-        }))
+        Box::pin(self.moving(move || self.inner.capture(hold_id, amount, request_id)))
     }
 
     fn release<'a>(
@@ -247,14 +210,7 @@ impl Wallet for FaultyWallet {
         hold_id: &'a str,
         request_id: &'a str,
     ) -> BoxFuture<'a, Result<HoldView, UpstreamError>> {
-        Box::pin(self.moving(move || {
-            let request = wpb::ReleaseHoldRequest {
-                hold_id: hold_id.to_owned(),
-                request_id: request_id.to_owned(),
-            };
-            self.api
-                .release_hold(as_principal(request, booking_service()))
-        }))
+        Box::pin(self.moving(move || self.inner.release(hold_id, request_id)))
     }
 
     fn holds_of<'a>(
@@ -262,20 +218,10 @@ impl Wallet for FaultyWallet {
         booking_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<HoldView>, UpstreamError>> {
         Box::pin(async move {
-            if self.chaos.strike("wallet read failed", 3) {
+            if self.read_fails() {
                 return Err(UpstreamError::Unavailable("injected".to_owned()));
             }
-            let request = wpb::ListHoldsRequest {
-                booking_id: booking_id.to_owned(),
-                page_size: 100,
-                page_token: String::new(),
-            };
-            let page = self
-                .api
-                .list_holds(as_principal(request, booking_service()))
-                .await
-                .map_err(|status| UpstreamError::from_status(&status))?;
-            page.get_ref().holds.iter().map(hold_view).collect()
+            self.inner.holds_of(booking_id).await
         })
     }
 }
@@ -368,7 +314,7 @@ async fn run_seed(seed: u64, steps: usize) -> Tally {
         store,
         Arc::new(OneListing(the_listing())),
         Arc::new(FaultyWallet {
-            api,
+            inner: InProcessWallet::new(api),
             chaos: chaos.clone(),
         }),
         Arc::clone(&clock),

@@ -10,6 +10,9 @@ use welfare_runtime::ServiceSet;
 use welfare_runtime::clock::Clock;
 use welfare_runtime::tasks::BackgroundTasks;
 
+use welfare_proto::catalog as pb;
+use welfare_proto::catalog::catalog_service_server::CatalogService;
+
 use crate::config::{CatalogConfig, SearchEngine};
 use crate::grpc::CatalogApi;
 use crate::search::SearchIndex;
@@ -24,12 +27,39 @@ pub const MIN_INDEX_INTERVAL: Duration = Duration::from_millis(50);
 /// Why the service could not start, in one line a person understands.
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A started catalogue service: its routes, its indexer, and the store under them.
+/// A started catalogue service: its routes, its indexer, the store under them, and its
+/// `GetListing` as a function for a process that calls it without the network.
 #[derive(Debug)]
 pub struct Started {
     pub services: ServiceSet,
     pub tasks: BackgroundTasks,
     pub store: SqlStore,
+    pub get_listing: GetListing,
+}
+
+/// The catalogue's `GetListing` handler, called in process: the request carries its caller's
+/// `Principal` in its extensions, as the authentication layer leaves it.
+#[derive(Clone)]
+pub struct GetListing(Arc<dyn Fn(ListingRequest) -> ListingAnswer + Send + Sync>);
+
+type ListingRequest = tonic::Request<pb::GetListingRequest>;
+type ListingAnswer = std::pin::Pin<
+    Box<dyn Future<Output = Result<tonic::Response<pb::Listing>, tonic::Status>> + Send>,
+>;
+
+impl GetListing {
+    pub async fn call(
+        &self,
+        request: tonic::Request<pb::GetListingRequest>,
+    ) -> Result<tonic::Response<pb::Listing>, tonic::Status> {
+        (self.0)(request).await
+    }
+}
+
+impl std::fmt::Debug for GetListing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GetListing")
+    }
 }
 
 /// The store and territory the configuration names (creating an SQLite file's directory).
@@ -77,11 +107,17 @@ fn assemble<I: SearchIndex>(
     let mut tasks = BackgroundTasks::default();
     let interval = Duration::from_millis(config.search.interval_ms).max(MIN_INDEX_INTERVAL);
     tasks.spawn("catalog-indexer", indexer.run(interval));
-    let services = CatalogApi::new(store.clone(), index, territory, clock)
-        .into_services(config.limits.max_message_bytes);
+    let api = CatalogApi::new(store.clone(), index, territory, clock);
+    let handler = api.clone();
+    let get_listing = GetListing(Arc::new(move |request| {
+        let api = handler.clone();
+        Box::pin(async move { api.get_listing(request).await })
+    }));
+    let services = api.into_services(config.limits.max_message_bytes);
     Started {
         services,
         tasks,
         store,
+        get_listing,
     }
 }

@@ -1,6 +1,7 @@
 //! The two services a booking depends on, behind ports: the catalogue (the listing a booking is
-//! for) and the wallet (the credit it holds). [`grpc`] reaches them over gRPC; the saga's
-//! simulation reaches the real wallet service in process, with faults injected.
+//! for) and the wallet (the credit it holds). [`grpc`] reaches them over gRPC (distributed
+//! mode); [`in_process`] calls their handlers in the same process (the all-in-one binary, and
+//! the saga's simulation, which puts its faults around them).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +12,7 @@ use welfare_core::listing::ListingContent;
 use welfare_core::time::{Date, Timestamp};
 
 pub mod grpc;
+pub mod in_process;
 
 /// Who a read is made for: the caller's principal (what an in-process service checks) and the
 /// bearer token it came with (what a service over gRPC checks), so the other service answers
