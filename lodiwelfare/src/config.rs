@@ -26,6 +26,9 @@ pub struct LodiwelfareConfig {
     pub search: catalog_svc::config::SearchConfig,
     pub wallet_sweeper: wallet_svc::config::SweeperConfig,
     pub booking_sweeper: booking_svc::config::SweeperConfig,
+    /// Serve development tokens (signed with the secret kept in the data directory) on an
+    /// address other machines can reach. Off: development mode listens on loopback only.
+    pub allow_development_on_network: bool,
 }
 
 impl Default for LodiwelfareConfig {
@@ -40,6 +43,7 @@ impl Default for LodiwelfareConfig {
             search: catalog_svc::config::SearchConfig::default(),
             wallet_sweeper: wallet_svc::config::SweeperConfig::default(),
             booking_sweeper: booking_svc::config::SweeperConfig::default(),
+            allow_development_on_network: false,
         }
     }
 }
@@ -112,9 +116,18 @@ mod tests {
             vec![("LODIWELFARE__DATA_DIR".to_owned(), "/srv/ambito".to_owned())],
         )
         .expect("config");
-        assert_eq!(config.catalog().database.url, "sqlite:///srv/ambito/catalog.db?mode=rwc");
-        assert_eq!(config.wallet().database.url, "sqlite:///srv/ambito/wallet.db?mode=rwc");
-        assert_eq!(config.booking().database.url, "sqlite:///srv/ambito/booking.db?mode=rwc");
+        assert_eq!(
+            config.catalog().database.url,
+            "sqlite:///srv/ambito/catalog.db?mode=rwc"
+        );
+        assert_eq!(
+            config.wallet().database.url,
+            "sqlite:///srv/ambito/wallet.db?mode=rwc"
+        );
+        assert_eq!(
+            config.booking().database.url,
+            "sqlite:///srv/ambito/booking.db?mode=rwc"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! The LodiWelfare binary: all services in one process on embedded storage, plus operator commands.
+//! `lodiwelfare`: every LodiWelfare service in one process on embedded storage.
 //!
-//! Not yet built: see the open issues. What it will put together exists already: each
-//! service's composition root (`catalog_svc::startup`, `wallet_svc::startup`) builds its routes
-//! and background tasks from a configuration, and `welfare_runtime::ServiceSet::merge` serves
-//! several behind one layer stack on one port (`tests/one_process.rs` does exactly that).
+//! - [`config`]: one configuration for the three services, with a data directory;
+//! - [`startup`]: the composition root — the catalogue, the wallet and the booking service on
+//!   SQLite files, the booking service calling the others in process.
 #![forbid(unsafe_code)]
+
+pub mod config;
+pub mod startup;

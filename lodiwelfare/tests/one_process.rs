@@ -1,10 +1,8 @@
-//! The services' composition roots put together in one process, as the all-in-one binary will:
-//! the catalogue, the wallet and the booking service started from their configurations on
-//! embedded storage, their routes merged behind one layer stack on one port (the booking
-//! service calling the other two on that same port), their background tasks run beside them,
-//! health reporting all three, and each answering its own calls — a booking made end to end.
-
-use std::sync::Arc;
+//! The one process's composition root (`lodiwelfare::startup`): the catalogue, the wallet and
+//! the booking service on SQLite files in a data directory, their routes merged behind one
+//! layer stack on one port (the booking service calling the other two in process), their
+//! background tasks beside them, health reporting all three, and each answering its own calls —
+//! a booking made end to end.
 
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
@@ -30,13 +28,6 @@ fn admin_token() -> String {
     )
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 fn token(subject: &str, roles: &[&str], tenant: Tenant<'_>) -> String {
     let exp = system_clock()().unix_seconds() + 3_600;
     signed_token(SECRET, subject, roles, tenant, exp)
@@ -45,42 +36,29 @@ fn token(subject: &str, roles: &[&str], tenant: Tenant<'_>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalogue_wallet_and_bookings_serve_from_one_process_on_one_port() {
     let dir = std::env::temp_dir().join(format!("lodiwelfare-one-process-{}", std::process::id()));
-    let mut catalog = catalog_svc::config::CatalogConfig::default();
-    catalog.database.url = format!("sqlite://{}?mode=rwc", dir.join("catalog.db").display());
-    let mut wallet = wallet_svc::config::WalletConfig::default();
-    wallet.database.url = format!("sqlite://{}?mode=rwc", dir.join("wallet.db").display());
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let mut booking = booking_svc::config::BookingConfig::default();
-    booking.database.url = format!("sqlite://{}?mode=rwc", dir.join("booking.db").display());
-    booking.auth.hs256_secret = Some(Secret::new(SECRET));
-    booking.upstream.catalog_url = url.clone();
-    booking.upstream.wallet_url = url.clone();
-    let clock = system_clock();
-    let catalog = catalog_svc::startup::start(&catalog, Arc::clone(&clock))
+    let mut config = lodiwelfare::config::LodiwelfareConfig {
+        data_dir: dir.clone(),
+        ..Default::default()
+    };
+    config.server.listen_addr = "127.0.0.1:0".parse().expect("address");
+    config.auth.hs256_secret = Some(Secret::new(SECRET));
+    let started = lodiwelfare::startup::start(&config, system_clock())
         .await
-        .expect("catalogue");
-    let wallet = wallet_svc::startup::start(&wallet, Arc::clone(&clock))
-        .await
-        .expect("wallet");
-    let booking = booking_svc::startup::start(&booking, clock)
-        .await
-        .expect("booking");
-    let tasks = catalog.tasks.merge(wallet.tasks).merge(booking.tasks);
+        .expect("the three services");
+    let tasks = started.tasks;
     assert_eq!(
         tasks.names(),
         ["catalog-indexer", "wallet-sweeper", "booking-sweeper"]
     );
-    let mut runtime = catalog_svc::config::CatalogConfig::default().runtime();
-    runtime.server.listen_addr = format!("127.0.0.1:{port}").parse().expect("address");
-    runtime.auth.hs256_secret = Some(Secret::new(SECRET));
-    let services = catalog
-        .services
-        .merge(wallet.services)
-        .merge(booking.services);
+    for file in ["catalog.db", "wallet.db", "booking.db"] {
+        assert!(dir.join(file).exists(), "{file} in the data directory");
+    }
+    let runtime = config.runtime();
+    let services = started.services;
     let app = Application::build(&runtime, services)
         .await
         .expect("one server");
+    let url = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;

@@ -324,18 +324,48 @@ pub fn development_service_token(
     now: i64,
     lifetime_seconds: i64,
 ) -> Option<String> {
+    let subject = PersonId::parse(subject).ok()?;
+    development_token(
+        config,
+        &Principal::new(subject, vec![role]),
+        now,
+        lifetime_seconds,
+    )
+}
+
+/// A token for `principal` (its subject, roles and tenancy), signed with the HS256 development
+/// secret and valid for `lifetime_seconds` from `now`: what `lodiwelfare token` mints. `None`
+/// for an anonymous principal, or unless the configuration is HS256 with a secret.
+pub fn development_token(
+    config: &AuthConfig,
+    principal: &Principal,
+    now: i64,
+    lifetime_seconds: i64,
+) -> Option<String> {
     let secret = match config.algorithm {
         JwtAlgorithm::HS256 => config.hs256_secret.as_ref()?,
         JwtAlgorithm::RS256 | JwtAlgorithm::ES256 => return None,
     };
-    let claims = serde_json::json!({
-        "sub": subject,
-        "iss": config.issuer.trim(),
-        "aud": config.audience.trim(),
-        "iat": now,
-        "exp": now.saturating_add(lifetime_seconds),
-        "roles": [role.code()],
-    });
+    let mut claims = serde_json::Map::new();
+    claims.insert(
+        "sub".to_owned(),
+        principal.subject.as_ref()?.as_str().into(),
+    );
+    claims.insert("iss".to_owned(), config.issuer.trim().into());
+    claims.insert("aud".to_owned(), config.audience.trim().into());
+    claims.insert("iat".to_owned(), now.into());
+    claims.insert(
+        "exp".to_owned(),
+        now.saturating_add(lifetime_seconds).into(),
+    );
+    let roles: Vec<&str> = principal.roles.iter().map(|r| r.code()).collect();
+    claims.insert("roles".to_owned(), roles.into());
+    if let Some(provider) = &principal.provider_id {
+        claims.insert("provider_id".to_owned(), provider.as_str().into());
+    }
+    if let Some(company) = &principal.company_id {
+        claims.insert("company_id".to_owned(), company.as_str().into());
+    }
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(Algorithm::HS256),
         &claims,
@@ -378,6 +408,17 @@ mod tests {
         assert_eq!(
             principal.subject.as_ref().map(PersonId::as_str),
             Some("booking-svc")
+        );
+        let operator = Principal::new(
+            PersonId::parse("op-1").expect("id"),
+            vec![Role::ProviderOperator],
+        )
+        .for_provider(ProviderId::parse("coop-1").expect("id"));
+        let minted = development_token(&config, &operator, now, 60).expect("signed");
+        assert_eq!(verifier.verify(&minted).expect("valid"), operator);
+        assert_eq!(
+            development_token(&config, &Principal::anonymous(), now, 60),
+            None
         );
         config.algorithm = JwtAlgorithm::ES256;
         assert_eq!(

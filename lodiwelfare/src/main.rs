@@ -1,0 +1,217 @@
+//! `lodiwelfare`: every LodiWelfare service in one process on embedded storage.
+//!
+//! Usage: `lodiwelfare [--config FILE] [--data-dir DIR] [serve]`, `lodiwelfare check-config`,
+//! `lodiwelfare token --role ROLE --subject ID [--provider ID] [--company ID] [--days N]`,
+//! `lodiwelfare --version`. Every setting can also come from `LODIWELFARE__…` environment
+//! variables (see `welfare_runtime::config`).
+//!
+//! `token` mints a development token (HS256, signed with the secret `serve` keeps in the data
+//! directory) for a role — citizen, employee, company_admin, provider_operator, curator,
+//! operator, partner_system — and prints it; production deployments take their tokens from
+//! their identity provider, and `token` refuses to mint one.
+//!
+//! Exit codes: 0 stopped on SIGINT/SIGTERM after draining (or a command done); 1 failed while
+//! starting or serving (a port in use, an unwritable data directory…); 2 a usage or
+//! configuration error (nothing was started).
+
+// A command-line program answers its commands on standard output.
+#![allow(clippy::print_stdout)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use lodiwelfare::config::LodiwelfareConfig;
+use lodiwelfare::startup;
+use welfare_core::auth::{Principal, Role};
+use welfare_core::ids::{CompanyId, PersonId, ProviderId};
+use welfare_runtime::auth::development_token;
+use welfare_runtime::clock::system_clock;
+use welfare_runtime::config::ServiceConfig;
+use welfare_runtime::process::{Failure, run_service, usage_error};
+use welfare_runtime::{Application, shutdown_signal};
+
+const USAGE: &str = "usage: lodiwelfare [--config FILE] [--data-dir DIR] [serve | check-config | \
+    token --role ROLE --subject ID [--provider ID] [--company ID] [--days N] | --version]";
+
+/// The longest a minted development token lives, in days.
+const MAX_TOKEN_DAYS: i64 = 365;
+
+enum Command {
+    Serve,
+    CheckConfig,
+    Token(TokenRequest),
+}
+
+#[derive(Default)]
+struct TokenRequest {
+    role: Option<String>,
+    subject: Option<String>,
+    provider: Option<String>,
+    company: Option<String>,
+    days: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let mut config_file = None;
+    let mut data_dir = None;
+    let mut command = Command::Serve;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" => match args.next() {
+                Some(path) => config_file = Some(PathBuf::from(path)),
+                None => return usage_error("lodiwelfare", "--config needs a file"),
+            },
+            "--data-dir" => match args.next() {
+                Some(path) => data_dir = Some(PathBuf::from(path)),
+                None => return usage_error("lodiwelfare", "--data-dir needs a directory"),
+            },
+            "--version" => {
+                println!("lodiwelfare {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            "serve" => command = Command::Serve,
+            "check-config" => command = Command::CheckConfig,
+            "token" => command = Command::Token(TokenRequest::default()),
+            flag @ ("--role" | "--subject" | "--provider" | "--company" | "--days") => {
+                let Command::Token(request) = &mut command else {
+                    return usage_error(
+                        "lodiwelfare",
+                        &format!("{flag} belongs to `token`; {USAGE}"),
+                    );
+                };
+                let Some(value) = args.next() else {
+                    return usage_error("lodiwelfare", &format!("{flag} needs a value"));
+                };
+                let slot = match flag {
+                    "--role" => &mut request.role,
+                    "--subject" => &mut request.subject,
+                    "--provider" => &mut request.provider,
+                    "--company" => &mut request.company,
+                    _ => &mut request.days,
+                };
+                *slot = Some(value);
+            }
+            other => {
+                return usage_error(
+                    "lodiwelfare",
+                    &format!("unknown argument {other:?}; {USAGE}"),
+                );
+            }
+        }
+    }
+    let minted = match &command {
+        Command::Token(request) => match request.principal() {
+            Ok(minted) => Some(minted),
+            Err(problem) => return usage_error("lodiwelfare", &problem),
+        },
+        _ => None,
+    };
+    run_service(
+        "lodiwelfare",
+        config_file.as_deref(),
+        |mut config: LodiwelfareConfig| async move {
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            match command {
+                Command::Serve => serve(config).await,
+                Command::Token(_) => match minted {
+                    Some((principal, days)) => mint(config, &principal, days),
+                    None => Ok(()),
+                },
+                Command::CheckConfig => {
+                    println!(
+                        "configuration valid: listening on {}, data in {}",
+                        config.server.listen_addr,
+                        config.data_dir.display()
+                    );
+                    Ok(())
+                }
+            }
+        },
+    )
+    .await
+}
+
+impl TokenRequest {
+    /// The principal to mint a token for, and for how many days; a usage error otherwise.
+    fn principal(&self) -> Result<(Principal, i64), String> {
+        let role = self.role.as_deref().ok_or("token: --role is required")?;
+        let role = Role::from_code(role).ok_or_else(|| {
+            format!(
+                "token: --role {role:?} is not one of {}",
+                Role::ALL.map(Role::code).join(", ")
+            )
+        })?;
+        let subject = self
+            .subject
+            .as_deref()
+            .ok_or("token: --subject is required")?;
+        let subject = PersonId::parse(subject).map_err(|e| format!("token: --subject: {e}"))?;
+        let mut principal = Principal::new(subject, vec![role]);
+        if let Some(provider) = &self.provider {
+            let provider =
+                ProviderId::parse(provider).map_err(|e| format!("token: --provider: {e}"))?;
+            principal = principal.for_provider(provider);
+        }
+        if let Some(company) = &self.company {
+            let company =
+                CompanyId::parse(company).map_err(|e| format!("token: --company: {e}"))?;
+            principal = principal.for_company(company);
+        }
+        let days = match &self.days {
+            None => 30,
+            Some(days) => days
+                .parse::<i64>()
+                .ok()
+                .filter(|d| (1..=MAX_TOKEN_DAYS).contains(d))
+                .ok_or_else(|| format!("token: --days must be 1 to {MAX_TOKEN_DAYS}"))?,
+        };
+        Ok((principal, days))
+    }
+}
+
+/// `token`: a development token for `principal`, valid `days`, on standard output.
+fn mint(mut config: LodiwelfareConfig, principal: &Principal, days: i64) -> Result<(), Failure> {
+    startup::prepare_data_dir(&config)?;
+    startup::development_secret(&mut config)?;
+    let now = system_clock()().unix_seconds();
+    let token = development_token(&config.auth, principal, now, days * 86_400).ok_or(
+        "token: tokens are minted only in development (auth.algorithm = HS256); \
+         production takes them from its identity provider",
+    )?;
+    println!("{token}");
+    Ok(())
+}
+
+async fn serve(mut config: LodiwelfareConfig) -> Result<(), Failure> {
+    startup::prepare_data_dir(&config)?;
+    if let Some(path) = startup::development_secret(&mut config)? {
+        if !config.server.listen_addr.ip().is_loopback() && !config.allow_development_on_network {
+            return Err(format!(
+                "development mode (tokens signed with {}) listens on loopback only: {} is \
+                 reachable by other machines; configure production keys (auth), or set \
+                 allow_development_on_network = true",
+                path.display(),
+                config.server.listen_addr
+            )
+            .into());
+        }
+        tracing::warn!(
+            secret = %path.display(),
+            "development mode: tokens are signed with the HS256 secret kept in the data directory"
+        );
+    }
+    let started = startup::start(&config, system_clock()).await?;
+    let app = Application::build(&config.runtime(), started.services).await?;
+    tracing::info!(
+        port = app.port(),
+        data_dir = %config.data_dir.display(),
+        "lodiwelfare serving the catalogue, the wallet and bookings"
+    );
+    let served = app.run_until_stopped(shutdown_signal()).await;
+    drop(started.tasks);
+    Ok(served?)
+}

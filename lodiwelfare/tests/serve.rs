@@ -1,0 +1,371 @@
+//! `lodiwelfare serve` as a real process on a temporary data directory: it starts with no
+//! configuration at all, serves the three services (a booking made through it, the booking
+//! service calling the others in process), keeps its development secret so tokens survive a
+//! restart, drains and exits 0 on SIGINT, and keeps everything across a restart; a bad
+//! configuration key, an unwritable data directory and a port in use each end it with a clear
+//! message, the documented exit code, and nothing written.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use tonic::transport::Channel;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+use welfare_proto::booking::booking_service_client::BookingServiceClient;
+use welfare_proto::booking::{self as bpb};
+use welfare_proto::catalog::catalog_service_client::CatalogServiceClient;
+use welfare_proto::common;
+use welfare_proto::wallet::wallet_service_client::WalletServiceClient;
+use welfare_proto::wallet::{self as wpb};
+use welfare_runtime::clock::system_clock;
+use welfare_runtime::testing::{Tenant, seed, with_bearer};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("lodiwelfare-serve-{name}-{}", std::process::id()))
+}
+
+fn lodiwelfare(data_dir: &Path, port: u16) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lodiwelfare"));
+    command
+        .args(["--data-dir"])
+        .arg(data_dir)
+        .arg("serve")
+        .env(
+            "LODIWELFARE__SERVER__LISTEN_ADDR",
+            format!("127.0.0.1:{port}"),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// A serving process, killed if the test ends without stopping it.
+struct Serving {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serving {
+    async fn start(data_dir: &Path) -> Serving {
+        let port = free_port();
+        let child = lodiwelfare(data_dir, port)
+            .spawn()
+            .expect("start lodiwelfare");
+        let serving = Serving {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(channel) = tonic::transport::Endpoint::from_shared(serving.url.clone())
+                .expect("url")
+                .connect()
+                .await
+            {
+                let mut health = HealthClient::new(channel);
+                let mut all = true;
+                for service in [
+                    "welfare.catalog.v1.CatalogService",
+                    "welfare.wallet.v1.WalletService",
+                    "welfare.booking.v1.BookingService",
+                ] {
+                    let status = health
+                        .check(HealthCheckRequest {
+                            service: service.to_owned(),
+                        })
+                        .await
+                        .map(|r| r.into_inner().status);
+                    all &= status.is_ok_and(|s| s == ServingStatus::Serving as i32);
+                }
+                if all {
+                    return serving;
+                }
+            }
+            assert!(Instant::now() < deadline, "lodiwelfare never served");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn channel(&self) -> Channel {
+        tonic::transport::Endpoint::from_shared(self.url.clone())
+            .expect("url")
+            .connect()
+            .await
+            .expect("connect")
+    }
+
+    /// SIGINT, then the exit status.
+    fn interrupt(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "lodiwelfare did not stop on SIGINT"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn secret(data_dir: &Path) -> String {
+    std::fs::read_to_string(data_dir.join(lodiwelfare::startup::DEVELOPMENT_SECRET_FILE))
+        .expect("the development secret is kept in the data directory")
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_starts_with_nothing_configured_books_and_keeps_everything_across_a_restart() {
+    let data_dir = scratch("fresh");
+    std::fs::remove_dir_all(&data_dir).ok();
+    let first = Serving::start(&data_dir).await;
+    let secret = secret(&data_dir);
+    let channel = first.channel().await;
+    let mut catalog = CatalogServiceClient::new(channel.clone());
+    let mut wallet = WalletServiceClient::new(channel.clone());
+    let mut booking = BookingServiceClient::new(channel);
+    let provider =
+        seed::approved_provider(&mut catalog, &secret, "Piscina di Lodi", "01234560983").await;
+    let listing =
+        seed::published_listing(&mut catalog, &secret, &provider, seed::swimming_course(8)).await;
+    let year = system_clock()().date().expect("date").year();
+    let plan = seed::plan(
+        &mut wallet,
+        &secret,
+        year,
+        10_000,
+        &[common::Category::CuraFigli],
+    )
+    .await;
+    let hr = seed::token(
+        &secret,
+        "hr-acme",
+        &["company_admin"],
+        Tenant::Company("acme"),
+    );
+    let funded = wallet
+        .fund_wallets(with_bearer(
+            wpb::FundWalletsRequest {
+                plan_id: plan,
+                fundings: vec![wpb::Funding {
+                    employee_id: "anna".to_owned(),
+                    ..Default::default()
+                }],
+                request_id: "fund".to_owned(),
+            },
+            &hr,
+        ))
+        .await
+        .expect("fund")
+        .into_inner();
+    let wallet_id = funded.results.first().expect("funded").wallet_id.clone();
+    let operator = seed::operator_of(&secret, &provider);
+    let now = system_clock()();
+    let slot = booking
+        .create_slots(with_bearer(
+            bpb::CreateSlotsRequest {
+                listing_id: listing.clone(),
+                slots: vec![bpb::SlotSpec {
+                    start_time: Some(welfare_proto::convert::timestamp_to_proto(
+                        now.plus_seconds(86_400),
+                    )),
+                    end_time: Some(welfare_proto::convert::timestamp_to_proto(
+                        now.plus_seconds(90_000),
+                    )),
+                    capacity: 0,
+                }],
+                request_id: "slots".to_owned(),
+            },
+            &operator,
+        ))
+        .await
+        .expect("slots")
+        .into_inner()
+        .slots
+        .remove(0);
+    let anna = seed::token(&secret, "anna", &["employee"], Tenant::Company("acme"));
+    let booked = booking
+        .create_booking(with_bearer(
+            bpb::CreateBookingRequest {
+                listing_id: listing,
+                slot_id: slot.id,
+                quantity: 1,
+                profile: Some(common::Profile {
+                    beneficiary_age_years: Some(8),
+                    ..Default::default()
+                }),
+                wallet_id: wallet_id.clone(),
+                request_id: "book".to_owned(),
+                ..Default::default()
+            },
+            &anna,
+        ))
+        .await
+        .expect("book through the one process")
+        .into_inner();
+    assert_eq!(booked.state, bpb::booking::State::Held as i32);
+    assert!(
+        !booked.wallet_hold_id.is_empty(),
+        "the wallet held the credit in process"
+    );
+    drop((catalog, wallet, booking));
+    let status = first.interrupt();
+    assert_eq!(status.code(), Some(0), "SIGINT drains and exits 0");
+
+    // The same directory again: the same secret, the booking and the hold still there, read
+    // with a token `lodiwelfare token` mints.
+    let second = Serving::start(&data_dir).await;
+    assert_eq!(self::secret(&data_dir), secret);
+    let anna = mint(
+        &data_dir,
+        &[
+            "--role",
+            "employee",
+            "--subject",
+            "anna",
+            "--company",
+            "acme",
+        ],
+    );
+    let channel = second.channel().await;
+    let again = BookingServiceClient::new(channel.clone())
+        .get_booking(with_bearer(
+            bpb::GetBookingRequest {
+                id: booked.id.clone(),
+            },
+            &anna,
+        ))
+        .await
+        .expect("the booking survived the restart")
+        .into_inner();
+    assert_eq!(again.etag, booked.etag);
+    let held = WalletServiceClient::new(channel)
+        .get_wallet(with_bearer(
+            wpb::GetWalletRequest {
+                id: wallet_id,
+                ..Default::default()
+            },
+            &anna,
+        ))
+        .await
+        .expect("wallet")
+        .into_inner();
+    assert_eq!(held.pending.map(|m| m.amount_cents), Some(1_250));
+    assert_eq!(second.interrupt().code(), Some(0));
+    std::fs::remove_dir_all(&data_dir).ok();
+}
+
+/// `lodiwelfare token …` on `data_dir`: the token it prints.
+fn mint(data_dir: &Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_lodiwelfare"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("token")
+        .args(args)
+        .output()
+        .expect("lodiwelfare token");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Runs `lodiwelfare` to its end; answers its exit code and what it printed on stderr.
+fn run_to_end(mut command: Command) -> (Option<i32>, String) {
+    let output = command.output().expect("run lodiwelfare");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_bad_key_an_unwritable_directory_and_a_port_in_use_end_it_clearly() {
+    // An unknown configuration key: a usage error (2), nothing created.
+    let data_dir = scratch("bad-key");
+    std::fs::remove_dir_all(&data_dir).ok();
+    let mut command = lodiwelfare(&data_dir, free_port());
+    command.env("LODIWELFARE__SERVER__LISTEN_ADRESS", "127.0.0.1:1");
+    let (code, stderr) = run_to_end(command);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("listen_adress"), "{stderr}");
+    assert!(
+        !data_dir.exists(),
+        "a refused configuration creates nothing"
+    );
+
+    // A data directory that cannot be created (under a file): a start failure (1).
+    let file = scratch("a-file");
+    std::fs::write(&file, "not a directory").expect("file");
+    let (code, stderr) = run_to_end(lodiwelfare(&file.join("data"), free_port()));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("data_dir"), "{stderr}");
+    std::fs::remove_file(&file).ok();
+
+    // A port in use: a start failure (1) naming the address.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let data_dir = scratch("port");
+    let (code, stderr) = run_to_end(lodiwelfare(&data_dir, port));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains(&port.to_string()), "{stderr}");
+    std::fs::remove_dir_all(&data_dir).ok();
+
+    // Development tokens on an address other machines reach: refused (1), unless told.
+    let data_dir = scratch("network");
+    let mut command = lodiwelfare(&data_dir, free_port());
+    command.env("LODIWELFARE__SERVER__LISTEN_ADDR", "0.0.0.0:0");
+    let (code, stderr) = run_to_end(command);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("loopback"), "{stderr}");
+    std::fs::remove_dir_all(&data_dir).ok();
+
+    // A token for a role that does not exist, or without a subject: usage errors (2).
+    for args in [
+        &["token", "--role", "mayor", "--subject", "x"][..],
+        &["token", "--role", "citizen"][..],
+        &["--role", "citizen", "--subject", "x"][..],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_lodiwelfare"))
+            .args(args)
+            .output()
+            .expect("token");
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+    }
+
+    // And the version, for the record.
+    let (code, stdout) = {
+        let output = Command::new(env!("CARGO_BIN_EXE_lodiwelfare"))
+            .arg("--version")
+            .output()
+            .expect("version");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    assert_eq!(code, Some(0));
+    assert!(stdout.starts_with("lodiwelfare "), "{stdout}");
+}
