@@ -96,15 +96,24 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?
             .port();
         let (health, health_service) = tonic_health::server::health_reporter();
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(welfare_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        // Both versions of reflection: v1, and v1alpha, the one grpcurl 1.8 and many tools
+        // still ask for.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(welfare_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_v1 = reflection()
             .build_v1()
+            .map_err(|e| StartupError::Reflection(e.to_string()))?;
+        let reflection_v1alpha = reflection()
+            .build_v1alpha()
             .map_err(|e| StartupError::Reflection(e.to_string()))?;
         let routes = services
             .routes
             .add_service(health_service)
-            .add_service(reflection);
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
         Ok(Application {
             listener,
             port,

@@ -236,6 +236,37 @@ async fn health_and_reflection_answer_without_a_token() {
     };
     let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
     assert!(names.contains(&SERVICE), "{names:?}");
+
+    // v1alpha too: grpcurl 1.8 and many tools ask for it.
+    {
+        use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+        use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+        let channel = tonic::transport::Endpoint::from_shared(server.url())
+            .expect("url")
+            .connect()
+            .await
+            .expect("connect");
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = ServerReflectionClient::new(channel)
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .expect("v1alpha reflection")
+            .into_inner();
+        let response = stream
+            .message()
+            .await
+            .expect("message")
+            .expect("one response");
+        let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+            panic!("unexpected answer")
+        };
+        assert!(list.service.iter().any(|s| s.name == SERVICE));
+    }
     server.stop().await.expect("clean stop");
 }
 
