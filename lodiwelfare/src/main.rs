@@ -1,9 +1,14 @@
 //! `lodiwelfare`: every LodiWelfare service in one process on embedded storage.
 //!
-//! Usage: `lodiwelfare [--config FILE] [--data-dir DIR] [serve]`, `lodiwelfare check-config`,
+//! Usage: `lodiwelfare [--config FILE] [--data-dir DIR] [serve [--no-demo]]`, `lodiwelfare demo`,
+//! `lodiwelfare check-config`,
 //! `lodiwelfare token --role ROLE --subject ID [--provider ID] [--company ID] [--days N]`,
 //! `lodiwelfare --version`. Every setting can also come from `LODIWELFARE__…` environment
 //! variables (see `welfare_runtime::config`).
+//!
+//! `serve` on a new data directory, in development mode, first loads the demo Ambito (see
+//! `lodiwelfare::demo`) and prints a token for each role and three commands to try; `--no-demo`
+//! skips it; `demo` loads it into an existing data directory and exits.
 //!
 //! `token` mints a development token (HS256, signed with the secret `serve` keeps in the data
 //! directory) for a role — citizen, employee, company_admin, provider_operator, curator,
@@ -21,7 +26,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use lodiwelfare::config::LodiwelfareConfig;
-use lodiwelfare::startup;
+use lodiwelfare::{demo, startup};
 use welfare_core::auth::{Principal, Role};
 use welfare_core::ids::{CompanyId, PersonId, ProviderId};
 use welfare_runtime::auth::development_token;
@@ -30,14 +35,15 @@ use welfare_runtime::config::ServiceConfig;
 use welfare_runtime::process::{Failure, run_service, usage_error};
 use welfare_runtime::{Application, shutdown_signal};
 
-const USAGE: &str = "usage: lodiwelfare [--config FILE] [--data-dir DIR] [serve | check-config | \
-    token --role ROLE --subject ID [--provider ID] [--company ID] [--days N] | --version]";
+const USAGE: &str = "usage: lodiwelfare [--config FILE] [--data-dir DIR] [serve [--no-demo] | \
+    demo | check-config | token --role ROLE --subject ID [--provider ID] [--company ID] [--days N] | --version]";
 
 /// The longest a minted development token lives, in days.
 const MAX_TOKEN_DAYS: i64 = 365;
 
 enum Command {
     Serve,
+    Demo,
     CheckConfig,
     Token(TokenRequest),
 }
@@ -57,6 +63,7 @@ async fn main() -> ExitCode {
     let mut config_file = None;
     let mut data_dir = None;
     let mut command = Command::Serve;
+    let mut no_demo = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" => match args.next() {
@@ -72,6 +79,8 @@ async fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             "serve" => command = Command::Serve,
+            "demo" => command = Command::Demo,
+            "--no-demo" => no_demo = true,
             "check-config" => command = Command::CheckConfig,
             "token" => command = Command::Token(TokenRequest::default()),
             flag @ ("--role" | "--subject" | "--provider" | "--company" | "--days") => {
@@ -116,7 +125,18 @@ async fn main() -> ExitCode {
                 config.data_dir = dir;
             }
             match command {
-                Command::Serve => serve(config).await,
+                Command::Serve => {
+                    serve(
+                        config,
+                        if no_demo {
+                            Demo::Never
+                        } else {
+                            Demo::OnFirstStart
+                        },
+                    )
+                    .await
+                }
+                Command::Demo => serve(config, Demo::Only).await,
                 Command::Token(_) => match minted {
                     Some((principal, days)) => mint(config, &principal, days),
                     None => Ok(()),
@@ -186,9 +206,22 @@ fn mint(mut config: LodiwelfareConfig, principal: &Principal, days: i64) -> Resu
     Ok(())
 }
 
-async fn serve(mut config: LodiwelfareConfig) -> Result<(), Failure> {
+/// What `serve` does about the demo Ambito.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Demo {
+    /// Load it on a first start (an empty data directory), in development mode.
+    OnFirstStart,
+    /// `--no-demo`.
+    Never,
+    /// `lodiwelfare demo`: load it now (unless already loaded) and exit.
+    Only,
+}
+
+async fn serve(mut config: LodiwelfareConfig, demo: Demo) -> Result<(), Failure> {
+    let first_start = !config.data_dir.join("catalog.db").exists();
     startup::prepare_data_dir(&config)?;
-    if let Some(path) = startup::development_secret(&mut config)? {
+    let development = startup::development_secret(&mut config)?;
+    if let Some(path) = &development {
         if !config.server.listen_addr.ip().is_loopback() && !config.allow_development_on_network {
             return Err(format!(
                 "development mode (tokens signed with {}) listens on loopback only: {} is \
@@ -206,12 +239,117 @@ async fn serve(mut config: LodiwelfareConfig) -> Result<(), Failure> {
     }
     let started = startup::start(&config, system_clock()).await?;
     let app = Application::build(&config.runtime(), started.services).await?;
+    let port = app.port();
     tracing::info!(
-        port = app.port(),
+        port,
         data_dir = %config.data_dir.display(),
         "lodiwelfare serving the catalogue, the wallet and bookings"
     );
-    let served = app.run_until_stopped(shutdown_signal()).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(app.run_until_stopped(async move {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            _ = stopped => {}
+        }
+    }));
+    let marker = config.data_dir.join(demo::MARKER);
+    let wanted = match demo {
+        Demo::OnFirstStart => first_start,
+        Demo::Never => false,
+        Demo::Only => true,
+    };
+    if wanted && !marker.exists() {
+        if development.is_none() {
+            return Err("the demo Ambito is loaded in development mode only (no auth keys)".into());
+        }
+        let host = if config.server.listen_addr.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            config.server.listen_addr.ip().to_string()
+        };
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{host}:{port}"))?
+            .connect()
+            .await?;
+        let now = system_clock()();
+        let loaded = demo::load(channel, &config.auth, now).await?;
+        std::fs::write(&marker, format!("{loaded:?}\n"))?;
+        tracing::info!(
+            providers = loaded.providers,
+            listings = loaded.listings,
+            comuni = loaded.comuni,
+            slots = loaded.slots,
+            seconds = loaded.seconds,
+            "demo Ambito loaded"
+        );
+        print_welcome(&config, &host, port, &loaded, now.unix_seconds());
+    }
+    if demo == Demo::Only {
+        let _ = stop.send(());
+    }
+    let served = serving.await?;
     drop(started.tasks);
     Ok(served?)
+}
+
+/// What a first start prints once: what was loaded, a token for each role, and three commands
+/// to try.
+fn print_welcome(
+    config: &LodiwelfareConfig,
+    host: &str,
+    port: u16,
+    loaded: &demo::Loaded,
+    now: i64,
+) {
+    let token = |principal: Principal| {
+        development_token(&config.auth, &principal, now, 30 * 86_400).unwrap_or_default()
+    };
+    let person = |name: &str| PersonId::parse(name).expect("a demo id");
+    let citizen = token(Principal::new(person("maria"), vec![Role::Citizen]));
+    let company = CompanyId::parse(demo::COMPANY).expect("the demo company");
+    let employee = token(
+        Principal::new(person(&demo::employee(1)), vec![Role::Employee])
+            .for_company(company.clone()),
+    );
+    let provider = ProviderId::parse(&loaded.provider_id).ok();
+    let mut operator = Principal::new(person("op-demo"), vec![Role::ProviderOperator]);
+    if let Some(provider) = provider {
+        operator = operator.for_provider(provider);
+    }
+    let operator = token(operator);
+    let curator = token(Principal::new(
+        person("ufficio-di-piano"),
+        vec![Role::Curator],
+    ));
+    let admin =
+        token(Principal::new(person("hr-officine"), vec![Role::CompanyAdmin]).for_company(company));
+    let address = format!("{host}:{port}");
+    println!(
+        "LodiWelfare is serving on {address}: demo Ambito loaded in {:.1} s — {} providers, \
+         {} listings in {} comuni, {} slots, {} employees of {} with welfare credit.\n",
+        loaded.seconds,
+        loaded.providers,
+        loaded.listings,
+        loaded.comuni,
+        loaded.slots,
+        loaded.employees,
+        demo::COMPANY
+    );
+    println!("Development tokens (30 days; more with `lodiwelfare token`):");
+    println!("  CITIZEN={citizen}");
+    println!("  EMPLOYEE={employee}");
+    println!("  PROVIDER={operator}");
+    println!("  CURATOR={curator}");
+    println!("  COMPANY_ADMIN={admin}\n");
+    println!("Try (with the variables above exported):");
+    println!(
+        "  grpcurl -plaintext -H \"authorization: Bearer $CITIZEN\" -d '{{\"query\": \"assistenza domiciliare anziani a Codogno\", \"profile\": {{\"residence_istat_code\": \"098019\", \"beneficiary_age_years\": 80}}}}' {address} welfare.catalog.v1.CatalogService/SearchListings"
+    );
+    println!(
+        "  grpcurl -plaintext -H \"authorization: Bearer $EMPLOYEE\" -d '{{\"listing_id\": \"{}\", \"slot_id\": \"{}\", \"quantity\": 1, \"profile\": {{\"beneficiary_age_years\": 8}}, \"wallet_id\": \"{}\", \"request_id\": \"first-booking\"}}' {address} welfare.booking.v1.BookingService/CreateBooking",
+        loaded.sample_listing, loaded.sample_slot, loaded.sample_wallet
+    );
+    println!(
+        "  grpcurl -plaintext -H \"authorization: Bearer $EMPLOYEE\" -d '{{\"id\": \"{}\"}}' {address} welfare.wallet.v1.WalletService/GetWallet",
+        loaded.sample_wallet
+    );
 }

@@ -33,6 +33,13 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn lodiwelfare(data_dir: &Path, port: u16) -> Command {
+    let mut command = lodiwelfare_with_demo(data_dir, port);
+    command.arg("--no-demo");
+    command
+}
+
+/// `lodiwelfare serve` as a new user runs it: the demo Ambito on a first start.
+fn lodiwelfare_with_demo(data_dir: &Path, port: u16) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lodiwelfare"));
     command
         .args(["--data-dir"])
@@ -63,9 +70,11 @@ impl Drop for Serving {
 impl Serving {
     async fn start(data_dir: &Path) -> Serving {
         let port = free_port();
-        let child = lodiwelfare(data_dir, port)
-            .spawn()
-            .expect("start lodiwelfare");
+        Serving::started(lodiwelfare(data_dir, port), port).await
+    }
+
+    async fn started(mut command: Command, port: u16) -> Serving {
+        let child = command.spawn().expect("start lodiwelfare");
         let serving = Serving {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -368,4 +377,130 @@ fn a_bad_key_an_unwritable_directory_and_a_port_in_use_end_it_clearly() {
     };
     assert_eq!(code, Some(0));
     assert!(stdout.starts_with("lodiwelfare "), "{stdout}");
+}
+
+/// Reads the welcome a first start prints on standard output (logs interleaved), until the
+/// last of the three commands, or fails after a while.
+fn welcome(child: &mut Child) -> Vec<String> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("stdout piped");
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut welcome = Vec::new();
+    while welcome
+        .iter()
+        .filter(|l: &&String| l.trim_start().starts_with("grpcurl"))
+        .count()
+        < 3
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = seen
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no welcome printed; saw {welcome:#?}"));
+        welcome.push(line);
+    }
+    welcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_start_loads_the_demo_and_its_printed_commands_work_with_grpcurl() {
+    let data_dir = scratch("demo");
+    std::fs::remove_dir_all(&data_dir).ok();
+    let port = free_port();
+    let mut command = lodiwelfare_with_demo(&data_dir, port);
+    command.stdout(Stdio::piped());
+    let mut child = command.spawn().expect("start lodiwelfare");
+    let printed = welcome(&mut child);
+    let serving = Serving {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let summary = printed
+        .iter()
+        .find(|l| l.starts_with("LodiWelfare is serving"))
+        .expect("a summary line");
+    assert!(
+        summary.contains("35 providers, 168 listings in 60 comuni"),
+        "{summary}"
+    );
+    let tokens: Vec<(String, String)> = printed
+        .iter()
+        .filter_map(|l| l.trim().split_once('='))
+        .filter(|(name, _)| name.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .map(|(name, token)| (name.to_owned(), token.to_owned()))
+        .collect();
+    assert_eq!(
+        tokens.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        [
+            "CITIZEN",
+            "EMPLOYEE",
+            "PROVIDER",
+            "CURATOR",
+            "COMPANY_ADMIN"
+        ]
+    );
+    // Each printed command, run as printed by a shell with the printed variables, with the real
+    // grpcurl (scripts/test installs it).
+    let commands: Vec<&String> = printed
+        .iter()
+        .filter(|l| l.trim_start().starts_with("grpcurl"))
+        .collect();
+    let mut answers = Vec::new();
+    for command in &commands {
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(command.trim())
+            .envs(tokens.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+            .output()
+            .expect("sh");
+        let out = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{command}\n{out}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        answers.push(out);
+    }
+    assert!(answers[0].contains("\"hits\""), "search: {}", answers[0]);
+    assert!(answers[1].contains("STATE_HELD"), "booking: {}", answers[1]);
+    assert!(answers[2].contains("\"pending\""), "wallet: {}", answers[2]);
+    assert_eq!(serving.interrupt().code(), Some(0));
+
+    // A restart on the same directory adds no second demo and prints no tokens again.
+    let port = free_port();
+    let mut command = lodiwelfare_with_demo(&data_dir, port);
+    command.stdout(Stdio::piped());
+    let again = Serving::started(command, port).await;
+    let mut catalog = CatalogServiceClient::new(again.channel().await);
+    let mut count = 0;
+    let mut page_token = String::new();
+    loop {
+        let page = catalog
+            .list_listings(welfare_proto::catalog::ListListingsRequest {
+                page_size: 100,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("listings")
+            .into_inner();
+        count += page.listings.len();
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(count, 168, "the demo was not loaded twice");
+    assert_eq!(again.interrupt().code(), Some(0));
+    std::fs::remove_dir_all(&data_dir).ok();
 }
