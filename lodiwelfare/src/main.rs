@@ -1,7 +1,7 @@
 //! `lodiwelfare`: every LodiWelfare service in one process on embedded storage.
 //!
 //! Usage: `lodiwelfare [--config FILE] [--data-dir DIR] [serve [--no-demo]]`, `lodiwelfare demo`,
-//! `lodiwelfare check-config`,
+//! `lodiwelfare migrate`, `lodiwelfare export-hsds [--out FILE]`, `lodiwelfare check-config`,
 //! `lodiwelfare token --role ROLE --subject ID [--provider ID] [--company ID] [--days N]`,
 //! `lodiwelfare --version`. Every setting can also come from `LODIWELFARE__…` environment
 //! variables (see `welfare_runtime::config`).
@@ -9,6 +9,11 @@
 //! `serve` on a new data directory, in development mode, first loads the demo Ambito (see
 //! `lodiwelfare::demo`) and prints a token for each role and three commands to try; `--no-demo`
 //! skips it; `demo` loads it into an existing data directory and exits.
+//!
+//! `migrate` creates or upgrades the three databases of the data directory and exits.
+//! `export-hsds` writes the public catalogue in Open Referral HSDS 3.0 as JSON Lines — one
+//! `{"record_type": …, "record": {…}}` a line, as `ExportCatalog` streams it — to `--out FILE`
+//! (written to a temporary file and renamed, so it is whole or absent) or standard output.
 //!
 //! `token` mints a development token (HS256, signed with the secret `serve` keeps in the data
 //! directory) for a role — citizen, employee, company_admin, provider_operator, curator,
@@ -36,7 +41,7 @@ use welfare_runtime::process::{Failure, run_service, usage_error};
 use welfare_runtime::{Application, shutdown_signal};
 
 const USAGE: &str = "usage: lodiwelfare [--config FILE] [--data-dir DIR] [serve [--no-demo] | \
-    demo | check-config | token --role ROLE --subject ID [--provider ID] [--company ID] [--days N] | --version]";
+    demo | migrate | export-hsds [--out FILE] | check-config | token --role ROLE --subject ID [--provider ID] [--company ID] [--days N] | --version]";
 
 /// The longest a minted development token lives, in days.
 const MAX_TOKEN_DAYS: i64 = 365;
@@ -44,6 +49,8 @@ const MAX_TOKEN_DAYS: i64 = 365;
 enum Command {
     Serve,
     Demo,
+    Migrate,
+    ExportHsds,
     CheckConfig,
     Token(TokenRequest),
 }
@@ -64,6 +71,7 @@ async fn main() -> ExitCode {
     let mut data_dir = None;
     let mut command = Command::Serve;
     let mut no_demo = false;
+    let mut out = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" => match args.next() {
@@ -80,6 +88,12 @@ async fn main() -> ExitCode {
             }
             "serve" => command = Command::Serve,
             "demo" => command = Command::Demo,
+            "migrate" => command = Command::Migrate,
+            "export-hsds" => command = Command::ExportHsds,
+            "--out" => match args.next() {
+                Some(path) => out = Some(PathBuf::from(path)),
+                None => return usage_error("lodiwelfare", "--out needs a file"),
+            },
             "--no-demo" => no_demo = true,
             "check-config" => command = Command::CheckConfig,
             "token" => command = Command::Token(TokenRequest::default()),
@@ -137,6 +151,8 @@ async fn main() -> ExitCode {
                     .await
                 }
                 Command::Demo => serve(config, Demo::Only).await,
+                Command::Migrate => migrate(&config).await,
+                Command::ExportHsds => export_hsds(&config, out.as_deref()).await,
                 Command::Token(_) => match minted {
                     Some((principal, days)) => mint(config, &principal, days),
                     None => Ok(()),
@@ -203,6 +219,60 @@ fn mint(mut config: LodiwelfareConfig, principal: &Principal, days: i64) -> Resu
          production takes them from its identity provider",
     )?;
     println!("{token}");
+    Ok(())
+}
+
+/// `migrate`: the three databases created or brought up to date.
+async fn migrate(config: &LodiwelfareConfig) -> Result<(), Failure> {
+    let applied = startup::migrate(config).await?;
+    println!(
+        "migrated {} databases in {}: {}",
+        applied.len(),
+        config.data_dir.display(),
+        applied.join(", ")
+    );
+    Ok(())
+}
+
+/// `export-hsds`: the public catalogue as HSDS 3.0 JSON Lines.
+async fn export_hsds(
+    config: &LodiwelfareConfig,
+    out: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    use std::io::Write;
+    use tokio_stream::StreamExt;
+    if !config.data_dir.join("catalog.db").exists() {
+        return Err(format!(
+            "export-hsds: no catalogue in {} (run `lodiwelfare serve` there first)",
+            config.data_dir.display()
+        )
+        .into());
+    }
+    let (store, territory) = catalog_svc::startup::open_store(&config.catalog()).await?;
+    let mut records = catalog_svc::hsds::export(store, territory, system_clock()());
+    let target = out.map(|path| path.with_extension("partial"));
+    let mut writer: Box<dyn Write> = match &target {
+        Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    while let Some(chunk) = records.next().await {
+        let chunk = chunk.map_err(|status| format!("export-hsds: {}", status.message()))?;
+        let record = String::from_utf8(chunk.json)?;
+        writeln!(
+            writer,
+            "{{\"record_type\":{},\"record\":{record}}}",
+            serde_json::Value::from(chunk.record_type.clone())
+        )?;
+        *counts.entry(chunk.record_type).or_default() += 1;
+    }
+    writer.flush()?;
+    drop(writer);
+    if let (Some(partial), Some(out)) = (&target, out) {
+        std::fs::rename(partial, out)?;
+        let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{n} {t}")).collect();
+        eprintln!("exported to {}: {}", out.display(), summary.join(", "));
+    }
     Ok(())
 }
 

@@ -103,6 +103,26 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     file.write_all(text.as_bytes())
 }
 
+/// Creates or upgrades the three databases (their migrations run as they open); answers their
+/// files.
+pub async fn migrate(config: &LodiwelfareConfig) -> Result<Vec<String>, StartError> {
+    prepare_data_dir(config)?;
+    catalog_svc::startup::open_store(&config.catalog())
+        .await
+        .map_err(StartError::Catalog)?;
+    let wallet = config.wallet();
+    wallet_svc::ledger::Ledger::connect(&wallet.database.url, 1).await?;
+    let booking = config.booking();
+    booking_svc::store::Store::connect(&booking.database.url, 1)
+        .await
+        .map_err(booking_svc::startup::StartError::Store)?;
+    Ok(vec![
+        "catalog.db".to_owned(),
+        "wallet.db".to_owned(),
+        "booking.db".to_owned(),
+    ])
+}
+
 /// Starts the three services on the data directory (see [`prepare_data_dir`]) with `clock`.
 pub async fn start(config: &LodiwelfareConfig, clock: Clock) -> Result<Started, StartError> {
     prepare_data_dir(config)?;

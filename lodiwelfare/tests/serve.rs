@@ -502,5 +502,50 @@ async fn a_first_start_loads_the_demo_and_its_printed_commands_work_with_grpcurl
     }
     assert_eq!(count, 168, "the demo was not loaded twice");
     assert_eq!(again.interrupt().code(), Some(0));
+
+    // The public catalogue out as HSDS 3.0 JSON Lines: one service per listing.
+    let out = data_dir.join("export.jsonl");
+    let output = Command::new(env!("CARGO_BIN_EXE_lodiwelfare"))
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["export-hsds", "--out"])
+        .arg(&out)
+        .output()
+        .expect("export-hsds");
+    assert!(output.status.success(), "{output:?}");
+    let exported = std::fs::read_to_string(&out).expect("the export");
+    let services = exported
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON line"))
+        .filter(|record| record["record_type"] == "service")
+        .count();
+    assert_eq!(services, 168);
+    std::fs::remove_dir_all(&data_dir).ok();
+}
+
+#[test]
+fn migrate_creates_the_three_databases_and_exits() {
+    let data_dir = scratch("migrate");
+    std::fs::remove_dir_all(&data_dir).ok();
+    let output = Command::new(env!("CARGO_BIN_EXE_lodiwelfare"))
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("migrate")
+        .output()
+        .expect("migrate");
+    assert!(output.status.success(), "{output:?}");
+    for file in ["catalog.db", "wallet.db", "booking.db"] {
+        assert!(data_dir.join(file).exists(), "{file}");
+    }
+    // Nothing to export from an empty catalogue elsewhere: a clear refusal.
+    let empty = scratch("no-catalogue");
+    let output = Command::new(env!("CARGO_BIN_EXE_lodiwelfare"))
+        .arg("--data-dir")
+        .arg(&empty)
+        .arg("export-hsds")
+        .output()
+        .expect("export-hsds");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no catalogue"));
     std::fs::remove_dir_all(&data_dir).ok();
 }
