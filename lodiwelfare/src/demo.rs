@@ -31,6 +31,8 @@ pub const LISTINGS_PER_SUBCATEGORY: usize = 7;
 pub const EMPLOYEES: usize = 20;
 /// The demo company.
 pub const COMPANY: &str = "officine-lodigiane";
+/// The longest the demo waits for search to index it.
+const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// The file in the data directory that says the demo was loaded.
 pub const MARKER: &str = "demo-loaded";
 
@@ -42,7 +44,7 @@ pub struct Loaded {
     pub comuni: usize,
     pub slots: usize,
     pub employees: usize,
-    /// The first provider, for its operator's token.
+    /// The provider of the sample listing, for its operator's token.
     pub provider_id: String,
     /// A slot-booked listing and one of its slots, for the printed booking command.
     pub sample_listing: String,
@@ -576,7 +578,7 @@ pub async fn load(
                     sample = opened
                         .slots
                         .first()
-                        .map(|s| (draft.id.clone(), s.id.clone()));
+                        .map(|s| (draft.id.clone(), s.id.clone(), provider_id.clone()));
                 }
             }
             places.insert(comune.istat_code.as_str().to_owned());
@@ -658,14 +660,29 @@ pub async fn load(
                 .unwrap_or_default();
         }
     }
-    let (sample_listing, sample_slot) = sample.unwrap_or_default();
+    let (sample_listing, sample_slot, sample_provider) = sample.unwrap_or_default();
+    // Search follows the catalogue through its outbox: wait until it finds every listing, so
+    // the first search anyone makes sees the whole demo.
+    let deadline = Instant::now() + INDEX_WAIT;
+    loop {
+        let found = catalog
+            .search_listings(with(cpb::SearchListingsRequest::default(), &curator))
+            .await
+            .map_err(failed("searching the demo"))?
+            .into_inner()
+            .total_size;
+        if usize::try_from(found).unwrap_or(0) >= listings || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     Ok(Loaded {
         providers: providers.len(),
         listings,
         comuni: places.len(),
         slots: slot_count,
         employees: EMPLOYEES,
-        provider_id: providers.first().cloned().unwrap_or_default(),
+        provider_id: sample_provider,
         sample_listing,
         sample_slot,
         sample_wallet,

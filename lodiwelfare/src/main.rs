@@ -361,8 +361,9 @@ async fn serve(mut config: LodiwelfareConfig, demo: Demo) -> Result<(), Failure>
     Ok(served?)
 }
 
-/// What a first start prints once: what was loaded, a token for each role, and three commands
-/// to try.
+/// What a first start prints once: what was loaded, a token for each role, and the commands of
+/// a first tour: search with a profile, book with the wallet, confirm as the provider, read the
+/// wallet and its statement.
 fn print_welcome(
     config: &LodiwelfareConfig,
     host: &str,
@@ -410,7 +411,7 @@ fn print_welcome(
     println!("  PROVIDER={operator}");
     println!("  CURATOR={curator}");
     println!("  COMPANY_ADMIN={admin}\n");
-    println!("Try (with the variables above exported):");
+    println!("Try, in order (with the variables above exported):");
     println!(
         "  grpcurl -plaintext -H \"authorization: Bearer $CITIZEN\" -d '{{\"query\": \"assistenza domiciliare anziani a Codogno\", \"profile\": {{\"residence_istat_code\": \"098019\", \"beneficiary_age_years\": 80}}}}' {address} welfare.catalog.v1.CatalogService/SearchListings"
     );
@@ -418,8 +419,16 @@ fn print_welcome(
         "  grpcurl -plaintext -H \"authorization: Bearer $EMPLOYEE\" -d '{{\"listing_id\": \"{}\", \"slot_id\": \"{}\", \"quantity\": 1, \"profile\": {{\"beneficiary_age_years\": 8}}, \"wallet_id\": \"{}\", \"request_id\": \"first-booking\"}}' {address} welfare.booking.v1.BookingService/CreateBooking",
         loaded.sample_listing, loaded.sample_slot, loaded.sample_wallet
     );
+    println!("  export BOOKING_ID=…   # the \"id\" CreateBooking answered");
+    println!(
+        "  grpcurl -plaintext -H \"authorization: Bearer $PROVIDER\" -d '{{\"id\": \"'$BOOKING_ID'\", \"request_id\": \"confirm-1\"}}' {address} welfare.booking.v1.BookingService/ConfirmBooking"
+    );
     println!(
         "  grpcurl -plaintext -H \"authorization: Bearer $EMPLOYEE\" -d '{{\"id\": \"{}\"}}' {address} welfare.wallet.v1.WalletService/GetWallet",
+        loaded.sample_wallet
+    );
+    println!(
+        "  grpcurl -plaintext -H \"authorization: Bearer $EMPLOYEE\" -d '{{\"wallet_id\": \"{}\"}}' {address} welfare.wallet.v1.WalletService/ListWalletTransactions",
         loaded.sample_wallet
     );
 }

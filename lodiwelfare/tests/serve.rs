@@ -401,7 +401,7 @@ fn welcome(child: &mut Child) -> Vec<String> {
         .iter()
         .filter(|l: &&String| l.trim_start().starts_with("grpcurl"))
         .count()
-        < 3
+        < 5
     {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = seen
@@ -455,12 +455,14 @@ async fn a_first_start_loads_the_demo_and_its_printed_commands_work_with_grpcurl
         .iter()
         .filter(|l| l.trim_start().starts_with("grpcurl"))
         .collect();
-    let mut answers = Vec::new();
+    let mut answers: Vec<String> = Vec::new();
+    let mut booking_id = String::new();
     for command in &commands {
         let output = Command::new("sh")
             .arg("-c")
             .arg(command.trim())
             .envs(tokens.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+            .env("BOOKING_ID", &booking_id)
             .output()
             .expect("sh");
         let out = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -469,11 +471,26 @@ async fn a_first_start_loads_the_demo_and_its_printed_commands_work_with_grpcurl
             "{command}\n{out}\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
+        if booking_id.is_empty() && out.contains("STATE_HELD") {
+            // What the printed tour asks the reader to export.
+            let answer: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+            booking_id = answer["id"].as_str().expect("an id").to_owned();
+        }
         answers.push(out);
     }
     assert!(answers[0].contains("\"hits\""), "search: {}", answers[0]);
     assert!(answers[1].contains("STATE_HELD"), "booking: {}", answers[1]);
-    assert!(answers[2].contains("\"pending\""), "wallet: {}", answers[2]);
+    assert!(
+        answers[2].contains("STATE_CONFIRMED"),
+        "confirm: {}",
+        answers[2]
+    );
+    assert!(answers[3].contains("\"pending\""), "wallet: {}", answers[3]);
+    assert!(
+        answers[4].contains("KIND_HOLD"),
+        "statement: {}",
+        answers[4]
+    );
     assert_eq!(serving.interrupt().code(), Some(0));
 
     // A restart on the same directory adds no second demo and prints no tokens again.
