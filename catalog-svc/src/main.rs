@@ -10,9 +10,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use catalog_svc::config::{CatalogConfig, SearchEngine};
-use catalog_svc::search::indexer::Indexer;
-use catalog_svc::search::meili::{MeiliIndex, Tuning};
+use catalog_svc::config::CatalogConfig;
 use catalog_svc::startup;
 use welfare_runtime::clock::system_clock;
 use welfare_runtime::config::ServiceConfig;
@@ -68,29 +66,7 @@ async fn run(config: CatalogConfig) -> Result<(), Failure> {
 
 /// Rebuilds the Meilisearch index from the catalogue and swaps it in.
 async fn rebuild_index(config: CatalogConfig) -> Result<(), Failure> {
-    if config.search.engine == SearchEngine::Embedded {
-        return Err(
-            "search.engine is \"embedded\": the embedded index lives in the serving \
-                    process and is rebuilt at every start; rebuild-index is for Meilisearch"
-                .into(),
-        );
-    }
-    let (store, territory) = startup::open_store(&config).await?;
-    let index = MeiliIndex::open(&config.search.meilisearch.adapter(), Tuning::Italian).await?;
-    let indexer = Indexer::new(store, index.clone(), territory, system_clock());
-    let started = std::time::Instant::now();
-    let (cursor, count) = indexer.rebuild().await?;
-    tracing::info!(
-        index = index.uid(),
-        documents = count,
-        outbox_position = cursor.position,
-        seconds = started.elapsed().as_secs_f64(),
-        "search index rebuilt and swapped in"
-    );
-    eprintln!(
-        "catalog-svc: index {} rebuilt with {count} listings in {:.1} s",
-        index.uid(),
-        started.elapsed().as_secs_f64()
-    );
+    let rebuilt = startup::rebuild_index(&config, system_clock()).await?;
+    eprintln!("catalog-svc: {rebuilt}");
     Ok(())
 }

@@ -121,3 +121,52 @@ fn assemble<I: SearchIndex>(
         get_listing,
     }
 }
+
+/// What a rebuild of the Meilisearch index did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rebuilt {
+    pub index: String,
+    pub documents: usize,
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for Rebuilt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "index {} rebuilt with {} listings in {:.1} s",
+            self.index, self.documents, self.seconds
+        )
+    }
+}
+
+/// Rebuilds the Meilisearch index from the catalogue — a new index filled, then swapped in —
+/// for operators. The embedded index lives in the serving process and is rebuilt at every
+/// start: asked of it, this is refused with that explanation.
+pub async fn rebuild_index(config: &CatalogConfig, clock: Clock) -> Result<Rebuilt, StartError> {
+    if config.search.engine == SearchEngine::Embedded {
+        return Err(
+            "search.engine is \"embedded\": the embedded index lives in the serving \
+                    process and is rebuilt at every start; a rebuild is for Meilisearch"
+                .into(),
+        );
+    }
+    let (store, territory) = open_store(config).await?;
+    let index = MeiliIndex::open(&config.search.meilisearch.adapter(), Tuning::Italian).await?;
+    let indexer = Indexer::new(store, index.clone(), territory, clock);
+    let started = std::time::Instant::now();
+    let (cursor, documents) = indexer.rebuild().await?;
+    let rebuilt = Rebuilt {
+        index: index.uid().to_owned(),
+        documents,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    tracing::info!(
+        index = rebuilt.index,
+        documents,
+        outbox_position = cursor.position,
+        seconds = rebuilt.seconds,
+        "search index rebuilt and swapped in"
+    );
+    Ok(rebuilt)
+}

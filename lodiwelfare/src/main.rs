@@ -1,7 +1,8 @@
 //! `lodiwelfare`: every LodiWelfare service in one process on embedded storage.
 //!
 //! Usage: `lodiwelfare [--config FILE] [--data-dir DIR] [serve [--no-demo]]`, `lodiwelfare demo`,
-//! `lodiwelfare migrate`, `lodiwelfare export-hsds [--out FILE]`, `lodiwelfare check-config`,
+//! `lodiwelfare migrate`, `lodiwelfare reindex`, `lodiwelfare export-hsds [--out FILE]`,
+//! `lodiwelfare check-config`,
 //! `lodiwelfare token --role ROLE --subject ID [--provider ID] [--company ID] [--days N]`,
 //! `lodiwelfare --version`. Every setting can also come from `LODIWELFARE__…` environment
 //! variables (see `welfare_runtime::config`).
@@ -11,6 +12,8 @@
 //! skips it; `demo` loads it into an existing data directory and exits.
 //!
 //! `migrate` creates or upgrades the three databases of the data directory and exits.
+//! `reindex` rebuilds the Meilisearch index (`search.engine = "meilisearch"`) from the catalogue
+//! and swaps it in; the embedded index is rebuilt at every start, and `reindex` says so.
 //! `export-hsds` writes the public catalogue in Open Referral HSDS 3.0 as JSON Lines — one
 //! `{"record_type": …, "record": {…}}` a line, as `ExportCatalog` streams it — to `--out FILE`
 //! (written to a temporary file and renamed, so it is whole or absent) or standard output.
@@ -41,7 +44,7 @@ use welfare_runtime::process::{Failure, run_service, usage_error};
 use welfare_runtime::{Application, shutdown_signal};
 
 const USAGE: &str = "usage: lodiwelfare [--config FILE] [--data-dir DIR] [serve [--no-demo] | \
-    demo | migrate | export-hsds [--out FILE] | check-config | token --role ROLE --subject ID [--provider ID] [--company ID] [--days N] | --version]";
+    demo | migrate | reindex | export-hsds [--out FILE] | check-config | token --role ROLE --subject ID [--provider ID] [--company ID] [--days N] | --version]";
 
 /// The longest a minted development token lives, in days.
 const MAX_TOKEN_DAYS: i64 = 365;
@@ -50,6 +53,7 @@ enum Command {
     Serve,
     Demo,
     Migrate,
+    Reindex,
     ExportHsds,
     CheckConfig,
     Token(TokenRequest),
@@ -89,6 +93,7 @@ async fn main() -> ExitCode {
             "serve" => command = Command::Serve,
             "demo" => command = Command::Demo,
             "migrate" => command = Command::Migrate,
+            "reindex" => command = Command::Reindex,
             "export-hsds" => command = Command::ExportHsds,
             "--out" => match args.next() {
                 Some(path) => out = Some(PathBuf::from(path)),
@@ -152,6 +157,13 @@ async fn main() -> ExitCode {
                 }
                 Command::Demo => serve(config, Demo::Only).await,
                 Command::Migrate => migrate(&config).await,
+                Command::Reindex => {
+                    let rebuilt =
+                        catalog_svc::startup::rebuild_index(&config.catalog(), system_clock())
+                            .await?;
+                    println!("{rebuilt}");
+                    Ok(())
+                }
                 Command::ExportHsds => export_hsds(&config, out.as_deref()).await,
                 Command::Token(_) => match minted {
                     Some((principal, days)) => mint(config, &principal, days),

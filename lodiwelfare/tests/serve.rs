@@ -554,6 +554,15 @@ fn migrate_creates_the_three_databases_and_exits() {
     for file in ["catalog.db", "wallet.db", "booking.db"] {
         assert!(data_dir.join(file).exists(), "{file}");
     }
+    // Reindexing the embedded index is refused with the reason (it is rebuilt at every start).
+    let output = Command::new(env!("CARGO_BIN_EXE_lodiwelfare"))
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("reindex")
+        .output()
+        .expect("reindex");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("rebuilt at every start"));
     // Nothing to export from an empty catalogue elsewhere: a clear refusal.
     let empty = scratch("no-catalogue");
     let output = Command::new(env!("CARGO_BIN_EXE_lodiwelfare"))
