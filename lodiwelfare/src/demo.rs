@@ -465,14 +465,23 @@ fn slots(mode: &cpb::BookingMode, now: Timestamp, variant: usize) -> Vec<bpb::Sl
     }
 }
 
+/// The steps of loading the demo, for a progress bar: providers, listings, the two plans.
+pub fn steps() -> u64 {
+    let listings = Subcategory::all().len() * LISTINGS_PER_SUBCATEGORY;
+    u64::try_from(PROVIDERS + listings + 2).unwrap_or(u64::MAX)
+}
+
 /// Loads the demo Ambito through the services at `channel`, signing its calls with the
-/// development secret in `auth`.
+/// development secret in `auth`; `progress` advances one of [`steps`] at a time.
 pub async fn load(
     channel: Channel,
     auth: &AuthConfig,
     now: Timestamp,
+    progress: &indicatif::ProgressBar,
 ) -> Result<Loaded, DemoError> {
     let started = Instant::now();
+    progress.set_length(steps());
+    progress.set_message("providers");
     let tokens = Tokens {
         auth,
         now: now.unix_seconds(),
@@ -510,7 +519,9 @@ pub async fn load(
             .await
             .map_err(failed(format!("approving provider {index}")))?;
         providers.push(registered.id);
+        progress.inc(1);
     }
+    progress.set_message("listings and slots");
 
     let mut listings = 0;
     let mut slot_count = 0;
@@ -583,6 +594,7 @@ pub async fn load(
             }
             places.insert(comune.istat_code.as_str().to_owned());
             listings += 1;
+            progress.inc(1);
         }
     }
 
@@ -631,7 +643,9 @@ pub async fn load(
             .map_err(failed(name))?
             .into_inner();
         plans.push(plan.id);
+        progress.inc(1);
     }
+    progress.set_message("indexing");
     let mut sample_wallet = String::new();
     for (p, plan) in plans.iter().enumerate() {
         let funded = wallet

@@ -268,7 +268,12 @@ async fn export_hsds(
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    // A spinner with the count, on standard error when it is a terminal.
+    let progress = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("exporting {spinner} {pos} records")?,
+    );
     while let Some(chunk) = records.next().await {
+        progress.inc(1);
         let chunk = chunk.map_err(|status| format!("export-hsds: {}", status.message()))?;
         let record = String::from_utf8(chunk.json)?;
         writeln!(
@@ -280,6 +285,7 @@ async fn export_hsds(
     }
     writer.flush()?;
     drop(writer);
+    progress.finish_and_clear();
     if let (Some(partial), Some(out)) = (&target, out) {
         std::fs::rename(partial, out)?;
         let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{n} {t}")).collect();
@@ -353,7 +359,14 @@ async fn serve(mut config: LodiwelfareConfig, demo: Demo) -> Result<(), Failure>
             .connect()
             .await?;
         let now = system_clock()();
-        let loaded = demo::load(channel, &config.auth, now).await?;
+        // Drawn on standard error only when it is a terminal.
+        let progress = indicatif::ProgressBar::new(demo::steps()).with_style(
+            indicatif::ProgressStyle::with_template(
+                "loading the demo Ambito {bar:30} {pos}/{len} {msg}",
+            )?,
+        );
+        let loaded = demo::load(channel, &config.auth, now, &progress).await?;
+        progress.finish_and_clear();
         std::fs::write(&marker, format!("{loaded:?}\n"))?;
         tracing::info!(
             providers = loaded.providers,
