@@ -70,42 +70,56 @@ fn failed(step: impl Into<String>) -> impl FnOnce(tonic::Status) -> DemoError {
     }
 }
 
-/// Tokens for the roles that load the demo, signed with the development secret.
-struct Tokens<'a> {
-    auth: &'a AuthConfig,
-    now: i64,
+/// Development tokens for the demo's people: the roles that load it, and those the first
+/// start prints.
+#[derive(Debug, Clone, Copy)]
+pub struct Tokens<'a> {
+    pub auth: &'a AuthConfig,
+    pub now: i64,
+    pub lifetime_seconds: i64,
 }
 
 impl Tokens<'_> {
-    fn token(&self, principal: &Principal) -> String {
-        development_token(self.auth, principal, self.now, 3_600).unwrap_or_default()
+    fn token(&self, principal: Principal) -> String {
+        development_token(self.auth, &principal, self.now, self.lifetime_seconds)
+            .unwrap_or_default()
     }
 
+    /// A demo subject (always a valid id).
     fn person(name: &str) -> PersonId {
-        PersonId::parse(name).unwrap_or_else(|_| PersonId::parse("demo").expect("an id"))
+        PersonId::parse(name).expect("demo subjects are valid ids")
     }
 
-    fn role(&self, subject: &str, role: Role) -> String {
-        self.token(&Principal::new(Tokens::person(subject), vec![role]))
+    /// `subject` with `role` and no tenancy.
+    pub fn role(&self, subject: &str, role: Role) -> String {
+        self.token(Principal::new(Tokens::person(subject), vec![role]))
     }
 
-    fn operator(&self, provider: &str) -> String {
+    /// The operator of `provider`.
+    pub fn operator(&self, provider: &str) -> String {
         let principal = Principal::new(
             Tokens::person(&format!("op-{provider}")),
             vec![Role::ProviderOperator],
         );
         match ProviderId::parse(provider) {
-            Ok(id) => self.token(&principal.for_provider(id)),
-            Err(_) => self.token(&principal),
+            Ok(id) => self.token(principal.for_provider(id)),
+            Err(_) => self.token(principal),
         }
     }
 
-    fn admin(&self) -> String {
-        let principal = Principal::new(Tokens::person("hr-officine"), vec![Role::CompanyAdmin]);
-        match CompanyId::parse(COMPANY) {
-            Ok(id) => self.token(&principal.for_company(id)),
-            Err(_) => self.token(&principal),
-        }
+    fn of_company(&self, subject: &str, role: Role) -> String {
+        let principal = Principal::new(Tokens::person(subject), vec![role]);
+        self.token(principal.for_company(CompanyId::parse(COMPANY).expect("the demo company")))
+    }
+
+    /// The demo company's HR.
+    pub fn admin(&self) -> String {
+        self.of_company("hr-officine", Role::CompanyAdmin)
+    }
+
+    /// The demo company's `n`-th employee.
+    pub fn employee(&self, n: usize) -> String {
+        self.of_company(&employee(n), Role::Employee)
     }
 }
 
@@ -485,6 +499,7 @@ pub async fn load(
     let tokens = Tokens {
         auth,
         now: now.unix_seconds(),
+        lifetime_seconds: 3_600,
     };
     let territory = Territory::lodi();
     let comuni = territory.municipalities();

@@ -396,28 +396,16 @@ fn print_welcome(
     loaded: &demo::Loaded,
     now: i64,
 ) {
-    let token = |principal: Principal| {
-        development_token(&config.auth, &principal, now, 30 * 86_400).unwrap_or_default()
+    let tokens = demo::Tokens {
+        auth: &config.auth,
+        now,
+        lifetime_seconds: 30 * 86_400,
     };
-    let person = |name: &str| PersonId::parse(name).expect("a demo id");
-    let citizen = token(Principal::new(person("maria"), vec![Role::Citizen]));
-    let company = CompanyId::parse(demo::COMPANY).expect("the demo company");
-    let employee = token(
-        Principal::new(person(&demo::employee(1)), vec![Role::Employee])
-            .for_company(company.clone()),
-    );
-    let provider = ProviderId::parse(&loaded.provider_id).ok();
-    let mut operator = Principal::new(person("op-demo"), vec![Role::ProviderOperator]);
-    if let Some(provider) = provider {
-        operator = operator.for_provider(provider);
-    }
-    let operator = token(operator);
-    let curator = token(Principal::new(
-        person("ufficio-di-piano"),
-        vec![Role::Curator],
-    ));
-    let admin =
-        token(Principal::new(person("hr-officine"), vec![Role::CompanyAdmin]).for_company(company));
+    let citizen = tokens.role("maria", Role::Citizen);
+    let employee = tokens.employee(1);
+    let operator = tokens.operator(&loaded.provider_id);
+    let curator = tokens.role("ufficio-di-piano", Role::Curator);
+    let admin = tokens.admin();
     let address = format!("{host}:{port}");
     println!(
         "LodiWelfare is serving on {address}: demo Ambito loaded in {:.1} s — {} providers, \

@@ -373,14 +373,19 @@ impl BookingService for BookingApi {
                     }
                 };
                 let caught_up = events.len() < usize::try_from(WATCH_BATCH).unwrap_or(usize::MAX);
+                // The bookings of the whole batch in one read.
+                let ids: Vec<&str> = events.iter().map(|e| e.booking_id.as_str()).collect();
+                let current = match bookings.store().bookings_by_id(&ids).await {
+                    Ok(current) => current,
+                    Err(error) => {
+                        let status = ServiceError::from(error).to_status();
+                        let _ = sender.send(Err(status)).await;
+                        return;
+                    }
+                };
                 for event in events {
                     last = event.seq;
-                    let booking = bookings
-                        .store()
-                        .booking(&event.booking_id)
-                        .await
-                        .ok()
-                        .flatten();
+                    let booking = current.get(&event.booking_id);
                     let state = crate::store::Stage::from_code(&event.state)
                         .and_then(|stage| match stage {
                             crate::store::Stage::Live(status) => {
@@ -394,7 +399,7 @@ impl BookingService for BookingApi {
                         kind: event.kind,
                         state,
                         time: Some(convert::timestamp_to_proto(event.at)),
-                        booking: booking.as_ref().map(booking_to_proto),
+                        booking: booking.map(booking_to_proto),
                     };
                     if sender.send(Ok(message)).await.is_err() {
                         return;

@@ -356,12 +356,10 @@ impl Bookings {
         record: BookingRecord,
         hold_id: String,
     ) -> Result<BookingRecord, ServiceError> {
-        let mut next = record.clone();
+        let mut next = record.next_version(self.now());
         next.stage = Stage::Live(BookingStatus::Held);
         next.hold_id = Some(hold_id);
         next.settlement = None;
-        next.version += 1;
-        next.updated_at = self.now().max(record.updated_at);
         let change = Change {
             booking: &next,
             read_version: record.version,
@@ -395,7 +393,7 @@ impl Bookings {
         owed: Option<Settlement>,
         answer: &ServiceError,
     ) -> Result<(), ServiceError> {
-        let mut next = record.clone();
+        let mut next = record.next_version(self.now());
         next.stage = Stage::Aborted;
         next.settlement = owed;
         next.state_reason = format!("{}: {}", answer.reason(), answer);
@@ -404,15 +402,7 @@ impl Bookings {
             // retrying it books anew (as a new booking, with a hold of its own).
             next.request_id = format!("aborted:{}", record.id);
         }
-        next.version += 1;
-        next.updated_at = self.now().max(record.updated_at);
-        let seats = match &record.slot_id {
-            Some(slot_id) => Seats::Release {
-                slot_id: slot_id.clone(),
-                quantity: record.quantity,
-            },
-            None => Seats::Keep,
-        };
+        let seats = record.seats_back();
         let change = Change {
             booking: &next,
             read_version: record.version,
@@ -463,24 +453,14 @@ pub(super) fn hold_request(record: &BookingRecord) -> Result<HoldRequest, Servic
     })
 }
 
-/// What a retry of a request that aborted answers: the failure it met, by its reason.
+/// What a retry of a request that aborted answers: the refusal it met, by its reason. (Only
+/// refusals keep their request id: an abort for an unknown outcome frees it, so its retry books
+/// anew.)
 fn aborted_answer(record: &BookingRecord) -> ServiceError {
-    let reason = record
-        .state_reason
-        .split(':')
-        .next()
-        .unwrap_or("UNAVAILABLE");
-    match reason {
-        "UNAVAILABLE" | "DEADLINE_EXCEEDED" => ServiceError::Unavailable {
-            message: format!(
-                "booking request {} failed because the wallet did not answer: book again with a new request_id",
-                record.request_id
-            ),
-        },
-        other => ServiceError::FailedPrecondition {
-            reason: super::known_reason(other),
-            message: record.state_reason.clone(),
-            violations: Vec::new(),
-        },
+    let reason = record.state_reason.split(':').next().unwrap_or_default();
+    ServiceError::FailedPrecondition {
+        reason: super::known_reason(reason),
+        message: record.state_reason.clone(),
+        violations: Vec::new(),
     }
 }

@@ -260,7 +260,7 @@ impl Bookings {
             .ok_or_else(|| not_found("booking", &record.id))?;
         let transition =
             decide(&facts(&record, status), action, actor, &record.policy, now).map_err(refused)?;
-        let mut next = record.clone();
+        let mut next = record.next_version(now);
         next.stage = Stage::Live(transition.to);
         next.fee = transition.fee;
         next.state_reason = reason;
@@ -269,14 +269,10 @@ impl Bookings {
             (HoldEffect::Void, Some(_)) => Some(Settlement::Release),
             (HoldEffect::Capture { amount }, Some(_)) => Some(Settlement::Capture(amount)),
         };
-        next.version += 1;
-        next.updated_at = now.max(record.updated_at);
-        let seats = match (&record.slot_id, transition.releases_capacity) {
-            (Some(slot_id), true) => Seats::Release {
-                slot_id: slot_id.clone(),
-                quantity: record.quantity,
-            },
-            _ => Seats::Keep,
+        let seats = if transition.releases_capacity {
+            record.seats_back()
+        } else {
+            Seats::Keep
         };
         self.store
             .save(Change {
@@ -362,13 +358,11 @@ impl Bookings {
                     .to_owned(),
                 violations: Vec::new(),
             })?;
-        let mut next = record.clone();
+        let mut next = record.next_version(now);
         next.slot_id = Some(target.id.clone());
         next.starts_at = target.starts_at;
         next.hold_expires_at = moved.hold_expires_at;
         next.auto_complete_at = moved.auto_complete_at;
-        next.version += 1;
-        next.updated_at = now.max(record.updated_at);
         let change = Change {
             booking: &next,
             read_version: record.version,

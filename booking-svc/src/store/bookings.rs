@@ -250,6 +250,29 @@ impl Store {
         row.as_ref().map(rows::booking).transpose()
     }
 
+    /// Bookings by id, in one query (ids not found are left out).
+    pub async fn bookings_by_id(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, BookingRecord>, StoreError> {
+        if ids.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {BOOKING_COLUMNS} FROM bookings WHERE id IN ({})",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| rows::booking(row).map(|b| (b.id.clone(), b)))
+            .collect()
+    }
+
     /// The booking a booker's request id made.
     pub async fn booking_by_request(
         &self,
@@ -365,20 +388,13 @@ impl Store {
         &self,
         limit: i64,
     ) -> Result<Vec<BookingRecord>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM bookings b JOIN slots s ON s.id = b.slot_id \
-             WHERE s.cancel_reason IS NOT NULL AND b.state IN ('held', 'confirmed') \
-             ORDER BY b.id LIMIT $1",
-            BOOKING_COLUMNS
-                .split(", ")
-                .map(|c| format!("b.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(rows::booking).collect()
+        self.select_where(
+            "state IN ('held', 'confirmed') AND slot_id IN \
+             (SELECT id FROM slots WHERE cancel_reason IS NOT NULL) ORDER BY id LIMIT $1",
+            limit,
+            None,
+        )
+        .await
     }
 
     async fn select_where(

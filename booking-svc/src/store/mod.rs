@@ -51,15 +51,6 @@ impl Stage {
                 .map(Stage::Live),
         }
     }
-
-    /// Whether the booking occupies seats: pending, HELD and CONFIRMED ones.
-    pub fn holds_seats(self) -> bool {
-        match self {
-            Stage::Pending => true,
-            Stage::Live(status) => status.holds_capacity(),
-            Stage::Aborted => false,
-        }
-    }
 }
 
 /// The wallet step a booking still owes: the saga's state. It is written in the same
@@ -138,6 +129,26 @@ impl BookingRecord {
         match self.stage {
             Stage::Live(status) => Some(status),
             Stage::Pending | Stage::Aborted => None,
+        }
+    }
+
+    /// The record's next version, changed at `now` (never before its last change): what every
+    /// change starts from.
+    pub fn next_version(&self, now: Timestamp) -> BookingRecord {
+        let mut next = self.clone();
+        next.version += 1;
+        next.updated_at = now.max(self.updated_at);
+        next
+    }
+
+    /// Its seats given back to its slot, if it has one.
+    pub fn seats_back(&self) -> Seats {
+        match &self.slot_id {
+            Some(slot_id) => Seats::Release {
+                slot_id: slot_id.clone(),
+                quantity: self.quantity,
+            },
+            None => Seats::Keep,
         }
     }
 }
