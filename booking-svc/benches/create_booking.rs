@@ -30,7 +30,7 @@ use welfare_proto::wallet::{self as wpb};
 use welfare_runtime::Application;
 use welfare_runtime::clock::system_clock;
 use welfare_runtime::config::{RuntimeConfig, Secret, ServiceConfig};
-use welfare_runtime::testing::{Tenant, seed, signed_token, with_bearer};
+use welfare_runtime::testing::{Tenant, seed, with_bearer};
 use welfare_storage::testing::recreate_database;
 
 const SECRET: &str = "booking-benchmark-hs256-secret-of-32-bytes";
@@ -46,20 +46,12 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn token(subject: &str, role: &str, tenant: Tenant<'_>) -> String {
-    let now = system_clock()().unix_seconds();
-    signed_token(SECRET, subject, &[role], tenant, now + 86_400)
-}
-
 fn call<T>(message: T, bearer: &str) -> Request<T> {
     with_bearer(message, bearer)
 }
 
-fn eur(cents: i64) -> Option<common::Money> {
-    Some(common::Money {
-        currency_code: "EUR".to_owned(),
-        amount_cents: cents,
-    })
+fn token(subject: &str, role: &str, tenant: Tenant<'_>) -> String {
+    seed::token(SECRET, subject, &[role], tenant)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -358,7 +350,7 @@ async fn main() {
             let person = ((client * 131 + n * 7) % EMPLOYEES as u64) as usize;
             let request = wpb::HoldFundsRequest {
                 wallet_id: wallets[person].clone(),
-                amount: eur(100),
+                amount: seed::eur(100),
                 category: common::Category::CuraFigli.into(),
                 tax_letter: common::TaxLetter::FBis.into(),
                 description: "Benchmark".to_owned(),

@@ -13,24 +13,16 @@ use welfare_proto::wallet::{GetPlanRequest, ListPlansRequest};
 use welfare_runtime::Application;
 use welfare_runtime::clock::system_clock;
 use welfare_runtime::config::{Secret, ServiceConfig};
-use welfare_runtime::testing::{Tenant, seed, signed_token, with_bearer};
+use welfare_runtime::testing::{Tenant, seed, with_bearer};
 
 const SECRET: &str = "one-process-tests-hs256-secret-of-32-bytes";
 
-fn admin_token() -> String {
-    let exp = system_clock()().unix_seconds() + 3_600;
-    signed_token(
-        SECRET,
-        "hr-acme",
-        &["company_admin"],
-        Tenant::Company("acme"),
-        exp,
-    )
+fn token(subject: &str, roles: &[&str], tenant: Tenant<'_>) -> String {
+    seed::token(SECRET, subject, roles, tenant)
 }
 
-fn token(subject: &str, roles: &[&str], tenant: Tenant<'_>) -> String {
-    let exp = system_clock()().unix_seconds() + 3_600;
-    signed_token(SECRET, subject, roles, tenant, exp)
+fn admin_token() -> String {
+    token("hr-acme", &["company_admin"], Tenant::Company("acme"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
