@@ -3,7 +3,8 @@
 //!
 //! - [`store`]: the storage port and its SQL adapter (PostgreSQL, SQLite), with the outbox;
 //! - [`grpc`]: `welfare.catalog.v1.CatalogService` over a store;
-//! - [`hsds`]: the published catalogue as Open Referral HSDS 3.0 JSON;
+//! - [`hsds`]: the published catalogue as Open Referral HSDS 3.0 JSON, and another
+//!   directory's read back for curation;
 //! - [`search`]: the search port, the embedded (tantivy) index and the indexer;
 //! - [`metrics`]: search latency, outbox lag and indexing failures;
 //! - [`startup`]: the composition root — store, index, indexer and routes from a configuration.

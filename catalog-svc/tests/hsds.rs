@@ -93,7 +93,11 @@ async fn the_export_is_valid_hsds_and_only_public(store: SqlStore) {
         }
     }
     let count = |t: &str| records.iter().filter(|(rt, _)| rt == t).count();
-    assert_eq!(count("taxonomy_term"), 6 + 24);
+    assert_eq!(
+        count("taxonomy_term"),
+        6 + 24 + 6,
+        "categories, subcategories, facts"
+    );
     assert_eq!(count("organization"), 1, "only the approved provider");
     assert_eq!(count("location"), 1, "only the pool has a venue");
     let exported: HashSet<&str> = services
@@ -116,6 +120,24 @@ async fn the_export_is_valid_hsds_and_only_public(store: SqlStore) {
     assert_eq!(pool_record["cost_options"][0]["amount"], json!(12.5));
     assert_eq!(pool_record["schedules"][0]["byday"], json!("SA"));
     assert_eq!(pool_record["schedules"][0]["closes_at"], json!("11:30"));
+    // What HSDS has no field for travels as LodiWelfare facts, the core's JSON in the value.
+    let fact = |code: &str| -> Value {
+        let term = catalog_svc::hsds::Fact::ALL
+            .into_iter()
+            .find(|f| f.code() == code)
+            .expect("fact")
+            .term_id();
+        let attribute = pool_record["attributes"]
+            .as_array()
+            .expect("attributes")
+            .iter()
+            .find(|a| a["taxonomy_term_id"] == json!(term))
+            .unwrap_or_else(|| panic!("no {code} attribute"));
+        serde_json::from_str(attribute["value"].as_str().expect("value")).expect("JSON")
+    };
+    assert_eq!(fact("booking_mode")["mode"], json!("slots"));
+    assert_eq!(fact("delivery"), json!(["at_venue"]));
+    assert_eq!(fact("pricing")["model"]["unit"], json!("session"));
     let home_record = services
         .iter()
         .find(|s| s["id"] == json!(home.id))
@@ -166,4 +188,151 @@ fn the_validator_rejects_what_the_schemas_forbid() {
     }
 }
 
-welfare_storage::on_every_backend!(support::open; the_export_is_valid_hsds_and_only_public);
+/// A catalogue another directory published: HSDS's standard fields only, its own taxonomy.
+fn foreign_catalogue() -> String {
+    let org = "6b1f0a3c-5d6e-4f70-8a9b-0c1d2e3f4a51";
+    let records = [
+        json!({"record_type": "taxonomy_term", "record": {"id": "7e9c0d1a-0000-4000-8000-000000000001",
+            "name": "Assistenza domiciliare", "code": "SAD-01"}}),
+        json!({"record_type": "program", "record": {"id": "7e9c0d1a-0000-4000-8000-000000000002",
+            "name": "Piano di zona"}}),
+        json!({"record_type": "organization", "record": {"id": org,
+            "name": "Cooperativa Il Ponte", "legal_status": "Cooperativa sociale",
+            "tax_id": VAT_NUMBERS[2], "email": "info@ilponte.example.org",
+            "phones": [{"id": "7e9c0d1a-0000-4000-8000-000000000003", "number": "0377 123456"}]}}),
+        json!({"record_type": "organization", "record": {"id": "6b1f0a3c-5d6e-4f70-8a9b-0c1d2e3f4a52",
+            "name": "Associazione senza codice", "legal_status": "Associazione"}}),
+        json!({"record_type": "location", "record": {"id": "7e9c0d1a-0000-4000-8000-000000000004",
+            "name": "Sede", "latitude": 45.1605, "longitude": 9.7046,
+            "addresses": [{"id": "7e9c0d1a-0000-4000-8000-000000000005", "address_1": "Via Roma 1",
+                "city": "CODOGNO", "postal_code": "26845", "country": "IT"}]}}),
+        json!({"record_type": "service", "record": {"id": "5a0e9f8d-1c2b-4a3f-9e8d-7c6b5a4f3e21",
+            "organization_id": org, "name": "Assistenza domiciliare per anziani",
+            "description": "Aiuto a casa per la cura della persona, due volte a settimana.",
+            "status": "active", "minimum_age": 65,
+            "eligibility_description": "Persone sole con invalidità certificata",
+            "cost_options": [{"id": "7e9c0d1a-0000-4000-8000-000000000006",
+                "option": "Quota oraria, per ora di servizio", "amount": 18.5, "currency": "EUR"}],
+            "schedules": [{"id": "7e9c0d1a-0000-4000-8000-000000000007", "freq": "WEEKLY",
+                "byday": "MO,WE", "opens_at": "09:00", "closes_at": "12:30"}],
+            "service_areas": [{"id": "7e9c0d1a-0000-4000-8000-000000000008", "name": "Codogno"}],
+            "service_at_locations": [{"id": "7e9c0d1a-0000-4000-8000-000000000009",
+                "location_id": "7e9c0d1a-0000-4000-8000-000000000004"}],
+            "attributes": [{"id": "7e9c0d1a-0000-4000-8000-00000000000a",
+                "taxonomy_term_id": "7e9c0d1a-0000-4000-8000-000000000001"}]}}),
+        json!({"record_type": "service", "record": {"id": "5a0e9f8d-1c2b-4a3f-9e8d-7c6b5a4f3e22",
+            "organization_id": org, "name": "Trasporto sociale",
+            "description": "Accompagnamento in auto alle visite mediche e alle terapie.",
+            "status": "active"}}),
+    ];
+    records.iter().map(|r| format!("{r}\n")).collect()
+}
+
+async fn a_foreign_catalogue_is_read_from_its_standard_fields(store: SqlStore) {
+    use catalog_svc::hsds::import;
+    use catalog_svc::store::CatalogStore;
+    use welfare_core::ids::ListingId;
+    use welfare_core::listing::{BookingMode, Delivery, ListingStatus};
+    use welfare_core::pricing::{PriceModel, Unit};
+    use welfare_core::time::Timestamp;
+
+    let territory = welfare_core::territory::Territory::lodi();
+    let now = Timestamp::from_unix_seconds(1_780_000_000);
+    let document = import::read(foreign_catalogue().as_bytes()).expect("HSDS");
+    assert_eq!(document.ignored, 1, "the program is counted and left");
+    let plan = import::plan(&store, &territory, &document, now)
+        .await
+        .expect("plan");
+    let reasons: Vec<String> = plan.refused.iter().map(ToString::to_string).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:#?}");
+    assert!(reasons[0].contains("line 4: organization") && reasons[0].contains("no tax_id"));
+    assert!(
+        reasons[1].contains("line 7: service")
+            && reasons[1].contains("how the service reaches people is unknown"),
+        "{}",
+        reasons[1]
+    );
+    assert_eq!((plan.providers.len(), plan.listings.len()), (1, 1));
+    import::apply(&store, &plan).await.expect("apply");
+
+    let id = ListingId::parse("5a0e9f8d-1c2b-4a3f-9e8d-7c6b5a4f3e21").expect("id");
+    let (record, provider_status) = store.listing(&id).await.expect("read").expect("imported");
+    assert_eq!(
+        provider_status,
+        welfare_core::provider::ProviderStatus::Pending
+    );
+    let listing = &record.listing;
+    assert_eq!(listing.status, ListingStatus::Submitted);
+    let content = &listing.content;
+    assert_eq!(content.subcategory, "sad");
+    assert_eq!(content.delivery, vec![Delivery::AtVenue]);
+    assert_eq!(content.booking_mode, BookingMode::RequestAndConfirm);
+    assert_eq!(
+        content.pricing.model(),
+        &PriceModel::Fixed {
+            unit: Unit::Hour,
+            amount: welfare_core::Money::from_cents(1_850).expect("money")
+        }
+    );
+    assert_eq!(content.schedule.len(), 2);
+    assert_eq!(content.schedule[1].closes_minute, 12 * 60 + 30);
+    let venue = content.venue.as_ref().expect("venue");
+    assert_eq!(
+        venue.comune.as_str(),
+        "098019",
+        "Codogno, named in capitals"
+    );
+    assert_eq!(content.service_area.len(), 1);
+    assert_eq!(content.eligibility.rules().len(), 1, "the minimum age");
+    assert!(
+        content
+            .description
+            .ends_with("Requisiti (da verificare): Persone sole con invalidità certificata"),
+        "{}",
+        content.description
+    );
+    assert_eq!(content.languages, vec!["it".to_owned()]);
+
+    // Planned again, the catalogue's records are counted as present, not imported twice.
+    let again = import::plan(&store, &territory, &document, now)
+        .await
+        .expect("plan");
+    assert_eq!(
+        (
+            again.providers.len(),
+            again.listings.len(),
+            again.already_present
+        ),
+        (0, 0, 2)
+    );
+}
+
+async fn an_import_is_written_whole_or_not_at_all(store: SqlStore) {
+    use catalog_svc::hsds::import;
+    use catalog_svc::store::{CatalogStore, StoreError};
+
+    let territory = welfare_core::territory::Territory::lodi();
+    let now = welfare_core::time::Timestamp::from_unix_seconds(1_780_000_000);
+    let document = import::read(foreign_catalogue().as_bytes()).expect("HSDS");
+    let plan = import::plan(&store, &territory, &document, now)
+        .await
+        .expect("plan");
+    // Between the plan and its writing, the same tax code is registered through the API.
+    let mut world = world(store.clone()).await;
+    register(&mut world.server.client, "Arrivata prima", VAT_NUMBERS[2]).await;
+    let error = import::apply(&store, &plan).await.expect_err("refused");
+    assert!(matches!(error, StoreError::TaxCodeTaken(_)), "{error}");
+    let id =
+        welfare_core::ids::ListingId::parse("5a0e9f8d-1c2b-4a3f-9e8d-7c6b5a4f3e21").expect("id");
+    assert!(
+        store.listing(&id).await.expect("read").is_none(),
+        "the listing planned after the refused provider is not written either"
+    );
+}
+
+welfare_storage::on_every_backend!(
+    support::open;
+    the_export_is_valid_hsds_and_only_public,
+    a_foreign_catalogue_is_read_from_its_standard_fields,
+    an_import_is_written_whole_or_not_at_all
+);

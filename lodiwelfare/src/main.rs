@@ -17,6 +17,11 @@
 //! `export-hsds` writes the public catalogue in Open Referral HSDS 3.0 as JSON Lines — one
 //! `{"record_type": …, "record": {…}}` a line, as `ExportCatalog` streams it — to `--out FILE`
 //! (written to a temporary file and renamed, so it is whole or absent) or standard output.
+//! `import-hsds FILE` loads another directory's HSDS catalogue in that form (see
+//! `catalog_svc::hsds::import`): organizations become providers awaiting vetting, services
+//! listings awaiting the Ufficio di Piano's review, in one transaction. Every record refused is
+//! listed on standard error with its reason; then nothing is imported unless `--skip-refused`
+//! says to import the others. Records the catalogue already has (by id) are left as they are.
 //!
 //! `token` mints a development token (HS256, signed with the secret `serve` keeps in the data
 //! directory) for a role — citizen, employee, company_admin, provider_operator, curator,
@@ -24,8 +29,9 @@
 //! their identity provider, and `token` refuses to mint one.
 //!
 //! Exit codes: 0 stopped on SIGINT/SIGTERM after draining (or a command done); 1 failed while
-//! starting or serving (a port in use, an unwritable data directory…); 2 a usage or
-//! configuration error (nothing was started).
+//! starting or serving (a port in use, an unwritable data directory…) or a command failed (a
+//! malformed HSDS file, refused records without `--skip-refused`: nothing changed); 2 a usage
+//! or configuration error (nothing was started).
 
 // A command-line program answers its commands on standard output.
 #![allow(clippy::print_stdout)]
@@ -44,7 +50,7 @@ use welfare_runtime::process::{Failure, run_service, usage_error};
 use welfare_runtime::{Application, shutdown_signal};
 
 const USAGE: &str = "usage: lodiwelfare [--config FILE] [--data-dir DIR] [serve [--no-demo] | \
-    demo | migrate | reindex | export-hsds [--out FILE] | check-config | token --role ROLE --subject ID [--provider ID] [--company ID] [--days N] | --version]";
+    demo | migrate | reindex | export-hsds [--out FILE] | import-hsds FILE [--skip-refused] | check-config | token --role ROLE --subject ID [--provider ID] [--company ID] [--days N] | --version]";
 
 /// The longest a minted development token lives, in days.
 const MAX_TOKEN_DAYS: i64 = 365;
@@ -55,6 +61,7 @@ enum Command {
     Migrate,
     Reindex,
     ExportHsds,
+    ImportHsds(Option<PathBuf>),
     CheckConfig,
     Token(TokenRequest),
 }
@@ -76,6 +83,7 @@ async fn main() -> ExitCode {
     let mut command = Command::Serve;
     let mut no_demo = false;
     let mut out = None;
+    let mut skip_refused = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" => match args.next() {
@@ -99,6 +107,11 @@ async fn main() -> ExitCode {
                 Some(path) => out = Some(PathBuf::from(path)),
                 None => return usage_error("lodiwelfare", "--out needs a file"),
             },
+            "import-hsds" => match args.next() {
+                Some(path) => command = Command::ImportHsds(Some(PathBuf::from(path))),
+                None => return usage_error("lodiwelfare", "import-hsds needs a file"),
+            },
+            "--skip-refused" => skip_refused = true,
             "--no-demo" => no_demo = true,
             "check-config" => command = Command::CheckConfig,
             "token" => command = Command::Token(TokenRequest::default()),
@@ -165,6 +178,9 @@ async fn main() -> ExitCode {
                     Ok(())
                 }
                 Command::ExportHsds => export_hsds(&config, out.as_deref()).await,
+                Command::ImportHsds(file) => {
+                    import_hsds(&config, file.as_deref(), skip_refused).await
+                }
                 Command::Token(_) => match minted {
                     Some((principal, days)) => mint(config, &principal, days),
                     None => Ok(()),
@@ -291,6 +307,81 @@ async fn export_hsds(
         let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{n} {t}")).collect();
         eprintln!("exported to {}: {}", out.display(), summary.join(", "));
     }
+    Ok(())
+}
+
+/// `import-hsds`: another directory's HSDS catalogue loaded for curation.
+async fn import_hsds(
+    config: &LodiwelfareConfig,
+    file: Option<&std::path::Path>,
+    skip_refused: bool,
+) -> Result<(), Failure> {
+    use catalog_svc::hsds::import;
+    let file = file.ok_or("import-hsds needs a file")?;
+    let opened = std::fs::File::open(file)
+        .map_err(|e| format!("import-hsds: cannot read {}: {e}", file.display()))?;
+    // The whole file is read before anything is opened: a malformed one changes nothing.
+    let document = import::read(std::io::BufReader::new(opened)).map_err(|e| {
+        format!(
+            "import-hsds: {} is not an HSDS catalogue: {e}; nothing imported",
+            file.display()
+        )
+    })?;
+    // A directory without a catalogue is planned against an empty one, and created only to
+    // apply the plan: a refused import leaves it as it was.
+    let exists = config.data_dir.join("catalog.db").exists();
+    let catalog = config.catalog();
+    let opened = if exists {
+        catalog_svc::startup::open_store(&catalog).await?
+    } else {
+        let mut empty = catalog.clone();
+        empty.database.url = "sqlite::memory:".to_owned();
+        empty.database.max_connections = 1;
+        catalog_svc::startup::open_store(&empty).await?
+    };
+    let (store, territory) = opened;
+    let progress = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("importing {spinner} {msg}")?,
+    );
+    progress.set_message("checking the records");
+    let now = system_clock()();
+    let plan = import::plan(&store, &territory, &document, now).await?;
+    progress.finish_and_clear();
+    for refusal in &plan.refused {
+        eprintln!("refused: {refusal}");
+    }
+    let (organizations, services) = document.counts();
+    if !plan.refused.is_empty() && !skip_refused {
+        return Err(format!(
+            "import-hsds: {} of {} organizations and services refused (listed above); nothing \
+             imported — correct them, or import the other {} with --skip-refused",
+            plan.refused.len(),
+            organizations + services,
+            plan.providers.len() + plan.listings.len()
+        )
+        .into());
+    }
+    let store = if exists {
+        store
+    } else {
+        startup::prepare_data_dir(config)?;
+        catalog_svc::startup::open_store(&catalog).await?.0
+    };
+    import::apply(&store, &plan).await?;
+    println!(
+        "imported from {}: {} providers awaiting vetting, {} listings awaiting review; {} \
+         already in the catalogue; {} refused{}",
+        file.display(),
+        plan.providers.len(),
+        plan.listings.len(),
+        plan.already_present,
+        plan.refused.len(),
+        if plan.refused.is_empty() {
+            ""
+        } else {
+            " (listed above)"
+        }
+    );
     Ok(())
 }
 

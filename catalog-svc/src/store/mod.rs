@@ -235,6 +235,15 @@ pub trait CatalogStore: Clone + Send + Sync + 'static {
         change: &Change,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Inserts providers and listings (each at version 1, with its change) in one
+    /// transaction: all of them, or none when any is refused (a tax code already registered,
+    /// an id already taken).
+    fn import(
+        &self,
+        providers: &[(ProviderRecord, Change)],
+        listings: &[(ListingRecord, Change)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Replaces a listing read at `listing.version - 1` with its change.
     fn update_listing(
         &self,

@@ -111,6 +111,75 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// Inserts a provider at its version; a tax code already registered is refused.
+    async fn insert_provider(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        provider: &ProviderRecord,
+    ) -> Result<(), StoreError> {
+        let (runts, comune) = provider_values(provider);
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO providers ({PROVIDER_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        )))
+        .bind(provider.id.as_str())
+        .bind(&provider.display_name)
+        .bind(provider.kind.code())
+        .bind(runts)
+        .bind(comune)
+        .bind(provider.tax_id.as_str())
+        .bind(contact_text(provider.contact_email.as_ref()))
+        .bind(contact_text(provider.contact_phone.as_ref()))
+        .bind(contact_text(provider.website_url.as_ref()))
+        .bind(provider.status.code())
+        .bind(&provider.state_reason)
+        .bind(&provider.registered_by)
+        .bind(provider.version)
+        .bind(provider.created_at.unix_seconds())
+        .bind(provider.updated_at.unix_seconds())
+        .execute(&mut **tx)
+        .await;
+        match inserted {
+            Err(error) if is_unique_violation(&error, "tax_code") => Err(StoreError::TaxCodeTaken(
+                provider.tax_id.as_str().to_owned(),
+            )),
+            other => {
+                other?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Inserts a listing at its version, its content already encoded.
+    async fn insert_listing(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        listing: &ListingRecord,
+        content: String,
+    ) -> Result<(), StoreError> {
+        let l = &listing.listing;
+        sqlx::query(
+            "INSERT INTO listings (id, provider_id, status, state_reason, category, subcategory, \
+             title, content, verified_at, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(l.id.as_str())
+        .bind(l.provider_id.as_str())
+        .bind(l.status.code())
+        .bind(status_reason(&l.status))
+        .bind(l.content.category.code())
+        .bind(&l.content.subcategory)
+        .bind(&l.content.title)
+        .bind(content)
+        .bind(l.verified_at.map(Timestamp::unix_seconds))
+        .bind(listing.version)
+        .bind(listing.created_at.unix_seconds())
+        .bind(listing.updated_at.unix_seconds())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
 /// A value bound to a statement built at run time.
 enum Bind {
     Text(String),
@@ -154,36 +223,7 @@ impl CatalogStore for SqlStore {
         // The request row first: a concurrent identical request waits on it and then finds
         // it recorded, rather than failing on the entity's own constraints.
         SqlStore::write_change(&mut tx, change).await?;
-        let (runts, comune) = provider_values(provider);
-        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO providers ({PROVIDER_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-        )))
-        .bind(provider.id.as_str())
-        .bind(&provider.display_name)
-        .bind(provider.kind.code())
-        .bind(runts)
-        .bind(comune)
-        .bind(provider.tax_id.as_str())
-        .bind(contact_text(provider.contact_email.as_ref()))
-        .bind(contact_text(provider.contact_phone.as_ref()))
-        .bind(contact_text(provider.website_url.as_ref()))
-        .bind(provider.status.code())
-        .bind(&provider.state_reason)
-        .bind(&provider.registered_by)
-        .bind(provider.version)
-        .bind(provider.created_at.unix_seconds())
-        .bind(provider.updated_at.unix_seconds())
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Err(error) if is_unique_violation(&error, "tax_code") => {
-                return Err(StoreError::TaxCodeTaken(
-                    provider.tax_id.as_str().to_owned(),
-                ));
-            }
-            other => other?,
-        };
+        SqlStore::insert_provider(&mut tx, provider).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -262,31 +302,35 @@ impl CatalogStore for SqlStore {
         change: &Change,
     ) -> Result<(), StoreError> {
         let content = content_json(listing)?;
-        let l = &listing.listing;
         let _counted = self.counting();
         let mut tx = self.pool.begin().await?;
         // The request row first: a concurrent identical request waits on it and then finds
         // it recorded, rather than failing on the entity's own constraints.
         SqlStore::write_change(&mut tx, change).await?;
-        sqlx::query(
-            "INSERT INTO listings (id, provider_id, status, state_reason, category, subcategory, \
-             title, content, verified_at, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(l.id.as_str())
-        .bind(l.provider_id.as_str())
-        .bind(l.status.code())
-        .bind(status_reason(&l.status))
-        .bind(l.content.category.code())
-        .bind(&l.content.subcategory)
-        .bind(&l.content.title)
-        .bind(content)
-        .bind(l.verified_at.map(Timestamp::unix_seconds))
-        .bind(listing.version)
-        .bind(listing.created_at.unix_seconds())
-        .bind(listing.updated_at.unix_seconds())
-        .execute(&mut *tx)
-        .await?;
+        SqlStore::insert_listing(&mut tx, listing, content).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn import(
+        &self,
+        providers: &[(ProviderRecord, Change)],
+        listings: &[(ListingRecord, Change)],
+    ) -> Result<(), StoreError> {
+        let contents = listings
+            .iter()
+            .map(|(listing, _)| content_json(listing))
+            .collect::<Result<Vec<_>, _>>()?;
+        let _counted = self.counting();
+        let mut tx = self.pool.begin().await?;
+        for (provider, change) in providers {
+            SqlStore::write_change(&mut tx, change).await?;
+            SqlStore::insert_provider(&mut tx, provider).await?;
+        }
+        for ((listing, change), content) in listings.iter().zip(contents) {
+            SqlStore::write_change(&mut tx, change).await?;
+            SqlStore::insert_listing(&mut tx, listing, content).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

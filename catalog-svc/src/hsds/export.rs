@@ -1,10 +1,11 @@
 //! The published catalogue as Open Referral HSDS 3.0 JSON, for open data.
 //!
-//! Records stream in dependency order: taxonomy terms (the six categories and their
-//! subcategories), organizations (approved providers), locations (the venues of public
-//! listings), then services (public listings), each service embedding its
-//! service_at_locations, schedules, cost options, service areas, languages and the attributes
-//! that link it to its taxonomy terms. Ids are the catalogue's UUIDs; records derived from a
+//! Records stream in dependency order: taxonomy terms (the six categories, their
+//! subcategories and the [`Fact`]s), organizations (approved providers, with their RUNTS number
+//! or ISTAT code as organization identifiers), locations (the venues of public listings), then
+//! services (public listings), each service embedding its service_at_locations, schedules,
+//! cost options, service areas, languages and the attributes that link it to its taxonomy
+//! terms and carry its facts. Ids are the catalogue's UUIDs; records derived from a
 //! listing get UUIDs computed from the listing's id, so the same catalogue always exports the
 //! same document. Only what citizens may see is exported: published, fresh listings of
 //! approved providers.
@@ -18,13 +19,18 @@ use tonic::Status;
 use welfare_core::Money;
 use welfare_core::category::{Category, Subcategory};
 use welfare_core::eligibility::Rule;
-use welfare_core::listing::{Accessibility, Delivery, Weekday};
+use welfare_core::listing::Delivery;
 use welfare_core::pricing::PriceModel;
+use welfare_core::provider::ProviderKind;
 use welfare_core::territory::Territory;
 use welfare_core::time::{SECONDS_PER_DAY, Timestamp};
 use welfare_proto::catalog::ExportCatalogChunk;
 use welfare_runtime::ServiceError;
 
+use super::{
+    Fact, ISTAT_SCHEME, RUNTS_SCHEME, TAXONOMY, accessibility_it, category_term_id,
+    subcategory_term_id, weekday_code,
+};
 use crate::store::{
     CatalogStore, ListingQuery, ListingRecord, ProviderQuery, ProviderRecord, Visibility,
 };
@@ -32,8 +38,6 @@ use welfare_runtime::uuid::derived_uuid;
 
 /// Rows read from the store per query while exporting.
 pub const EXPORT_PAGE: i64 = 500;
-/// The name of the taxonomy the category terms belong to.
-pub const TAXONOMY: &str = "LodiWelfare";
 
 /// The stream `ExportCatalog` answers with.
 pub type Records = tokio_stream::wrappers::ReceiverStream<Result<ExportCatalogChunk, Status>>;
@@ -108,6 +112,9 @@ async fn write_records<S: CatalogStore>(
             out.send("taxonomy_term", &subcategory_term(sub)).await?;
         }
     }
+    for fact in Fact::ALL {
+        out.send("taxonomy_term", &fact_term(fact)).await?;
+    }
     let mut after_id = None;
     loop {
         let providers = store
@@ -175,16 +182,6 @@ async fn write_records<S: CatalogStore>(
     Ok(())
 }
 
-/// The id of a category's taxonomy term.
-pub fn category_term_id(category: Category) -> String {
-    derived_uuid(TAXONOMY, category.code())
-}
-
-/// The id of a subcategory's taxonomy term.
-pub fn subcategory_term_id(code: &str) -> String {
-    derived_uuid(TAXONOMY, &format!("sub:{code}"))
-}
-
 fn category_term(category: Category) -> Value {
     json!({
         "id": category_term_id(category),
@@ -203,6 +200,20 @@ fn subcategory_term(sub: &Subcategory) -> Value {
         "name": sub.label_it,
         "description": format!("{} (anche: {})", sub.label_it, sub.synonyms.join(", ")),
         "parent_id": category_term_id(sub.category),
+        "taxonomy": TAXONOMY,
+        "language": "it",
+    })
+}
+
+fn fact_term(fact: Fact) -> Value {
+    json!({
+        "id": fact.term_id(),
+        "code": fact.code(),
+        "name": fact.label_it(),
+        "description": format!(
+            "{}: il valore dell'attributo è il dato di LodiWelfare in JSON",
+            fact.label_it()
+        ),
         "taxonomy": TAXONOMY,
         "language": "it",
     })
@@ -237,6 +248,28 @@ fn organization(provider: &ProviderRecord) -> Value {
     if let Some(website) = &provider.website_url {
         put_text(&mut value, "website", website.as_str());
     }
+    let identifier = match &provider.kind {
+        ProviderKind::Ets { runts_number } => {
+            Some((RUNTS_SCHEME, "Numero RUNTS", runts_number.as_str()))
+        }
+        ProviderKind::Comune { istat_code } => {
+            Some((ISTAT_SCHEME, "Codice ISTAT", istat_code.as_str()))
+        }
+        _ => None,
+    };
+    if let Some((scheme, label, identifier)) = identifier {
+        put(
+            &mut value,
+            "organization_identifiers",
+            json!([{
+                "id": derived_uuid(&id, "identifier"),
+                "organization_id": id,
+                "identifier_scheme": scheme,
+                "identifier_type": label,
+                "identifier": identifier,
+            }]),
+        );
+    }
     if let Some(phone) = &provider.contact_phone {
         put(
             &mut value,
@@ -249,17 +282,6 @@ fn organization(provider: &ProviderRecord) -> Value {
         );
     }
     value
-}
-
-fn accessibility_it(feature: Accessibility) -> &'static str {
-    match feature {
-        Accessibility::WheelchairAccess => "Accesso senza barriere per sedie a rotelle",
-        Accessibility::AccessibleToilet => "Servizi igienici accessibili",
-        Accessibility::HearingLoop => "Anello a induzione magnetica per persone con ipoacusia",
-        Accessibility::SignLanguage => "Interpretariato in Lingua dei Segni Italiana (LIS)",
-        Accessibility::EasyRead => "Materiali in linguaggio facile da leggere",
-        Accessibility::AccessibleTransport => "Mezzi accessibili alle sedie a rotelle",
-    }
 }
 
 fn location_id(record: &ListingRecord) -> String {
@@ -299,18 +321,6 @@ fn location(record: &ListingRecord, territory: &Territory) -> Option<Value> {
             "description": accessibility_it(*feature),
         })).collect::<Vec<_>>(),
     }))
-}
-
-fn weekday_code(day: Weekday) -> &'static str {
-    match day {
-        Weekday::Monday => "MO",
-        Weekday::Tuesday => "TU",
-        Weekday::Wednesday => "WE",
-        Weekday::Thursday => "TH",
-        Weekday::Friday => "FR",
-        Weekday::Saturday => "SA",
-        Weekday::Sunday => "SU",
-    }
 }
 
 fn clock(minute: u16) -> String {
@@ -446,6 +456,18 @@ fn service(record: &ListingRecord, territory: &Territory) -> Value {
             },
         ],
     });
+    if let Some(attributes) = value.get_mut("attributes").and_then(Value::as_array_mut) {
+        for fact in Fact::ALL {
+            attributes.push(json!({
+                "id": derived_uuid(&id, &format!("attribute-{}", fact.code())),
+                "link_id": id,
+                "link_type": "fact",
+                "link_entity": "service",
+                "taxonomy_term_id": fact.term_id(),
+                "value": fact_value(content, fact),
+            }));
+        }
+    }
     if let Some(verified) = listing.verified_at.and_then(Timestamp::date) {
         put(&mut value, "assured_date", json!(verified.to_string()));
     }
@@ -519,6 +541,20 @@ fn service(record: &ListingRecord, territory: &Territory) -> Value {
         );
     }
     value
+}
+
+/// A fact of a listing as welfare-core's JSON.
+fn fact_value(content: &welfare_core::listing::ListingContent, fact: Fact) -> String {
+    let value = match fact {
+        Fact::BookingMode => serde_json::to_value(content.booking_mode),
+        Fact::Delivery => serde_json::to_value(&content.delivery),
+        Fact::Eligibility => serde_json::to_value(&content.eligibility),
+        Fact::Pricing => serde_json::to_value(&content.pricing),
+        Fact::CancellationPolicy => serde_json::to_value(content.cancellation_policy),
+        Fact::Accessibility => serde_json::to_value(&content.accessibility),
+    };
+    // The core's types always serialise; an empty object would be read back as refused.
+    value.unwrap_or_default().to_string()
 }
 
 #[cfg(test)]
