@@ -14,6 +14,14 @@
 //! (default 15), `BENCH_CLIENTS` (default 8), `BENCH_LISTINGS` (default 100000),
 //! `BENCH_DETAIL=1` for the raw index's latencies per query text, `BENCH_QUERY=<text>` to send
 //! only that text (for profiling one query).
+//!
+//! Against a running server instead (`lodiwelfare serve`, measured by `scripts/measure-memory`):
+//! `BENCH_TARGET=http://127.0.0.1:50051` runs the closed loop of `BENCH_CLIENTS` clients for
+//! `BENCH_SECONDS` against it (each request with the next of the comma-separated bearer tokens
+//! in `BENCH_TOKEN`, if set: many people, as the per-person rate limit expects) and, with
+//! `BENCH_PID`, samples that process's resident memory every 50 ms: before, at its peak, after.
+//! `BENCH_SEED_DIR=DIR` only writes the `BENCH_LISTINGS` listings to `DIR/catalog.db` (a data
+//! directory `lodiwelfare serve` can open) and exits.
 #![allow(
     clippy::print_stdout,
     clippy::cast_precision_loss,
@@ -614,6 +622,88 @@ fn print_cpu_added(raw: &Phase, served: &Phase) {
     }
 }
 
+/// A process's resident memory in KiB, from `/proc/<pid>/status`.
+fn resident_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `BENCH_TARGET`: the closed loop against a server already running, and (`BENCH_PID`) its
+/// resident memory before, at the peak of and after the load.
+async fn against_running_server(target: String, clients: u64, seconds: u64) {
+    let territory = Arc::new(Territory::lodi());
+    let tokens: Arc<Vec<String>> = Arc::new(
+        std::env::var("BENCH_TOKEN")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(|t| format!("Bearer {t}"))
+            .collect(),
+    );
+    let pid = std::env::var("BENCH_PID").ok();
+    let before = pid.as_deref().and_then(resident_kib);
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(before.unwrap_or(0)));
+    let sampling = pid.clone().map(|pid| {
+        let peak = Arc::clone(&peak);
+        tokio::spawn(async move {
+            loop {
+                if let Some(kib) = resident_kib(&pid) {
+                    peak.fetch_max(kib, std::sync::atomic::Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    });
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for task in 0..clients {
+        let (target, territory, tokens) =
+            (target.clone(), Arc::clone(&territory), Arc::clone(&tokens));
+        tasks.push(tokio::spawn(async move {
+            let mut client = CatalogServiceClient::connect(target)
+                .await
+                .expect("connect");
+            let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (task + 1);
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let mut request = tonic::Request::new(mixed(&mut state, &territory));
+                if !tokens.is_empty() {
+                    let token = &tokens[(next(&mut state) % tokens.len() as u64) as usize];
+                    request
+                        .metadata_mut()
+                        .insert("authorization", token.parse().expect("header"));
+                }
+                let began = Instant::now();
+                drop(client.search_listings(request).await.expect("search"));
+                latencies.push(began.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("task"));
+    }
+    let phase = Phase::of(latencies, started.elapsed(), None);
+    println!("SearchListings against {target}, closed loop, {clients} clients, {seconds} s:");
+    phase.print("over gRPC");
+    if let Some(sampling) = sampling {
+        sampling.abort();
+        let after = pid.as_deref().and_then(resident_kib);
+        let mib =
+            |kib: Option<u64>| kib.map_or("?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0));
+        println!(
+            "  resident memory of {}: before {} MiB, peak {} MiB, after {} MiB",
+            pid.unwrap_or_default(),
+            mib(before),
+            mib(Some(peak.load(std::sync::atomic::Ordering::Relaxed))),
+            mib(after)
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let seconds = env_number("BENCH_SECONDS", 15);
@@ -624,8 +714,17 @@ async fn main() {
             log_filter: "warn".to_owned(),
             ..Default::default()
         });
+    if let Ok(target) = std::env::var("BENCH_TARGET") {
+        against_running_server(target, clients, seconds).await;
+        return;
+    }
+    let seed_only = std::env::var("BENCH_SEED_DIR")
+        .ok()
+        .map(std::path::PathBuf::from);
     let territory = Arc::new(Territory::lodi());
-    let dir = std::env::temp_dir().join(format!("lodiwelfare-search-bench-{}", std::process::id()));
+    let dir = seed_only.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("lodiwelfare-search-bench-{}", std::process::id()))
+    });
     std::fs::create_dir_all(&dir).expect("dir");
     let store = SqlStore::connect(
         &format!("sqlite://{}?mode=rwc", dir.join("catalog.db").display()),
@@ -665,6 +764,10 @@ async fn main() {
         "{listings} listings seeded in {:.1} s",
         seeding.elapsed().as_secs_f64()
     );
+    if let Some(dir) = seed_only {
+        println!("catalogue left in {}", dir.join("catalog.db").display());
+        return;
+    }
 
     let index = EmbeddedIndex::new().expect("index");
     let building = Instant::now();

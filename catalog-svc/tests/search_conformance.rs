@@ -49,15 +49,10 @@ fn data(name: &str) -> Value {
 }
 
 fn unit(code: &str) -> Unit {
-    match code {
-        "hour" => Unit::Hour,
-        "session" => Unit::Session,
-        "meal" => Unit::Meal,
-        "day" => Unit::Day,
-        "month" => Unit::Month,
-        "trip" => Unit::Trip,
-        other => panic!("unit {other}"),
-    }
+    Unit::ALL
+        .into_iter()
+        .find(|unit| unit.code() == code)
+        .unwrap_or_else(|| panic!("unit {code}"))
 }
 
 fn cents(value: &Value) -> Money {

@@ -704,6 +704,56 @@ async fn pages_cover_everything_once(store: SqlStore) {
     assert_eq!(capped.listings.len(), 25);
 }
 
+/// Every unit of the contract is stored, answered and quoted as the core words it: "3 notti",
+/// "3 quote una tantum".
+async fn every_price_unit_is_kept_and_quoted_in_its_words(store: SqlStore) {
+    let mut world = world(store).await;
+    let mut client = world.server.client.clone();
+    for unit in welfare_core::pricing::Unit::ALL {
+        let wire = welfare_proto::convert::unit_to_proto(Some(unit));
+        let mut listing = swimming();
+        listing.pricing = Some(Pricing {
+            model: Some(pricing::Model::Fixed(pricing::Fixed {
+                unit: wire,
+                amount: eur(2_000),
+            })),
+            resident_discount_basis_points: 0,
+        });
+        let published = world.publish(listing).await;
+        let stored = client
+            .get_listing(GetListingRequest {
+                id: published.id.clone(),
+            })
+            .await
+            .expect("get")
+            .into_inner();
+        let Some(pricing::Model::Fixed(fixed)) = stored.pricing.and_then(|p| p.model) else {
+            panic!("a fixed price");
+        };
+        assert_eq!(fixed.unit, wire, "{unit:?}");
+        let quote = client
+            .quote_listing(QuoteListingRequest {
+                listing_id: published.id.clone(),
+                profile: Some(common::Profile {
+                    beneficiary_age_years: Some(6),
+                    ..common::Profile::default()
+                }),
+                quantity: 3,
+                wallet_available: eur(0),
+            })
+            .await
+            .expect("quote")
+            .into_inner()
+            .quote
+            .expect("quote");
+        assert_eq!(
+            quote.lines[0].label,
+            format!("Tariffa piena: 3 {} × € 20,00", unit.label_it(3))
+        );
+        assert_eq!(quote.total.map(|m| m.amount_cents), Some(6_000));
+    }
+}
+
 async fn eligibility_and_quotes_come_from_the_core(store: SqlStore) {
     let mut world = world(store).await;
     let client = &mut world.server.client.clone();
@@ -809,4 +859,5 @@ welfare_storage::on_every_backend!(
     stale_listings_leave_the_public_until_verified,
     pages_cover_everything_once,
     eligibility_and_quotes_come_from_the_core,
+    every_price_unit_is_kept_and_quoted_in_its_words,
 );

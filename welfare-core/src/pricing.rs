@@ -22,16 +22,29 @@ pub enum Unit {
     Day,
     Month,
     Trip,
+    Week,
+    Night,
+    /// A visit at home (a doctor's, a podiatrist's).
+    Visit,
+    /// One delivery (of shopping, medicines, meals in bulk).
+    Delivery,
+    /// A fee paid once (an enrolment, an assessment, a device's set-up).
+    OneOff,
 }
 
 impl Unit {
-    pub const ALL: [Unit; 6] = [
+    pub const ALL: [Unit; 11] = [
         Unit::Hour,
         Unit::Session,
         Unit::Meal,
         Unit::Day,
         Unit::Month,
         Unit::Trip,
+        Unit::Week,
+        Unit::Night,
+        Unit::Visit,
+        Unit::Delivery,
+        Unit::OneOff,
     ];
 
     pub const fn code(self) -> &'static str {
@@ -42,55 +55,47 @@ impl Unit {
             Unit::Day => "day",
             Unit::Month => "month",
             Unit::Trip => "trip",
+            Unit::Week => "week",
+            Unit::Night => "night",
+            Unit::Visit => "visit",
+            Unit::Delivery => "delivery",
+            Unit::OneOff => "one_off",
         }
     }
 
-    /// The Italian word, singular or plural by quantity.
+    /// The Italian word, singular or plural by quantity: "1 ora", "3 notti", "2 quote una
+    /// tantum".
     pub const fn label_it(self, quantity: u32) -> &'static str {
-        let one = quantity == 1;
+        let (one, many) = match self {
+            Unit::Hour => ("ora", "ore"),
+            Unit::Session => ("seduta", "sedute"),
+            Unit::Meal => ("pasto", "pasti"),
+            Unit::Day => ("giorno", "giorni"),
+            Unit::Month => ("mese", "mesi"),
+            Unit::Trip => ("viaggio", "viaggi"),
+            Unit::Week => ("settimana", "settimane"),
+            Unit::Night => ("notte", "notti"),
+            Unit::Visit => ("visita", "visite"),
+            Unit::Delivery => ("consegna", "consegne"),
+            Unit::OneOff => ("quota una tantum", "quote una tantum"),
+        };
+        if quantity == 1 { one } else { many }
+    }
+
+    /// How a tariff names what it is charged for: "per ora", "per notte", "una tantum".
+    pub const fn per_it(self) -> &'static str {
         match self {
-            Unit::Hour => {
-                if one {
-                    "ora"
-                } else {
-                    "ore"
-                }
-            }
-            Unit::Session => {
-                if one {
-                    "seduta"
-                } else {
-                    "sedute"
-                }
-            }
-            Unit::Meal => {
-                if one {
-                    "pasto"
-                } else {
-                    "pasti"
-                }
-            }
-            Unit::Day => {
-                if one {
-                    "giorno"
-                } else {
-                    "giorni"
-                }
-            }
-            Unit::Month => {
-                if one {
-                    "mese"
-                } else {
-                    "mesi"
-                }
-            }
-            Unit::Trip => {
-                if one {
-                    "viaggio"
-                } else {
-                    "viaggi"
-                }
-            }
+            Unit::Hour => "per ora",
+            Unit::Session => "per seduta",
+            Unit::Meal => "per pasto",
+            Unit::Day => "per giorno",
+            Unit::Month => "per mese",
+            Unit::Trip => "per viaggio",
+            Unit::Week => "per settimana",
+            Unit::Night => "per notte",
+            Unit::Visit => "per visita",
+            Unit::Delivery => "per consegna",
+            Unit::OneOff => "una tantum",
         }
     }
 }
@@ -512,6 +517,20 @@ impl QuoteNote {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_unit_has_its_code_words_and_tariff_phrase() {
+        let mut codes = std::collections::HashSet::new();
+        for unit in Unit::ALL {
+            assert!(codes.insert(unit.code()));
+            let json = format!("\"{}\"", unit.code());
+            assert_eq!(serde_json::from_str::<Unit>(&json).ok(), Some(unit));
+            assert_ne!(unit.label_it(1), unit.label_it(2));
+            assert!(unit.per_it().ends_with(unit.label_it(1)) || unit == Unit::OneOff);
+        }
+        assert_eq!(Unit::Night.label_it(3), "notti");
+        assert_eq!(Unit::OneOff.per_it(), "una tantum");
+    }
     use crate::territory::IstatCode;
 
     fn euros(value: i64) -> Money {

@@ -363,7 +363,7 @@ fn cost_options(record: &ListingRecord, service_id: &str) -> Vec<Value> {
         PriceModel::Free => vec![option(0, "Gratuito".to_owned(), Money::ZERO, String::new())],
         PriceModel::Fixed { unit, amount } => vec![option(
             0,
-            format!("Tariffa per {}", unit.label_it(1)),
+            format!("Tariffa {}", unit.per_it()),
             *amount,
             String::new(),
         )],
@@ -383,7 +383,7 @@ fn cost_options(record: &ListingRecord, service_id: &str) -> Vec<Value> {
                     lower = band.isee_up_to;
                     option(
                         i,
-                        format!("Tariffa per {} in base all'ISEE", unit.label_it(1)),
+                        format!("Tariffa {} in base all'ISEE", unit.per_it()),
                         band.amount,
                         description,
                     )
@@ -398,10 +398,10 @@ fn fees_description(record: &ListingRecord) -> String {
     let mut text = match pricing.model() {
         PriceModel::Free => "Servizio gratuito.".to_owned(),
         PriceModel::Fixed { unit, amount } => {
-            format!("{amount} per {}.", unit.label_it(1))
+            format!("{amount} {}.", unit.per_it())
         }
         PriceModel::IseeBands { unit, .. } => {
-            format!("Tariffa per {} in base alla fascia ISEE.", unit.label_it(1))
+            format!("Tariffa {} in base alla fascia ISEE.", unit.per_it())
         }
     };
     if let Some(discount) = pricing.resident_discount() {

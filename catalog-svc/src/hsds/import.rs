@@ -786,14 +786,14 @@ fn pricing(service: &Value) -> Result<Pricing, String> {
         let unit = Unit::ALL
             .into_iter()
             .find(|unit| {
-                let word = format!(" {} ", welfare_core::text::fold(unit.label_it(1)));
-                format!(" {label} ").contains(&word)
+                let phrase = format!(" {} ", welfare_core::text::fold(unit.per_it()));
+                format!(" {label} ").contains(&phrase)
             })
             .ok_or_else(|| {
                 format!(
-                    "cost option {:?} names no unit: \"per {}\"",
+                    "cost option {:?} names no unit: \"{}\"",
                     text(option, "option"),
-                    Unit::ALL.map(|u| u.label_it(1)).join("\", \"per ")
+                    Unit::ALL.map(Unit::per_it).join("\", \"")
                 )
             })?;
         PriceModel::Fixed { unit, amount }

@@ -45,6 +45,11 @@ enum_mapping!(unit, unit_value_to_proto, common::Unit, Unit, "unit", {
     Day => Unit::Day,
     Month => Unit::Month,
     Trip => Unit::Trip,
+    Week => Unit::Week,
+    Night => Unit::Night,
+    Visit => Unit::Visit,
+    Delivery => Unit::Delivery,
+    OneOff => Unit::OneOff,
 });
 
 /// A quote's or price's unit; UNSPECIFIED for free services.
