@@ -95,7 +95,7 @@ async fn the_export_is_valid_hsds_and_only_public(store: SqlStore) {
     let count = |t: &str| records.iter().filter(|(rt, _)| rt == t).count();
     assert_eq!(
         count("taxonomy_term"),
-        6 + 24 + 6,
+        6 + welfare_core::category::Subcategory::all().len() + 6,
         "categories, subcategories, facts"
     );
     assert_eq!(count("organization"), 1, "only the approved provider");

@@ -26,7 +26,12 @@ use welfare_runtime::config::AuthConfig;
 /// Providers in the demo: seven of each of the five kinds.
 pub const PROVIDERS: usize = 35;
 /// Listings per subcategory.
-pub const LISTINGS_PER_SUBCATEGORY: usize = 7;
+pub const LISTINGS_PER_SUBCATEGORY: usize = 3;
+
+/// How many listings the demo publishes: [`LISTINGS_PER_SUBCATEGORY`] of every subcategory.
+pub fn listings() -> usize {
+    Subcategory::all().len() * LISTINGS_PER_SUBCATEGORY
+}
 /// Funded employees of the demo company.
 pub const EMPLOYEES: usize = 20;
 /// The demo company.
@@ -281,11 +286,18 @@ fn ages(min: Option<u32>, max: Option<u32>) -> cpb::eligibility_rule::AgeRange {
     }
 }
 
-/// Who a listing of `category` is for, in one of three variants.
-fn rules(category: Category, subcategory: &str, variant: usize) -> Vec<cpb::EligibilityRule> {
+/// Who a listing of `subcategory` is for, in one of three variants.
+fn rules(subcategory: &Subcategory, variant: usize) -> Vec<cpb::EligibilityRule> {
     use cpb::eligibility_rule::{FamilyMemberAged, Flag, IseeAtMost, Rule as R};
     let resident = || rule(R::ResidentInTerritory(Flag {}));
-    match (category, variant % 3) {
+    let typical = subcategory.ages;
+    let typical_ages = || {
+        rule(R::BeneficiaryAge(ages(
+            Some(u32::from(typical.min_years)).filter(|&min| min > 0),
+            Some(u32::from(typical.max_years)).filter(|&max| max < 120),
+        )))
+    };
+    match (subcategory.category, variant % 3) {
         (Category::SocioAssistenziale, 0) => {
             vec![resident(), rule(R::BeneficiaryAge(ages(Some(65), None)))]
         }
@@ -299,16 +311,12 @@ fn rules(category: Category, subcategory: &str, variant: usize) -> Vec<cpb::Elig
         (Category::Sanitario, 0) => Vec::new(),
         (Category::Sanitario, 1) => vec![resident()],
         (Category::Sanitario, _) => vec![rule(R::BeneficiaryAge(ages(Some(65), None)))],
-        (Category::CuraFigli, _) if subcategory == "asilo-nido" => {
-            vec![rule(R::BeneficiaryAge(ages(None, Some(3))))]
-        }
-        (Category::CuraFigli, 1) => {
-            vec![resident(), rule(R::BeneficiaryAge(ages(Some(3), Some(14))))]
-        }
-        (Category::CuraFigli, _) => vec![rule(R::BeneficiaryAge(ages(Some(3), Some(14))))],
+        (Category::CuraFigli, 1) => vec![resident(), typical_ages()],
+        (Category::CuraFigli, _) => vec![typical_ages()],
         (Category::Trasporto, 0) => vec![rule(R::BeneficiaryAge(ages(Some(65), None)))],
         (Category::Trasporto, 1) => vec![rule(R::RecognisedDisability(Flag {}))],
         (Category::Trasporto, _) => vec![resident()],
+        (Category::Psicologico, 1) if typical.max_years < 18 => vec![typical_ages()],
         (Category::Psicologico, 1) => vec![rule(R::BeneficiaryAge(ages(Some(14), Some(25))))],
         (Category::Psicologico, _) => Vec::new(),
         (Category::Commissioni, 0) => vec![rule(R::FamilyMemberAged(FamilyMemberAged {
@@ -341,16 +349,22 @@ fn booking_mode(category: Category, subcategory: &str) -> cpb::BookingMode {
 
 /// The unit and list price of a listing of `category`, in cents.
 fn price(category: Category, subcategory: &str) -> (common::Unit, i64) {
+    use common::Unit;
     match (category, subcategory) {
-        (_, "asilo-nido" | "scuola-infanzia") => (common::Unit::Month, 38_000),
-        (_, "centro-estivo") => (common::Unit::Day, 2_500),
-        (Category::SocioAssistenziale, "pasti-a-domicilio") => (common::Unit::Meal, 650),
-        (Category::SocioAssistenziale, _) => (common::Unit::Hour, 1_950),
-        (Category::Sanitario, _) => (common::Unit::Session, 3_500),
-        (Category::CuraFigli, _) => (common::Unit::Session, 1_250),
-        (Category::Trasporto, _) => (common::Unit::Trip, 800),
-        (Category::Psicologico, _) => (common::Unit::Session, 4_500),
-        (Category::Commissioni, _) => (common::Unit::Hour, 1_200),
+        (_, "asilo-nido" | "scuola-infanzia" | "ausili") => (Unit::Month, 38_000),
+        (_, "centro-estivo") => (Unit::Week, 9_000),
+        (_, "pasti-a-domicilio" | "mensa-sociale") => (Unit::Meal, 650),
+        (_, "assistenza-notturna" | "sollievo") => (Unit::Night, 9_500),
+        (_, "soggiorni-climatici") => (Unit::Week, 45_000),
+        (_, "visite-mediche-domicilio" | "podologia") => (Unit::Visit, 6_000),
+        (_, "valutazione-dsa") => (Unit::OneOff, 25_000),
+        (_, "spesa-a-domicilio" | "farmaci-a-domicilio" | "lavanderia") => (Unit::Delivery, 500),
+        (Category::SocioAssistenziale, _) => (Unit::Hour, 1_950),
+        (Category::Sanitario, _) => (Unit::Session, 3_500),
+        (Category::CuraFigli, _) => (Unit::Session, 1_250),
+        (Category::Trasporto, _) => (Unit::Trip, 800),
+        (Category::Psicologico, _) => (Unit::Session, 4_500),
+        (Category::Commissioni, _) => (Unit::Hour, 1_200),
     }
 }
 
@@ -412,9 +426,8 @@ fn listing(subcategory: &Subcategory, variant: usize, comune: &Municipality) -> 
     cpb::Listing {
         title: format!("{} a {}", subcategory.label_it, comune.name),
         description: format!(
-            "{} per chi vive a {} e nei comuni vicini: operatori qualificati, orari concordati, \
-             prenotazione online.",
-            subcategory.label_it, comune.name
+            "{} A {} e nei comuni vicini, con operatori qualificati e orari concordati.",
+            subcategory.description_it, comune.name
         ),
         category: convert::category_to_proto(category),
         subcategory: subcategory.code.to_owned(),
@@ -434,7 +447,7 @@ fn listing(subcategory: &Subcategory, variant: usize, comune: &Municipality) -> 
             })
             .collect(),
         booking_mode: Some(booking_mode(category, subcategory.code)),
-        eligibility_rules: rules(category, subcategory.code, variant),
+        eligibility_rules: rules(subcategory, variant),
         pricing: Some(pricing(category, subcategory.code, variant)),
         cancellation_policy: Some(cpb::CancellationPolicy {
             free_until_hours_before: 24,
@@ -443,6 +456,12 @@ fn listing(subcategory: &Subcategory, variant: usize, comune: &Municipality) -> 
         languages: vec!["it".to_owned()],
         ..cpb::Listing::default()
     }
+}
+
+/// Whether the `n`-th listing has a fixed price (see [`pricing`]) and its age as the only rule
+/// (see [`rules`]): the printed tour books one for an eight-year-old.
+const fn is_sample(n: usize) -> bool {
+    n % 4 == 1 && n % 3 != 1
 }
 
 /// The slots of a slot-booked listing for the next four weeks (two a week, an hour each), or
@@ -481,8 +500,7 @@ fn slots(mode: &cpb::BookingMode, now: Timestamp, variant: usize) -> Vec<bpb::Sl
 
 /// The steps of loading the demo, for a progress bar: providers, listings, the two plans.
 pub fn steps() -> u64 {
-    let listings = Subcategory::all().len() * LISTINGS_PER_SUBCATEGORY;
-    u64::try_from(PROVIDERS + listings + 2).unwrap_or(u64::MAX)
+    u64::try_from(PROVIDERS + listings() + 2).unwrap_or(u64::MAX)
 }
 
 /// Loads the demo Ambito through the services at `channel`, signing its calls with the
@@ -548,7 +566,7 @@ pub async fn load(
             let comune = nth(comuni, n * 7);
             let provider_id = nth(&providers, n);
             let operator = tokens.operator(provider_id);
-            let content = listing(subcategory, variant, comune);
+            let content = listing(subcategory, n, comune);
             let mode = content.booking_mode.unwrap_or_default();
             let draft = catalog
                 .create_listing(with(
@@ -584,7 +602,7 @@ pub async fn load(
                 ))
                 .await
                 .map_err(failed(format!("publishing listing {n}")))?;
-            let specs = slots(&mode, now, variant);
+            let specs = slots(&mode, now, n);
             if !specs.is_empty() {
                 slot_count += specs.len();
                 let opened = booking
@@ -600,7 +618,7 @@ pub async fn load(
                     .map_err(failed(format!("slots of listing {n}")))?
                     .into_inner();
                 // A paid course for children (age the only rule), for the printed example.
-                if sample.is_none() && subcategory.code == "attivita-sportive" && variant == 3 {
+                if sample.is_none() && subcategory.code == "attivita-sportive" && is_sample(n) {
                     sample = opened
                         .slots
                         .first()
@@ -738,13 +756,36 @@ mod tests {
     }
 
     #[test]
+    fn the_tour_has_a_paid_course_to_book() {
+        let s = Subcategory::all()
+            .iter()
+            .position(|sub| sub.code == "attivita-sportive")
+            .expect("sports");
+        let n = (0..LISTINGS_PER_SUBCATEGORY)
+            .map(|variant| s * LISTINGS_PER_SUBCATEGORY + variant)
+            .find(|n| is_sample(*n))
+            .expect("a sample listing");
+        let wire = listing(
+            &Subcategory::all()[s],
+            n,
+            &Territory::lodi().municipalities()[0],
+        );
+        let content = convert::listing_content(&wire, "listing").expect("valid");
+        assert!(matches!(
+            content.pricing.model(),
+            welfare_core::pricing::PriceModel::Fixed { .. }
+        ));
+        assert_eq!(content.eligibility.rules().len(), 1, "the age only");
+    }
+
+    #[test]
     fn every_listing_of_the_demo_is_valid_for_the_core() {
         let territory = Territory::lodi();
         let comuni = territory.municipalities();
         for (s, subcategory) in Subcategory::all().iter().enumerate() {
             for variant in 0..LISTINGS_PER_SUBCATEGORY {
                 let n = s * LISTINGS_PER_SUBCATEGORY + variant;
-                let wire = listing(subcategory, variant, nth(comuni, n * 7));
+                let wire = listing(subcategory, n, nth(comuni, n * 7));
                 let content = convert::listing_content(&wire, "listing")
                     .unwrap_or_else(|v| panic!("{} {variant}: {v:?}", subcategory.code));
                 content

@@ -14,6 +14,7 @@ use welfare_proto::catalog::{self as cpb};
 use welfare_runtime::testing::{seed, with_bearer};
 
 mod support;
+use lodiwelfare::demo;
 use support::*;
 
 fn lodiwelfare_in(data_dir: &Path) -> Command {
@@ -107,7 +108,13 @@ where
 
 /// As the Ufficio di Piano: approves every pending provider and every submitted listing.
 async fn curate_everything(data_dir: &Path) {
-    let serving = Serving::start(data_dir).await;
+    // One curator approving a whole catalogue in a second: above a person's rate limit.
+    let port = free_port();
+    let mut command = lodiwelfare(data_dir, port);
+    command
+        .env("LODIWELFARE__LIMITS__RATE_LIMIT_PER_SECOND", "100000")
+        .env("LODIWELFARE__LIMITS__RATE_LIMIT_BURST", "100000");
+    let serving = Serving::started(command, port).await;
     let curator = seed::curator(&secret(data_dir));
     let client = CatalogServiceClient::new(serving.channel().await);
     let providers = all_ids(|page_token| {
@@ -174,7 +181,11 @@ async fn curate_everything(data_dir: &Path) {
         }
     })
     .await;
-    assert_eq!(listings.len(), 168, "every imported listing awaits review");
+    assert_eq!(
+        listings.len(),
+        demo::listings(),
+        "every imported listing awaits review"
+    );
     for id in &listings {
         client
             .approve_listing(with_bearer(
@@ -199,7 +210,10 @@ async fn the_own_export_imported_and_curated_exports_the_same_public_catalogue()
         count(&exported, "organization"),
         count(&exported, "service"),
     );
-    assert_eq!((organizations, services), (35, 168));
+    assert_eq!(
+        (organizations, services),
+        (demo::PROVIDERS, demo::listings())
+    );
 
     let target = scratch("hsds-target");
     std::fs::remove_dir_all(&target).ok();
@@ -207,10 +221,11 @@ async fn the_own_export_imported_and_curated_exports_the_same_public_catalogue()
     let imported = run(&target, &["import-hsds", path]);
     assert!(imported.status.success(), "{}", stderr(&imported));
     assert!(
-        stdout(&imported).contains(
-            "35 providers awaiting vetting, 168 listings awaiting review; 0 already in the \
-             catalogue; 0 refused"
-        ),
+        stdout(&imported).contains(&format!(
+            "35 providers awaiting vetting, {} listings awaiting review; 0 already in the \
+             catalogue; 0 refused",
+            demo::listings()
+        )),
         "{}",
         stdout(&imported)
     );
@@ -234,10 +249,11 @@ async fn the_own_export_imported_and_curated_exports_the_same_public_catalogue()
     let again = run(&target, &["import-hsds", path]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(
-        stdout(&again).contains(
-            "0 providers awaiting vetting, 0 listings awaiting review; 203 already in the \
-             catalogue"
-        ),
+        stdout(&again).contains(&format!(
+            "0 providers awaiting vetting, 0 listings awaiting review; {} already in the \
+             catalogue",
+            demo::PROVIDERS + demo::listings()
+        )),
         "{}",
         stdout(&again)
     );
@@ -381,7 +397,7 @@ fn a_malformed_file_or_refused_records_change_nothing_unless_told_to_skip_them()
         summary.contains(&format!(
             "34 providers awaiting vetting, {} listings awaiting review; 0 already in the \
              catalogue; {refusals} refused",
-            168 - orphaned - 2
+            demo::listings() - orphaned - 2
         )),
         "{summary}"
     );
@@ -394,7 +410,7 @@ fn a_malformed_file_or_refused_records_change_nothing_unless_told_to_skip_them()
             "1 providers awaiting vetting, {} listings awaiting review; {} already in the \
              catalogue; 0 refused",
             orphaned + 2,
-            34 + 168 - orphaned - 2
+            34 + demo::listings() - orphaned - 2
         )),
         "{}",
         stdout(&complete)

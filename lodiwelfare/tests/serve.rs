@@ -17,6 +17,7 @@ use welfare_runtime::clock::system_clock;
 use welfare_runtime::testing::{Tenant, seed, with_bearer};
 
 mod support;
+use lodiwelfare::demo;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,7 +281,10 @@ async fn a_first_start_loads_the_demo_and_its_printed_commands_work_with_grpcurl
         .find(|l| l.starts_with("LodiWelfare is serving"))
         .expect("a summary line");
     assert!(
-        summary.contains("35 providers, 168 listings in 60 comuni"),
+        summary.contains(&format!(
+            "35 providers, {} listings in 60 comuni",
+            demo::listings()
+        )),
         "{summary}"
     );
     let tokens: Vec<(String, String)> = printed
@@ -367,7 +371,7 @@ async fn a_first_start_loads_the_demo_and_its_printed_commands_work_with_grpcurl
         }
         page_token = page.next_page_token;
     }
-    assert_eq!(count, 168, "the demo was not loaded twice");
+    assert_eq!(count, demo::listings(), "the demo was not loaded twice");
     assert_eq!(again.interrupt().code(), Some(0));
 
     // The public catalogue out as HSDS 3.0 JSON Lines: one service per listing.
@@ -386,7 +390,7 @@ async fn a_first_start_loads_the_demo_and_its_printed_commands_work_with_grpcurl
         .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON line"))
         .filter(|record| record["record_type"] == "service")
         .count();
-    assert_eq!(services, 168);
+    assert_eq!(services, demo::listings());
     std::fs::remove_dir_all(&data_dir).ok();
 }
 

@@ -198,7 +198,16 @@ fn subcategory_term(sub: &Subcategory) -> Value {
         "id": subcategory_term_id(sub.code),
         "code": sub.code,
         "name": sub.label_it,
-        "description": format!("{} (anche: {})", sub.label_it, sub.synonyms.join(", ")),
+        "description": format!(
+            "{} Età tipiche: {}. Detto anche: {}.",
+            sub.description_it,
+            if sub.ages.is_everyone() {
+                "tutte".to_owned()
+            } else {
+                format!("{}–{} anni", sub.ages.min_years, sub.ages.max_years)
+            },
+            sub.synonyms.join(", ")
+        ),
         "parent_id": category_term_id(sub.category),
         "taxonomy": TAXONOMY,
         "language": "it",

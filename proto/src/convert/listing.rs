@@ -427,6 +427,9 @@ pub fn categories_to_proto() -> Vec<pb::CategoryInfo> {
                     label: sub.label_it.to_owned(),
                     synonyms: sub.synonyms.iter().map(|s| (*s).to_owned()).collect(),
                     default_tax_letter: tax_letter_to_proto(sub.tax_letter),
+                    description: sub.description_it.to_owned(),
+                    typical_min_age_years: u32::from(sub.ages.min_years),
+                    typical_max_age_years: u32::from(sub.ages.max_years),
                 })
                 .collect(),
         })
