@@ -103,6 +103,7 @@ pub mod eligibility;
 pub mod ids;
 pub mod listing;
 pub mod money;
+pub mod need;
 pub mod pricing;
 pub mod provider;
 pub mod query;
