@@ -228,6 +228,7 @@ fn index_query(request: &SearchListingsRequest, territory: &Territory) -> IndexQ
             .filter_map(|c| welfare_proto::convert::category(*c, "c").ok())
             .collect(),
         subcategories: Vec::new(),
+        excluded_subcategories: Vec::new(),
         served: if request.served_istat_code.is_empty() {
             reading.comune.map(|c| c.to_string())
         } else {

@@ -244,3 +244,100 @@ async fn the_indexer_counts_failed_tasks() {
     index.delete().await.expect("delete");
     assert!(counted, "{METRIC_INDEX_FAILURES} was not recorded");
 }
+
+/// A situation's tiers are built on the port's filters alone, so Meilisearch answers them as
+/// the embedded index does: the same hits in the same order, the same total and facets, page
+/// after page.
+#[tokio::test]
+async fn a_situation_is_answered_alike_by_both_adapters() {
+    use catalog_svc::search::answering::{search_answering, tiers};
+    use catalog_svc::search::embedded::EmbeddedIndex;
+    use welfare_core::need;
+
+    let listing = |n: usize, subcategory: &str, category: Category, title: &str| SearchDocument {
+        id: format!("situation-{n:02}"),
+        subcategory: subcategory.to_owned(),
+        category,
+        title: title.to_owned(),
+        description: "Un servizio del territorio.".to_owned(),
+        vocabulary: String::new(),
+        ..document(n)
+    };
+    let documents = vec![
+        listing(
+            1,
+            "assistenza-notturna",
+            Category::SocioAssistenziale,
+            "Un operatore accanto",
+        ),
+        listing(
+            2,
+            "centro-diurno",
+            Category::SocioAssistenziale,
+            "Centro diurno Il Glicine",
+        ),
+        listing(
+            3,
+            "sostegno-caregiver",
+            Category::Psicologico,
+            "Caffè per chi assiste",
+        ),
+        listing(
+            4,
+            "attivita-sportive",
+            Category::CuraFigli,
+            "Notte bianca dello sport",
+        ),
+        listing(5, "sad", Category::SocioAssistenziale, "Aiuto a casa"),
+        listing(
+            6,
+            "pratiche-e-posta",
+            Category::Commissioni,
+            "Posta e bollette",
+        ),
+    ];
+    let embedded = EmbeddedIndex::new().expect("index");
+    embedded.rebuild(documents.clone()).await.expect("embedded");
+    let meili = meili("situation", Tuning::Italian).await;
+    meili.rebuild(documents).await.expect("meili");
+
+    let text = "mio padre ha l'Alzheimer e non dorme di notte";
+    let preferences: Vec<(&str, u16)> = need::answers(&need::situations_in(text))
+        .iter()
+        .map(|(sub, weight)| (sub.code, *weight))
+        .collect();
+    let tiers = tiers(&preferences);
+    let mut query = everything();
+    query.text = welfare_core::query::read_query(text, &welfare_core::territory::Territory::lodi())
+        .remaining;
+    for (offset, limit) in [(0, 10), (0, 2), (2, 2), (4, 2)] {
+        query.offset = offset;
+        query.limit = limit;
+        let ours = search_answering(&embedded, &query, &tiers)
+            .await
+            .expect("embedded");
+        let theirs = search_answering(&meili, &query, &tiers)
+            .await
+            .expect("meili");
+        let ids = |page: &catalog_svc::search::IndexPage| -> Vec<String> {
+            page.hits.iter().map(|h| h.id.clone()).collect()
+        };
+        assert_eq!(ids(&ours), ids(&theirs), "page at {offset}");
+        assert_eq!(ours.total, theirs.total);
+        assert_eq!(ours.facets, theirs.facets);
+        if offset == 0 && limit == 10 {
+            assert_eq!(
+                ids(&ours),
+                [
+                    "situation-01",
+                    "situation-03",
+                    "situation-02",
+                    "situation-05",
+                    "situation-04"
+                ],
+                "night care, the carer, the day centre, home care, then the word"
+            );
+        }
+    }
+    meili.delete().await.expect("delete");
+}

@@ -248,6 +248,102 @@ async fn search_understands_people(store: SqlStore) {
     assert_eq!(stale.total_size, 0);
 }
 
+/// A person describing a situation ("mio padre ha l'Alzheimer e non dorme di notte") finds the
+/// services that answer it first — night care (answering both situations) before the day
+/// centre — and a listing that merely shares a word ("notte") after them; the reading is
+/// echoed with the phrases and the subcategories, best first. Naming a service outright keeps
+/// the text's ranking.
+async fn a_situation_ranks_the_services_that_answer_it_first(store: SqlStore) {
+    let mut world = world(store).await;
+    let sport = world
+        .publish(Listing {
+            title: "Notte bianca dello sport".to_owned(),
+            description: "Una notte di giochi in piscina per i ragazzi.".to_owned(),
+            ..swimming()
+        })
+        .await;
+    let day_centre = world
+        .publish(Listing {
+            title: "Centro diurno integrato Il Glicine".to_owned(),
+            description: "Accoglienza di giorno con pranzo, animazione e assistenza.".to_owned(),
+            subcategory: "centro-diurno".to_owned(),
+            ..home_care()
+        })
+        .await;
+    let nights = world
+        .publish(Listing {
+            title: "Un operatore accanto".to_owned(),
+            description: "Presenza a casa nelle ore in cui la famiglia riposa.".to_owned(),
+            subcategory: "assistenza-notturna".to_owned(),
+            ..home_care()
+        })
+        .await;
+    world.server.indexer.rebuild().await.expect("rebuild");
+
+    let found = search(
+        &mut world,
+        query("mio padre ha l'Alzheimer e non dorme di notte"),
+    )
+    .await;
+    assert_eq!(
+        titles(&found),
+        [
+            nights.title.clone(),
+            day_centre.title.clone(),
+            sport.title.clone()
+        ]
+    );
+    assert_eq!(found.total_size, 3);
+    let reading = found.interpretation.expect("interpretation");
+    let situations: Vec<(&str, &str)> = reading
+        .situations
+        .iter()
+        .map(|s| (s.code.as_str(), s.phrase.as_str()))
+        .collect();
+    assert_eq!(
+        situations,
+        [
+            ("dementia", "alzheimer"),
+            ("sleepless-nights", "non dorme di notte")
+        ]
+    );
+    assert_eq!(reading.situations[0].label, "Demenza o Alzheimer");
+    assert_eq!(
+        reading.situations[1].subcategories[0],
+        "assistenza-notturna"
+    );
+
+    // A second page continues across the parts.
+    let mut second = query("mio padre ha l'Alzheimer e non dorme di notte");
+    second.page_size = 2;
+    let first = search(&mut world, second.clone()).await;
+    assert_eq!(
+        titles(&first),
+        [nights.title.clone(), day_centre.title.clone()]
+    );
+    second.page_token = first.next_page_token.clone();
+    let next = search(&mut world, second).await;
+    assert_eq!(titles(&next), std::slice::from_ref(&sport.title));
+
+    // Ordered by distance, the person's order wins: the text's matches, nearest first.
+    let mut by_distance = query("mio padre ha l'Alzheimer e non dorme di notte");
+    by_distance.order_by = SearchOrder::Distance.into();
+    by_distance.near_istat_code = LODI.to_owned();
+    let found = search(&mut world, by_distance).await;
+    assert!(
+        found
+            .hits
+            .iter()
+            .any(|h| h.listing.as_ref().is_some_and(|l| l.title == sport.title))
+    );
+    let distances: Vec<f64> = found
+        .hits
+        .iter()
+        .filter_map(|h| h.distance_meters)
+        .collect();
+    assert!(distances.windows(2).all(|w| w[0] <= w[1]), "{distances:?}");
+}
+
 fn everything_profile() -> Option<common::Profile> {
     Some(common::Profile {
         residence_istat_code: Some(CODOGNO.to_owned()),
@@ -549,6 +645,7 @@ welfare_storage::on_every_backend!(
     a_change_written_elsewhere_shows_when_the_outbox_does,
     a_late_outbox_row_is_still_applied,
     search_understands_people,
+    a_situation_ranks_the_services_that_answer_it_first,
     the_indexer_follows_the_outbox,
     bad_search_input_is_named,
 );

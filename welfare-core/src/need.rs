@@ -910,7 +910,10 @@ mod tests {
             best("mio padre ha l'Alzheimer e non dorme di notte"),
             Some("assistenza-notturna")
         );
-        assert_eq!(best("qualcuno che tagli l'erba per mia zia anziana"), Some("piccole-riparazioni"));
+        assert_eq!(
+            best("qualcuno che tagli l'erba per mia zia anziana"),
+            Some("piccole-riparazioni")
+        );
         assert_eq!(
             best("qualcuno per tagliare l'erba a mia zia"),
             Some("piccole-riparazioni")

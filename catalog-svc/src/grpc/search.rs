@@ -12,6 +12,7 @@ use welfare_core::assess::{Assessment, assess};
 use welfare_core::category::Subcategory;
 use welfare_core::eligibility::{Decision, Profile};
 use welfare_core::listing::FieldViolation;
+use welfare_core::need;
 use welfare_core::pricing::MAX_QUANTITY;
 use welfare_core::query::read_query;
 use welfare_core::territory::GeoPoint;
@@ -22,6 +23,7 @@ use welfare_runtime::ServiceError;
 use super::{
     CatalogApi, Violations, listing_id, page_token, profile, provider_id, read_page_token,
 };
+use crate::search::answering::{Tiers, search_answering, tiers};
 use crate::search::{IndexError, IndexQuery, Order, SearchIndex};
 use crate::store::CatalogStore;
 
@@ -53,6 +55,8 @@ struct Checked {
     wallet: Money,
     page_size: usize,
     interpretation: pb::QueryInterpretation,
+    /// The subcategories answering the situations described, by tier (none without one).
+    tiers: Tiers,
     /// The request's fingerprint, for page tokens.
     fingerprint: u64,
 }
@@ -237,6 +241,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         let (text, order, page_size, offset) =
             v.finish_with(|| Some((text?, order?, page_size?, offset?)))?;
         let reading = read_query(&text, &self.territory);
+        let situations = need::situations_in(&text);
+        let mentioned = Subcategory::mentioned_in(&text);
         // Explicit filters win over what the text says; only what is applied is echoed.
         let text_comune = reading.comune.filter(|_| served.is_none());
         let text_age = reading.age_years.filter(|_| age.is_none());
@@ -252,16 +258,38 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 .unwrap_or_default(),
             age_years: text_age.map(u32::from),
             remaining_query: reading.remaining.clone(),
+            situations: situations
+                .iter()
+                .map(|r| pb::SituationReading {
+                    code: r.situation.code.to_owned(),
+                    label: r.situation.label_it.to_owned(),
+                    phrase: r.phrase.to_owned(),
+                    subcategories: need::answers(std::slice::from_ref(r))
+                        .iter()
+                        .map(|(sub, _)| sub.code.to_owned())
+                        .collect(),
+                })
+                .collect(),
+        };
+        // A situation described without naming a service: the services that answer it rank
+        // first, best answers first. A service named outright ("trasporto in carrozzina") is
+        // what the person asked for: the text ranks, the named service boosted, as without one.
+        let tiers = if mentioned.is_empty() {
+            let preferences: Vec<(&str, u16)> = need::answers(&situations)
+                .iter()
+                .map(|(sub, weight)| (sub.code, *weight))
+                .collect();
+            tiers(&preferences)
+        } else {
+            Tiers::new()
         };
         let now = self.now();
         let query = IndexQuery {
             text: reading.remaining,
-            boost_subcategories: Subcategory::mentioned_in(&text)
-                .iter()
-                .map(|s| s.code.to_owned())
-                .collect(),
+            boost_subcategories: mentioned.iter().map(|s| s.code.to_owned()).collect(),
             categories,
             subcategories,
+            excluded_subcategories: Vec::new(),
             served: served.or(text_comune).map(|code| code.to_string()),
             free_only: m.free_only,
             max_price_cents: max_price.map(Money::cents),
@@ -282,6 +310,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
             wallet,
             page_size,
             interpretation,
+            tiers,
             fingerprint,
         })
     }
@@ -301,7 +330,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         let anyone = Profile::default();
         let person = checked.profile.as_ref().unwrap_or(&anyone);
         'rounds: loop {
-            let page = self.index.search(&checked.query).await?;
+            let page = search_answering(&self.index, &checked.query, &checked.tiers).await?;
             if checked.query.offset == first_offset {
                 facets = page.facets.clone();
                 total = page.total;

@@ -195,6 +195,12 @@ fn filter_of(query: &IndexQuery) -> String {
             quoted_list(query.subcategories.iter().map(String::as_str))
         ));
     }
+    if !query.excluded_subcategories.is_empty() {
+        parts.push(format!(
+            "NOT subcategory IN {}",
+            quoted_list(query.excluded_subcategories.iter().map(String::as_str))
+        ));
+    }
     if let Some(code) = &query.served {
         // A listing serving the whole territory lists every comune.
         parts.push(format!("comuni = {}", quoted(code)));

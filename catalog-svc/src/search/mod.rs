@@ -6,6 +6,7 @@
 //! for the person with `welfare-core`, and post-filters exactly what an index can only
 //! approximate (eligibility for a profile, the price a profile pays).
 
+pub mod answering;
 pub mod embedded;
 pub mod indexer;
 pub mod meili;
@@ -142,6 +143,8 @@ pub struct IndexQuery {
     pub boost_subcategories: Vec<String>,
     pub categories: Vec<Category>,
     pub subcategories: Vec<String>,
+    /// Leaves out these subcategories' documents.
+    pub excluded_subcategories: Vec<String>,
     pub served: Option<String>,
     pub free_only: bool,
     /// Keeps documents whose lowest possible price is at most this.
@@ -165,6 +168,7 @@ impl IndexQuery {
             boost_subcategories: Vec::new(),
             categories: Vec::new(),
             subcategories: Vec::new(),
+            excluded_subcategories: Vec::new(),
             served: None,
             free_only: false,
             max_price_cents: None,
@@ -183,6 +187,7 @@ impl IndexQuery {
         doc.verified_at >= self.fresh_since
             && (self.categories.is_empty() || self.categories.contains(&doc.category))
             && (self.subcategories.is_empty() || self.subcategories.contains(&doc.subcategory))
+            && !self.excluded_subcategories.contains(&doc.subcategory)
             && self
                 .served
                 .as_ref()

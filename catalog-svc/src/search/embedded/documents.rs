@@ -248,6 +248,21 @@ impl Documents {
                     .map(|(i, _)| i),
             ));
         }
+        if !query.excluded_subcategories.is_empty() {
+            admitted = admitted.and_not(&union_of(
+                &sets.subcategory,
+                Subcategory::all()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| {
+                        query
+                            .excluded_subcategories
+                            .iter()
+                            .any(|code| code == s.code)
+                    })
+                    .map(|(i, _)| i),
+            ));
+        }
         if let Some(code) = &query.served {
             let mut serving = sets.everywhere.clone();
             if let Some(listed) = self
