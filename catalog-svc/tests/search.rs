@@ -313,6 +313,63 @@ async fn a_situation_ranks_the_services_that_answer_it_first(store: SqlStore) {
         "assistenza-notturna"
     );
 
+    // Curators see why: the situations the night care answers, the words found and missed.
+    let mut explained = query("mio padre ha l'Alzheimer e non dorme di notte");
+    explained.explain = true;
+    let denied = world
+        .server
+        .client
+        .search_listings(call(explained.clone(), &token("maria", &["citizen"], None)))
+        .await
+        .expect_err("citizens get no explanations");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let anonymous = world
+        .server
+        .client
+        .search_listings(explained.clone())
+        .await
+        .expect_err("nor does anyone unknown");
+    assert_eq!(anonymous.code(), Code::Unauthenticated);
+    let found = world
+        .server
+        .client
+        .search_listings(call(explained, &curator()))
+        .await
+        .expect("explained")
+        .into_inner();
+    let why = |n: usize| found.hits[n].explanation.clone().expect("explanation");
+    assert_eq!(why(0).subcategory, "assistenza-notturna");
+    assert_eq!(why(0).rank_class, "situation_tier:1");
+    assert_eq!(why(0).situations, ["dementia", "sleepless-nights"]);
+    assert_eq!(why(1).situations, ["dementia"]);
+    let sport_why = why(2);
+    assert!(sport_why.rank_class.starts_with("words:"), "{sport_why:?}");
+    assert!(
+        sport_why
+            .matched_words
+            .iter()
+            .any(|w| w.starts_with("nott")),
+        "{sport_why:?}"
+    );
+    assert!(sport_why.situations.is_empty());
+    let plain = world
+        .server
+        .client
+        .search_listings(call(
+            SearchListingsRequest {
+                explain: true,
+                ..query("assistenza notturna")
+            },
+            &curator(),
+        ))
+        .await
+        .expect("explained")
+        .into_inner();
+    let why = plain.hits[0].explanation.clone().expect("explanation");
+    assert_eq!(why.subcategory, "assistenza-notturna");
+    assert_eq!(why.named_by, ["Assistenza notturna"], "{why:?}");
+    assert_eq!(why.rank_class, "words:2/2");
+
     // A second page continues across the parts.
     let mut second = query("mio padre ha l'Alzheimer e non dorme di notte");
     second.page_size = 2;

@@ -149,6 +149,8 @@ pub enum Action {
     ReadListing,
     /// Search, categories, municipalities, eligibility checks, quotes, open-data export.
     BrowseCatalog,
+    /// Why each hit of a search matched (curators tuning synonyms).
+    ExplainSearch,
     // Bookings.
     ManageSlots,
     CreateBooking,
@@ -280,6 +282,7 @@ pub fn authorize(
                 owner_or_role(principal.acts_for_provider(id), provider_side)
             }
         }
+        (A::ExplainSearch, R::Catalog) => allow(principal.has(Role::Curator), Denied::RoleRequired),
         (A::ApproveProvider | A::SuspendProvider, R::Provider { .. })
         | (
             A::ApproveListing | A::RejectListing | A::SuspendListing | A::VerifyListing,

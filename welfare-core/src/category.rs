@@ -252,6 +252,25 @@ impl Subcategory {
         SUBCATEGORIES
     }
 
+    /// The label, code and synonyms of this subcategory that appear in `text` as whole words
+    /// (case, accents and punctuation ignored): why a text names it.
+    pub fn phrases_in(&self, text: &str) -> Vec<&'static str> {
+        let folded = format!(" {} ", crate::text::fold(text));
+        let mut seen = Vec::new();
+        std::iter::once(self.label_it)
+            .chain(std::iter::once(self.code))
+            .chain(self.synonyms.iter().copied())
+            .filter(|phrase| {
+                let phrase = crate::text::fold(phrase);
+                let found = !phrase.is_empty()
+                    && !seen.contains(&phrase)
+                    && folded.contains(&format!(" {phrase} "));
+                seen.push(phrase);
+                found
+            })
+            .collect()
+    }
+
     /// The subcategories whose label, code or one of whose synonyms appears in `text` as whole
     /// words, ignoring case, accents and punctuation: "cerco una badante" names SAD,
     /// "asilo nido a Lodi" the asilo nido. The longest phrase wins: "ginnastica dolce" names
@@ -1489,6 +1508,9 @@ mod tests {
                 .collect()
         };
         assert_eq!(codes("cerco una BADANTE per mio padre"), ["sad"]);
+        let sad = Subcategory::find("sad").expect("sad");
+        assert_eq!(sad.phrases_in("SAD o una badante?"), ["sad", "badante"]);
+        assert!(sad.phrases_in("asilo nido").is_empty());
         assert_eq!(codes("ADI"), ["adi"]);
         assert_eq!(codes("baby-sitter il sabato"), ["baby-sitting"]);
         assert!(codes("asilo nido a Lodi").contains(&"asilo-nido"));

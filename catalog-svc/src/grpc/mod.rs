@@ -37,6 +37,7 @@ use crate::search::SearchIndex;
 use welfare_runtime::uuid::new_uuid;
 
 mod edge;
+mod explain;
 mod idempotency;
 mod listings;
 mod providers;
@@ -627,9 +628,10 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         &self,
         request: Request<pb::SearchListingsRequest>,
     ) -> Result<Response<pb::SearchListingsResponse>, Status> {
+        let principal = principal(&request);
         let message = request.into_inner();
         let started = std::time::Instant::now();
-        let response = self.search(&message).await;
+        let response = self.search(&principal, &message).await;
         crate::metrics::metrics().search_duration.record(
             started.elapsed().as_secs_f64() * 1e3,
             &[opentelemetry::KeyValue::new(

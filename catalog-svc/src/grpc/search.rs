@@ -9,6 +9,7 @@
 use prost::Message;
 use welfare_core::Money;
 use welfare_core::assess::{Assessment, assess};
+use welfare_core::auth::{Action, Principal, Resource, authorize};
 use welfare_core::category::Subcategory;
 use welfare_core::eligibility::{Decision, Profile};
 use welfare_core::listing::FieldViolation;
@@ -20,8 +21,9 @@ use welfare_proto::catalog as pb;
 use welfare_proto::convert;
 use welfare_runtime::ServiceError;
 
+use super::explain::Explainer;
 use super::{
-    CatalogApi, Violations, listing_id, page_token, profile, provider_id, read_page_token,
+    CatalogApi, Violations, denied, listing_id, page_token, profile, provider_id, read_page_token,
 };
 use crate::search::answering::{Tiers, search_answering, tiers};
 use crate::search::{IndexError, IndexQuery, Order, SearchIndex};
@@ -57,6 +59,8 @@ struct Checked {
     interpretation: pb::QueryInterpretation,
     /// The subcategories answering the situations described, by tier (none without one).
     tiers: Tiers,
+    /// With `explain` (a curator's): what explains each hit.
+    explainer: Option<Explainer>,
     /// The request's fingerprint, for page tokens.
     fingerprint: u64,
 }
@@ -75,7 +79,11 @@ fn fingerprint_of(message: &pb::SearchListingsRequest) -> u64 {
 }
 
 impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
-    fn check_search(&self, m: &pb::SearchListingsRequest) -> Result<Checked, ServiceError> {
+    fn check_search(
+        &self,
+        principal: &Principal,
+        m: &pb::SearchListingsRequest,
+    ) -> Result<Checked, ServiceError> {
         let mut v = Violations::default();
         let text = v.keep(convert::text(&m.query, "query", 0, MAX_QUERY_CHARS));
         let categories: Vec<_> = m
@@ -241,6 +249,9 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         let (text, order, page_size, offset) =
             v.finish_with(|| Some((text?, order?, page_size?, offset?)))?;
         let reading = read_query(&text, &self.territory);
+        if m.explain {
+            authorize(principal, Action::ExplainSearch, Resource::Catalog).map_err(denied)?;
+        }
         let situations = need::situations_in(&text);
         let mentioned = Subcategory::mentioned_in(&text);
         // Explicit filters win over what the text says; only what is applied is echoed.
@@ -301,8 +312,12 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
             offset,
             limit: ROUND,
         };
+        let explainer = m
+            .explain
+            .then(|| Explainer::new(&text, &query.text, situations.clone(), tiers.clone()));
         Ok(Checked {
             query,
+            explainer,
             profile: person,
             eligible_only: m.eligible_only,
             max_price,
@@ -317,9 +332,10 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
 
     pub(super) async fn search(
         &self,
+        principal: &Principal,
         m: &pb::SearchListingsRequest,
     ) -> Result<pb::SearchListingsResponse, ServiceError> {
-        let mut checked = self.check_search(m)?;
+        let mut checked = self.check_search(principal, m)?;
         let now = self.now();
         let first_offset = checked.query.offset;
         let mut hits = Vec::new();
@@ -393,7 +409,12 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                         continue;
                     }
                 }
+                let explanation = checked
+                    .explainer
+                    .as_mut()
+                    .map(|explainer| explainer.explain(&record.listing, &self.territory));
                 hits.push(pb::SearchHit {
+                    explanation,
                     listing: Some(self.listing_to_proto(&record, now)),
                     score: hit.score,
                     distance_meters: hit.distance_m,
