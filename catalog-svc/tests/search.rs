@@ -368,7 +368,7 @@ async fn a_situation_ranks_the_services_that_answer_it_first(store: SqlStore) {
     let why = plain.hits[0].explanation.clone().expect("explanation");
     assert_eq!(why.subcategory, "assistenza-notturna");
     assert_eq!(why.named_by, ["Assistenza notturna"], "{why:?}");
-    assert_eq!(why.rank_class, "words:2/2");
+    assert_eq!(why.rank_class, "named_service, words:2/2");
 
     // A second page continues across the parts.
     let mut second = query("mio padre ha l'Alzheimer e non dorme di notte");

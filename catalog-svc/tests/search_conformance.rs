@@ -503,11 +503,12 @@ async fn run_cases<S: CatalogStore, I: SearchIndex>(
 async fn conformance<I: SearchIndex>(label: &str, index: I) -> (f64, Vec<String>) {
     let territory = Territory::lodi();
     let store = sqlite().await;
+    let listed = data("catalogue.json").as_array().expect("entries").len();
     let entries = seed(&store, &territory).await;
-    assert_eq!(entries.len(), 156);
+    assert_eq!(entries.len(), listed);
     let mut server = serve_with(store, index).await;
     let (_, indexed) = server.indexer.rebuild().await.expect("rebuild");
-    assert_eq!(indexed, 156);
+    assert_eq!(indexed, listed, "every listing indexed");
     let (scores, failures) = run_cases(&mut server, &entries, &territory).await;
     let mean = scores.iter().map(|(_, s)| s).sum::<f64>() / scores.len() as f64;
     println!(
@@ -516,6 +517,16 @@ async fn conformance<I: SearchIndex>(label: &str, index: I) -> (f64, Vec<String>
     );
     for (name, score) in &scores {
         println!("  {score:.3}  {name}");
+    }
+    // By tag, the name's prefix ("situation", "typo", "words"…).
+    let mut tags: std::collections::BTreeMap<&str, Vec<f64>> = std::collections::BTreeMap::new();
+    for (name, score) in &scores {
+        let tag = name.split_once(':').map_or(name.as_str(), |(tag, _)| tag);
+        tags.entry(tag).or_default().push(*score);
+    }
+    for (tag, scores) in &tags {
+        let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+        println!("  tag {tag}: {mean:.3} over {}", scores.len());
     }
     (mean, failures)
 }

@@ -538,6 +538,7 @@ static SUBCATEGORIES: &[Subcategory] = &[
         ALL_AGES,
         "Un pasto caldo gratuito o a prezzo ridotto, in sala, per chi è in difficoltà.",
         [
+            "mensa",
             "mensa sociale",
             "mensa dei poveri",
             "pasto caldo",
@@ -864,8 +865,8 @@ static SUBCATEGORIES: &[Subcategory] = &[
             "deambulatore",
             "girello",
             "sollevatore",
-            "carrozzina",
-            "sedia a rotelle",
+            "prestito carrozzina",
+            "noleggio sedia a rotelle",
             "materasso antidecubito"
         ]
     ),

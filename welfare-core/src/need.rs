@@ -431,7 +431,10 @@ static SITUATIONS: &[Situation] = &[
             "figlia disabile",
             "legge 104",
             "certificato 104",
-            "ha la 104"
+            "ha la 104",
+            "non ha l educatore",
+            "educatore a scuola",
+            "nessuno lo aiuta a scuola"
         ],
         [
             ("assistenza-scolastica-disabili", 100),
@@ -449,7 +452,9 @@ static SITUATIONS: &[Situation] = &[
             "allettato",
             "allettata",
             "a letto",
-            "in carrozzina",
+            "è in carrozzina",
+            "sta in carrozzina",
+            "va in carrozzina",
             "non esce di casa",
             "non può uscire",
             "non puo uscire",
@@ -490,6 +495,8 @@ static SITUATIONS: &[Situation] = &[
         [
             "non cucina",
             "non riesce a cucinare",
+            "non riesce più a cucinare",
+            "non cucina più",
             "non sa cucinare",
             "mangia male",
             "non mangia bene",
@@ -607,7 +614,10 @@ static SITUATIONS: &[Situation] = &[
             "neonata",
             "partorito",
             "allattare",
-            "neomamma"
+            "neomamma",
+            "neomamme",
+            "neo mamma",
+            "neo mamme"
         ],
         [
             ("ostetrica-consultorio", 100),
@@ -703,6 +713,8 @@ static SITUATIONS: &[Situation] = &[
             "non arriviamo a fine mese",
             "senza soldi",
             "non ho soldi",
+            "non ha soldi",
+            "non abbiamo soldi",
             "ho perso il lavoro",
             "disoccupato",
             "disoccupata",

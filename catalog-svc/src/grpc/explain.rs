@@ -71,9 +71,17 @@ impl Explainer {
             .cloned()
             .partition(|word| own.contains(word));
         let code = &listing.content.subcategory;
-        let tier = self.tiers.iter().position(|tier| tier.contains(code));
-        let rank_class = match tier {
-            Some(i) => format!("situation_tier:{}", i + 1),
+        let tier = self
+            .tiers
+            .iter()
+            .position(|tier| tier.subcategories.contains(code));
+        let rank_class = match tier.map(|i| (i, self.tiers.get(i).is_some_and(|t| t.with_text))) {
+            Some((_, true)) => format!(
+                "named_service, words:{}/{}",
+                matched_words.len(),
+                self.words.len()
+            ),
+            Some((i, false)) => format!("situation_tier:{}", i + 1),
             None if self.words.is_empty() => "filters_only".to_owned(),
             None => format!("words:{}/{}", matched_words.len(), self.words.len()),
         };

@@ -25,7 +25,7 @@ use super::explain::Explainer;
 use super::{
     CatalogApi, Violations, denied, listing_id, page_token, profile, provider_id, read_page_token,
 };
-use crate::search::answering::{Tiers, search_answering, tiers};
+use crate::search::answering::{Tier, Tiers, search_answering, tiers as tiers_of};
 use crate::search::{IndexError, IndexQuery, Order, SearchIndex};
 use crate::store::CatalogStore;
 
@@ -282,18 +282,22 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 })
                 .collect(),
         };
-        // A situation described without naming a service: the services that answer it rank
-        // first, best answers first. A service named outright ("trasporto in carrozzina") is
-        // what the person asked for: the text ranks, the named service boosted, as without one.
-        let tiers = if mentioned.is_empty() {
-            let preferences: Vec<(&str, u16)> = need::answers(&situations)
-                .iter()
-                .map(|(sub, weight)| (sub.code, *weight))
-                .collect();
-            tiers(&preferences)
-        } else {
-            Tiers::new()
-        };
+        // A service named outright ("malato terminale", "badante") first, ranked by the
+        // text; then, for a situation described, the services that answer it, best answers
+        // first; then the text's other matches.
+        let mut tiers = Tiers::new();
+        if !mentioned.is_empty() {
+            tiers.push(Tier {
+                subcategories: mentioned.iter().map(|s| s.code.to_owned()).collect(),
+                with_text: true,
+            });
+        }
+        let preferences: Vec<(&str, u16)> = need::answers(&situations)
+            .iter()
+            .map(|(sub, weight)| (sub.code, *weight))
+            .filter(|(code, _)| !mentioned.iter().any(|s| s.code == *code))
+            .collect();
+        tiers.extend(tiers_of(&preferences));
         let now = self.now();
         let query = IndexQuery {
             text: reading.remaining,

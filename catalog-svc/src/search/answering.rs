@@ -4,9 +4,12 @@
 //! every adapter answers it the same way; totals and facets are the sums over the disjoint
 //! parts.
 //!
-//! Within a tier the text is not asked for: a person's words ("mio padre non dorme di notte")
-//! are rarely a listing's, and every listing of a subcategory that answers the situation is
-//! relevant; the adapter's order without text decides (aimed at the person's age first).
+//! A tier of the subcategories the text names outright ("malato terminale", "radioterapia")
+//! keeps the text: its listings rank by the words they share, those sharing none last. In a
+//! situation's tiers the text is not asked for: a person's words ("mio padre non dorme di
+//! notte") are rarely a listing's, and every listing of a subcategory that answers the
+//! situation is relevant; the adapter's order without text decides (aimed at the person's age
+//! first).
 
 use std::collections::HashMap;
 
@@ -18,11 +21,20 @@ pub const MAX_TIERS: usize = 6;
 /// What a tier adds to its hits' scores, so scores stay comparable within one answer.
 const TIER_SCORE: f64 = 1.0e7;
 
-/// Subcategory codes grouped by preference, best first.
-pub type Tiers = Vec<Vec<String>>;
+/// Subcategories ranked together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tier {
+    pub subcategories: Vec<String>,
+    /// Ranked by the text's words (a service named outright), or by the adapter's order
+    /// without text (a situation's answers).
+    pub with_text: bool,
+}
 
-/// Groups `(code, weight)` preferences into tiers of equal weight, best first; the tiers past
-/// [`MAX_TIERS`] join the last.
+/// Tiers, best first.
+pub type Tiers = Vec<Tier>;
+
+/// Groups `(code, weight)` preferences into tiers of equal weight, best first, ranked without
+/// the text; the tiers past [`MAX_TIERS`] join the last.
 pub fn tiers(preferences: &[(&str, u16)]) -> Tiers {
     let mut sorted: Vec<(&str, u16)> = preferences.to_vec();
     sorted.sort_by_key(|(_, weight)| std::cmp::Reverse(*weight));
@@ -34,7 +46,13 @@ pub fn tiers(preferences: &[(&str, u16)]) -> Tiers {
             _ => tiers.push((weight, vec![code.to_owned()])),
         }
     }
-    tiers.into_iter().map(|(_, codes)| codes).collect()
+    tiers
+        .into_iter()
+        .map(|(_, subcategories)| Tier {
+            subcategories,
+            with_text: false,
+        })
+        .collect()
 }
 
 /// `query` answered tier by tier (see the module), or as the index answers it when there are
@@ -51,9 +69,15 @@ pub async fn search_answering<I: SearchIndex>(
         .iter()
         .map(|tier| {
             let mut part = query.clone();
-            part.text = String::new();
-            part.boost_subcategories = Vec::new();
+            if tier.with_text {
+                // Every listing of the tier is in it, those sharing no word last.
+                part.boost_subcategories.clone_from(&tier.subcategories);
+            } else {
+                part.text = String::new();
+                part.boost_subcategories = Vec::new();
+            }
             part.subcategories = tier
+                .subcategories
                 .iter()
                 .filter(|code| query.subcategories.is_empty() || query.subcategories.contains(code))
                 .filter(|code| !query.excluded_subcategories.contains(code))
@@ -64,7 +88,11 @@ pub async fn search_answering<I: SearchIndex>(
         .filter(|part| !part.subcategories.is_empty())
         .collect();
     let mut rest = query.clone();
-    rest.excluded_subcategories.extend(tiers.concat());
+    rest.excluded_subcategories.extend(
+        tiers
+            .iter()
+            .flat_map(|tier| tier.subcategories.iter().cloned()),
+    );
     parts.push(rest);
     let count = parts.len();
     let (mut skip, mut wanted) = (query.offset, query.limit);
@@ -126,7 +154,10 @@ mod tests {
             ("g", 30),
             ("h", 20),
         ]);
-        let codes = |codes: &[&str]| codes.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+        let codes = |codes: &[&str]| Tier {
+            subcategories: codes.iter().map(|c| (*c).to_owned()).collect(),
+            with_text: false,
+        };
         assert_eq!(
             tiers,
             vec![
