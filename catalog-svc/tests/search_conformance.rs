@@ -330,13 +330,23 @@ fn dcg(grades: impl Iterator<Item = u32>) -> f64 {
 }
 
 /// Runs every case against a server; returns (case, nDCG@10) and the failures.
+/// What an adapter answered to one case: its top ten (listing keys) and how many it found.
+struct Answer {
+    name: String,
+    top: Vec<String>,
+    total: i64,
+}
+
+/// Every case of the suite against `server`: the nDCG@10 of each graded case, the failures,
+/// and what it answered.
 async fn run_cases<S: CatalogStore, I: SearchIndex>(
     server: &mut Server<S, I>,
     entries: &HashMap<String, Entry>,
     territory: &Territory,
-) -> (Vec<(String, f64)>, Vec<String>) {
+) -> (Vec<(String, f64)>, Vec<String>, Vec<Answer>) {
     let mut scores = Vec::new();
     let mut failures = Vec::new();
+    let mut answers = Vec::new();
     for case in data("queries.json").as_array().expect("queries") {
         let name = case["name"].as_str().expect("name").to_owned();
         let request = request(case, territory);
@@ -383,6 +393,11 @@ async fn run_cases<S: CatalogStore, I: SearchIndex>(
                     .unwrap_or_else(|| panic!("{name}: unknown hit {id}"))
             })
             .collect();
+        answers.push(Answer {
+            name: name.clone(),
+            top: hits.iter().take(10).map(|e| e.key.clone()).collect(),
+            total: response.total_size,
+        });
         // `SHOW_CASE=<part of a case name>` prints what each adapter answered.
         if std::env::var("SHOW_CASE").is_ok_and(|part| name.contains(&part)) {
             println!("{name}:");
@@ -495,12 +510,12 @@ async fn run_cases<S: CatalogStore, I: SearchIndex>(
             }
         }
     }
-    (scores, failures)
+    (scores, failures, answers)
 }
 
 /// Seeds a fresh catalogue, indexes it in `index` and runs every case; returns the mean
 /// nDCG@10 and the failures, after printing the scores.
-async fn conformance<I: SearchIndex>(label: &str, index: I) -> (f64, Vec<String>) {
+async fn conformance<I: SearchIndex>(label: &str, index: I) -> (f64, Vec<String>, Vec<Answer>) {
     let territory = Territory::lodi();
     let store = sqlite().await;
     let listed = data("catalogue.json").as_array().expect("entries").len();
@@ -509,7 +524,7 @@ async fn conformance<I: SearchIndex>(label: &str, index: I) -> (f64, Vec<String>
     let mut server = serve_with(store, index).await;
     let (_, indexed) = server.indexer.rebuild().await.expect("rebuild");
     assert_eq!(indexed, listed, "every listing indexed");
-    let (scores, failures) = run_cases(&mut server, &entries, &territory).await;
+    let (scores, failures, answers) = run_cases(&mut server, &entries, &territory).await;
     let mean = scores.iter().map(|(_, s)| s).sum::<f64>() / scores.len() as f64;
     println!(
         "{label}: nDCG@10 over {} graded cases = {mean:.3}",
@@ -528,15 +543,49 @@ async fn conformance<I: SearchIndex>(label: &str, index: I) -> (f64, Vec<String>
         let mean = scores.iter().sum::<f64>() / scores.len() as f64;
         println!("  tag {tag}: {mean:.3} over {}", scores.len());
     }
-    (mean, failures)
+    (mean, failures, answers)
 }
 
 #[tokio::test]
 async fn the_embedded_index_passes_the_conformance_suite() {
-    let (mean, failures) =
+    let (mean, failures, _) =
         conformance("embedded index", EmbeddedIndex::new().expect("index")).await;
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(mean >= 0.85, "nDCG@10 {mean:.3} below 0.85");
+}
+
+/// How far the two adapters' answers agree, case by case: the share of the top ten they have in
+/// common (of the longer of the two), and whether they found as many listings when either
+/// found fewer than a page; printed, with the cases under 60%.
+fn agreement(ours: &[Answer], theirs: &[Answer]) {
+    let mut overlaps = Vec::new();
+    for (a, b) in ours.iter().zip(theirs) {
+        assert_eq!(a.name, b.name);
+        let longer = a.top.len().max(b.top.len());
+        if longer == 0 {
+            continue;
+        }
+        let common = a.top.iter().filter(|key| b.top.contains(key)).count();
+        let overlap = common as f64 / longer as f64;
+        overlaps.push(overlap);
+        let under_a_page = a.total < 10 || b.total < 10;
+        if overlap < 0.6 || (under_a_page && a.total != b.total) {
+            println!(
+                "  apart: {:.0}% in common, {} against {} found: {}",
+                overlap * 100.0,
+                a.total,
+                b.total,
+                a.name
+            );
+        }
+    }
+    let mean = overlaps.iter().sum::<f64>() / overlaps.len().max(1) as f64;
+    println!(
+        "top-ten overlap, embedded and Meilisearch: {:.1}% on average over {} cases, lowest {:.0}%",
+        mean * 100.0,
+        overlaps.len(),
+        overlaps.iter().copied().fold(1.0, f64::min) * 100.0
+    );
 }
 
 /// Meilisearch, tuned as the service runs it, passes the same suite; the embedded index
@@ -544,14 +593,16 @@ async fn the_embedded_index_passes_the_conformance_suite() {
 #[tokio::test]
 async fn meilisearch_passes_the_conformance_suite() {
     let tuned = meili("conformance", Tuning::Italian).await;
-    let (mean, failures) = conformance("Meilisearch (tuned)", tuned.clone()).await;
+    let (mean, failures, theirs) = conformance("Meilisearch (tuned)", tuned.clone()).await;
     tuned.delete().await.expect("delete index");
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(mean >= 0.85, "nDCG@10 {mean:.3} below 0.85");
     let defaults = meili("conformance_defaults", Tuning::MeilisearchDefaults).await;
-    let (baseline, _) = conformance("Meilisearch (default settings)", defaults.clone()).await;
+    let (baseline, _, _) = conformance("Meilisearch (default settings)", defaults.clone()).await;
     defaults.delete().await.expect("delete index");
-    let (embedded, _) = conformance("embedded index", EmbeddedIndex::new().expect("index")).await;
+    let (embedded, _, ours) =
+        conformance("embedded index", EmbeddedIndex::new().expect("index")).await;
+    agreement(&ours, &theirs);
     println!(
         "nDCG@10: embedded {embedded:.3}, Meilisearch tuned {mean:.3}, Meilisearch defaults \
          {baseline:.3}"
