@@ -21,6 +21,11 @@ use welfare_core::pricing::PriceModel;
 use welfare_core::territory::{GeoPoint, Territory};
 use welfare_core::time::Timestamp;
 
+/// Typed words this long that no listing has are corrected to the most frequent word one edit
+/// away (ties to the alphabetically first), by every adapter the same way; longer words get
+/// the adapters' typo tolerance instead.
+pub const SHORT_WORD_CHARS: usize = 4;
+
 /// What an index knows of a public listing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchDocument {

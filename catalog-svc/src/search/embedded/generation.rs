@@ -226,10 +226,38 @@ impl Generation {
             return Ok(None);
         }
         let mut per_word = Vec::with_capacity(words.len());
-        for (word, typed) in &words {
-            let found = searcher
-                .doc_freq(&Term::from_field_text(f.all, word))
+        for (typed_word, typed) in &words {
+            let mut word = typed_word.clone();
+            let mut found = searcher
+                .doc_freq(&Term::from_field_text(f.all, &word))
                 .map_err(engine)?;
+            // A short word no listing has is corrected to its most frequent neighbour one edit
+            // away ("nodo" → "nido"): among the words of the kinds of service first (a
+            // subcategory's label and synonyms), else among all; a word some listing has stays.
+            if *typed == crate::search::SHORT_WORD_CHARS && found == 0 {
+                let candidates = welfare_core::text::one_edit_variants(&word);
+                for field in [f.vocabulary, f.all] {
+                    let mut best: Option<(u64, &String)> = None;
+                    for candidate in &candidates {
+                        let count = searcher
+                            .doc_freq(&Term::from_field_text(field, candidate))
+                            .map_err(engine)?;
+                        if count > 0
+                            && best.is_none_or(|(n, w)| count > n || (count == n && candidate < w))
+                        {
+                            best = Some((count, candidate));
+                        }
+                    }
+                    if let Some((_, corrected)) = best {
+                        word.clone_from(corrected);
+                        found = searcher
+                            .doc_freq(&Term::from_field_text(f.all, &word))
+                            .map_err(engine)?;
+                        break;
+                    }
+                }
+            }
+            let word = &word;
             let typos = match typed {
                 _ if found >= common => 0,
                 0..=4 => 0,
