@@ -339,5 +339,24 @@ async fn a_situation_is_answered_alike_by_both_adapters() {
             );
         }
     }
+    // Both read a hit's rank class the same way: the query words it matched, plus its tier.
+    let mut plain = everything();
+    plain.text = "operatore accanto".to_owned();
+    let classes = |page: &catalog_svc::search::IndexPage| -> Vec<(String, u32)> {
+        page.hits.iter().map(|h| (h.id.clone(), h.class)).collect()
+    };
+    let ours = embedded.search(&plain).await.expect("embedded");
+    let theirs = meili.search(&plain).await.expect("meili");
+    assert_eq!(classes(&ours), [("situation-01".to_owned(), 2)]);
+    assert_eq!(classes(&ours), classes(&theirs));
+    query.offset = 0;
+    query.limit = 10;
+    let tiered = search_answering(&meili, &query, &tiers)
+        .await
+        .expect("meili");
+    assert!(
+        tiered.hits[0].class >= 1_000,
+        "a tier's class is above any word count"
+    );
     meili.delete().await.expect("delete");
 }

@@ -401,6 +401,61 @@ async fn a_situation_ranks_the_services_that_answer_it_first(store: SqlStore) {
     assert!(distances.windows(2).all(|w| w[0] <= w[1]), "{distances:?}");
 }
 
+/// A Codogno resident searching home meals finds first the meals they may have, before the
+/// equally relevant ones reserved to residents of other comuni; without a profile the index's
+/// order stands.
+async fn with_a_profile_the_listings_one_may_use_come_first(store: SqlStore) {
+    let mut world = world(store).await;
+    let reserved = |title: &str, comune: &str| Listing {
+        title: title.to_owned(),
+        description: "Il pranzo consegnato a casa dal lunedì al sabato.".to_owned(),
+        service_area: Vec::new(),
+        eligibility_rules: vec![EligibilityRule {
+            rule: Some(eligibility_rule::Rule::ResidentIn(
+                eligibility_rule::ResidentIn {
+                    istat_codes: vec![comune.to_owned()],
+                },
+            )),
+        }],
+        ..meals()
+    };
+    let lodi_one = world.publish(reserved("Pasti a domicilio A", LODI)).await;
+    let lodi_two = world.publish(reserved("Pasti a domicilio B", LODI)).await;
+    let codogno = world
+        .publish(reserved("Pasti a domicilio C", CODOGNO))
+        .await;
+    world.server.indexer.rebuild().await.expect("rebuild");
+
+    let anonymous = search(&mut world, query("pasti a domicilio")).await;
+    assert_eq!(anonymous.hits.len(), 3);
+    let resident = search(
+        &mut world,
+        SearchListingsRequest {
+            profile: Some(common::Profile {
+                residence_istat_code: Some(CODOGNO.to_owned()),
+                ..common::Profile::default()
+            }),
+            ..query("pasti a domicilio")
+        },
+    )
+    .await;
+    assert_eq!(
+        titles(&resident)[0],
+        codogno.title,
+        "{:?}",
+        titles(&resident)
+    );
+    let rest: std::collections::HashSet<String> = titles(&resident)[1..].iter().cloned().collect();
+    assert_eq!(
+        rest,
+        std::collections::HashSet::from([lodi_one.title.clone(), lodi_two.title.clone()])
+    );
+    assert_eq!(
+        resident.hits[0].decision.as_ref().map(|d| d.outcome),
+        Some(common::eligibility_decision::Outcome::Eligible.into())
+    );
+}
+
 fn everything_profile() -> Option<common::Profile> {
     Some(common::Profile {
         residence_istat_code: Some(CODOGNO.to_owned()),
@@ -703,6 +758,7 @@ welfare_storage::on_every_backend!(
     a_late_outbox_row_is_still_applied,
     search_understands_people,
     a_situation_ranks_the_services_that_answer_it_first,
+    with_a_profile_the_listings_one_may_use_come_first,
     the_indexer_follows_the_outbox,
     bad_search_input_is_named,
 );

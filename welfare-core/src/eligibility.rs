@@ -504,6 +504,16 @@ impl Decision {
         matches!(self, Decision::Eligible)
     }
 
+    /// Where a listing goes among equally relevant ones for the person: those they are
+    /// eligible for first (0), then those they may be (1: facts missing), then the others (2).
+    pub const fn precedence(&self) -> u8 {
+        match self {
+            Decision::Eligible => 0,
+            Decision::Unknown { .. } => 1,
+            Decision::NotEligible { .. } => 2,
+        }
+    }
+
     /// A stable code: `eligible`, `not_eligible`, `unknown`.
     pub fn code(&self) -> &'static str {
         match self {

@@ -343,6 +343,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         let now = self.now();
         let first_offset = checked.query.offset;
         let mut hits = Vec::new();
+        // Each hit's rank class and the person's eligibility, for `eligible_first`.
+        let mut order: Vec<(u32, u8)> = Vec::new();
         let mut facets = Vec::new();
         let mut total = 0;
         let mut next_offset = None;
@@ -417,6 +419,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                     .explainer
                     .as_mut()
                     .map(|explainer| explainer.explain(&record.listing, &self.territory));
+                order.push((hit.class, decision.as_ref().map_or(0, Decision::precedence)));
                 hits.push(pb::SearchHit {
                     explanation,
                     listing: Some(self.listing_to_proto(&record, now)),
@@ -434,6 +437,9 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 }
                 break;
             }
+        }
+        if checked.profile.is_some() {
+            hits = eligible_first(hits, &order);
         }
         let fingerprint = checked.fingerprint;
         Ok(pb::SearchListingsResponse {
@@ -479,4 +485,21 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
             _ => String::new(),
         }
     }
+}
+
+/// Among neighbouring hits of one rank class (equally relevant), those the person is eligible
+/// for first, then those they may be, then the others; the index's order otherwise.
+fn eligible_first(hits: Vec<pb::SearchHit>, order: &[(u32, u8)]) -> Vec<pb::SearchHit> {
+    let mut ranked: Vec<(usize, pb::SearchHit)> = hits.into_iter().enumerate().collect();
+    // A run's number: how many class changes precede it, so the sort keeps runs in place.
+    let mut run = 0_usize;
+    let mut keys = Vec::with_capacity(order.len());
+    for (i, (class, precedence)) in order.iter().enumerate() {
+        if i > 0 && order.get(i - 1).is_some_and(|(before, _)| before != class) {
+            run += 1;
+        }
+        keys.push((run, *precedence));
+    }
+    ranked.sort_by_key(|(i, _)| (keys.get(*i).copied().unwrap_or((usize::MAX, 0)), *i));
+    ranked.into_iter().map(|(_, hit)| hit).collect()
 }

@@ -21,6 +21,9 @@ pub const MAX_TIERS: usize = 6;
 /// What a tier adds to its hits' scores, so scores stay comparable within one answer.
 const TIER_SCORE: f64 = 1.0e7;
 
+/// What a tier adds to its hits' rank class (far above any count of query words).
+const TIER_CLASS: u32 = 1_000;
+
 /// Subcategories ranked together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tier {
@@ -108,8 +111,10 @@ pub async fn search_answering<I: SearchIndex>(
         let answer = index.search(&part).await?;
         let bonus = f64::from(u32::try_from(count - i).unwrap_or(u32::MAX)) * TIER_SCORE;
         wanted = wanted.saturating_sub(answer.hits.len());
+        let tier = u32::try_from(count - i).unwrap_or(u32::MAX);
         page.hits.extend(answer.hits.into_iter().map(|mut hit| {
             hit.score += bonus;
+            hit.class = hit.class.saturating_add(tier.saturating_mul(TIER_CLASS));
             hit
         }));
         skip = skip.saturating_sub(usize::try_from(answer.total).unwrap_or(usize::MAX));

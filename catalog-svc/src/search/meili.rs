@@ -674,7 +674,8 @@ impl MeiliIndex {
             .with_page(page)
             .with_hits_per_page(per_page)
             .with_attributes_to_retrieve(Selectors::Some(&["id", "_geo"]))
-            .with_show_ranking_score(true);
+            .with_show_ranking_score(true)
+            .with_show_ranking_score_details(true);
         if !sort.is_empty() {
             search.with_sort(&sort);
         }
@@ -694,6 +695,15 @@ impl MeiliIndex {
                 }),
                 id: hit.result.id,
                 score: hit.ranking_score.unwrap_or(0.0),
+                // The words ranking rule's count of the query words the hit matched.
+                class: hit
+                    .ranking_score_details
+                    .as_ref()
+                    .and_then(|details| details.get("words"))
+                    .and_then(|words| words.get("matchingWords"))
+                    .and_then(serde_json::Value::as_u64)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(0),
             })
             .collect();
         Ok(IndexPage {

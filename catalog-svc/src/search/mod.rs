@@ -217,6 +217,9 @@ pub struct IndexHit {
     pub id: String,
     pub score: f64,
     pub distance_m: Option<f64>,
+    /// The rank class: neighbouring hits of one class are equally relevant (the query words
+    /// they matched, and the tier of a situation's answers they are in).
+    pub class: u32,
 }
 
 /// Counts by value of one field.

@@ -438,6 +438,7 @@ impl Generation {
                     // Comparable within one answer: words matched first, then BM25.
                     score: f64::from(m.words) * 1_000.0 + f64::from(m.bm25),
                     distance_m: distance(m.slot as usize),
+                    class: u32::from(m.words),
                 })
             })
             .collect();
