@@ -460,7 +460,9 @@ async fn run_cases<S: CatalogStore, I: SearchIndex>(
                     .iter()
                     .map_while(|h| h.distance_meters)
                     .collect();
-                if distances.is_empty() || distances.windows(2).any(|w| w[0] > w[1]) {
+                // Meilisearch computes its geo distances its own way: two listings within a
+                // metre of the same distance may come in either order.
+                if distances.is_empty() || distances.windows(2).any(|w| w[0] > w[1] + 1.0) {
                     fail(format!("distances not ascending: {distances:?}"));
                 }
             }

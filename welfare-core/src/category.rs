@@ -1415,7 +1415,8 @@ static SUBCATEGORIES: &[Subcategory] = &[
             "pagamenti",
             "pratiche",
             "commissioni",
-            "pensione",
+            "ritiro della pensione",
+            "ritirare la pensione",
             "raccomandata"
         ]
     ),

@@ -107,6 +107,7 @@ pub mod need;
 pub mod pricing;
 pub mod provider;
 pub mod query;
+pub mod spelling;
 pub mod territory;
 pub mod text;
 pub mod time;

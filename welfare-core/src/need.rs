@@ -78,22 +78,32 @@ pub fn situations_in(text: &str) -> Vec<Recognised> {
         .collect()
 }
 
-/// The subcategories answering the `recognised` situations, each with the sum of its weights
-/// (a service answering two of the situations described answers the person better than one
-/// answering either), best first (ties in taxonomy order).
+/// The subcategories answering the `recognised` situations, best first (ties in taxonomy
+/// order), each weighted by its best answer plus half of its others: a service answering two of
+/// the situations described answers the person better than one answering either as well, but
+/// two weak answers do not make a strong one.
 pub fn answers(recognised: &[Recognised]) -> Vec<(&'static Subcategory, u16)> {
-    let mut best: Vec<(&'static Subcategory, u16)> = Vec::new();
+    // Each subcategory's weights, then its best plus half the sum of the others.
+    let mut weights: Vec<(&'static Subcategory, Vec<u16>)> = Vec::new();
     for r in recognised {
         for (code, weight) in r.situation.answers {
             let Ok(sub) = Subcategory::find(code) else {
                 continue;
             };
-            match best.iter_mut().find(|(s, _)| s.code == sub.code) {
-                Some((_, w)) => *w += u16::from(*weight),
-                None => best.push((sub, u16::from(*weight))),
+            match weights.iter_mut().find(|(s, _)| s.code == sub.code) {
+                Some((_, w)) => w.push(u16::from(*weight)),
+                None => weights.push((sub, vec![u16::from(*weight)])),
             }
         }
     }
+    let mut best: Vec<(&'static Subcategory, u16)> = weights
+        .into_iter()
+        .map(|(sub, w)| {
+            let top = w.iter().copied().max().unwrap_or(0);
+            let rest: u16 = w.iter().sum::<u16>() - top;
+            (sub, top + rest / 2)
+        })
+        .collect();
     let order = |sub: &Subcategory| {
         Subcategory::all()
             .iter()
@@ -193,6 +203,10 @@ static SITUATIONS: &[Situation] = &[
             "vive sola",
             "vive da solo",
             "vive da sola",
+            "vivo solo",
+            "vivo sola",
+            "vivo da solo",
+            "vivo da sola",
             "abita da solo",
             "abita da sola",
             "è rimasto solo",
@@ -480,6 +494,8 @@ static SITUATIONS: &[Situation] = &[
             "se cade",
             "cade spesso",
             "se si sente male",
+            "se sto male",
+            "se mi sento male",
             "se sta male di notte",
             "nessuno se ne accorge"
         ],
@@ -634,6 +650,10 @@ static SITUATIONS: &[Situation] = &[
             "non ci ascolta",
             "fa i capricci",
             "capricci",
+            "adottato",
+            "adottata",
+            "in difficoltà con i figli",
+            "ci sentiamo in difficoltà",
             "urla sempre",
             "litighiamo sempre",
             "regole ai figli"
@@ -676,6 +696,8 @@ static SITUATIONS: &[Situation] = &[
             "slot machine",
             "gratta e vinci",
             "scommesse",
+            "gioca d azzardo",
+            "azzardo",
             "sempre al telefono"
         ],
         [
@@ -719,6 +741,9 @@ static SITUATIONS: &[Situation] = &[
             "disoccupato",
             "disoccupata",
             "sfratto",
+            "sfrattato",
+            "sfrattata",
+            "sfrattati",
             "bollette da pagare",
             "non riesco a pagare",
             "povertà"
@@ -727,6 +752,23 @@ static SITUATIONS: &[Situation] = &[
             ("emporio-solidale", 100),
             ("mensa-sociale", 90),
             ("segretariato-sociale", 90)
+        ]
+    ),
+    situation!(
+        "hungry",
+        "Non ha da mangiare",
+        [
+            "non ho da mangiare",
+            "non ho dove mangiare",
+            "non ha da mangiare",
+            "non hanno da mangiare",
+            "un pasto caldo",
+            "salto i pasti per i figli"
+        ],
+        [
+            ("mensa-sociale", 100),
+            ("emporio-solidale", 80),
+            ("segretariato-sociale", 60)
         ]
     ),
     situation!(

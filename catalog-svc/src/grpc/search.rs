@@ -16,6 +16,7 @@ use welfare_core::listing::FieldViolation;
 use welfare_core::need;
 use welfare_core::pricing::MAX_QUANTITY;
 use welfare_core::query::read_query;
+use welfare_core::spelling;
 use welfare_core::territory::GeoPoint;
 use welfare_proto::catalog as pb;
 use welfare_proto::convert;
@@ -79,10 +80,37 @@ fn fingerprint_of(message: &pb::SearchListingsRequest) -> u64 {
 }
 
 impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
+    /// The short typos of a search text and the service words they are read as (see
+    /// `welfare_core::spelling`), asking the index how many listings have each word.
+    async fn corrections(&self, query: &str) -> Result<Vec<(String, String)>, ServiceError> {
+        if query.chars().count() > MAX_QUERY_CHARS {
+            return Ok(Vec::new());
+        }
+        let suspects = spelling::suspects(&read_query(query, &self.territory).remaining);
+        if suspects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let counts = self.index.word_counts(&suspects).await?;
+        let mut corrections = Vec::new();
+        for (typed, count) in suspects.into_iter().zip(counts) {
+            let candidates = spelling::candidates(&typed);
+            if count > 0 || candidates.is_empty() {
+                continue;
+            }
+            let counts = self.index.word_counts(&candidates).await?;
+            let counted: Vec<(String, u64)> = candidates.into_iter().zip(counts).collect();
+            if let Some(corrected) = spelling::choose(&counted) {
+                corrections.push((typed, corrected.to_owned()));
+            }
+        }
+        Ok(corrections)
+    }
+
     fn check_search(
         &self,
         principal: &Principal,
         m: &pb::SearchListingsRequest,
+        corrections: &[(String, String)],
     ) -> Result<Checked, ServiceError> {
         let mut v = Violations::default();
         let text = v.keep(convert::text(&m.query, "query", 0, MAX_QUERY_CHARS));
@@ -248,6 +276,11 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         };
         let (text, order, page_size, offset) =
             v.finish_with(|| Some((text?, order?, page_size?, offset?)))?;
+        let text = if corrections.is_empty() {
+            text
+        } else {
+            spelling::apply(&text, corrections)
+        };
         let reading = read_query(&text, &self.territory);
         if m.explain {
             authorize(principal, Action::ExplainSearch, Resource::Catalog).map_err(denied)?;
@@ -279,6 +312,13 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                         .iter()
                         .map(|(sub, _)| sub.code.to_owned())
                         .collect(),
+                })
+                .collect(),
+            corrections: corrections
+                .iter()
+                .map(|(typed, corrected)| pb::Correction {
+                    typed: typed.clone(),
+                    corrected: corrected.clone(),
                 })
                 .collect(),
         };
@@ -339,7 +379,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         principal: &Principal,
         m: &pb::SearchListingsRequest,
     ) -> Result<pb::SearchListingsResponse, ServiceError> {
-        let mut checked = self.check_search(principal, m)?;
+        let corrections = self.corrections(&m.query).await?;
+        let mut checked = self.check_search(principal, m, &corrections)?;
         let now = self.now();
         let first_offset = checked.query.offset;
         let mut hits = Vec::new();
@@ -438,7 +479,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 break;
             }
         }
-        if checked.profile.is_some() {
+        if checked.profile.is_some() && checked.query.order == Order::Relevance {
             hits = eligible_first(hits, &order);
         }
         let fingerprint = checked.fingerprint;

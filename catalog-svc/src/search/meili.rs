@@ -629,6 +629,35 @@ impl SearchIndex for MeiliIndex {
         dropped
     }
 
+    async fn word_counts(&self, words: &[String]) -> Result<Vec<u64>, IndexError> {
+        let stems: Vec<Option<String>> = {
+            let mut analyzer = self.analyzer.clone();
+            words
+                .iter()
+                .map(|word| {
+                    let stem = stems_with(&mut analyzer, word);
+                    Some(stem).filter(|s| !s.is_empty() && !s.contains(' '))
+                })
+                .collect()
+        };
+        let known: Vec<String> = stems.iter().flatten().cloned().collect();
+        let mut counts = if known.is_empty() {
+            Vec::new()
+        } else {
+            self.exact_count(&known, &SEARCHED).await?
+        }
+        .into_iter();
+        Ok(stems
+            .iter()
+            .map(|stem| match stem {
+                Some(_) => counts
+                    .next()
+                    .map_or(0, |n| u64::try_from(n).unwrap_or(u64::MAX)),
+                None => 0,
+            })
+            .collect())
+    }
+
     async fn search(&self, query: &IndexQuery) -> Result<IndexPage, IndexError> {
         let filter = filter_of(query);
         let mut text = match self.tuning {

@@ -275,6 +275,14 @@ pub trait SearchIndex: Clone + Send + Sync + 'static {
         &self,
         query: &IndexQuery,
     ) -> impl Future<Output = Result<IndexPage, IndexError>> + Send;
+
+    /// How many documents have each word (analysed as the documents are: an Italian stem),
+    /// exactly, in their title, the words of their kind of service or their description; 0
+    /// for a stop word.
+    fn word_counts(
+        &self,
+        words: &[String],
+    ) -> impl Future<Output = Result<Vec<u64>, IndexError>> + Send;
 }
 
 /// Counts facets over the matching documents, the same way for every adapter.

@@ -307,6 +307,30 @@ impl Generation {
         Ok(Some((per_word, boost)))
     }
 
+    /// How many documents have each word's stem (0 for a stop word).
+    pub(super) fn word_counts(
+        &self,
+        words: &[String],
+        analyzer: &mut TextAnalyzer,
+    ) -> Result<Vec<u64>, IndexError> {
+        let searcher = self.reader.searcher();
+        words
+            .iter()
+            .map(|word| {
+                let mut stem = None;
+                analyzer
+                    .token_stream(word)
+                    .process(&mut |token| stem = stem.take().or_else(|| Some(token.text.clone())));
+                match stem {
+                    Some(stem) => searcher
+                        .doc_freq(&Term::from_field_text(self.fields.all, &stem))
+                        .map_err(engine),
+                    None => Ok(0),
+                }
+            })
+            .collect()
+    }
+
     pub(super) fn search(
         &self,
         query: &IndexQuery,

@@ -146,6 +146,11 @@ impl SearchIndex for EmbeddedIndex {
     async fn search(&self, query: &IndexQuery) -> Result<IndexPage, IndexError> {
         self.search_now(query)
     }
+
+    async fn word_counts(&self, words: &[String]) -> Result<Vec<u64>, IndexError> {
+        let mut analyzer = self.analyzer.clone();
+        self.generation().word_counts(words, &mut analyzer)
+    }
 }
 
 #[cfg(test)]
