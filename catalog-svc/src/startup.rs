@@ -106,14 +106,18 @@ fn assemble<I: SearchIndex>(
     );
     let mut tasks = BackgroundTasks::default();
     let interval = Duration::from_millis(config.search.interval_ms).max(MIN_INDEX_INTERVAL);
-    tasks.spawn("catalog-indexer", indexer.run(interval));
+    // Searching answers from the index: the service is SERVING once it is built.
+    let (ready, built) = tokio::sync::watch::channel(false);
+    tasks.spawn("catalog-indexer", indexer.run(interval, ready));
     let api = CatalogApi::new(store.clone(), index, territory, clock);
     let handler = api.clone();
     let get_listing = GetListing(Arc::new(move |request| {
         let api = handler.clone();
         Box::pin(async move { api.get_listing(request).await })
     }));
-    let services = api.into_services(config.limits.max_message_bytes);
+    let services = api
+        .into_services(config.limits.max_message_bytes)
+        .ready_when(crate::grpc::SERVICE_NAME, built);
     Started {
         services,
         tasks,

@@ -40,4 +40,4 @@ pub mod uuid;
 
 pub use config::RuntimeConfig;
 pub use error::ServiceError;
-pub use server::{Application, ServiceSet, shutdown_signal};
+pub use server::{Application, Readiness, ServiceSet, shutdown_signal};

@@ -45,9 +45,42 @@ pub struct ServiceSet {
     pub public_methods: Vec<String>,
     /// Fully qualified service names reported SERVING by health checks.
     pub service_names: Vec<String>,
+    /// Services not ready when the server starts (a search index still being built): reported
+    /// NOT_SERVING until their signal turns true, and the server as a whole with them.
+    pub readiness: Vec<Readiness>,
+}
+
+/// When a service is ready to answer.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    /// The fully qualified service name, as in [`ServiceSet::service_names`].
+    pub service_name: String,
+    pub ready: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Readiness {
+    /// Resolves once ready; never, if the signal's sender is gone before.
+    async fn wait(mut self) {
+        if self.ready.wait_for(|ready| *ready).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 impl ServiceSet {
+    /// The same set, with `service_name` reported NOT_SERVING until `ready` turns true.
+    pub fn ready_when(
+        mut self,
+        service_name: &str,
+        ready: tokio::sync::watch::Receiver<bool>,
+    ) -> ServiceSet {
+        self.readiness.push(Readiness {
+            service_name: service_name.to_owned(),
+            ready,
+        });
+        self
+    }
+
     /// Both sets served as one, on one port behind one layer stack: how the all-in-one
     /// process puts several services together.
     pub fn merge(self, other: ServiceSet) -> ServiceSet {
@@ -60,10 +93,13 @@ impl ServiceSet {
         public_methods.extend(other.public_methods);
         let mut service_names = self.service_names;
         service_names.extend(other.service_names);
+        let mut readiness = self.readiness;
+        readiness.extend(other.readiness);
         ServiceSet {
             routes: Routes::from(router),
             public_methods,
             service_names,
+            readiness,
         }
     }
 }
@@ -76,6 +112,7 @@ pub struct Application {
     routes: Routes,
     health: HealthReporter,
     service_names: Vec<String>,
+    readiness: Vec<Readiness>,
     config: RuntimeConfig,
     auth: AuthLayer,
 }
@@ -120,6 +157,7 @@ impl Application {
             routes,
             health,
             service_names: services.service_names,
+            readiness: services.readiness,
             config: config.clone(),
             auth: AuthLayer::new(verifier, services.public_methods),
         })
@@ -163,16 +201,59 @@ impl Application {
             }))
             .layer(LoadShedLayer::new(limits.max_concurrent_requests))
             .into_inner();
-        for name in &self.service_names {
-            self.health
-                .set_service_status(name, ServingStatus::Serving)
-                .await;
-        }
-        self.health
-            .set_service_status("", ServingStatus::Serving)
-            .await;
-
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+        // Each service SERVING once ready (at once without a readiness signal), the server as
+        // a whole once all are; never after shutdown began.
+        let mut waits = Vec::new();
+        for name in &self.service_names {
+            let gates: Vec<Readiness> = self
+                .readiness
+                .iter()
+                .filter(|r| &r.service_name == name)
+                .cloned()
+                .collect();
+            if gates.iter().all(|r| *r.ready.borrow()) {
+                self.health
+                    .set_service_status(name, ServingStatus::Serving)
+                    .await;
+            } else {
+                self.health
+                    .set_service_status(name, ServingStatus::NotServing)
+                    .await;
+                let (health, name, stopping) =
+                    (self.health.clone(), name.clone(), stopping_rx.clone());
+                waits.push(tokio::spawn(async move {
+                    for gate in gates {
+                        gate.wait().await;
+                    }
+                    if !*stopping.borrow() {
+                        tracing::info!(service = %name, "ready: serving");
+                        health
+                            .set_service_status(&name, ServingStatus::Serving)
+                            .await;
+                    }
+                }));
+            }
+        }
+        if waits.is_empty() {
+            self.health
+                .set_service_status("", ServingStatus::Serving)
+                .await;
+        } else {
+            self.health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            let (health, stopping) = (self.health.clone(), stopping_rx.clone());
+            tokio::spawn(async move {
+                for wait in waits {
+                    let _ = wait.await;
+                }
+                if !*stopping.borrow() {
+                    health.set_service_status("", ServingStatus::Serving).await;
+                }
+            });
+        }
+
         let health = self.health.clone();
         let names = self.service_names.clone();
         let signal = async move {

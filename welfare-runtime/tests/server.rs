@@ -189,6 +189,53 @@ async fn a_principal_over_its_rate_gets_resource_exhausted() {
     server.stop().await.expect("clean stop");
 }
 
+/// A service that is not ready yet (its search index still being built) is NOT_SERVING, and
+/// the server as a whole with it, until it says it is ready; then SERVING.
+#[tokio::test]
+async fn health_says_serving_only_once_a_service_is_ready() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let (ready, gate) = tokio::sync::watch::channel(false);
+    let server = common::start_gated(config(), Some(gate)).await;
+    let channel = tonic::transport::Endpoint::from_shared(server.url())
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    let health = HealthClient::new(channel);
+    let status = |service: &str| {
+        let service = service.to_owned();
+        let mut health = health.clone();
+        async move {
+            health
+                .check(tonic_health::pb::HealthCheckRequest { service })
+                .await
+                .expect("health")
+                .into_inner()
+                .status
+        }
+    };
+    // The server answers at once, but says it is not ready.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(status(SERVICE).await, i32::from(ServingStatus::NotServing));
+    assert_eq!(status("").await, i32::from(ServingStatus::NotServing));
+    ready.send(true).expect("gate");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while status(SERVICE).await != i32::from(ServingStatus::Serving) {
+        assert!(std::time::Instant::now() < deadline, "never became SERVING");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    while status("").await != i32::from(ServingStatus::Serving) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never became SERVING"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    server.stop().await.expect("clean stop");
+}
+
 #[tokio::test]
 async fn health_and_reflection_answer_without_a_token() {
     use tonic_health::pb::health_client::HealthClient;

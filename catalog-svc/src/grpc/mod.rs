@@ -126,6 +126,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
             ),
             public_methods: public_methods(),
             service_names: vec![SERVICE_NAME.to_owned()],
+            readiness: Vec::new(),
         }
     }
 

@@ -249,14 +249,16 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
         Ok(())
     }
 
-    /// Rebuilds, then follows the outbox every `interval` until the task is dropped; failures
-    /// are logged and retried with exponential backoff (up to a minute).
-    pub async fn run(self, interval: Duration) {
+    /// Rebuilds, says `ready` once built, then follows the outbox every `interval` until the
+    /// task is dropped; failures are logged and retried with exponential backoff (up to a
+    /// minute).
+    pub async fn run(self, interval: Duration, ready: tokio::sync::watch::Sender<bool>) {
         let mut backoff = interval;
         let mut cursor = loop {
             match self.rebuild().await {
                 Ok((cursor, count)) => {
                     tracing::info!(documents = count, "search index built");
+                    let _ = ready.send(true);
                     break cursor;
                 }
                 Err(error) => {

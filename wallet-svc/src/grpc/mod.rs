@@ -128,6 +128,7 @@ impl WalletApi {
             ),
             public_methods: Vec::new(),
             service_names: vec![SERVICE_NAME.to_owned()],
+            readiness: Vec::new(),
         }
     }
 

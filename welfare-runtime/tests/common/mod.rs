@@ -151,12 +151,24 @@ impl Running {
 }
 
 pub async fn start(config: RuntimeConfig) -> Running {
+    start_gated(config, None).await
+}
+
+/// The fixture served, reported NOT_SERVING until `ready` (when given) turns true.
+pub async fn start_gated(
+    config: RuntimeConfig,
+    ready: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Running {
     let max = config.limits.max_message_bytes;
-    let services = ServiceSet {
+    let mut services = ServiceSet {
         routes: Routes::new(BookingServiceServer::new(Fixture).max_decoding_message_size(max)),
         public_methods: vec![format!("/{SERVICE}/ListAvailability")],
         service_names: vec![SERVICE.to_owned()],
+        readiness: Vec::new(),
     };
+    if let Some(ready) = ready {
+        services = services.ready_when(SERVICE, ready);
+    }
     let app = Application::build(&config, services).await.expect("build");
     let port = app.port();
     let (stop, stopped) = oneshot::channel::<()>();
