@@ -178,6 +178,14 @@ pub struct Ages {
 }
 
 impl Ages {
+    /// From `min_years` to `max_years`, both included.
+    pub const fn years(min_years: u8, max_years: u8) -> Ages {
+        Ages {
+            min_years,
+            max_years,
+        }
+    }
+
     /// Whether `years` is within the span.
     pub const fn contains(self, years: u8) -> bool {
         self.min_years <= years && years <= self.max_years
@@ -190,40 +198,19 @@ impl Ages {
 }
 
 /// Everyone.
-pub const ALL_AGES: Ages = Ages {
-    min_years: 0,
-    max_years: 120,
-};
+pub const ALL_AGES: Ages = Ages::years(0, 120);
 /// Adults.
-pub const ADULTS: Ages = Ages {
-    min_years: 18,
-    max_years: 120,
-};
+pub const ADULTS: Ages = Ages::years(18, 120);
 /// Older people.
-pub const ELDERLY: Ages = Ages {
-    min_years: 65,
-    max_years: 120,
-};
+pub const ELDERLY: Ages = Ages::years(65, 120);
 /// Children and teenagers.
-pub const MINORS: Ages = Ages {
-    min_years: 0,
-    max_years: 17,
-};
+pub const MINORS: Ages = Ages::years(0, 17);
 /// Children under three (nido age).
-pub const INFANTS: Ages = Ages {
-    min_years: 0,
-    max_years: 3,
-};
+pub const INFANTS: Ages = Ages::years(0, 3);
 /// Children of scuola dell'infanzia age.
-pub const PRESCHOOL: Ages = Ages {
-    min_years: 3,
-    max_years: 6,
-};
+pub const PRESCHOOL: Ages = Ages::years(3, 6);
 /// Children of primary and lower-secondary school age.
-pub const SCHOOL_AGE: Ages = Ages {
-    min_years: 6,
-    max_years: 14,
-};
+pub const SCHOOL_AGE: Ages = Ages::years(6, 14);
 
 impl Subcategory {
     /// Looks a subcategory up by its code.
