@@ -28,8 +28,12 @@
 //! operator, partner_system — and prints it; production deployments take their tokens from
 //! their identity provider, and `token` refuses to mint one.
 //!
+//! `serve`, `demo`, `migrate` and `import-hsds` hold the data directory locked
+//! (`lodiwelfare.lock`): a second process writing to the same directory is refused, naming the
+//! one that holds it.
+//!
 //! Exit codes: 0 stopped on SIGINT/SIGTERM after draining (or a command done); 1 failed while
-//! starting or serving (a port in use, an unwritable data directory…) or a command failed (a
+//! starting or serving (a port in use, an unwritable data directory, a data directory in use…) or a command failed (a
 //! malformed HSDS file, refused records without `--skip-refused`: nothing changed); 2 a usage
 //! or configuration error (nothing was started).
 
@@ -252,6 +256,8 @@ fn mint(mut config: LodiwelfareConfig, principal: &Principal, days: i64) -> Resu
 
 /// `migrate`: the three databases created or brought up to date.
 async fn migrate(config: &LodiwelfareConfig) -> Result<(), Failure> {
+    startup::prepare_data_dir(config)?;
+    let _lock = startup::lock_data_dir(config)?;
     let applied = startup::migrate(config).await?;
     println!(
         "migrated {} databases in {}: {}",
@@ -361,10 +367,12 @@ async fn import_hsds(
         )
         .into());
     }
+    startup::prepare_data_dir(config)?;
+    // Written while no serving process holds the directory.
+    let _lock = startup::lock_data_dir(config)?;
     let store = if exists {
         store
     } else {
-        startup::prepare_data_dir(config)?;
         catalog_svc::startup::open_store(&catalog).await?.0
     };
     import::apply(&store, &plan).await?;
@@ -399,6 +407,8 @@ enum Demo {
 async fn serve(mut config: LodiwelfareConfig, demo: Demo) -> Result<(), Failure> {
     let first_start = !config.data_dir.join("catalog.db").exists();
     startup::prepare_data_dir(&config)?;
+    // Held until the process ends: one process serves a data directory.
+    let _lock = startup::lock_data_dir(&config)?;
     let development = startup::development_secret(&mut config)?;
     if let Some(path) = &development {
         if !config.server.listen_addr.ip().is_loopback() && !config.allow_development_on_network {

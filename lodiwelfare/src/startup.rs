@@ -44,6 +44,56 @@ fn data_dir_error(config: &LodiwelfareConfig, problem: String) -> StartError {
     }
 }
 
+/// The file in the data directory a process holds locked while it writes there.
+pub const LOCK_FILE: &str = "lodiwelfare.lock";
+
+/// The data directory held by this process: no other `lodiwelfare` writes to it until this is
+/// dropped (the operating system releases the lock when the process ends, however it ends).
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+/// Locks the data directory for this process, or says which process holds it: two processes
+/// writing one set of SQLite files would contend for every write and load the demo twice.
+pub fn lock_data_dir(config: &LodiwelfareConfig) -> Result<DataDirLock, StartError> {
+    use std::io::{Read, Seek, Write};
+    let path = config.data_dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| data_dir_error(config, format!("cannot open {LOCK_FILE}: {e}")))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            file.read_to_string(&mut holder).ok();
+            return Err(data_dir_error(
+                config,
+                format!(
+                    "in use by another lodiwelfare (process {}); stop it first",
+                    holder.trim()
+                ),
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(data_dir_error(
+                config,
+                format!("cannot lock {LOCK_FILE}: {e}"),
+            ));
+        }
+    }
+    // Who holds it, for the message another process prints.
+    file.set_len(0).ok();
+    file.rewind().ok();
+    write!(file, "{}", std::process::id()).ok();
+    file.flush().ok();
+    Ok(DataDirLock { _file: file })
+}
+
 /// Creates the data directory and checks it can be written.
 pub fn prepare_data_dir(config: &LodiwelfareConfig) -> Result<(), StartError> {
     let data_dir = &config.data_dir;

@@ -429,3 +429,33 @@ fn migrate_creates_the_three_databases_and_exits() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no catalogue"));
     std::fs::remove_dir_all(&data_dir).ok();
 }
+
+/// One process serves a data directory: a second `serve`, or a `migrate`, on the directory a
+/// running process holds ends with exit 1 naming that process, and changes nothing; once the
+/// first has stopped, the directory is free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_in_use_is_refused_to_a_second_process() {
+    let data_dir = scratch("in-use");
+    std::fs::remove_dir_all(&data_dir).ok();
+    let first = Serving::start(&data_dir).await;
+    let pid = first.child.id().to_string();
+    for args in [&["serve", "--no-demo"][..], &["migrate"][..]] {
+        let mut second = Command::new(env!("CARGO_BIN_EXE_lodiwelfare"));
+        second.arg("--data-dir").arg(&data_dir).args(args).env(
+            "LODIWELFARE__SERVER__LISTEN_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        );
+        let (code, stderr) = run_to_end(second);
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("in use by another lodiwelfare (process {pid})")),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert_eq!(first.interrupt().code(), Some(0));
+    let mut again = Command::new(env!("CARGO_BIN_EXE_lodiwelfare"));
+    again.arg("--data-dir").arg(&data_dir).arg("migrate");
+    let (code, stderr) = run_to_end(again);
+    assert_eq!(code, Some(0), "free once the first stopped: {stderr}");
+    std::fs::remove_dir_all(&data_dir).ok();
+}
