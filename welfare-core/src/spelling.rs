@@ -16,6 +16,9 @@ use crate::text::{fold, one_edit_variants};
 
 /// Typed words this long are corrected here; see the module.
 pub const SHORT_WORD_CHARS: usize = 4;
+/// The most words of one text corrected: each costs the index a count of some 150 candidates,
+/// and a text of nonsense words must not cost more than a few searches.
+pub const MAX_CORRECTED_WORDS: usize = 3;
 
 /// Every word of the taxonomy and the need lexicon, folded, of at least three letters.
 pub fn lexicon() -> &'static HashSet<String> {
@@ -45,13 +48,14 @@ pub fn lexicon() -> &'static HashSet<String> {
     })
 }
 
-/// The words of `text` (folded, each once) that may be short typos: [`SHORT_WORD_CHARS`]
-/// letters, not a lexicon word, not a number. Read comuni and ages out of the text first
-/// ([`crate::query::read_query`]): "Lodi" is no typo.
+/// The words of `text` (folded, each once, at most [`MAX_CORRECTED_WORDS`]) that may be short
+/// typos: [`SHORT_WORD_CHARS`] letters, not a lexicon word, not a number. Read comuni and ages
+/// out of the text first ([`crate::query::read_query`]): "Lodi" is no typo.
 pub fn suspects(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for word in fold(text).split(' ') {
-        if word.chars().count() == SHORT_WORD_CHARS
+        if out.len() < MAX_CORRECTED_WORDS
+            && word.chars().count() == SHORT_WORD_CHARS
             && word.chars().all(char::is_alphabetic)
             && !lexicon().contains(word)
             && !out.iter().any(|w| w == word)
@@ -133,6 +137,11 @@ mod tests {
         assert!(suspects("nido a").is_empty(), "a service word");
         assert!(suspects("tata 2024 per me").is_empty());
         assert_eq!(suspects("tsta il sabato sera"), ["tsta", "sera"]);
+        assert_eq!(
+            suspects("abcd efgh ijkl mnop qrst").len(),
+            MAX_CORRECTED_WORDS,
+            "a text of nonsense costs a few counts, not one per word"
+        );
     }
 
     #[test]

@@ -361,7 +361,11 @@ impl MeiliIndex {
                 words.push((token.text.clone(), typed));
             });
         }
+        let mut tried = 0;
         for (word, typed) in &mut words {
+            if tried == welfare_core::spelling::MAX_CORRECTED_WORDS {
+                break;
+            }
             if *typed != super::SHORT_WORD_CHARS
                 || self
                     .exact_count(std::slice::from_ref(word), &SEARCHED)
@@ -371,6 +375,7 @@ impl MeiliIndex {
             {
                 continue;
             }
+            tried += 1;
             let candidates = welfare_core::text::one_edit_variants(word);
             for attributes in [&["vocabulary_stems"][..], &SEARCHED[..]] {
                 let counts = self.exact_count(&candidates, attributes).await?;

@@ -226,6 +226,7 @@ impl Generation {
             return Ok(None);
         }
         let mut per_word = Vec::with_capacity(words.len());
+        let mut corrected = 0;
         for (typed_word, typed) in &words {
             let mut word = typed_word.clone();
             let mut found = searcher
@@ -234,7 +235,11 @@ impl Generation {
             // A short word no listing has is corrected to its most frequent neighbour one edit
             // away ("nodo" → "nido"): among the words of the kinds of service first (a
             // subcategory's label and synonyms), else among all; a word some listing has stays.
-            if *typed == crate::search::SHORT_WORD_CHARS && found == 0 {
+            if *typed == crate::search::SHORT_WORD_CHARS
+                && found == 0
+                && corrected < welfare_core::spelling::MAX_CORRECTED_WORDS
+            {
+                corrected += 1;
                 let candidates = welfare_core::text::one_edit_variants(&word);
                 for field in [f.vocabulary, f.all] {
                     let mut best: Option<(u64, &String)> = None;
