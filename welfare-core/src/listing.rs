@@ -54,6 +54,19 @@ pub enum Weekday {
     Sunday,
 }
 
+impl Weekday {
+    /// Every day, Monday first.
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Monday,
+        Weekday::Tuesday,
+        Weekday::Wednesday,
+        Weekday::Thursday,
+        Weekday::Friday,
+        Weekday::Saturday,
+        Weekday::Sunday,
+    ];
+}
+
 /// One opening period: a weekday and minutes after midnight, opening before closing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,6 +98,18 @@ pub enum Accessibility {
     SignLanguage,
     EasyRead,
     AccessibleTransport,
+}
+
+impl Accessibility {
+    /// Every feature.
+    pub const ALL: [Accessibility; 6] = [
+        Accessibility::WheelchairAccess,
+        Accessibility::AccessibleToilet,
+        Accessibility::HearingLoop,
+        Accessibility::SignLanguage,
+        Accessibility::EasyRead,
+        Accessibility::AccessibleTransport,
+    ];
 }
 
 /// The curation status of a listing.

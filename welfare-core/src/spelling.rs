@@ -26,11 +26,7 @@ pub fn lexicon() -> &'static HashSet<String> {
     LEXICON.get_or_init(|| {
         let phrases = Subcategory::all()
             .iter()
-            .flat_map(|sub| {
-                [sub.label_it, sub.code]
-                    .into_iter()
-                    .chain(sub.synonyms.iter().copied())
-            })
+            .flat_map(Subcategory::names)
             .chain(
                 Situation::all()
                     .iter()
@@ -73,11 +69,7 @@ fn service_names() -> &'static HashSet<String> {
     NAMES.get_or_init(|| {
         Subcategory::all()
             .iter()
-            .flat_map(|sub| {
-                [sub.label_it, sub.code]
-                    .into_iter()
-                    .chain(sub.synonyms.iter().copied())
-            })
+            .flat_map(Subcategory::names)
             .map(fold)
             .filter(|phrase| !phrase.contains(' '))
             .collect()

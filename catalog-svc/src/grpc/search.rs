@@ -83,7 +83,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
     /// The short typos of a search text and the service words they are read as (see
     /// `welfare_core::spelling`), asking the index how many listings have each word.
     async fn corrections(&self, query: &str) -> Result<Vec<(String, String)>, ServiceError> {
-        if query.chars().count() > MAX_QUERY_CHARS {
+        // Most texts have no suspect at all: reading the comune out is left to those that do.
+        if query.chars().count() > MAX_QUERY_CHARS || spelling::suspects(query).is_empty() {
             return Ok(Vec::new());
         }
         let suspects = spelling::suspects(&read_query(query, &self.territory).remaining);
@@ -531,16 +532,10 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
 /// Among neighbouring hits of one rank class (equally relevant), those the person is eligible
 /// for first, then those they may be, then the others; the index's order otherwise.
 fn eligible_first(hits: Vec<pb::SearchHit>, order: &[(u32, u8)]) -> Vec<pb::SearchHit> {
-    let mut ranked: Vec<(usize, pb::SearchHit)> = hits.into_iter().enumerate().collect();
-    // A run's number: how many class changes precede it, so the sort keeps runs in place.
-    let mut run = 0_usize;
-    let mut keys = Vec::with_capacity(order.len());
-    for (i, (class, precedence)) in order.iter().enumerate() {
-        if i > 0 && order.get(i - 1).is_some_and(|(before, _)| before != class) {
-            run += 1;
-        }
-        keys.push((run, *precedence));
+    let mut ranked: Vec<((u32, u8), pb::SearchHit)> = order.iter().copied().zip(hits).collect();
+    for run in ranked.chunk_by_mut(|(a, _), (b, _)| a.0 == b.0) {
+        // Stable: the index's order among hits of one precedence.
+        run.sort_by_key(|((_, precedence), _)| *precedence);
     }
-    ranked.sort_by_key(|(i, _)| (keys.get(*i).copied().unwrap_or((usize::MAX, 0)), *i));
     ranked.into_iter().map(|(_, hit)| hit).collect()
 }

@@ -101,16 +101,6 @@ pub fn accessibility_it(feature: Accessibility) -> &'static str {
     }
 }
 
-/// The accessibility features, for reading descriptions back.
-pub const ACCESSIBILITY: [Accessibility; 6] = [
-    Accessibility::WheelchairAccess,
-    Accessibility::AccessibleToilet,
-    Accessibility::HearingLoop,
-    Accessibility::SignLanguage,
-    Accessibility::EasyRead,
-    Accessibility::AccessibleTransport,
-];
-
 /// The RFC 5545 code of a weekday, as HSDS schedules write it.
 pub const fn weekday_code(day: Weekday) -> &'static str {
     match day {
@@ -123,17 +113,6 @@ pub const fn weekday_code(day: Weekday) -> &'static str {
         Weekday::Sunday => "SU",
     }
 }
-
-/// The weekdays, Monday first.
-pub const WEEKDAYS: [Weekday; 7] = [
-    Weekday::Monday,
-    Weekday::Tuesday,
-    Weekday::Wednesday,
-    Weekday::Thursday,
-    Weekday::Friday,
-    Weekday::Saturday,
-    Weekday::Sunday,
-];
 
 #[cfg(test)]
 mod tests {

@@ -361,21 +361,33 @@ impl MeiliIndex {
                 words.push((token.text.clone(), typed));
             });
         }
-        let mut tried = 0;
-        for (word, typed) in &mut words {
-            if tried == welfare_core::spelling::MAX_CORRECTED_WORDS {
-                break;
-            }
-            if *typed != super::SHORT_WORD_CHARS
-                || self
-                    .exact_count(std::slice::from_ref(word), &SEARCHED)
-                    .await?
-                    .first()
-                    .is_some_and(|count| *count > 0)
-            {
+        // Which short words some listing has, all in one multi-search.
+        let short: Vec<usize> = (0..words.len())
+            .filter(|i| {
+                words
+                    .get(*i)
+                    .is_some_and(|(_, typed)| *typed == super::SHORT_WORD_CHARS)
+            })
+            .collect();
+        let stems: Vec<String> = short
+            .iter()
+            .filter_map(|i| words.get(*i).map(|(word, _)| word.clone()))
+            .collect();
+        let counts = if stems.is_empty() {
+            Vec::new()
+        } else {
+            self.exact_count(&stems, &SEARCHED).await?
+        };
+        let unknown = short
+            .into_iter()
+            .zip(counts)
+            .filter(|(_, count)| *count == 0)
+            .map(|(i, _)| i)
+            .take(welfare_core::spelling::MAX_CORRECTED_WORDS);
+        for i in unknown {
+            let Some((word, _)) = words.get_mut(i) else {
                 continue;
-            }
-            tried += 1;
+            };
             let candidates = welfare_core::text::one_edit_variants(word);
             for attributes in [&["vocabulary_stems"][..], &SEARCHED[..]] {
                 let counts = self.exact_count(&candidates, attributes).await?;

@@ -189,11 +189,6 @@ impl Ages {
         }
     }
 
-    /// Whether `years` is within the span.
-    pub const fn contains(self, years: u8) -> bool {
-        self.min_years <= years && years <= self.max_years
-    }
-
     /// Whether the span is everyone's.
     pub const fn is_everyone(self) -> bool {
         self.min_years == 0 && self.max_years >= 120
@@ -242,14 +237,20 @@ impl Subcategory {
         SUBCATEGORIES
     }
 
+    /// What this subcategory is named by: its label, its code, then its synonyms.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + use<> {
+        let synonyms: &'static [&'static str] = self.synonyms;
+        [self.label_it, self.code]
+            .into_iter()
+            .chain(synonyms.iter().copied())
+    }
+
     /// The label, code and synonyms of this subcategory that appear in `text` as whole words
     /// (case, accents and punctuation ignored): why a text names it.
     pub fn phrases_in(&self, text: &str) -> Vec<&'static str> {
         let folded = format!(" {} ", crate::text::fold(text));
         let mut seen = Vec::new();
-        std::iter::once(self.label_it)
-            .chain(std::iter::once(self.code))
-            .chain(self.synonyms.iter().copied())
+        self.names()
             .filter(|phrase| {
                 let phrase = crate::text::fold(phrase);
                 let found = !phrase.is_empty()
@@ -272,9 +273,7 @@ impl Subcategory {
             SUBCATEGORIES
                 .iter()
                 .map(|sub| {
-                    std::iter::once(sub.label_it)
-                        .chain(std::iter::once(sub.code))
-                        .chain(sub.synonyms.iter().copied())
+                    sub.names()
                         .map(crate::text::fold)
                         .filter(|phrase| !phrase.is_empty())
                         .map(|phrase| format!(" {phrase} "))

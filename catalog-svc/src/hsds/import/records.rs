@@ -8,15 +8,16 @@ use welfare_core::category::Subcategory;
 use welfare_core::contact::{Email, Phone, Website};
 use welfare_core::eligibility::{EligibilityRules, Rule};
 use welfare_core::ids::ProviderId;
-use welfare_core::listing::{BookingMode, Delivery, ListingContent, OpeningHours, Venue};
+use welfare_core::listing::{
+    Accessibility, BookingMode, Delivery, ListingContent, OpeningHours, Venue, Weekday,
+};
 use welfare_core::pricing::{PriceModel, Pricing, Unit};
 use welfare_core::provider::{ProviderKind, ProviderStatus, RuntsNumber, TaxId};
 use welfare_core::territory::{GeoPoint, IstatCode, Territory};
 use welfare_core::time::Timestamp;
 
 use super::super::{
-    ACCESSIBILITY, Fact, ISTAT_SCHEME, RUNTS_SCHEME, WEEKDAYS, accessibility_it,
-    subcategory_term_id, weekday_code,
+    Fact, ISTAT_SCHEME, RUNTS_SCHEME, accessibility_it, subcategory_term_id, weekday_code,
 };
 use super::{Document, IMPORT_PRINCIPAL};
 use crate::grpc::{NAME_MAX_CHARS, NAME_MIN_CHARS};
@@ -203,7 +204,7 @@ pub(super) fn content(
                 items(location, "accessibility")
                     .filter_map(|a| {
                         let description = text(a, "description");
-                        ACCESSIBILITY
+                        Accessibility::ALL
                             .into_iter()
                             .find(|f| accessibility_it(*f) == description)
                     })
@@ -473,7 +474,7 @@ fn schedule(service: &Value) -> Result<Vec<OpeningHours>, String> {
         let opens_minute = minutes(text(entry, "opens_at"))?;
         let closes_minute = minutes(text(entry, "closes_at"))?;
         for day in text(entry, "byday").split(',').map(str::trim) {
-            let weekday = WEEKDAYS
+            let weekday = Weekday::ALL
                 .into_iter()
                 .find(|w| weekday_code(*w) == day)
                 .ok_or_else(|| format!("schedule byday {day:?} is not MO, TU … SU"))?;
