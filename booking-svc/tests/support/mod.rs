@@ -5,6 +5,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::sync::Arc;
+
+use sqlx::Row;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use booking_svc::saga::Bookings;
@@ -599,4 +601,40 @@ pub async fn join_all<F: std::future::Future>(
         .into_iter()
         .map(|r| r.expect("every future finished"))
         .collect()
+}
+
+/// Rows of the booking service's tables, to show a refused call wrote nothing.
+pub async fn written(p: &Platform) -> Vec<i64> {
+    let mut counts = Vec::new();
+    for table in [
+        "slots",
+        "bookings",
+        "booking_events",
+        "booking_requests",
+        "slot_requests",
+    ] {
+        let n: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) AS n FROM {table}"
+        )))
+        .fetch_one(p.bookings.store().pool())
+        .await
+        .expect("count")
+        .get("n");
+        counts.push(n);
+    }
+    let reserved: i64 =
+        sqlx::query("SELECT CAST(COALESCE(SUM(reserved), 0) AS BIGINT) AS n FROM slots")
+            .fetch_one(p.bookings.store().pool())
+            .await
+            .expect("reserved")
+            .get("n");
+    counts.push(reserved);
+    counts
+}
+
+/// The fields a refused call names, checking it was refused as invalid.
+pub fn invalid(result: Result<impl std::fmt::Debug, tonic::Status>) -> Vec<String> {
+    let status = result.expect_err("refused");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    bad_fields(&status)
 }
