@@ -747,7 +747,11 @@ async fn main() {
     let mut documents = Vec::with_capacity(listings);
     for n in 0..listings {
         let listing = listing(n, &territory);
-        documents.push(SearchDocument::of(&listing, &territory));
+        documents.push(SearchDocument::of(
+            &listing,
+            &territory,
+            &Default::default(),
+        ));
         store
             .create_listing(
                 &ListingRecord {

@@ -6,6 +6,7 @@
 //! - [`hsds`]: the published catalogue as Open Referral HSDS 3.0 JSON, and another
 //!   directory's read back for curation;
 //! - [`search`]: the search port, the embedded (tantivy) index and the indexer;
+//! - [`local_words`]: the curators' local words in force, shared by searches and the indexer;
 //! - [`metrics`]: search latency, outbox lag and indexing failures;
 //! - [`startup`]: the composition root — store, index, indexer and routes from a configuration.
 #![forbid(unsafe_code)]
@@ -13,6 +14,7 @@
 pub mod config;
 pub mod grpc;
 pub mod hsds;
+pub mod local_words;
 pub mod metrics;
 pub mod search;
 pub mod startup;

@@ -15,6 +15,7 @@ use welfare_proto::catalog::catalog_service_server::CatalogService;
 
 use crate::config::{CatalogConfig, SearchEngine};
 use crate::grpc::CatalogApi;
+use crate::local_words::LocalWords;
 use crate::search::SearchIndex;
 use crate::search::embedded::EmbeddedIndex;
 use crate::search::indexer::Indexer;
@@ -98,18 +99,20 @@ fn assemble<I: SearchIndex>(
     index: I,
     clock: Clock,
 ) -> Started {
+    let words = LocalWords::default();
     let indexer = Indexer::new(
         store.clone(),
         index.clone(),
         Arc::clone(&territory),
         clock.clone(),
+        words.clone(),
     );
     let mut tasks = BackgroundTasks::default();
     let interval = Duration::from_millis(config.search.interval_ms).max(MIN_INDEX_INTERVAL);
     // Searching answers from the index: the service is SERVING once it is built.
     let (ready, built) = tokio::sync::watch::channel(false);
     tasks.spawn("catalog-indexer", indexer.run(interval, ready));
-    let api = CatalogApi::new(store.clone(), index, territory, clock);
+    let api = CatalogApi::new(store.clone(), index, territory, clock, words);
     let handler = api.clone();
     let get_listing = GetListing(Arc::new(move |request| {
         let api = handler.clone();
@@ -157,7 +160,13 @@ pub async fn rebuild_index(config: &CatalogConfig, clock: Clock) -> Result<Rebui
     }
     let (store, territory) = open_store(config).await?;
     let index = MeiliIndex::open(&config.search.meilisearch.adapter(), Tuning::Italian).await?;
-    let indexer = Indexer::new(store, index.clone(), territory, clock);
+    let indexer = Indexer::new(
+        store,
+        index.clone(),
+        territory,
+        clock,
+        LocalWords::default(),
+    );
     let started = std::time::Instant::now();
     let (cursor, documents) = indexer.rebuild().await?;
     let rebuilt = Rebuilt {

@@ -95,8 +95,10 @@ async fn the_export_is_valid_hsds_and_only_public(store: SqlStore) {
     let count = |t: &str| records.iter().filter(|(rt, _)| rt == t).count();
     assert_eq!(
         count("taxonomy_term"),
-        6 + welfare_core::category::Subcategory::all().len() + 6,
-        "categories, subcategories, facts"
+        6 + welfare_core::category::Subcategory::all().len()
+            + welfare_core::need::Situation::all().len()
+            + 6,
+        "categories, subcategories, situations, facts"
     );
     assert_eq!(count("organization"), 1, "only the approved provider");
     assert_eq!(count("location"), 1, "only the pool has a venue");

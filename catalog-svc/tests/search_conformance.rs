@@ -217,7 +217,8 @@ async fn seed(store: &SqlStore, territory: &Territory) -> HashMap<String, Entry>
             status: ListingStatus::Published,
             verified_at: Some(start()),
         };
-        let document = catalog_svc::search::SearchDocument::of(&doc_listing, territory);
+        let document =
+            catalog_svc::search::SearchDocument::of(&doc_listing, territory, &Default::default());
         store
             .create_listing(
                 &ListingRecord {

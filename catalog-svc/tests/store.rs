@@ -548,3 +548,58 @@ welfare_storage::on_every_backend!(
     queries_see_exactly_what_their_visibility_allows,
     unreadable_stored_values_are_reported,
 );
+
+/// Migration 0002 rebuilds SQLite's outbox (SQLite cannot change a CHECK constraint): rows
+/// already written are kept, and sequence numbers are never reused — not even those of rows
+/// pruned before it ran.
+#[tokio::test]
+async fn the_sqlite_outbox_keeps_its_rows_and_numbers_across_the_local_words_migration() {
+    use sqlx::{Connection, Row};
+    let mut db = sqlx::SqliteConnection::connect("sqlite::memory:")
+        .await
+        .expect("sqlite");
+    let migration = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/migrations/sqlite/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("migration")
+    };
+    let insert = |topic: &'static str| {
+        sqlx::query(
+            "INSERT INTO outbox (topic, entity_id, kind, payload, created_at) \
+             VALUES ($1, 'x', 'k', '{}', 1) RETURNING seq",
+        )
+        .bind(topic)
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(migration("0001_catalog.sql")))
+        .execute(&mut db)
+        .await
+        .expect("0001");
+    for _ in 0..5 {
+        insert("listing").fetch_one(&mut db).await.expect("row");
+    }
+    sqlx::query("DELETE FROM outbox WHERE seq = 5")
+        .execute(&mut db)
+        .await
+        .expect("prune");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(migration("0002_local_words.sql")))
+        .execute(&mut db)
+        .await
+        .expect("0002");
+    let kept: Vec<i64> = sqlx::query("SELECT seq FROM outbox ORDER BY seq")
+        .fetch_all(&mut db)
+        .await
+        .expect("rows")
+        .iter()
+        .map(|row| row.get("seq"))
+        .collect();
+    assert_eq!(kept, [1, 2, 3, 4]);
+    let next: i64 = insert("local_word")
+        .fetch_one(&mut db)
+        .await
+        .expect("new topic")
+        .get("seq");
+    assert_eq!(next, 6, "5 was used once");
+    assert!(insert("bogus").fetch_one(&mut db).await.is_err());
+}

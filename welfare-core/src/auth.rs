@@ -151,6 +151,8 @@ pub enum Action {
     BrowseCatalog,
     /// Why each hit of a search matched (curators tuning synonyms).
     ExplainSearch,
+    /// Add, change or remove the Ambito's local words for services and situations.
+    ManageLocalWords,
     // Bookings.
     ManageSlots,
     CreateBooking,
@@ -282,7 +284,9 @@ pub fn authorize(
                 owner_or_role(principal.acts_for_provider(id), provider_side)
             }
         }
-        (A::ExplainSearch, R::Catalog) => allow(principal.has(Role::Curator), Denied::RoleRequired),
+        (A::ExplainSearch | A::ManageLocalWords, R::Catalog) => {
+            allow(principal.has(Role::Curator), Denied::RoleRequired)
+        }
         (A::ApproveProvider | A::SuspendProvider, R::Provider { .. })
         | (
             A::ApproveListing | A::RejectListing | A::SuspendListing | A::VerifyListing,
@@ -543,6 +547,31 @@ mod tests {
                 }
             ),
             Err(Denied::RoleRequired)
+        );
+    }
+
+    #[test]
+    fn only_a_curator_manages_local_words() {
+        let curator = Principal::new(person("udp"), vec![Role::Curator]);
+        assert_eq!(
+            authorize(&curator, Action::ManageLocalWords, Resource::Catalog),
+            Ok(())
+        );
+        for role in [Role::Citizen, Role::Operator, Role::ProviderOperator] {
+            let other = Principal::new(person("x"), vec![role]);
+            assert_eq!(
+                authorize(&other, Action::ManageLocalWords, Resource::Catalog),
+                Err(Denied::RoleRequired),
+                "{role:?}"
+            );
+        }
+        assert!(
+            authorize(
+                &Principal::anonymous(),
+                Action::ManageLocalWords,
+                Resource::Catalog
+            )
+            .is_err()
         );
     }
 

@@ -25,6 +25,8 @@
 //! | [`wallet`] | plan coverage, the fringe-benefit ceiling, year-end settlement |
 //! | [`auth`] | `authorize(principal, action, resource)` |
 //! | [`query`] | a comune and an age read out of a search query |
+//! | [`need`] | situations people describe → the services that answer them |
+//! | [`local_words`] | curators' own words for services and situations, checked |
 //!
 //! ## What the consortium's platform writes
 //!
@@ -102,6 +104,7 @@ pub mod contact;
 pub mod eligibility;
 pub mod ids;
 pub mod listing;
+pub mod local_words;
 pub mod money;
 pub mod need;
 pub mod pricing;

@@ -127,7 +127,13 @@ pub async fn serve<S: CatalogStore, I: SearchIndex>(
     config.auth.hs256_secret = Some(Secret::new("catalog-benchmark-hs256-secret-of-32b"));
     config.limits.rate_limit_per_second = 1_000_000;
     config.limits.rate_limit_burst = 1_000_000;
-    let api = CatalogApi::new(store, index, territory, system_clock());
+    let api = CatalogApi::new(
+        store,
+        index,
+        territory,
+        system_clock(),
+        catalog_svc::local_words::LocalWords::default(),
+    );
     let services = api.into_services(config.limits.max_message_bytes);
     let app = Application::build(&config, services).await.expect("server");
     let endpoint = format!("http://127.0.0.1:{}", app.port());

@@ -1,13 +1,15 @@
 //! Why a hit matched (`explain`, curators only): worked out from the listing and the query the
 //! same way whichever adapter answered, so curators read one account of both — the query's
 //! words found and missed (as the indexes analyse them: Italian stems), the subcategory words
-//! the text contains, the situations its subcategory answers, and the rank class.
+//! the text contains (the taxonomy's and the Ambito's local words), the situations its subcategory answers, and the rank class.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use tantivy::tokenizer::TextAnalyzer;
 use welfare_core::category::Subcategory;
 use welfare_core::listing::Listing;
+use welfare_core::local_words::Lexicon;
 use welfare_core::need::Recognised;
 use welfare_core::territory::Territory;
 use welfare_proto::catalog as pb;
@@ -23,17 +25,19 @@ pub(super) struct Explainer {
     words: Vec<String>,
     situations: Vec<Recognised>,
     tiers: Tiers,
+    lexicon: Arc<Lexicon>,
     analyzer: TextAnalyzer,
 }
 
 impl Explainer {
-    /// For a search of `text`, whose index text was `remaining`, with the situations read and
-    /// the tiers they gave.
+    /// For a search of `text`, whose index text was `remaining`, with the situations read, the
+    /// tiers they gave and the local words in force.
     pub(super) fn new(
         text: &str,
         remaining: &str,
         situations: Vec<Recognised>,
         tiers: Tiers,
+        lexicon: Arc<Lexicon>,
     ) -> Explainer {
         let mut analyzer = italian_analyzer();
         let mut words = Vec::new();
@@ -47,6 +51,7 @@ impl Explainer {
             words,
             situations,
             tiers,
+            lexicon,
             analyzer,
         }
     }
@@ -56,7 +61,7 @@ impl Explainer {
         listing: &Listing,
         territory: &Territory,
     ) -> pb::HitExplanation {
-        let document = SearchDocument::of(listing, territory);
+        let document = SearchDocument::of(listing, territory, &self.lexicon);
         let own: HashSet<String> = [
             document.title.as_str(),
             document.description.as_str(),
@@ -89,11 +94,8 @@ impl Explainer {
             matched_words,
             unmatched_words,
             named_by: Subcategory::find(code)
-                .map(|sub| sub.phrases_in(&self.text))
-                .unwrap_or_default()
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
+                .map(|sub| self.lexicon.phrases_naming(sub, &self.text))
+                .unwrap_or_default(),
             situations: self
                 .situations
                 .iter()

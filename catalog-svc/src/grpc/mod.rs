@@ -33,6 +33,7 @@ use welfare_runtime::clock::Clock;
 use welfare_runtime::error::Violations;
 
 use crate::hsds;
+use crate::local_words::LocalWords;
 use crate::search::SearchIndex;
 use welfare_runtime::uuid::new_uuid;
 
@@ -40,6 +41,7 @@ mod edge;
 mod explain;
 mod idempotency;
 mod listings;
+mod local_words;
 mod providers;
 mod search;
 
@@ -90,6 +92,8 @@ pub struct CatalogApi<S, I> {
     clock: Clock,
     /// The current records of the listings a search finds (kept copies, checked by the store).
     current: CurrentListings<S>,
+    /// The local words searches read (loaded by the indexer and after each change here).
+    words: LocalWords,
 }
 
 impl<S: std::fmt::Debug, I> std::fmt::Debug for CatalogApi<S, I> {
@@ -102,13 +106,22 @@ impl<S: std::fmt::Debug, I> std::fmt::Debug for CatalogApi<S, I> {
 }
 
 impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
-    pub fn new(store: S, index: I, territory: Arc<Territory>, clock: Clock) -> CatalogApi<S, I> {
+    /// The service over `store`, searching `index` with the local words of `words` (the
+    /// indexer's, so both read the same).
+    pub fn new(
+        store: S,
+        index: I,
+        territory: Arc<Territory>,
+        clock: Clock,
+        words: LocalWords,
+    ) -> CatalogApi<S, I> {
         CatalogApi {
             current: CurrentListings::new(store.clone()),
             store,
             index,
             territory,
             clock,
+            words,
         }
     }
 
@@ -712,7 +725,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         _request: Request<pb::ListCategoriesRequest>,
     ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
         Ok(Response::new(pb::ListCategoriesResponse {
-            categories: convert::categories_to_proto(),
+            categories: convert::categories_to_proto(&self.words.current()),
         }))
     }
 
@@ -747,5 +760,35 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
     ) -> Result<Response<Self::ExportCatalogStream>, Status> {
         let records = hsds::export(self.store.clone(), Arc::clone(&self.territory), self.now());
         Ok(Response::new(Box::pin(records)))
+    }
+
+    async fn list_local_words(
+        &self,
+        request: Request<pb::ListLocalWordsRequest>,
+    ) -> Result<Response<pb::ListLocalWordsResponse>, Status> {
+        let principal = principal(&request);
+        Ok(Response::new(self.list_local_words(&principal).await?))
+    }
+
+    async fn put_local_word(
+        &self,
+        request: Request<pb::PutLocalWordRequest>,
+    ) -> Result<Response<pb::LocalWord>, Status> {
+        let principal = principal(&request);
+        let message = request.into_inner();
+        Ok(Response::new(
+            self.put_local_word(&principal, message).await?,
+        ))
+    }
+
+    async fn delete_local_word(
+        &self,
+        request: Request<pb::DeleteLocalWordRequest>,
+    ) -> Result<Response<pb::DeleteLocalWordResponse>, Status> {
+        let principal = principal(&request);
+        let message = request.into_inner();
+        Ok(Response::new(
+            self.delete_local_word(&principal, message).await?,
+        ))
     }
 }

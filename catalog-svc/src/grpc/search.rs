@@ -286,8 +286,9 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         if m.explain {
             authorize(principal, Action::ExplainSearch, Resource::Catalog).map_err(denied)?;
         }
-        let situations = need::situations_in(&text);
-        let mentioned = Subcategory::mentioned_in(&text);
+        let lexicon = self.words.current();
+        let situations = lexicon.situations_in(&text);
+        let mentioned = lexicon.mentioned_in(&text);
         // Explicit filters win over what the text says; only what is applied is echoed.
         let text_comune = reading.comune.filter(|_| served.is_none());
         let text_age = reading.age_years.filter(|_| age.is_none());
@@ -308,7 +309,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 .map(|r| pb::SituationReading {
                     code: r.situation.code.to_owned(),
                     label: r.situation.label_it.to_owned(),
-                    phrase: r.phrase.to_owned(),
+                    phrase: r.phrase.clone(),
                     subcategories: need::answers(std::slice::from_ref(r))
                         .iter()
                         .map(|(sub, _)| sub.code.to_owned())
@@ -359,7 +360,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         };
         let explainer = m
             .explain
-            .then(|| Explainer::new(&text, &query.text, situations.clone(), tiers.clone()));
+            .then(|| Explainer::new(&text, &query.text, situations, tiers.clone(), lexicon));
         Ok(Checked {
             query,
             explainer,

@@ -1,7 +1,8 @@
 //! The published catalogue as Open Referral HSDS 3.0 JSON, for open data.
 //!
 //! Records stream in dependency order: taxonomy terms (the six categories, their
-//! subcategories and the [`Fact`]s), organizations (approved providers, with their RUNTS number
+//! subcategories with their synonyms and the Ambito's local words, the need lexicon's
+//! situations with their phrases, local ones included, and the [`Fact`]s), organizations (approved providers, with their RUNTS number
 //! or ISTAT code as organization identifiers), locations (the venues of public listings), then
 //! services (public listings), each service embedding its service_at_locations, schedules,
 //! cost options, service areas, languages and the attributes that link it to its taxonomy
@@ -20,6 +21,8 @@ use welfare_core::Money;
 use welfare_core::category::{Category, Subcategory};
 use welfare_core::eligibility::Rule;
 use welfare_core::listing::Delivery;
+use welfare_core::local_words::Lexicon;
+use welfare_core::need::Situation;
 use welfare_core::pricing::PriceModel;
 use welfare_core::provider::ProviderKind;
 use welfare_core::territory::Territory;
@@ -29,7 +32,7 @@ use welfare_runtime::ServiceError;
 
 use super::{
     Fact, ISTAT_SCHEME, RUNTS_SCHEME, TAXONOMY, accessibility_it, category_term_id,
-    subcategory_term_id, weekday_code,
+    situation_term_id, subcategory_term_id, weekday_code,
 };
 use crate::store::{
     CatalogStore, ListingQuery, ListingRecord, ProviderQuery, ProviderRecord, Visibility,
@@ -106,11 +109,23 @@ async fn write_records<S: CatalogStore>(
     now: Timestamp,
     out: &Out,
 ) -> Result<(), Failure> {
+    let lexicon = Lexicon::new(
+        store
+            .local_words()
+            .await?
+            .into_iter()
+            .map(|record| record.word),
+    );
     for category in Category::ALL {
         out.send("taxonomy_term", &category_term(category)).await?;
         for sub in category.subcategories() {
-            out.send("taxonomy_term", &subcategory_term(sub)).await?;
+            out.send("taxonomy_term", &subcategory_term(sub, &lexicon))
+                .await?;
         }
+    }
+    for situation in Situation::all() {
+        out.send("taxonomy_term", &situation_term(situation, &lexicon))
+            .await?;
     }
     for fact in Fact::ALL {
         out.send("taxonomy_term", &fact_term(fact)).await?;
@@ -193,25 +208,55 @@ fn category_term(category: Category) -> Value {
     })
 }
 
-fn subcategory_term(sub: &Subcategory) -> Value {
+fn subcategory_term(sub: &Subcategory, lexicon: &Lexicon) -> Value {
+    let local: Vec<&str> = lexicon.synonyms_of(sub.code).collect();
     json!({
         "id": subcategory_term_id(sub.code),
         "code": sub.code,
         "name": sub.label_it,
         "description": format!(
-            "{} Età tipiche: {}. Detto anche: {}.",
+            "{} Età tipiche: {}. Detto anche: {}.{}",
             sub.description_it,
             if sub.ages.is_everyone() {
                 "tutte".to_owned()
             } else {
                 format!("{}–{} anni", sub.ages.min_years, sub.ages.max_years)
             },
-            sub.synonyms.join(", ")
+            sub.synonyms.join(", "),
+            local_words_it(&local)
         ),
         "parent_id": category_term_id(sub.category),
         "taxonomy": TAXONOMY,
         "language": "it",
     })
+}
+
+/// A situation of the need lexicon: its phrases and the services that answer it.
+fn situation_term(situation: &Situation, lexicon: &Lexicon) -> Value {
+    let local: Vec<&str> = lexicon.phrases_of(situation.code).collect();
+    let answers: Vec<&str> = situation.answers.iter().map(|(code, _)| *code).collect();
+    json!({
+        "id": situation_term_id(situation.code),
+        "code": format!("situazione:{}", situation.code),
+        "name": situation.label_it,
+        "description": format!(
+            "Situazione descritta come: {}. Servizi che rispondono: {}.{}",
+            situation.phrases.join(", "),
+            answers.join(", "),
+            local_words_it(&local)
+        ),
+        "taxonomy": TAXONOMY,
+        "language": "it",
+    })
+}
+
+/// The Ambito's local words in a term's description: " Parole locali: a, b." or nothing.
+fn local_words_it(local: &[&str]) -> String {
+    if local.is_empty() {
+        String::new()
+    } else {
+        format!(" Parole locali: {}.", local.join(", "))
+    }
 }
 
 fn fact_term(fact: Fact) -> Value {

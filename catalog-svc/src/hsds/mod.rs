@@ -39,6 +39,11 @@ pub fn subcategory_term_id(code: &str) -> String {
     derived_uuid(TAXONOMY, &format!("sub:{code}"))
 }
 
+/// The id of a need-lexicon situation's taxonomy term.
+pub fn situation_term_id(code: &str) -> String {
+    derived_uuid(TAXONOMY, &format!("situation:{code}"))
+}
+
 /// A fact of a listing HSDS has no field for, carried as an attribute of the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fact {

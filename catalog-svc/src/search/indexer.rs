@@ -13,7 +13,9 @@ use welfare_core::time::SECONDS_PER_DAY;
 use welfare_runtime::clock::Clock;
 
 use super::{IndexError, SearchDocument, SearchIndex};
+use crate::local_words::LocalWords;
 use crate::store::{CatalogStore, ListingQuery, StoreError, Topic, Visibility};
+use welfare_core::category::Subcategory;
 
 /// Outbox rows applied per batch.
 pub const OUTBOX_BATCH: i64 = 500;
@@ -61,6 +63,7 @@ pub struct Indexer<S, I> {
     index: I,
     territory: Arc<Territory>,
     clock: Clock,
+    words: LocalWords,
 }
 
 impl<S, I> std::fmt::Debug for Indexer<S, I> {
@@ -72,12 +75,20 @@ impl<S, I> std::fmt::Debug for Indexer<S, I> {
 }
 
 impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
-    pub fn new(store: S, index: I, territory: Arc<Territory>, clock: Clock) -> Indexer<S, I> {
+    /// An indexer keeping `index` true to `store`, and `words` to the store's local words.
+    pub fn new(
+        store: S,
+        index: I,
+        territory: Arc<Territory>,
+        clock: Clock,
+        words: LocalWords,
+    ) -> Indexer<S, I> {
         Indexer {
             store,
             index,
             territory,
             clock,
+            words,
         }
     }
 
@@ -95,6 +106,8 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
 
     async fn build(&self) -> Result<(OutboxCursor, usize), IndexerError> {
         let position = self.store.outbox_position().await?;
+        self.words.load(&self.store).await?;
+        let lexicon = self.words.current();
         let fresh_since = (self.clock)()
             .plus_seconds(-i64::from(self.territory.freshness_window_days()) * SECONDS_PER_DAY);
         let mut documents = Vec::new();
@@ -113,7 +126,7 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
                 .await?;
             documents.extend(
                 page.iter()
-                    .map(|record| SearchDocument::of(&record.listing, &self.territory)),
+                    .map(|record| SearchDocument::of(&record.listing, &self.territory, &lexicon)),
             );
             match page.last() {
                 Some(last) if i64::try_from(page.len()).unwrap_or(0) == REBUILD_PAGE => {
@@ -184,12 +197,15 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
         Ok(applied)
     }
 
-    /// Re-reads what the rows name and indexes or removes it.
+    /// Re-reads what the rows name and indexes or removes it; a local word's row reloads the
+    /// local words and re-indexes the listings of the subcategories it named, before and after.
     async fn apply(&self, rows: &[crate::store::OutboxEntry]) -> Result<(), IndexerError> {
         let now = (self.clock)();
         let mut upserts = Vec::new();
         let mut removals = Vec::new();
         let mut listing_ids: Vec<String> = Vec::new();
+        // Subcategories whose words a local word changed: their listings' documents change.
+        let mut reworded: Vec<&'static Subcategory> = Vec::new();
         for row in rows {
             match row.event.topic {
                 Topic::Listing => listing_ids.push(row.event.entity_id.clone()),
@@ -197,34 +213,22 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
                     let Ok(provider) = ProviderId::parse(&row.event.entity_id) else {
                         continue;
                     };
-                    let mut after_id = None;
-                    loop {
-                        let page = self
-                            .store
-                            .listings(&ListingQuery {
-                                visibility: Visibility::All,
-                                provider_id: Some(provider.clone()),
-                                status: None,
-                                category: None,
-                                after_id: after_id.take(),
-                                limit: REBUILD_PAGE,
-                            })
-                            .await?;
-                        listing_ids.extend(page.iter().map(|r| r.listing.id.to_string()));
-                        match page.last() {
-                            Some(last)
-                                if i64::try_from(page.len()).unwrap_or(0) == REBUILD_PAGE =>
-                            {
-                                after_id = Some(last.listing.id.to_string());
-                            }
-                            _ => break,
-                        }
-                    }
+                    listing_ids.extend(self.listing_ids(Some(&provider), None).await?);
                 }
+                Topic::LocalWord => reworded.extend(reworded_subcategories(&row.event.payload)),
             }
+        }
+        if rows.iter().any(|row| row.event.topic == Topic::LocalWord) {
+            self.words.load(&self.store).await?;
+        }
+        reworded.sort_by_key(|sub| sub.code);
+        reworded.dedup_by_key(|sub| sub.code);
+        for sub in reworded {
+            listing_ids.extend(self.listing_ids(None, Some(sub)).await?);
         }
         listing_ids.sort();
         listing_ids.dedup();
+        let lexicon = self.words.current();
         for id in listing_ids {
             let Ok(listing_id) = ListingId::parse(&id) else {
                 continue;
@@ -235,7 +239,11 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
                         .listing
                         .is_public(provider_status, now, &self.territory) =>
                 {
-                    upserts.push(SearchDocument::of(&record.listing, &self.territory));
+                    upserts.push(SearchDocument::of(
+                        &record.listing,
+                        &self.territory,
+                        &lexicon,
+                    ));
                 }
                 _ => removals.push(id),
             }
@@ -247,6 +255,41 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
             self.index.upsert(upserts).await?;
         }
         Ok(())
+    }
+
+    /// The ids of every listing, in any state, of `provider` or of the subcategory `sub`.
+    async fn listing_ids(
+        &self,
+        provider: Option<&ProviderId>,
+        sub: Option<&Subcategory>,
+    ) -> Result<Vec<String>, IndexerError> {
+        let mut ids = Vec::new();
+        let mut after_id = None;
+        loop {
+            let page = self
+                .store
+                .listings(&ListingQuery {
+                    visibility: Visibility::All,
+                    provider_id: provider.cloned(),
+                    status: None,
+                    category: sub.map(|s| s.category),
+                    after_id: after_id.take(),
+                    limit: REBUILD_PAGE,
+                })
+                .await?;
+            ids.extend(
+                page.iter()
+                    .filter(|r| sub.is_none_or(|s| r.listing.content.subcategory == s.code))
+                    .map(|r| r.listing.id.to_string()),
+            );
+            match page.last() {
+                Some(last) if i64::try_from(page.len()).unwrap_or(0) == REBUILD_PAGE => {
+                    after_id = Some(last.listing.id.to_string());
+                }
+                _ => break,
+            }
+        }
+        Ok(ids)
     }
 
     /// Rebuilds, says `ready` once built, then follows the outbox every `interval` until the
@@ -284,4 +327,18 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
             tokio::time::sleep(backoff).await;
         }
     }
+}
+
+/// The subcategories a local word's outbox payload names, now and before the change.
+fn reworded_subcategories(payload: &str) -> Vec<&'static Subcategory> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(payload) else {
+        return Vec::new();
+    };
+    [Some(&value), value.get("before")]
+        .into_iter()
+        .flatten()
+        .filter(|meaning| meaning.get("kind").and_then(|k| k.as_str()) == Some("service"))
+        .filter_map(|meaning| meaning.get("code").and_then(|c| c.as_str()))
+        .filter_map(|code| Subcategory::find(code).ok())
+        .collect()
 }

@@ -17,6 +17,7 @@ use std::future::Future;
 use welfare_core::category::{Category, Subcategory};
 use welfare_core::eligibility::{MAX_AGE_YEARS, Rule};
 use welfare_core::listing::Listing;
+use welfare_core::local_words::Lexicon;
 use welfare_core::pricing::PriceModel;
 use welfare_core::territory::{GeoPoint, Territory};
 use welfare_core::time::Timestamp;
@@ -33,8 +34,8 @@ pub struct SearchDocument {
     pub provider_id: String,
     pub title: String,
     pub description: String,
-    /// The words people use for its kind of service: subcategory label and synonyms, category
-    /// label.
+    /// The words people use for its kind of service: subcategory label and synonyms (the
+    /// taxonomy's and the Ambito's local words), category label.
     pub vocabulary: String,
     pub category: Category,
     pub subcategory: String,
@@ -59,14 +60,16 @@ pub struct SearchDocument {
 }
 
 impl SearchDocument {
-    /// The document of a listing.
-    pub fn of(listing: &Listing, territory: &Territory) -> SearchDocument {
+    /// The document of a listing, its kind of service named by the taxonomy's words and the
+    /// local words of `lexicon`.
+    pub fn of(listing: &Listing, territory: &Territory, lexicon: &Lexicon) -> SearchDocument {
         let content = &listing.content;
         let sub = Subcategory::find(&content.subcategory).ok();
         let mut vocabulary = vec![content.category.label_it().to_owned()];
         if let Some(sub) = sub {
             vocabulary.push(sub.label_it.to_owned());
             vocabulary.extend(sub.synonyms.iter().map(|s| (*s).to_owned()));
+            vocabulary.extend(lexicon.synonyms_of(sub.code).map(str::to_owned));
         }
         let comuni = if content.service_area.is_empty() {
             territory

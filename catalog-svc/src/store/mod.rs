@@ -25,6 +25,7 @@ use welfare_core::category::Category;
 use welfare_core::contact::{Email, Phone, Website};
 use welfare_core::ids::{ListingId, ProviderId};
 use welfare_core::listing::{Listing, ListingContent, ListingStatus};
+use welfare_core::local_words::{LocalWord, Meaning};
 use welfare_core::provider::{ProviderKind, ProviderStatus, RuntsNumber, TaxId};
 use welfare_core::territory::IstatCode;
 use welfare_core::time::Timestamp;
@@ -126,6 +127,8 @@ pub struct RecordedRequest {
 pub enum Topic {
     Provider,
     Listing,
+    /// A curator's local word (its phrase is the entity id).
+    LocalWord,
 }
 
 impl Topic {
@@ -133,8 +136,21 @@ impl Topic {
         match self {
             Topic::Provider => "provider",
             Topic::Listing => "listing",
+            Topic::LocalWord => "local_word",
         }
     }
+}
+
+/// A local word as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalWordRecord {
+    pub word: LocalWord,
+    /// The subject of the curator who wrote it last.
+    pub updated_by: String,
+    /// Starts at 1, grows by one with every change; the etag is derived from it.
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// A change to publish to the outbox.
@@ -290,6 +306,25 @@ pub trait CatalogStore: Clone + Send + Sync + 'static {
         after_seq: i64,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<OutboxEntry>, StoreError>> + Send;
+
+    /// Every local word, by phrase.
+    fn local_words(&self) -> impl Future<Output = Result<Vec<LocalWordRecord>, StoreError>> + Send;
+
+    /// Writes a local word with its change: inserted at version 1 (a phrase already stored is
+    /// a [`StoreError::VersionConflict`]), or replacing the one stored at `version - 1`.
+    fn put_local_word(
+        &self,
+        word: &LocalWordRecord,
+        change: &Change,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes the local word stored at `version`, with its change.
+    fn delete_local_word(
+        &self,
+        phrase: &str,
+        version: i64,
+        change: &Change,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 mod cache;

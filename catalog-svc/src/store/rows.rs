@@ -182,6 +182,7 @@ pub(super) fn outbox_entry(row: &AnyRow) -> Result<OutboxEntry, StoreError> {
     let topic = match topic.as_str() {
         "provider" => Topic::Provider,
         "listing" => Topic::Listing,
+        "local_word" => Topic::LocalWord,
         other => {
             return Err(StoreError::Corrupt {
                 entity: "outbox row",
@@ -254,4 +255,23 @@ fn stored_contact<T>(
 /// A contact detail as stored: empty for none.
 pub(super) fn contact_text<T: AsRef<str>>(value: Option<&T>) -> &str {
     value.map_or("", AsRef::as_ref)
+}
+
+/// A `local_words` row read back.
+pub(super) fn local_word_record(row: &AnyRow) -> Result<LocalWordRecord, StoreError> {
+    let phrase: String = row.try_get("phrase")?;
+    let kind: String = row.try_get("kind")?;
+    let code: String = row.try_get("code")?;
+    let meaning = Meaning::from_stored(&kind, &code).map_err(|e| StoreError::Corrupt {
+        entity: "local word",
+        id: phrase.clone(),
+        problem: e.to_string(),
+    })?;
+    Ok(LocalWordRecord {
+        word: LocalWord { phrase, meaning },
+        updated_by: row.try_get("updated_by")?,
+        version: row.try_get("version")?,
+        created_at: Timestamp::from_unix_seconds(row.try_get("created_at")?),
+        updated_at: Timestamp::from_unix_seconds(row.try_get("updated_at")?),
+    })
 }

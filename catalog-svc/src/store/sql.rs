@@ -540,6 +540,87 @@ impl CatalogStore for SqlStore {
         .await?;
         self.outbox_entries(&rows)
     }
+
+    async fn local_words(&self) -> Result<Vec<LocalWordRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT phrase, kind, code, updated_by, version, created_at, updated_at \
+             FROM local_words ORDER BY phrase",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(local_word_record).collect()
+    }
+
+    async fn put_local_word(
+        &self,
+        word: &LocalWordRecord,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The request row first, as for every change.
+        SqlStore::write_change(&mut tx, change).await?;
+        let meaning = word.word.meaning;
+        let written = if word.version == 1 {
+            sqlx::query(
+                "INSERT INTO local_words \
+                 (phrase, kind, code, updated_by, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 1, $5, $6) ON CONFLICT (phrase) DO NOTHING",
+            )
+            .bind(&word.word.phrase)
+            .bind(meaning.kind())
+            .bind(meaning.code())
+            .bind(&word.updated_by)
+            .bind(word.created_at.unix_seconds())
+            .bind(word.updated_at.unix_seconds())
+            .execute(&mut *tx)
+            .await?
+        } else {
+            sqlx::query(
+                "UPDATE local_words SET kind = $2, code = $3, updated_by = $4, version = $5, \
+                 updated_at = $6 WHERE phrase = $1 AND version = $7",
+            )
+            .bind(&word.word.phrase)
+            .bind(meaning.kind())
+            .bind(meaning.code())
+            .bind(&word.updated_by)
+            .bind(word.version)
+            .bind(word.updated_at.unix_seconds())
+            .bind(word.version - 1)
+            .execute(&mut *tx)
+            .await?
+        };
+        if written.rows_affected() != 1 {
+            return Err(StoreError::VersionConflict {
+                entity: "local word",
+                id: word.word.phrase.clone(),
+            });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_local_word(
+        &self,
+        phrase: &str,
+        version: i64,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        SqlStore::write_change(&mut tx, change).await?;
+        let deleted = sqlx::query("DELETE FROM local_words WHERE phrase = $1 AND version = $2")
+            .bind(phrase)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() != 1 {
+            return Err(StoreError::VersionConflict {
+                entity: "local word",
+                id: phrase.to_owned(),
+            });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use catalog_svc::grpc::CatalogApi;
+use catalog_svc::local_words::LocalWords;
 use catalog_svc::search::SearchIndex;
 use catalog_svc::search::embedded::EmbeddedIndex;
 use catalog_svc::search::indexer::Indexer;
@@ -105,13 +106,15 @@ pub async fn serve_with<S: CatalogStore, I: SearchIndex>(store: S, index: I) -> 
     let reading = clock.clone();
     let territory = Arc::new(Territory::lodi());
     let clock_fn: welfare_runtime::clock::Clock = Arc::new(move || reading.now());
+    let words = LocalWords::default();
     let indexer = Indexer::new(
         store.clone(),
         index.clone(),
         Arc::clone(&territory),
         Arc::clone(&clock_fn),
+        words.clone(),
     );
-    let api = CatalogApi::new(store.clone(), index.clone(), territory, clock_fn);
+    let api = CatalogApi::new(store.clone(), index.clone(), territory, clock_fn, words);
     let services = api.into_services(config.limits.max_message_bytes);
     let app = Application::build(&config, services).await.expect("build");
     let serving = serve_in_background(app);

@@ -2,6 +2,7 @@
 //! category tree.
 
 use super::*;
+use welfare_core::local_words::Lexicon;
 
 pub(super) fn basis_points(value: u32, field: &str) -> Converted<BasisPoints> {
     BasisPoints::new(value).map_err(|e| violation(field, e))
@@ -412,8 +413,9 @@ pub fn listing_content_to_proto(value: &ListingContent, out: &mut pb::Listing) {
         .collect();
 }
 
-/// The six categories with their subcategories, for `ListCategories`.
-pub fn categories_to_proto() -> Vec<pb::CategoryInfo> {
+/// The six categories with their subcategories, for `ListCategories`, each subcategory with
+/// the Ambito's local words for it.
+pub fn categories_to_proto(lexicon: &Lexicon) -> Vec<pb::CategoryInfo> {
     Category::ALL
         .into_iter()
         .map(|category| pb::CategoryInfo {
@@ -430,6 +432,7 @@ pub fn categories_to_proto() -> Vec<pb::CategoryInfo> {
                     description: sub.description_it.to_owned(),
                     typical_min_age_years: u32::from(sub.ages.min_years),
                     typical_max_age_years: u32::from(sub.ages.max_years),
+                    local_synonyms: lexicon.synonyms_of(sub.code).map(str::to_owned).collect(),
                 })
                 .collect(),
         })

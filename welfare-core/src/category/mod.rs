@@ -267,6 +267,16 @@ impl Subcategory {
     /// "asilo nido a Lodi" the asilo nido. The longest phrase wins: "ginnastica dolce" names
     /// physiotherapy, not the sports whose synonym "ginnastica" it contains.
     pub fn mentioned_in(text: &str) -> Vec<&'static Subcategory> {
+        Subcategory::mentioned_with(text, &[])
+    }
+
+    /// As [`Subcategory::mentioned_in`], with `more` phrases (folded) naming subcategories
+    /// besides the taxonomy's own: the local words curators add
+    /// ([`crate::local_words::Lexicon`]). Subcategories come in taxonomy order.
+    pub fn mentioned_with(
+        text: &str,
+        more: &[(&'static Subcategory, &str)],
+    ) -> Vec<&'static Subcategory> {
         // Every subcategory's phrases, folded and padded with spaces, computed once.
         static PHRASES: std::sync::OnceLock<Vec<Vec<String>>> = std::sync::OnceLock::new();
         let phrases = PHRASES.get_or_init(|| {
@@ -283,7 +293,7 @@ impl Subcategory {
         });
         let folded = format!(" {} ", crate::text::fold(text));
         // Each subcategory named, with the longest of its phrases found.
-        let named: Vec<(&'static Subcategory, &str)> = SUBCATEGORIES
+        let mut named: Vec<(&'static Subcategory, String)> = SUBCATEGORIES
             .iter()
             .zip(phrases)
             .filter_map(|(sub, phrases)| {
@@ -291,15 +301,33 @@ impl Subcategory {
                     .iter()
                     .filter(|phrase| folded.contains(phrase.as_str()))
                     .max_by_key(|phrase| phrase.len())
-                    .map(|phrase| (sub, phrase.as_str()))
+                    .map(|phrase| (sub, phrase.clone()))
             })
             .collect();
+        for (sub, phrase) in more {
+            let padded = format!(" {phrase} ");
+            if phrase.is_empty() || !folded.contains(&padded) {
+                continue;
+            }
+            match named.iter_mut().find(|(s, _)| s.code == sub.code) {
+                Some((_, longest)) if longest.len() < padded.len() => *longest = padded,
+                Some(_) => {}
+                None => named.push((sub, padded)),
+            }
+        }
+        let position = |sub: &Subcategory| {
+            SUBCATEGORIES
+                .iter()
+                .position(|s| std::ptr::eq(s, sub))
+                .unwrap_or(usize::MAX)
+        };
+        named.sort_by_key(|(sub, _)| position(sub));
         named
             .iter()
             .filter(|(_, phrase)| {
                 !named
                     .iter()
-                    .any(|(_, other)| other.len() > phrase.len() && other.contains(phrase))
+                    .any(|(_, other)| other.len() > phrase.len() && other.contains(phrase.as_str()))
             })
             .map(|(sub, _)| *sub)
             .collect()

@@ -33,11 +33,11 @@ pub struct Situation {
 }
 
 /// A situation read in a text, and the phrase that named it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recognised {
     pub situation: &'static Situation,
-    /// The phrase found, folded.
-    pub phrase: &'static str,
+    /// The phrase found (the lexicon's, or a curator's local phrase), folded.
+    pub phrase: String,
 }
 
 impl Situation {
@@ -56,28 +56,41 @@ impl Situation {
 /// A phrase contained in a longer phrase found for another situation does not count ("non
 /// vede" inside "non vede l'ora" is no sight problem).
 pub fn situations_in(text: &str) -> Vec<Recognised> {
+    situations_with(text, &[])
+}
+
+/// As [`situations_in`], with `more` phrases (folded) describing situations besides the
+/// lexicon's own: the local phrases curators add ([`crate::local_words::Lexicon`]).
+pub fn situations_with(text: &str, more: &[(&'static Situation, &str)]) -> Vec<Recognised> {
     let folded = format!(" {} ", fold(text));
+    // Each situation described, by its longest phrase found.
     let found: Vec<Recognised> = SITUATIONS
         .iter()
         .filter_map(|situation| {
+            let local = more
+                .iter()
+                .filter(|(s, _)| s.code == situation.code)
+                .map(|(_, phrase)| *phrase);
             situation
                 .phrases
                 .iter()
-                .filter(|phrase| folded.contains(&format!(" {} ", fold(phrase))))
-                .max_by_key(|phrase| phrase.len())
+                .copied()
+                .chain(local)
+                .map(fold)
+                .filter(|phrase| !phrase.is_empty() && folded.contains(&format!(" {phrase} ")))
+                .max_by_key(String::len)
                 .map(|phrase| Recognised { situation, phrase })
         })
         .collect();
     found
         .iter()
-        .filter(|r| {
-            let mine = fold(r.phrase);
-            !found.iter().any(|other| {
-                let theirs = fold(other.phrase);
-                theirs.len() > mine.len() && format!(" {theirs} ").contains(&format!(" {mine} "))
+        .filter(|mine| {
+            !found.iter().any(|theirs| {
+                theirs.phrase.len() > mine.phrase.len()
+                    && format!(" {} ", theirs.phrase).contains(&format!(" {} ", mine.phrase))
             })
         })
-        .copied()
+        .cloned()
         .collect()
 }
 

@@ -279,7 +279,7 @@ pub async fn plan<S: CatalogStore>(
                 }
                 known_ids.insert(id.to_owned());
                 known_tax.insert(record.tax_id.as_str().to_owned(), id.to_owned());
-                let change = change(line, Topic::Provider, id, now);
+                let change = change(line, Imported::Provider, id, now);
                 plan.providers.push((record, change));
             }
             Err(reason) => {
@@ -345,7 +345,7 @@ pub async fn plan<S: CatalogStore>(
                     created_at: now,
                     updated_at: now,
                 };
-                let change = change(line, Topic::Listing, id, now);
+                let change = change(line, Imported::Listing, id, now);
                 plan.listings.push((record, change));
             }
             Err(reason) => plan.refused.push(refuse(reason)),
@@ -359,12 +359,27 @@ pub async fn apply<S: CatalogStore>(store: &S, plan: &Plan) -> Result<(), StoreE
     store.import(&plan.providers, &plan.listings).await
 }
 
+/// What an imported record becomes.
+#[derive(Clone, Copy)]
+enum Imported {
+    Provider,
+    Listing,
+}
+
 /// The change an imported record writes: the line as the request received, under
 /// [`IMPORT_PRINCIPAL`], and an outbox event like the one creating it through the API.
-fn change(line: &Line, topic: Topic, id: &str, now: Timestamp) -> Change {
-    let (kind, status) = match topic {
-        Topic::Provider => ("provider.created", ProviderStatus::Pending.code()),
-        Topic::Listing => ("listing.created", ListingStatus::Submitted.code()),
+fn change(line: &Line, imported: Imported, id: &str, now: Timestamp) -> Change {
+    let (topic, kind, status) = match imported {
+        Imported::Provider => (
+            Topic::Provider,
+            "provider.created",
+            ProviderStatus::Pending.code(),
+        ),
+        Imported::Listing => (
+            Topic::Listing,
+            "listing.created",
+            ListingStatus::Submitted.code(),
+        ),
     };
     Change {
         request: RecordedRequest {
