@@ -1,7 +1,8 @@
 //! The Meilisearch adapter against a real server (`MEILI_URL`, `MEILI_MASTER_KEY`; each test
 //! reports itself skipped without one): settings before documents, every write's task checked,
 //! a failed task an error and a metric, rebuilds swapped in while searches go on. That it
-//! answers like the embedded index is the conformance suite's part.
+//! answers like the embedded index is the conformance suite's part; a curator's local word reaches
+//! its documents.
 #![allow(clippy::indexing_slicing, clippy::print_stdout)]
 
 mod support;
@@ -359,4 +360,80 @@ async fn a_situation_is_answered_alike_by_both_adapters() {
         "a tier's class is above any word count"
     );
     meili.delete().await.expect("delete");
+}
+
+/// A curator's local word reaches Meilisearch as it reaches the embedded index: named by the
+/// search at once, then in the words of the subcategory's listings once the indexer passes,
+/// and gone from them once removed.
+#[tokio::test]
+async fn a_local_word_reaches_meilisearch_documents() {
+    use welfare_proto::catalog::{
+        DeleteLocalWordRequest, PutLocalWordRequest, SearchListingsRequest,
+        put_local_word_request::Meaning,
+    };
+    let index = meili("local_words", Tuning::Italian).await;
+    let mut world = world_with(sqlite().await, index.clone()).await;
+    let home = world.publish(home_care()).await;
+    let (mut cursor, _) = world.server.indexer.rebuild().await.expect("rebuild");
+    let search = |text: &str| SearchListingsRequest {
+        query: text.to_owned(),
+        ..SearchListingsRequest::default()
+    };
+    let found = |response: welfare_proto::catalog::SearchListingsResponse| -> Vec<String> {
+        response
+            .hits
+            .into_iter()
+            .map(|hit| hit.listing.expect("listing").id)
+            .collect()
+    };
+    let before = world.server.client.search_listings(search("sciura")).await;
+    assert!(found(before.expect("search").into_inner()).is_empty());
+    let word = world
+        .server
+        .client
+        .put_local_word(call(
+            PutLocalWordRequest {
+                phrase: "sciura brava".to_owned(),
+                meaning: Some(Meaning::Subcategory("sad".to_owned())),
+                etag: String::new(),
+                request_id: rid(),
+            },
+            &curator(),
+        ))
+        .await
+        .expect("put")
+        .into_inner();
+    world
+        .server
+        .indexer
+        .catch_up(&mut cursor)
+        .await
+        .expect("catch up");
+    let after = world.server.client.search_listings(search("sciura")).await;
+    assert_eq!(
+        found(after.expect("search").into_inner()),
+        [home.id.as_str()]
+    );
+    world
+        .server
+        .client
+        .delete_local_word(call(
+            DeleteLocalWordRequest {
+                phrase: word.phrase,
+                etag: word.etag,
+                request_id: rid(),
+            },
+            &curator(),
+        ))
+        .await
+        .expect("delete");
+    world
+        .server
+        .indexer
+        .catch_up(&mut cursor)
+        .await
+        .expect("catch up");
+    let gone = world.server.client.search_listings(search("sciura")).await;
+    index.delete().await.expect("delete");
+    assert!(found(gone.expect("search").into_inner()).is_empty());
 }

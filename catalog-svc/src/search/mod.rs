@@ -27,6 +27,12 @@ use welfare_core::time::Timestamp;
 /// the adapters' typo tolerance instead.
 pub const SHORT_WORD_CHARS: usize = 4;
 
+/// A word found as typed in one listing in this many is matched exactly, without typos, by
+/// every adapter…
+pub const COMMON_WORD_SHARE: u64 = 100;
+/// …provided it is found in at least this many.
+pub const COMMON_WORD_MIN: u64 = 100;
+
 /// What an index knows of a public listing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchDocument {

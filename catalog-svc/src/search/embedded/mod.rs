@@ -33,6 +33,7 @@ use tantivy::{
 };
 
 use super::slot_set::{Bits, Counter};
+use super::{COMMON_WORD_MIN, COMMON_WORD_SHARE};
 use super::{
     FacetCounts, IndexError, IndexHit, IndexPage, IndexQuery, Order, SearchDocument, SearchIndex,
 };
@@ -40,10 +41,6 @@ use welfare_core::category::{Category, Subcategory};
 use welfare_core::eligibility::MAX_AGE_YEARS;
 
 const ANALYZER: &str = "italian";
-/// A word found as typed in one listing in this many is not expanded to its typo neighbours…
-const COMMON_WORD_SHARE: u64 = 100;
-/// …provided it is found in at least this many.
-const COMMON_WORD_MIN: u64 = 100;
 /// The indexing memory budget of each generation.
 const WRITER_BYTES: usize = 50_000_000;
 

@@ -4,12 +4,16 @@
 //! Meilisearch has no Italian stemmer, so the adapter analyses text itself with the embedded
 //! index's Italian chain (split, lowercase, fold accents, drop stop words, Snowball stem) and
 //! indexes the stems of the title, the vocabulary and the description in that order of
-//! importance; queries are analysed the same way. Typo tolerance then runs on stems: one typo
-//! from 4 letters of stem and two from 8, which is where a typed word of 5 and of 9 letters
-//! usually lands. Of a query's words only those some admitted listing has are sent, and
-//! Meilisearch drops the most frequent first when too few listings have them all (the embedded
-//! index ranks by words matched: the nearest Meilisearch comes). Filters are Meilisearch filter
-//! expressions equal to `IndexQuery::admits`;
+//! importance; queries are analysed the same way, each word with the embedded index's typo
+//! allowance (none for a word typed in four letters or fewer or found in one listing in a
+//! hundred: sent as a phrase; Meilisearch's typo tolerance otherwise, one typo from 4 letters
+//! of stem and two from 8), never as a prefix (prefix search is disabled). A query with words
+//! is answered by words matched ([`by_words`]): each word's matches retrieved, counted and
+//! ordered as the embedded index orders them; when a word matches more than [`WORD_CAP`]
+//! listings, one combined search answers instead, with the words some admitted listing has, the
+//! "last" matching strategy (Meilisearch drops words from the end until enough documents
+//! match) and the `words` ranking rule. Filters are Meilisearch filter expressions equal to
+//! `IndexQuery::admits`;
 //! totals and facets are exhaustive (page-mode search, `maxTotalHits` and `maxValuesPerFacet`
 //! set above the catalogue's size); distance and price orders come first through the `sort`
 //! ranking rule, relevance after them.
@@ -26,7 +30,8 @@ use meilisearch_sdk::client::{Client, SwapIndexes};
 use meilisearch_sdk::errors::{Error as MeiliError, ErrorCode, MeilisearchError};
 use meilisearch_sdk::search::{MatchingStrategies, Selectors};
 use meilisearch_sdk::settings::{
-    FacetingSettings, MinWordSizeForTypos, PaginationSetting, Settings, TypoToleranceSettings,
+    FacetingSettings, MinWordSizeForTypos, PaginationSetting, PrefixSearchSettings, Settings,
+    TypoToleranceSettings,
 };
 use meilisearch_sdk::task_info::TaskInfo;
 use meilisearch_sdk::tasks::Task;
@@ -36,9 +41,12 @@ use welfare_core::eligibility::MAX_AGE_YEARS;
 use welfare_core::territory::GeoPoint;
 
 use super::embedded::italian_analyzer;
+
+mod by_words;
 use super::{
     FacetCounts, IndexError, IndexHit, IndexPage, IndexQuery, Order, SearchDocument, SearchIndex,
 };
+pub use by_words::WORD_CAP;
 
 /// Documents sent per Meilisearch task.
 const BATCH: usize = 10_000;
@@ -296,6 +304,7 @@ impl MeiliIndex {
     /// The settings this tuning applies.
     pub fn settings(&self) -> Settings {
         let filterable = [
+            "id",
             "provider_id",
             "category",
             "subcategory",
@@ -321,7 +330,7 @@ impl MeiliIndex {
             Tuning::MeilisearchDefaults => common,
             Tuning::Italian => common
                 .with_searchable_attributes(SEARCHED)
-                .with_displayed_attributes(["id", "_geo"])
+                .with_displayed_attributes(["id", "_geo", "min_price_cents", "age_targeted"])
                 .with_ranking_rules([
                     "sort",
                     "words",
@@ -344,12 +353,13 @@ impl MeiliIndex {
         }
     }
 
-    /// The analysed form of a text: its stems, space-separated.
-    /// The stems of a query, a short word no listing has corrected as the embedded index
-    /// corrects it (see `SHORT_WORD_CHARS`): to its most frequent neighbour one edit away,
-    /// counted as exact phrases among the words of the kinds of service first, else over the
-    /// whole text, ties to the alphabetically first.
-    async fn corrected_stems(&self, text: &str) -> Result<String, IndexError> {
+    /// The words of a query as the embedded index reads them: analysed (Italian stems, each
+    /// once), a short word no listing has corrected to its most frequent neighbour one edit
+    /// away (see `SHORT_WORD_CHARS`; counted as exact phrases among the words of the kinds of
+    /// service first, else over the whole text, ties to the alphabetically first), and each
+    /// word's typo allowance: none for a word typed in four letters or fewer, or found as typed
+    /// in at least one listing in a hundred (and a hundred listings).
+    async fn read_words(&self, text: &str) -> Result<Vec<by_words::Word>, IndexError> {
         let mut words: Vec<(String, usize)> = Vec::new();
         {
             let mut analyzer = self.analyzer.clone();
@@ -358,55 +368,90 @@ impl MeiliIndex {
                 let typed = text
                     .get(token.offset_from..token.offset_to)
                     .map_or(0, |w| w.chars().count());
-                words.push((token.text.clone(), typed));
+                if !words.iter().any(|(w, _)| w == &token.text) {
+                    words.push((token.text.clone(), typed));
+                }
             });
         }
-        // Which short words some listing has, all in one multi-search.
-        let short: Vec<usize> = (0..words.len())
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stems: Vec<String> = words.iter().map(|(word, _)| word.clone()).collect();
+        let (mut counts, listings) = self.exact_counts_and_total(&stems).await?;
+        let unknown: Vec<usize> = (0..words.len())
             .filter(|i| {
                 words
                     .get(*i)
                     .is_some_and(|(_, typed)| *typed == super::SHORT_WORD_CHARS)
+                    && counts.get(*i) == Some(&0)
             })
+            .take(welfare_core::spelling::MAX_CORRECTED_WORDS)
             .collect();
-        let stems: Vec<String> = short
-            .iter()
-            .filter_map(|i| words.get(*i).map(|(word, _)| word.clone()))
-            .collect();
-        let counts = if stems.is_empty() {
-            Vec::new()
-        } else {
-            self.exact_count(&stems, &SEARCHED).await?
-        };
-        let unknown = short
-            .into_iter()
-            .zip(counts)
-            .filter(|(_, count)| *count == 0)
-            .map(|(i, _)| i)
-            .take(welfare_core::spelling::MAX_CORRECTED_WORDS);
         for i in unknown {
-            let Some((word, _)) = words.get_mut(i) else {
+            let (Some((word, _)), Some(count)) = (words.get_mut(i), counts.get_mut(i)) else {
                 continue;
             };
             let candidates = welfare_core::text::one_edit_variants(word);
             for attributes in [&["vocabulary_stems"][..], &SEARCHED[..]] {
-                let counts = self.exact_count(&candidates, attributes).await?;
+                let found = self.exact_count(&candidates, attributes).await?;
                 let best = candidates
                     .iter()
-                    .zip(counts)
-                    .filter(|(_, count)| *count > 0)
+                    .zip(found)
+                    .filter(|(_, n)| *n > 0)
                     .max_by(|(a, n), (b, m)| n.cmp(m).then_with(|| b.cmp(a)));
                 if let Some((corrected, _)) = best {
                     word.clone_from(corrected);
+                    *count = self
+                        .exact_count(std::slice::from_ref(corrected), &SEARCHED)
+                        .await?
+                        .first()
+                        .copied()
+                        .unwrap_or(0);
                     break;
                 }
             }
         }
+        let common = (listings / super::COMMON_WORD_SHARE).max(super::COMMON_WORD_MIN);
         Ok(words
             .into_iter()
-            .map(|(word, _)| word)
-            .collect::<Vec<_>>()
-            .join(" "))
+            .zip(counts)
+            .map(|((stem, typed), count)| by_words::Word {
+                exact: typed <= super::SHORT_WORD_CHARS
+                    || u64::try_from(count).unwrap_or(u64::MAX) >= common,
+                stem,
+            })
+            .collect())
+    }
+
+    /// How many documents have each word, exactly, and how many documents there are, in one
+    /// multi-search.
+    async fn exact_counts_and_total(
+        &self,
+        words: &[String],
+    ) -> Result<(Vec<usize>, u64), IndexError> {
+        let index = self.client.index(&self.uid);
+        let phrases: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+        let mut multi = self.client.multi_search();
+        for phrase in &phrases {
+            multi.with_search_query(
+                index
+                    .search()
+                    .with_query(phrase)
+                    .with_attributes_to_search_on(&SEARCHED)
+                    .with_page(1)
+                    .with_hits_per_page(0)
+                    .build(),
+            );
+        }
+        multi.with_search_query(index.search().with_page(1).with_hits_per_page(0).build());
+        let results = multi.execute::<MeiliHit>().await.map_err(engine)?;
+        let mut totals: Vec<usize> = results
+            .results
+            .iter()
+            .map(|r| r.total_hits.unwrap_or(0))
+            .collect();
+        let listings = totals.pop().unwrap_or(0);
+        Ok((totals, u64::try_from(listings).unwrap_or(u64::MAX)))
     }
 
     /// How many documents have each word in `attributes`, exactly (a phrase: no typo, no
@@ -520,7 +565,18 @@ impl MeiliIndex {
             .set_settings(&self.settings())
             .await
             .map_err(engine)?;
-        self.finished(task, "apply settings").await
+        self.finished(task, "apply settings").await?;
+        if self.tuning == Tuning::Italian {
+            // The embedded index never matches a word as a prefix of another.
+            let task = self
+                .client
+                .index(uid)
+                .set_prefix_search(PrefixSearchSettings::Disabled)
+                .await
+                .map_err(engine)?;
+            self.finished(task, "disable prefix search").await?;
+        }
+        Ok(())
     }
 
     /// Adds or replaces documents in an index, in batches, each task checked.
@@ -679,8 +735,14 @@ impl SearchIndex for MeiliIndex {
         let filter = filter_of(query);
         let mut text = match self.tuning {
             Tuning::Italian => {
-                let stems = self.corrected_stems(&query.text).await?;
-                self.found_words(&stems, &filter).await?
+                let words = self.read_words(&query.text).await?;
+                if !words.is_empty()
+                    && let Some(page) = self.search_by_words(query, &filter, &words).await?
+                {
+                    return Ok(page);
+                }
+                let stems: Vec<&str> = words.iter().map(|w| w.stem.as_str()).collect();
+                self.found_words(&stems.join(" "), &filter).await?
             }
             Tuning::MeilisearchDefaults => query.text.clone(),
         };
