@@ -10,6 +10,7 @@ pub mod answering;
 pub mod embedded;
 pub mod indexer;
 pub mod meili;
+pub mod scoring;
 mod slot_set;
 
 use std::future::Future;

@@ -3,6 +3,7 @@
 //! the rank classes that can reach the page and scores only what may be on it.
 
 use super::*;
+use crate::search::scoring;
 
 /// One query per word of the text, and one boost per subcategory the text names.
 pub(super) type TextQueries = (Vec<Vec<Weighted>>, Vec<Weighted>);
@@ -210,7 +211,7 @@ impl Generation {
         searcher: &tantivy::Searcher,
     ) -> Result<Option<TextQueries>, IndexError> {
         let f = self.fields;
-        let common = (searcher.num_docs() / COMMON_WORD_SHARE).max(COMMON_WORD_MIN);
+        let listings = searcher.num_docs();
         let mut words: Vec<(String, usize)> = Vec::new();
         let mut stream = analyzer.token_stream(&query.text);
         stream.process(&mut |token| {
@@ -263,16 +264,14 @@ impl Generation {
                 }
             }
             let word = &word;
-            let typos = match typed {
-                _ if found >= common => 0,
-                0..=4 => 0,
-                5..=8 => 1,
-                _ => 2,
-            };
+            let typos = scoring::typos_allowed(*typed, found, listings);
             // The word's clauses, each searched alone with its weight: a match's score for
             // the word is the weighted sum, as a boolean "should" query would add them.
             let mut clauses: Vec<(Box<dyn Query>, Score)> = Vec::new();
-            for (field, weight) in [(f.title, 3.0), (f.vocabulary, 2.0), (f.description, 1.0)] {
+            for (field, weight) in [f.title, f.vocabulary, f.description]
+                .into_iter()
+                .zip(scoring::FIELD_WEIGHTS)
+            {
                 clauses.push((
                     Box::new(TermQuery::new(
                         Term::from_field_text(field, word),
@@ -283,7 +282,10 @@ impl Generation {
             }
             if typos > 0 {
                 // A typo in the title weighs more than one anywhere else.
-                for (field, weight) in [(f.title, 1.5), (f.all, 0.5)] {
+                for (field, weight) in [
+                    (f.title, scoring::FUZZY_TITLE_WEIGHT),
+                    (f.all, scoring::FUZZY_ANY_WEIGHT),
+                ] {
                     clauses.push((
                         Box::new(FuzzyTermQuery::new(
                             Term::from_field_text(field, word),
@@ -306,7 +308,7 @@ impl Generation {
                     Term::from_field_text(f.subcategory, code),
                     IndexRecordOption::Basic,
                 ));
-                (term, 4.0)
+                (term, scoring::SUBCATEGORY_BOOST)
             })
             .collect();
         Ok(Some((per_word, boost)))

@@ -33,7 +33,6 @@ use tantivy::{
 };
 
 use super::slot_set::{Bits, Counter};
-use super::{COMMON_WORD_MIN, COMMON_WORD_SHARE};
 use super::{
     FacetCounts, IndexError, IndexHit, IndexPage, IndexQuery, Order, SearchDocument, SearchIndex,
 };

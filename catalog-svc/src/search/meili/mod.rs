@@ -5,11 +5,13 @@
 //! index's Italian chain (split, lowercase, fold accents, drop stop words, Snowball stem) and
 //! indexes the stems of the title, the vocabulary and the description in that order of
 //! importance; queries are analysed the same way, each word with the embedded index's typo
-//! allowance (none for a word typed in four letters or fewer or found in one listing in a
-//! hundred: sent as a phrase; Meilisearch's typo tolerance otherwise, one typo from 4 letters
-//! of stem and two from 8), never as a prefix (prefix search is disabled). A query with words
-//! is answered by words matched ([`by_words`]): each word's matches retrieved, counted and
-//! ordered as the embedded index orders them; when a word matches more than [`WORD_CAP`]
+//! allowance (`scoring::typos_allowed`: none for a word typed in four letters or fewer or
+//! found in one listing in a hundred, sent as a phrase; otherwise Meilisearch's typo tolerance,
+//! one typo from 4 letters of stem and two from 6 — wider than the embedded index's, which is
+//! counted on the typed word, so that its matches include the embedded index's), never as a
+//! prefix (prefix search is disabled). A query with words is answered by words matched
+//! ([`by_words`]): each word's matches retrieved with their stems, decided, scored and ordered
+//! as the embedded index does them; when a word matches more than [`WORD_CAP`]
 //! listings, one combined search answers instead, with the words some admitted listing has, the
 //! "last" matching strategy (Meilisearch drops words from the end until enough documents
 //! match) and the `words` ranking rule. Filters are Meilisearch filter expressions equal to
@@ -46,7 +48,7 @@ mod by_words;
 use super::{
     FacetCounts, IndexError, IndexHit, IndexPage, IndexQuery, Order, SearchDocument, SearchIndex,
 };
-pub use by_words::WORD_CAP;
+pub use by_words::{LENGTHS_FRESH, LENGTHS_SAMPLE, WORD_CAP};
 
 /// Documents sent per Meilisearch task.
 const BATCH: usize = 10_000;
@@ -106,6 +108,8 @@ pub struct MeiliIndex {
     tuning: Tuning,
     analyzer: TextAnalyzer,
     task_timeout: Duration,
+    /// The fields' average lengths, read from the index now and then.
+    lengths: by_words::AverageLengths,
 }
 
 impl std::fmt::Debug for MeiliIndex {
@@ -133,6 +137,10 @@ struct MeiliDocument<'a> {
     vocabulary_stems: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     description_stems: Option<String>,
+    /// How many stems the title, the vocabulary and the description have: what BM25 weighs a
+    /// match by (see `scoring`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lengths: Option<[u32; 3]>,
     provider_id: &'a str,
     category: &'static str,
     subcategory: &'a str,
@@ -291,6 +299,7 @@ impl MeiliIndex {
             tuning,
             analyzer: italian_analyzer(),
             task_timeout: config.task_timeout,
+            lengths: by_words::AverageLengths::default(),
         };
         index.prepare(&index.uid).await?;
         Ok(index)
@@ -330,7 +339,17 @@ impl MeiliIndex {
             Tuning::MeilisearchDefaults => common,
             Tuning::Italian => common
                 .with_searchable_attributes(SEARCHED)
-                .with_displayed_attributes(["id", "_geo", "min_price_cents", "age_targeted"])
+                .with_displayed_attributes([
+                    "id",
+                    "_geo",
+                    "min_price_cents",
+                    "age_targeted",
+                    "subcategory",
+                    "title_stems",
+                    "vocabulary_stems",
+                    "description_stems",
+                    "lengths",
+                ])
                 .with_ranking_rules([
                     "sort",
                     "words",
@@ -345,7 +364,7 @@ impl MeiliIndex {
                     disable_on_words: Some(Vec::new()),
                     min_word_size_for_typos: Some(MinWordSizeForTypos {
                         one_typo: Some(4),
-                        two_typos: Some(8),
+                        two_typos: Some(6),
                     }),
                     disable_on_numbers: None,
                 })
@@ -356,39 +375,39 @@ impl MeiliIndex {
     /// The words of a query as the embedded index reads them: analysed (Italian stems, each
     /// once), a short word no listing has corrected to its most frequent neighbour one edit
     /// away (see `SHORT_WORD_CHARS`; counted as exact phrases among the words of the kinds of
-    /// service first, else over the whole text, ties to the alphabetically first), and each
-    /// word's typo allowance: none for a word typed in four letters or fewer, or found as typed
-    /// in at least one listing in a hundred (and a hundred listings).
-    async fn read_words(&self, text: &str) -> Result<Vec<by_words::Word>, IndexError> {
-        let mut words: Vec<(String, usize)> = Vec::new();
+    /// service first, else over the whole text, ties to the alphabetically first), each with
+    /// its typo allowance (`scoring::typos_allowed`) and how many listings have it in each
+    /// field.
+    async fn read_words(&self, text: &str) -> Result<by_words::Reading, IndexError> {
+        let mut typed: Vec<(String, usize)> = Vec::new();
         {
             let mut analyzer = self.analyzer.clone();
             let mut stream = analyzer.token_stream(text);
             stream.process(&mut |token| {
-                let typed = text
+                let chars = text
                     .get(token.offset_from..token.offset_to)
                     .map_or(0, |w| w.chars().count());
-                if !words.iter().any(|(w, _)| w == &token.text) {
-                    words.push((token.text.clone(), typed));
+                if !typed.iter().any(|(w, _)| w == &token.text) {
+                    typed.push((token.text.clone(), chars));
                 }
             });
         }
-        if words.is_empty() {
-            return Ok(Vec::new());
+        if typed.is_empty() {
+            return Ok(by_words::Reading::default());
         }
-        let stems: Vec<String> = words.iter().map(|(word, _)| word.clone()).collect();
-        let (mut counts, listings) = self.exact_counts_and_total(&stems).await?;
-        let unknown: Vec<usize> = (0..words.len())
+        let stems: Vec<String> = typed.iter().map(|(word, _)| word.clone()).collect();
+        let (mut counts, listings) = self.field_counts(&stems).await?;
+        let unknown: Vec<usize> = (0..typed.len())
             .filter(|i| {
-                words
+                typed
                     .get(*i)
-                    .is_some_and(|(_, typed)| *typed == super::SHORT_WORD_CHARS)
-                    && counts.get(*i) == Some(&0)
+                    .is_some_and(|(_, chars)| *chars == super::SHORT_WORD_CHARS)
+                    && counts.get(*i).is_some_and(|c| c.any == 0)
             })
             .take(welfare_core::spelling::MAX_CORRECTED_WORDS)
             .collect();
         for i in unknown {
-            let (Some((word, _)), Some(count)) = (words.get_mut(i), counts.get_mut(i)) else {
+            let (Some((word, _)), Some(count)) = (typed.get_mut(i), counts.get_mut(i)) else {
                 continue;
             };
             let candidates = welfare_core::text::one_edit_variants(word);
@@ -401,57 +420,76 @@ impl MeiliIndex {
                     .max_by(|(a, n), (b, m)| n.cmp(m).then_with(|| b.cmp(a)));
                 if let Some((corrected, _)) = best {
                     word.clone_from(corrected);
-                    *count = self
-                        .exact_count(std::slice::from_ref(corrected), &SEARCHED)
-                        .await?
-                        .first()
-                        .copied()
-                        .unwrap_or(0);
+                    let (recounted, _) = self.field_counts(std::slice::from_ref(corrected)).await?;
+                    if let Some(recounted) = recounted.into_iter().next() {
+                        *count = recounted;
+                    }
                     break;
                 }
             }
         }
-        let common = (listings / super::COMMON_WORD_SHARE).max(super::COMMON_WORD_MIN);
-        Ok(words
-            .into_iter()
-            .zip(counts)
-            .map(|((stem, typed), count)| by_words::Word {
-                exact: typed <= super::SHORT_WORD_CHARS
-                    || u64::try_from(count).unwrap_or(u64::MAX) >= common,
-                stem,
-            })
-            .collect())
+        Ok(by_words::Reading {
+            words: typed
+                .into_iter()
+                .zip(counts)
+                .map(|((stem, chars), count)| by_words::Word {
+                    typos: super::scoring::typos_allowed(chars, count.any, listings),
+                    in_fields: count.fields,
+                    stem,
+                })
+                .collect(),
+            listings,
+        })
     }
 
-    /// How many documents have each word, exactly, and how many documents there are, in one
-    /// multi-search.
-    async fn exact_counts_and_total(
+    /// How many documents have each word exactly, anywhere and field by field, and how many
+    /// documents there are, in one multi-search.
+    async fn field_counts(
         &self,
         words: &[String],
-    ) -> Result<(Vec<usize>, u64), IndexError> {
+    ) -> Result<(Vec<by_words::Counts>, u64), IndexError> {
         let index = self.client.index(&self.uid);
         let phrases: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+        let scopes: [&[&str]; 4] = [
+            &SEARCHED,
+            &["title_stems"],
+            &["vocabulary_stems"],
+            &["description_stems"],
+        ];
         let mut multi = self.client.multi_search();
         for phrase in &phrases {
-            multi.with_search_query(
-                index
-                    .search()
-                    .with_query(phrase)
-                    .with_attributes_to_search_on(&SEARCHED)
-                    .with_page(1)
-                    .with_hits_per_page(0)
-                    .build(),
-            );
+            for scope in scopes {
+                multi.with_search_query(
+                    index
+                        .search()
+                        .with_query(phrase)
+                        .with_attributes_to_search_on(scope)
+                        .with_page(1)
+                        .with_hits_per_page(0)
+                        .build(),
+                );
+            }
         }
         multi.with_search_query(index.search().with_page(1).with_hits_per_page(0).build());
         let results = multi.execute::<MeiliHit>().await.map_err(engine)?;
-        let mut totals: Vec<usize> = results
+        let mut totals: Vec<u64> = results
             .results
             .iter()
-            .map(|r| r.total_hits.unwrap_or(0))
+            .map(|r| u64::try_from(r.total_hits.unwrap_or(0)).unwrap_or(u64::MAX))
             .collect();
         let listings = totals.pop().unwrap_or(0);
-        Ok((totals, u64::try_from(listings).unwrap_or(u64::MAX)))
+        let counts = totals
+            .chunks(scopes.len())
+            .map(|c| by_words::Counts {
+                any: c.first().copied().unwrap_or(0),
+                fields: [
+                    c.get(1).copied().unwrap_or(0),
+                    c.get(2).copied().unwrap_or(0),
+                    c.get(3).copied().unwrap_or(0),
+                ],
+            })
+            .collect();
+        Ok((counts, listings))
     }
 
     /// How many documents have each word in `attributes`, exactly (a phrase: no typo, no
@@ -492,14 +530,30 @@ impl MeiliIndex {
         let italian = self.tuning == Tuning::Italian;
         let raw = |text: &'a str| (!italian).then_some(text);
         let mut stemmed = |text: &str| italian.then(|| stems_with(analyzer, text));
+        let title_stems = stemmed(&doc.title);
+        let vocabulary_stems = stemmed(&doc.vocabulary);
+        let description_stems = stemmed(&doc.description);
+        let count = |stems: &Option<String>| {
+            stems.as_deref().map_or(0, |s| {
+                u32::try_from(s.split_whitespace().count()).unwrap_or(u32::MAX)
+            })
+        };
+        let lengths = italian.then(|| {
+            [
+                count(&title_stems),
+                count(&vocabulary_stems),
+                count(&description_stems),
+            ]
+        });
         MeiliDocument {
             id: &doc.id,
             title: raw(&doc.title),
             vocabulary: raw(&doc.vocabulary),
             description: raw(&doc.description),
-            title_stems: stemmed(&doc.title),
-            vocabulary_stems: stemmed(&doc.vocabulary),
-            description_stems: stemmed(&doc.description),
+            title_stems,
+            vocabulary_stems,
+            description_stems,
+            lengths,
             provider_id: &doc.provider_id,
             category: doc.category.code(),
             subcategory: &doc.subcategory,
@@ -660,7 +714,9 @@ impl MeiliIndex {
 
 impl SearchIndex for MeiliIndex {
     async fn upsert(&self, documents: Vec<SearchDocument>) -> Result<(), IndexError> {
-        self.add(&self.uid, &documents).await
+        let added = self.add(&self.uid, &documents).await;
+        self.forget_lengths().await;
+        added
     }
 
     async fn remove(&self, ids: Vec<String>) -> Result<(), IndexError> {
@@ -670,7 +726,9 @@ impl SearchIndex for MeiliIndex {
             .delete_documents(&ids)
             .await
             .map_err(engine)?;
-        self.finished(task, "delete documents").await
+        let deleted = self.finished(task, "delete documents").await;
+        self.forget_lengths().await;
+        deleted
     }
 
     async fn rebuild(&self, documents: Vec<SearchDocument>) -> Result<(), IndexError> {
@@ -696,6 +754,7 @@ impl SearchIndex for MeiliIndex {
             self.finished(swap, "swap indexes").await
         }
         .await;
+        self.forget_lengths().await;
         // After the swap `next` holds the old content; after a failure, the partial new one.
         let dropped = self.drop_index(&next).await;
         built?;
@@ -735,13 +794,13 @@ impl SearchIndex for MeiliIndex {
         let filter = filter_of(query);
         let mut text = match self.tuning {
             Tuning::Italian => {
-                let words = self.read_words(&query.text).await?;
-                if !words.is_empty()
-                    && let Some(page) = self.search_by_words(query, &filter, &words).await?
+                let reading = self.read_words(&query.text).await?;
+                if !reading.words.is_empty()
+                    && let Some(page) = self.search_by_words(query, &filter, &reading).await?
                 {
                     return Ok(page);
                 }
-                let stems: Vec<&str> = words.iter().map(|w| w.stem.as_str()).collect();
+                let stems: Vec<&str> = reading.words.iter().map(|w| w.stem.as_str()).collect();
                 self.found_words(&stems.join(" "), &filter).await?
             }
             Tuning::MeilisearchDefaults => query.text.clone(),
