@@ -377,8 +377,9 @@ impl MeiliIndex {
                 break;
             }
         }
+        // No field has a match without a length, so an empty one averages 1 harmlessly.
         let lengths = sums.map(|sum| {
-            if documents == 0 {
+            if documents == 0 || sum == 0 {
                 1.0
             } else {
                 sum as f32 / documents as f32
