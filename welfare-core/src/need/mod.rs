@@ -62,24 +62,43 @@ pub fn situations_in(text: &str) -> Vec<Recognised> {
 /// As [`situations_in`], with `more` phrases (folded) describing situations besides the
 /// lexicon's own: the local phrases curators add ([`crate::local_words::Lexicon`]).
 pub fn situations_with(text: &str, more: &[(&'static Situation, &str)]) -> Vec<Recognised> {
+    // Every situation's phrases, folded and padded with spaces, computed once.
+    static PHRASES: std::sync::OnceLock<Vec<Vec<String>>> = std::sync::OnceLock::new();
+    let phrases = PHRASES.get_or_init(|| {
+        SITUATIONS
+            .iter()
+            .map(|situation| {
+                situation
+                    .phrases
+                    .iter()
+                    .map(|phrase| fold(phrase))
+                    .filter(|phrase| !phrase.is_empty())
+                    .map(|phrase| format!(" {phrase} "))
+                    .collect()
+            })
+            .collect()
+    });
     let folded = format!(" {} ", fold(text));
     // Each situation described, by its longest phrase found.
     let found: Vec<Recognised> = SITUATIONS
         .iter()
-        .filter_map(|situation| {
+        .zip(phrases)
+        .filter_map(|(situation, own)| {
             let local = more
                 .iter()
                 .filter(|(s, _)| s.code == situation.code)
-                .map(|(_, phrase)| *phrase);
-            situation
-                .phrases
-                .iter()
-                .copied()
-                .chain(local)
-                .map(fold)
-                .filter(|phrase| !phrase.is_empty() && folded.contains(&format!(" {phrase} ")))
+                .map(|(_, phrase)| fold(phrase))
+                .filter(|phrase| !phrase.is_empty())
+                .map(|phrase| format!(" {phrase} "));
+            own.iter()
+                .filter(|padded| folded.contains(padded.as_str()))
+                .cloned()
+                .chain(local.filter(|padded| folded.contains(padded.as_str())))
                 .max_by_key(String::len)
-                .map(|phrase| Recognised { situation, phrase })
+                .map(|padded| Recognised {
+                    situation,
+                    phrase: padded.trim().to_owned(),
+                })
         })
         .collect();
     found

@@ -189,6 +189,39 @@ impl MeiliIndex {
             .iter()
             .map(|code| format!("subcategory = {}", quoted(code)))
             .collect();
+        // First how many each word matches, nothing retrieved: a large answer goes to the
+        // combined search without fetching any listing.
+        let mut counting = self.client.multi_search();
+        for text in &texts {
+            counting.with_search_query(
+                index
+                    .search()
+                    .with_query(text)
+                    .with_filter(filter)
+                    .with_attributes_to_search_on(&SEARCHED)
+                    .with_page(1)
+                    .with_hits_per_page(0)
+                    .build(),
+            );
+        }
+        if let Some(boosted) = &boosted {
+            counting.with_search_query(
+                index
+                    .search()
+                    .with_filter(boosted)
+                    .with_page(1)
+                    .with_hits_per_page(0)
+                    .build(),
+            );
+        }
+        let counted = counting.execute::<Lengths>().await.map_err(engine)?;
+        if counted
+            .results
+            .iter()
+            .any(|r| r.total_hits.unwrap_or(0) > WORD_CAP)
+        {
+            return Ok(None);
+        }
         let mut multi = self.client.multi_search();
         for text in &texts {
             multi.with_search_query(
