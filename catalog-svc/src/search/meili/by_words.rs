@@ -189,64 +189,43 @@ impl MeiliIndex {
             .iter()
             .map(|code| format!("subcategory = {}", quoted(code)))
             .collect();
-        // First how many each word matches, nothing retrieved: a large answer goes to the
-        // combined search without fetching any listing.
-        let mut counting = self.client.multi_search();
-        for text in &texts {
-            counting.with_search_query(
-                index
-                    .search()
+        // Two passes: first how many each word matches, nothing retrieved (a large answer goes
+        // to the combined search without fetching any listing); then the matches.
+        let mut results = None;
+        for hits in [0, WORD_CAP] {
+            let mut multi = self.client.multi_search();
+            for text in &texts {
+                let mut search = index.search();
+                search
                     .with_query(text)
                     .with_filter(filter)
                     .with_attributes_to_search_on(&SEARCHED)
                     .with_page(1)
-                    .with_hits_per_page(0)
-                    .build(),
-            );
-        }
-        if let Some(boosted) = &boosted {
-            counting.with_search_query(
-                index
-                    .search()
+                    .with_hits_per_page(hits)
+                    .with_attributes_to_retrieve(Selectors::Some(&retrieved));
+                multi.with_search_query(search.build());
+            }
+            if let Some(boosted) = &boosted {
+                // Every listing of a subcategory the text names is in the answer…
+                let mut search = index.search();
+                search
                     .with_filter(boosted)
                     .with_page(1)
-                    .with_hits_per_page(0)
-                    .build(),
-            );
-        }
-        let counted = counting.execute::<Lengths>().await.map_err(engine)?;
-        if counted
-            .results
-            .iter()
-            .any(|r| r.total_hits.unwrap_or(0) > WORD_CAP)
-        {
-            return Ok(None);
-        }
-        let mut multi = self.client.multi_search();
-        for text in &texts {
-            multi.with_search_query(
-                index
-                    .search()
-                    .with_query(text)
-                    .with_filter(filter)
-                    .with_attributes_to_search_on(&SEARCHED)
-                    .with_page(1)
-                    .with_hits_per_page(WORD_CAP)
-                    .with_attributes_to_retrieve(Selectors::Some(&retrieved))
-                    .build(),
-            );
-        }
-        if let Some(boosted) = &boosted {
-            // Every listing of a subcategory the text names is in the answer…
-            multi.with_search_query(
-                index
-                    .search()
-                    .with_filter(boosted)
-                    .with_page(1)
-                    .with_hits_per_page(WORD_CAP)
-                    .with_attributes_to_retrieve(Selectors::Some(&retrieved))
-                    .build(),
-            );
+                    .with_hits_per_page(hits)
+                    .with_attributes_to_retrieve(Selectors::Some(&retrieved));
+                multi.with_search_query(search.build());
+            }
+            if hits == 0 {
+                let counted = multi.execute::<Candidate>().await.map_err(engine)?;
+                if counted
+                    .results
+                    .iter()
+                    .any(|r| r.total_hits.unwrap_or(0) > WORD_CAP)
+                {
+                    return Ok(None);
+                }
+                continue;
+            }
             // …boosted by how rare its subcategory is.
             for each in &of_subcategory {
                 multi.with_search_query(
@@ -258,8 +237,11 @@ impl MeiliIndex {
                         .build(),
                 );
             }
+            results = Some(multi.execute::<Candidate>().await.map_err(engine)?);
         }
-        let results = multi.execute::<Candidate>().await.map_err(engine)?;
+        let Some(results) = results else {
+            return Ok(None);
+        };
         let retrieving = words.len() + usize::from(boosted.is_some());
         if results
             .results
