@@ -1,8 +1,8 @@
 //! The Meilisearch adapter against a real server (`MEILI_URL`, `MEILI_MASTER_KEY`; each test
 //! reports itself skipped without one): settings before documents, every write's task checked,
 //! a failed task an error and a metric, rebuilds swapped in while searches go on. That it
-//! answers like the embedded index is the conformance suite's part; a curator's local word reaches
-//! its documents.
+//! answers like the embedded index is the conformance suite's part, here only what it needs
+//! more listings for (a word over the cap); a curator's local word reaches its documents.
 #![allow(clippy::indexing_slicing, clippy::print_stdout)]
 
 mod support;
@@ -359,6 +359,70 @@ async fn a_situation_is_answered_alike_by_both_adapters() {
         tiered.hits[0].class >= 1_000,
         "a tier's class is above any word count"
     );
+    meili.delete().await.expect("delete");
+}
+
+/// A word with more matches than `WORD_CAP` is counted under the query's filter first: a filter
+/// that narrows it below the cap keeps the answer by words matched (the embedded index's page,
+/// order, total and facets); otherwise the combined search answers, with the same total and
+/// facets. Figures kept between searches are forgotten when this process writes.
+#[tokio::test]
+async fn a_word_over_the_cap_is_counted_under_the_filter() {
+    use catalog_svc::search::embedded::EmbeddedIndex;
+    use catalog_svc::search::meili::WORD_CAP;
+
+    let placed = |n: usize, comune: &str| SearchDocument {
+        comuni: vec![comune.to_owned()],
+        ..document(n)
+    };
+    let mut documents: Vec<SearchDocument> = (0..WORD_CAP + 150)
+        .map(|n| placed(n, if n < 100 { "098001" } else { "098031" }))
+        .collect();
+    let embedded = EmbeddedIndex::new().expect("index");
+    embedded.rebuild(documents.clone()).await.expect("embedded");
+    let meili = meili("over_the_cap", Tuning::Italian).await;
+    meili.rebuild(documents.clone()).await.expect("meili");
+    let query = |served: Option<&str>| IndexQuery {
+        text: "anziani domiciliare".to_owned(),
+        served: served.map(str::to_owned),
+        ..everything()
+    };
+    let ids = |page: &catalog_svc::search::IndexPage| -> Vec<String> {
+        page.hits.iter().map(|h| h.id.clone()).collect()
+    };
+    for (served, total) in [
+        (Some("098001"), 100),
+        (Some("098031"), WORD_CAP + 50),
+        (None, WORD_CAP + 150),
+    ] {
+        let ours = embedded.search(&query(served)).await.expect("embedded");
+        let theirs = meili.search(&query(served)).await.expect("meili");
+        assert_eq!(
+            ours.total,
+            u64::try_from(total).expect("total"),
+            "{served:?}"
+        );
+        assert_eq!(theirs.total, ours.total, "{served:?}");
+        assert_eq!(theirs.facets, ours.facets, "{served:?}");
+        if total <= WORD_CAP {
+            assert_eq!(ids(&theirs), ids(&ours), "answered by words: {served:?}");
+        }
+    }
+    // More listings in the small comune, written by this process: its figures are read again
+    // and the comune's answer, now over the cap, goes to the combined search.
+    documents = (1_000..1_000 + WORD_CAP)
+        .map(|n| placed(n, "098001"))
+        .collect();
+    embedded.upsert(documents.clone()).await.expect("embedded");
+    meili.upsert(documents).await.expect("meili");
+    let ours = embedded
+        .search(&query(Some("098001")))
+        .await
+        .expect("embedded");
+    let theirs = meili.search(&query(Some("098001"))).await.expect("meili");
+    assert_eq!(ours.total, u64::try_from(100 + WORD_CAP).expect("total"));
+    assert_eq!(theirs.total, ours.total);
+    assert_eq!(theirs.facets, ours.facets);
     meili.delete().await.expect("delete");
 }
 

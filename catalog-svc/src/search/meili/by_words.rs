@@ -8,36 +8,29 @@
 //! does ([`crate::search::scoring`]: the word's stem in a field, or within its typos), adds the
 //! listings of a subcategory the text names, and orders them the embedded index's way — the
 //! order's key (distance, price), words matched, aimed at the stated age, score, id. Totals
-//! are exact; facets are counted by Meilisearch over exactly the listings found. When a word
-//! has more than [`WORD_CAP`] matches the combined search answers instead (a large answer,
-//! where only the order within its first page can differ).
+//! are exact; facets are counted over exactly the listings found. When a word has more than
+//! [`WORD_CAP`] admitted matches the combined search answers instead (a large answer, where only
+//! the order within its first page can differ).
 //!
-//! BM25 needs each field's average length: read from the index's documents (their first
-//! [`LENGTHS_SAMPLE`]) at most every [`LENGTHS_FRESH`] and after this process writes.
+//! The index's figures (each word's counts, the subcategories' sizes, the fields' average
+//! lengths for BM25) come from [`super::statistics`]; with them known, a search is one round
+//! trip.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use meilisearch_sdk::documents::DocumentsQuery;
 use meilisearch_sdk::search::Selectors;
 use serde::Deserialize;
 use welfare_core::territory::GeoPoint;
 
-use super::{Geo, MeiliIndex, SEARCHED, engine, facets_of, quoted, quoted_list};
+use super::statistics::{Counts, total};
+use super::{Geo, MeiliIndex, SEARCHED, engine, facets_of, quoted_list};
 use crate::search::scoring::{
     FIELD_WEIGHTS, FUZZY_ANY_WEIGHT, FUZZY_TITLE_WEIGHT, SUBCATEGORY_BOOST, bm25, within_typos,
 };
-use crate::search::{FacetCounts, IndexError, IndexHit, IndexPage, IndexQuery, Order};
+use crate::search::{IndexError, IndexHit, IndexPage, IndexQuery, Order};
 
 /// The most matches of one word retrieved to answer by words matched.
 pub const WORD_CAP: usize = 250;
-/// The most documents whose lengths are read for the fields' averages.
-pub const LENGTHS_SAMPLE: usize = 20_000;
-/// How long the fields' average lengths are used before they are read again.
-pub const LENGTHS_FRESH: Duration = Duration::from_secs(30);
-/// Documents read per request while reading lengths.
-const LENGTHS_PAGE: usize = 1_000;
 
 /// A query word as the index reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,15 +39,20 @@ pub(super) struct Word {
     pub(super) stem: String,
     /// The typos it may carry.
     pub(super) typos: u8,
-    /// How many listings have the stem in their title, vocabulary, description.
-    pub(super) in_fields: [u64; 3],
+    /// How many listings have it.
+    pub(super) counts: Counts,
 }
 
-/// How many listings have a word, anywhere and field by field.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Counts {
-    pub(super) any: u64,
-    pub(super) fields: [u64; 3],
+impl Word {
+    /// How many listings its search matches, whatever the filter: exactly where it may carry
+    /// no typo (a phrase), else within Meilisearch's typo tolerance.
+    fn matches(&self) -> u64 {
+        if self.typos == 0 {
+            self.counts.any
+        } else {
+            self.counts.fuzzy
+        }
+    }
 }
 
 /// A query's words and the number of listings indexed.
@@ -64,12 +62,14 @@ pub(super) struct Reading {
     pub(super) listings: u64,
 }
 
-/// The fields' average lengths, and when they were read.
-type Read = Option<(Instant, [f32; 3])>;
-
-/// The fields' average lengths as last read, shared by the clones of an index.
-#[derive(Debug, Clone, Default)]
-pub(super) struct AverageLengths(Arc<tokio::sync::Mutex<Read>>);
+/// How a query is answered by words matched.
+pub(super) enum Answer {
+    /// Every match found, scored and ordered.
+    Page(IndexPage),
+    /// A word has more than [`WORD_CAP`] admitted matches: the combined search answers, with
+    /// these words (those some admitted listing has, as far as they were counted).
+    TooMany(String),
+}
 
 /// What a retrieved match brings back.
 #[derive(Debug, Deserialize)]
@@ -82,7 +82,13 @@ struct Candidate {
     #[serde(default)]
     age_targeted: bool,
     #[serde(default)]
+    category: String,
+    #[serde(default)]
     subcategory: String,
+    #[serde(default)]
+    comuni: Vec<String>,
+    #[serde(default)]
+    free: bool,
     #[serde(default)]
     title_stems: String,
     #[serde(default)]
@@ -91,12 +97,20 @@ struct Candidate {
     description_stems: String,
 }
 
-/// A document's field lengths.
-#[derive(Debug, Deserialize)]
-struct Lengths {
-    #[serde(default)]
-    lengths: [u32; 3],
-}
+/// The attributes a match brings back.
+const RETRIEVED: [&str; 11] = [
+    "id",
+    "_geo",
+    "min_price_cents",
+    "age_targeted",
+    "category",
+    "subcategory",
+    "comuni",
+    "free",
+    "title_stems",
+    "vocabulary_stems",
+    "description_stems",
+];
 
 /// A listing found, with what orders it.
 struct Found {
@@ -123,7 +137,7 @@ fn matched(candidate: &Candidate, words: &[Word], listings: u64, average: [f32; 
             let tf = field.iter().filter(|stem| **stem == word.stem).count();
             if tf > 0 {
                 let len = u32::try_from(field.len()).unwrap_or(u32::MAX);
-                let df = word.in_fields.get(k).copied().unwrap_or(0);
+                let df = word.counts.fields.get(k).copied().unwrap_or(0);
                 let avg = average.get(k).copied().unwrap_or(1.0);
                 let weight = FIELD_WEIGHTS.get(k).copied().unwrap_or(0.0);
                 let tf = u32::try_from(tf).unwrap_or(u32::MAX);
@@ -148,14 +162,16 @@ fn matched(candidate: &Candidate, words: &[Word], listings: u64, average: [f32; 
 }
 
 impl MeiliIndex {
-    /// `query` answered by words matched, or `None` when a word has more than [`WORD_CAP`]
-    /// matches.
+    /// `query` answered by words matched, or [`Answer::TooMany`] when a word has more than
+    /// [`WORD_CAP`] admitted matches. One round trip when every word's figures are known and
+    /// none may match more than the cap; one more first, counting under the filter those that
+    /// may.
     pub(super) async fn search_by_words(
         &self,
         query: &IndexQuery,
         filter: &str,
         reading: &Reading,
-    ) -> Result<Option<IndexPage>, IndexError> {
+    ) -> Result<Answer, IndexError> {
         let words = &reading.words;
         let index = self.client.index(&self.uid);
         let texts: Vec<String> = words
@@ -168,105 +184,88 @@ impl MeiliIndex {
                 }
             })
             .collect();
-        let retrieved = [
-            "id",
-            "_geo",
-            "min_price_cents",
-            "age_targeted",
-            "subcategory",
-            "title_stems",
-            "vocabulary_stems",
-            "description_stems",
-        ];
+        // Every listing of a subcategory the text names is in the answer, boosted by how rare
+        // its subcategory is.
         let boosted = (!query.boost_subcategories.is_empty()).then(|| {
             format!(
                 "({filter}) AND subcategory IN {}",
                 quoted_list(query.boost_subcategories.iter().map(String::as_str))
             )
         });
-        let of_subcategory: Vec<String> = query
-            .boost_subcategories
-            .iter()
-            .map(|code| format!("subcategory = {}", quoted(code)))
-            .collect();
-        // Two passes: first how many each word matches, nothing retrieved (a large answer goes
-        // to the combined search without fetching any listing); then the matches.
-        let mut results = None;
-        for hits in [0, WORD_CAP] {
-            let mut multi = self.client.multi_search();
-            for text in &texts {
-                let mut search = index.search();
-                search
+        let of_subcategory = self.subcategory_counts(&query.boost_subcategories).await?;
+        // The retrievals: each word's matches, then the named subcategories' listings.
+        let retrieval = |i: usize, hits: usize| {
+            let mut search = index.search();
+            match texts.get(i) {
+                Some(text) => search
                     .with_query(text)
                     .with_filter(filter)
-                    .with_attributes_to_search_on(&SEARCHED)
-                    .with_page(1)
-                    .with_hits_per_page(hits)
-                    .with_attributes_to_retrieve(Selectors::Some(&retrieved));
-                multi.with_search_query(search.build());
-            }
-            if let Some(boosted) = &boosted {
-                // Every listing of a subcategory the text names is in the answer…
-                let mut search = index.search();
-                search
-                    .with_filter(boosted)
-                    .with_page(1)
-                    .with_hits_per_page(hits)
-                    .with_attributes_to_retrieve(Selectors::Some(&retrieved));
-                multi.with_search_query(search.build());
-            }
-            if hits == 0 {
-                let counted = multi.execute::<Candidate>().await.map_err(engine)?;
-                if counted
-                    .results
-                    .iter()
-                    .any(|r| r.total_hits.unwrap_or(0) > WORD_CAP)
-                {
-                    return Ok(None);
-                }
-                continue;
-            }
-            // …boosted by how rare its subcategory is.
-            for each in &of_subcategory {
-                multi.with_search_query(
-                    index
-                        .search()
-                        .with_filter(each)
-                        .with_page(1)
-                        .with_hits_per_page(0)
-                        .build(),
-                );
-            }
-            results = Some(multi.execute::<Candidate>().await.map_err(engine)?);
-        }
-        let Some(results) = results else {
-            return Ok(None);
+                    .with_attributes_to_search_on(&SEARCHED),
+                None => search.with_filter(boosted.as_deref().unwrap_or(filter)),
+            };
+            search
+                .with_page(1)
+                .with_hits_per_page(hits)
+                .with_attributes_to_retrieve(Selectors::Some(&RETRIEVED))
+                .build()
         };
-        let retrieving = words.len() + usize::from(boosted.is_some());
-        if results
+        let cap = u64::try_from(WORD_CAP).unwrap_or(u64::MAX);
+        let most: Vec<u64> = words
+            .iter()
+            .map(Word::matches)
+            .chain(boosted.is_some().then(|| of_subcategory.iter().sum()))
+            .collect();
+        let mut admitted: Vec<Option<u64>> = vec![None; most.len()];
+        // A retrieval that may match more than the cap is counted under the filter first,
+        // nothing retrieved: a large answer goes to the combined search without fetching any.
+        let large: Vec<usize> = (0..most.len())
+            .filter(|i| most.get(*i).is_some_and(|n| *n > cap))
+            .collect();
+        if !large.is_empty() {
+            let mut multi = self.client.multi_search();
+            for i in &large {
+                multi.with_search_query(retrieval(*i, 0));
+            }
+            let counted = multi.execute::<Candidate>().await.map_err(engine)?;
+            for (i, result) in large.iter().zip(&counted.results) {
+                if let Some(slot) = admitted.get_mut(*i) {
+                    *slot = Some(total(result.total_hits));
+                }
+            }
+            if admitted.iter().flatten().any(|n| *n > cap) {
+                return Ok(Answer::TooMany(found(words, &admitted)));
+            }
+        }
+        let mut multi = self.client.multi_search();
+        for i in 0..most.len() {
+            multi.with_search_query(retrieval(i, WORD_CAP));
+        }
+        let results = multi.execute::<Candidate>().await.map_err(engine)?;
+        let totals: Vec<Option<u64>> = results
             .results
             .iter()
-            .take(retrieving)
-            .any(|r| r.total_hits.unwrap_or(0) > WORD_CAP)
-        {
-            return Ok(None);
+            .map(|r| Some(total(r.total_hits)))
+            .collect();
+        if totals.iter().flatten().any(|n| *n > cap) {
+            // The index grew since its figures were read.
+            return Ok(Answer::TooMany(found(words, &totals)));
         }
         let average = self.average_lengths().await?;
         let listings = reading.listings;
         let boosts: HashMap<&str, f32> = query
             .boost_subcategories
             .iter()
-            .zip(results.results.iter().skip(retrieving))
-            .map(|(code, result)| {
-                let df = u64::try_from(result.total_hits.unwrap_or(0)).unwrap_or(u64::MAX);
+            .zip(&of_subcategory)
+            .map(|(code, df)| {
                 (
                     code.as_str(),
-                    SUBCATEGORY_BOOST * bm25(df, listings, 1, 1, 1.0),
+                    SUBCATEGORY_BOOST * bm25(*df, listings, 1, 1, 1.0),
                 )
             })
             .collect();
         let mut found: HashMap<String, Found> = HashMap::new();
-        for result in results.results.into_iter().take(retrieving) {
+        let mut distribution: HashMap<String, HashMap<String, usize>> = HashMap::new();
+        for result in results.results {
             for hit in result.hits {
                 let candidate = hit.result;
                 if found.contains_key(&candidate.id) {
@@ -279,6 +278,7 @@ impl MeiliIndex {
                     continue;
                 }
                 score += boost.unwrap_or(0.0);
+                count_facets(&mut distribution, &candidate);
                 let distance_m = query.origin.zip(candidate.geo).and_then(|(origin, geo)| {
                     GeoPoint::new(geo.lat, geo.lng)
                         .ok()
@@ -312,7 +312,6 @@ impl MeiliIndex {
                 .then_with(|| a.id.cmp(&b.id))
         });
         let total = u64::try_from(found.len()).unwrap_or(u64::MAX);
-        let facets = self.facets_of_ids(filter, &found).await?;
         let hits = found
             .into_iter()
             .skip(query.offset)
@@ -324,88 +323,39 @@ impl MeiliIndex {
                 id: f.id,
             })
             .collect();
-        Ok(Some(IndexPage {
+        Ok(Answer::Page(IndexPage {
             hits,
             total,
-            facets,
+            facets: facets_of(&distribution),
         }))
     }
+}
 
-    /// The facets of exactly the listings found.
-    async fn facets_of_ids(
-        &self,
-        filter: &str,
-        found: &[Found],
-    ) -> Result<Vec<FacetCounts>, IndexError> {
-        if found.is_empty() {
-            return Ok(facets_of(&HashMap::new()));
-        }
-        let ids = found
-            .iter()
-            .map(|f| quoted(&f.id))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let filter = format!("({filter}) AND id IN [{ids}]");
-        let facets: Vec<&str> = super::FACETS.iter().map(|(meili, _)| *meili).collect();
-        let results = self
-            .client
-            .index(&self.uid)
-            .search()
-            .with_filter(&filter)
-            .with_facets(Selectors::Some(&facets))
-            .with_page(1)
-            .with_hits_per_page(0)
-            .execute::<Lengths>()
-            .await
-            .map_err(engine)?;
-        Ok(facets_of(&results.facet_distribution.unwrap_or_default()))
-    }
+/// The words some admitted listing has: counted under the filter where they were, else
+/// anywhere (within Meilisearch's typo tolerance, as the combined search matches them).
+fn found(words: &[Word], admitted: &[Option<u64>]) -> String {
+    let found: Vec<&str> = words
+        .iter()
+        .zip(admitted)
+        .filter(|(word, admitted)| admitted.unwrap_or(word.counts.fuzzy) > 0)
+        .map(|(word, _)| word.stem.as_str())
+        .collect();
+    found.join(" ")
+}
 
-    /// The title's, the vocabulary's and the description's average lengths in stems, as the
-    /// embedded index computes them (tokens over documents).
-    async fn average_lengths(&self) -> Result<[f32; 3], IndexError> {
-        let mut kept = self.lengths.0.lock().await;
-        if let Some((read, lengths)) = *kept
-            && read.elapsed() < LENGTHS_FRESH
-        {
-            return Ok(lengths);
+/// Adds a listing found to the facet counts, as Meilisearch names fields and values.
+fn count_facets(distribution: &mut HashMap<String, HashMap<String, usize>>, found: &Candidate) {
+    let free = found.free.to_string();
+    let values: [(&str, Vec<&str>); 4] = [
+        ("category", vec![found.category.as_str()]),
+        ("subcategory", vec![found.subcategory.as_str()]),
+        ("comuni", found.comuni.iter().map(String::as_str).collect()),
+        ("free", vec![free.as_str()]),
+    ];
+    for (field, values) in values {
+        let counts = distribution.entry(field.to_owned()).or_default();
+        for value in values {
+            *counts.entry(value.to_owned()).or_default() += 1;
         }
-        let index = self.client.index(&self.uid);
-        let (mut sums, mut documents) = ([0u64; 3], 0u64);
-        let mut offset = 0;
-        while offset < LENGTHS_SAMPLE {
-            let page = DocumentsQuery::new(&index)
-                .with_fields(["lengths"])
-                .with_offset(offset)
-                .with_limit(LENGTHS_PAGE)
-                .execute::<Lengths>()
-                .await
-                .map_err(engine)?;
-            for doc in &page.results {
-                for (sum, len) in sums.iter_mut().zip(doc.lengths) {
-                    *sum += u64::from(len);
-                }
-            }
-            documents += u64::try_from(page.results.len()).unwrap_or(0);
-            offset += page.results.len();
-            if page.results.len() < LENGTHS_PAGE {
-                break;
-            }
-        }
-        // No field has a match without a length, so an empty one averages 1 harmlessly.
-        let lengths = sums.map(|sum| {
-            if documents == 0 || sum == 0 {
-                1.0
-            } else {
-                sum as f32 / documents as f32
-            }
-        });
-        *kept = Some((Instant::now(), lengths));
-        Ok(lengths)
-    }
-
-    /// Forgets the fields' average lengths after a write.
-    pub(super) async fn forget_lengths(&self) {
-        *self.lengths.0.lock().await = None;
     }
 }

@@ -46,10 +46,12 @@ use super::embedded::italian_analyzer;
 
 mod by_words;
 mod reading;
+mod statistics;
 use super::{
     FacetCounts, IndexError, IndexHit, IndexPage, IndexQuery, Order, SearchDocument, SearchIndex,
 };
-pub use by_words::{LENGTHS_FRESH, LENGTHS_SAMPLE, WORD_CAP};
+pub use by_words::WORD_CAP;
+pub use statistics::{FRESH as STATISTICS_FRESH, LENGTHS_SAMPLE, MAX_KEPT_WORDS};
 
 /// Documents sent per Meilisearch task.
 const BATCH: usize = 10_000;
@@ -109,8 +111,8 @@ pub struct MeiliIndex {
     tuning: Tuning,
     analyzer: TextAnalyzer,
     task_timeout: Duration,
-    /// The fields' average lengths, read from the index now and then.
-    lengths: by_words::AverageLengths,
+    /// The index's figures, read from it now and then.
+    statistics: statistics::Statistics,
 }
 
 impl std::fmt::Debug for MeiliIndex {
@@ -300,7 +302,7 @@ impl MeiliIndex {
             tuning,
             analyzer: italian_analyzer(),
             task_timeout: config.task_timeout,
-            lengths: by_words::AverageLengths::default(),
+            statistics: statistics::Statistics::default(),
         };
         index.prepare(&index.uid).await?;
         Ok(index)
@@ -345,7 +347,10 @@ impl MeiliIndex {
                     "_geo",
                     "min_price_cents",
                     "age_targeted",
+                    "category",
                     "subcategory",
+                    "comuni",
+                    "free",
                     "title_stems",
                     "vocabulary_stems",
                     "description_stems",
@@ -534,7 +539,7 @@ impl MeiliIndex {
 impl SearchIndex for MeiliIndex {
     async fn upsert(&self, documents: Vec<SearchDocument>) -> Result<(), IndexError> {
         let added = self.add(&self.uid, &documents).await;
-        self.forget_lengths().await;
+        self.forget_statistics().await;
         added
     }
 
@@ -546,7 +551,7 @@ impl SearchIndex for MeiliIndex {
             .await
             .map_err(engine)?;
         let deleted = self.finished(task, "delete documents").await;
-        self.forget_lengths().await;
+        self.forget_statistics().await;
         deleted
     }
 
@@ -573,7 +578,7 @@ impl SearchIndex for MeiliIndex {
             self.finished(swap, "swap indexes").await
         }
         .await;
-        self.forget_lengths().await;
+        self.forget_statistics().await;
         // After the swap `next` holds the old content; after a failure, the partial new one.
         let dropped = self.drop_index(&next).await;
         built?;
@@ -614,13 +619,14 @@ impl SearchIndex for MeiliIndex {
         let mut text = match self.tuning {
             Tuning::Italian => {
                 let reading = self.read_words(&query.text).await?;
-                if !reading.words.is_empty()
-                    && let Some(page) = self.search_by_words(query, &filter, &reading).await?
-                {
-                    return Ok(page);
+                if reading.words.is_empty() {
+                    String::new()
+                } else {
+                    match self.search_by_words(query, &filter, &reading).await? {
+                        by_words::Answer::Page(page) => return Ok(page),
+                        by_words::Answer::TooMany(found) => found,
+                    }
                 }
-                let stems: Vec<&str> = reading.words.iter().map(|w| w.stem.as_str()).collect();
-                self.found_words(&stems.join(" "), &filter).await?
             }
             Tuning::MeilisearchDefaults => query.text.clone(),
         };

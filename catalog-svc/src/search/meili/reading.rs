@@ -1,8 +1,5 @@
 //! A query's words as the Meilisearch adapter reads them: analysed and corrected as the embedded
-//! index does, each with its typo allowance and how many listings have it, field by field; and
-//! the words some admitted listing has, for the combined search.
-
-use meilisearch_sdk::search::Selectors;
+//! index does, each with its typo allowance and how many listings have it.
 
 use super::{MeiliHit, MeiliIndex, SEARCHED, by_words, engine};
 use crate::search::IndexError;
@@ -32,7 +29,7 @@ impl MeiliIndex {
             return Ok(by_words::Reading::default());
         }
         let stems: Vec<String> = typed.iter().map(|(word, _)| word.clone()).collect();
-        let (mut counts, listings) = self.field_counts(&stems).await?;
+        let (mut counts, listings) = self.word_statistics(&stems).await?;
         let unknown: Vec<usize> = (0..typed.len())
             .filter(|i| {
                 typed
@@ -56,7 +53,9 @@ impl MeiliIndex {
                     .max_by(|(a, n), (b, m)| n.cmp(m).then_with(|| b.cmp(a)));
                 if let Some((corrected, _)) = best {
                     word.clone_from(corrected);
-                    let (recounted, _) = self.field_counts(std::slice::from_ref(corrected)).await?;
+                    let (recounted, _) = self
+                        .word_statistics(std::slice::from_ref(corrected))
+                        .await?;
                     if let Some(recounted) = recounted.into_iter().next() {
                         *count = recounted;
                     }
@@ -70,62 +69,12 @@ impl MeiliIndex {
                 .zip(counts)
                 .map(|((stem, chars), count)| by_words::Word {
                     typos: crate::search::scoring::typos_allowed(chars, count.any, listings),
-                    in_fields: count.fields,
+                    counts: count,
                     stem,
                 })
                 .collect(),
             listings,
         })
-    }
-
-    /// How many documents have each word exactly, anywhere and field by field, and how many
-    /// documents there are, in one multi-search.
-    pub(super) async fn field_counts(
-        &self,
-        words: &[String],
-    ) -> Result<(Vec<by_words::Counts>, u64), IndexError> {
-        let index = self.client.index(&self.uid);
-        let phrases: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
-        let scopes: [&[&str]; 4] = [
-            &SEARCHED,
-            &["title_stems"],
-            &["vocabulary_stems"],
-            &["description_stems"],
-        ];
-        let mut multi = self.client.multi_search();
-        for phrase in &phrases {
-            for scope in scopes {
-                multi.with_search_query(
-                    index
-                        .search()
-                        .with_query(phrase)
-                        .with_attributes_to_search_on(scope)
-                        .with_page(1)
-                        .with_hits_per_page(0)
-                        .build(),
-                );
-            }
-        }
-        multi.with_search_query(index.search().with_page(1).with_hits_per_page(0).build());
-        let results = multi.execute::<MeiliHit>().await.map_err(engine)?;
-        let mut totals: Vec<u64> = results
-            .results
-            .iter()
-            .map(|r| u64::try_from(r.total_hits.unwrap_or(0)).unwrap_or(u64::MAX))
-            .collect();
-        let listings = totals.pop().unwrap_or(0);
-        let counts = totals
-            .chunks(scopes.len())
-            .map(|c| by_words::Counts {
-                any: c.first().copied().unwrap_or(0),
-                fields: [
-                    c.get(1).copied().unwrap_or(0),
-                    c.get(2).copied().unwrap_or(0),
-                    c.get(3).copied().unwrap_or(0),
-                ],
-            })
-            .collect();
-        Ok((counts, listings))
     }
 
     /// How many documents have each word in `attributes`, exactly (a phrase: no typo, no
@@ -155,42 +104,5 @@ impl MeiliIndex {
             .iter()
             .map(|r| r.total_hits.unwrap_or(0))
             .collect())
-    }
-
-    /// The words of an analysed query that some admitted document has (typos and prefix
-    /// allowed), in their order. Meilisearch matches a query by dropping words until enough
-    /// documents match, always keeping one; a word no listing has ("qualcuno che porti la
-    /// spesa") would be that one and empty the answer, where the embedded index ranks the
-    /// listings that have the other words. One multi-search asks for every word at once.
-    pub(super) async fn found_words(
-        &self,
-        stems: &str,
-        filter: &str,
-    ) -> Result<String, IndexError> {
-        let words: Vec<&str> = stems.split(' ').filter(|w| !w.is_empty()).collect();
-        if words.len() < 2 {
-            return Ok(stems.to_owned());
-        }
-        let index = self.client.index(&self.uid);
-        let mut multi = self.client.multi_search();
-        for word in &words {
-            multi.with_search_query(
-                index
-                    .search()
-                    .with_query(word)
-                    .with_filter(filter)
-                    .with_limit(1)
-                    .with_attributes_to_retrieve(Selectors::Some(&["id"]))
-                    .build(),
-            );
-        }
-        let counts = multi.execute::<MeiliHit>().await.map_err(engine)?;
-        let found: Vec<&str> = words
-            .iter()
-            .zip(&counts.results)
-            .filter(|(_, result)| !result.hits.is_empty())
-            .map(|(word, _)| *word)
-            .collect();
-        Ok(found.join(" "))
     }
 }
