@@ -239,8 +239,11 @@ pub struct TelemetryConfig {
     pub log_filter: String,
     /// OTLP/gRPC endpoint (e.g. `http://localhost:4317`); unset disables export.
     pub otlp_endpoint: Option<String>,
-    /// How often metrics are exported.
+    /// How often metrics are exported over OTLP.
     pub metrics_interval_ms: u64,
+    /// Where Prometheus scrapes the metrics (`GET /metrics`), e.g. `0.0.0.0:9464`; unset
+    /// serves none.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for TelemetryConfig {
@@ -251,6 +254,7 @@ impl Default for TelemetryConfig {
             log_filter: "info".to_owned(),
             otlp_endpoint: None,
             metrics_interval_ms: 15_000,
+            metrics_addr: None,
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod edge;
 pub mod error;
 mod future;
 pub mod load_shed;
+pub mod metrics_endpoint;
 pub mod observe;
 pub mod process;
 pub mod rate_limit;

@@ -1,5 +1,5 @@
-//! How a service process starts and ends: its configuration loaded, telemetry started, the
-//! service run, telemetry flushed, and an exit code a person or a supervisor can act on.
+//! How a service process starts and ends: its configuration loaded, telemetry started (and
+//! the metrics endpoint, when configured), the service run, telemetry flushed, and an exit code a person or a supervisor can act on.
 //!
 //! | exit code | meaning |
 //! |---|---|
@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::ServiceConfig;
+use crate::metrics_endpoint::MetricsEndpoint;
 use crate::telemetry::Telemetry;
 
 /// Why a service stopped other than by a signal.
@@ -36,7 +37,23 @@ where
         Ok(telemetry) => telemetry,
         Err(error) => return usage_error(name, &error.to_string()),
     };
+    let endpoint = match (
+        config.runtime_sections().1.metrics_addr,
+        telemetry.registry(),
+    ) {
+        (Some(addr), Some(registry)) => {
+            match MetricsEndpoint::serve(addr, registry.clone()).await {
+                Ok(endpoint) => Some(endpoint),
+                Err(error) => {
+                    eprintln!("{name}: cannot serve metrics on {addr}: {error}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        _ => None,
+    };
     let result = service(config).await;
+    drop(endpoint);
     telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -115,6 +115,8 @@ pub struct Application {
     readiness: Vec<Readiness>,
     config: RuntimeConfig,
     auth: AuthLayer,
+    /// `package.Service/Method` of every method served, health and reflection included.
+    methods: Vec<String>,
 }
 
 impl Application {
@@ -151,11 +153,15 @@ impl Application {
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
+        let mut served: Vec<&str> = services.service_names.iter().map(String::as_str).collect();
+        served.extend(ALWAYS_SERVED);
+        let methods = methods_of(&served)?;
         Ok(Application {
             listener,
             port,
             routes,
             health,
+            methods,
             service_names: services.service_names,
             readiness: services.readiness,
             config: config.clone(),
@@ -186,7 +192,7 @@ impl Application {
         // that refused calls never hold a permit.
         let drain = Drain::new();
         let layers = ServiceBuilder::new()
-            .layer(ObserveLayer::new())
+            .layer(ObserveLayer::new(self.methods.clone()))
             .layer(drain.layer())
             .layer(TimeoutLayer::new(Duration::from_millis(
                 limits.request_timeout_ms.max(1),
@@ -294,6 +300,43 @@ impl Application {
             }
         }
     }
+}
+
+/// The services every server answers beside its own.
+const ALWAYS_SERVED: [&str; 3] = [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// `package.Service/Method` of every method of the `served` services, read from the
+/// contract's descriptors.
+fn methods_of(served: &[&str]) -> Result<Vec<String>, StartupError> {
+    use prost::Message;
+    let mut methods = Vec::new();
+    for set in [
+        welfare_proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ] {
+        let set = prost_types::FileDescriptorSet::decode(set)
+            .map_err(|e| StartupError::Reflection(e.to_string()))?;
+        for file in set.file {
+            for service in &file.service {
+                let name = format!("{}.{}", file.package(), service.name());
+                if served.contains(&name.as_str()) {
+                    methods.extend(
+                        service
+                            .method
+                            .iter()
+                            .map(|m| format!("{name}/{}", m.name())),
+                    );
+                }
+            }
+        }
+    }
+    Ok(methods)
 }
 
 /// Resolves on SIGINT or SIGTERM.

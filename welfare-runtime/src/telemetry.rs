@@ -1,6 +1,9 @@
-//! Logs, traces and metrics: `tracing` with pretty or JSON logs; OpenTelemetry traces and
-//! metrics over OTLP/gRPC when an endpoint is configured; W3C trace context extracted by the
-//! server ([`crate::observe`]) and injected by clients ([`TraceContextInterceptor`]).
+//! Logs, traces and metrics: `tracing` with pretty or JSON logs; OpenTelemetry traces (with
+//! trace ids on every call's span and access log line, exported over OTLP/gRPC when an endpoint
+//! is configured); metrics on one meter provider read by OTLP when an endpoint is configured
+//! and by Prometheus when a scrape address is ([`crate::metrics_endpoint`]); W3C trace context
+//! extracted by the server ([`crate::observe`]) and injected by clients
+//! ([`TraceContextInterceptor`]).
 
 use std::time::Duration;
 
@@ -28,13 +31,17 @@ pub enum TelemetryError {
     Exporter { endpoint: String, message: String },
     #[error("a global tracing subscriber is already installed")]
     AlreadyInstalled,
+    #[error("cannot build the Prometheus exporter: {0}")]
+    Prometheus(String),
 }
 
 /// The running telemetry pipeline; flush it with [`Telemetry::shutdown`] before exiting.
 #[derive(Debug)]
 pub struct Telemetry {
-    tracer_provider: Option<SdkTracerProvider>,
+    tracer_provider: SdkTracerProvider,
     meter_provider: Option<SdkMeterProvider>,
+    /// What Prometheus scrapes, when `telemetry.metrics_addr` is set.
+    registry: Option<prometheus::Registry>,
 }
 
 /// Installs W3C trace-context propagation process-wide (idempotent).
@@ -58,42 +65,56 @@ impl Telemetry {
         let resource = Resource::builder()
             .with_attribute(KeyValue::new("service.name", config.service_name.clone()))
             .build();
-        let (tracer_provider, meter_provider) = match &config.otlp_endpoint {
-            None => (None, None),
-            Some(endpoint) => {
-                let exporter_error = |e: &dyn std::fmt::Display| TelemetryError::Exporter {
-                    endpoint: endpoint.clone(),
-                    message: e.to_string(),
-                };
-                let spans = opentelemetry_otlp::SpanExporter::builder()
-                    .with_tonic()
-                    .with_endpoint(endpoint.clone())
-                    .build()
-                    .map_err(|e| exporter_error(&e))?;
-                let tracer_provider = SdkTracerProvider::builder()
-                    .with_batch_exporter(spans)
-                    .with_resource(resource.clone())
-                    .build();
-                let metrics = opentelemetry_otlp::MetricExporter::builder()
-                    .with_tonic()
-                    .with_endpoint(endpoint.clone())
-                    .build()
-                    .map_err(|e| exporter_error(&e))?;
-                let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(metrics)
+        let exporter_error = |endpoint: &str, e: &dyn std::fmt::Display| TelemetryError::Exporter {
+            endpoint: endpoint.to_owned(),
+            message: e.to_string(),
+        };
+        // Spans always carry trace ids (the access log names them); they leave the process
+        // only with an OTLP endpoint.
+        let mut tracing = SdkTracerProvider::builder().with_resource(resource.clone());
+        let mut metering = SdkMeterProvider::builder().with_resource(resource);
+        let mut metered = false;
+        if let Some(endpoint) = &config.otlp_endpoint {
+            let spans = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .build()
+                .map_err(|e| exporter_error(endpoint, &e))?;
+            tracing = tracing.with_batch_exporter(spans);
+            let metrics = opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .build()
+                .map_err(|e| exporter_error(endpoint, &e))?;
+            metering = metering.with_reader(
+                opentelemetry_sdk::metrics::PeriodicReader::builder(metrics)
                     .with_interval(Duration::from_millis(config.metrics_interval_ms.max(1_000)))
-                    .build();
-                let meter_provider = SdkMeterProvider::builder()
-                    .with_reader(reader)
-                    .with_resource(resource)
-                    .build();
-                global::set_meter_provider(meter_provider.clone());
-                global::set_tracer_provider(tracer_provider.clone());
-                (Some(tracer_provider), Some(meter_provider))
+                    .build(),
+            );
+            metered = true;
+        }
+        let registry = match config.metrics_addr {
+            None => None,
+            Some(_) => {
+                let registry = prometheus::Registry::new();
+                let exporter = opentelemetry_prometheus::exporter()
+                    .with_registry(registry.clone())
+                    .scope_info_enabled(false)
+                    .build()
+                    .map_err(|e| TelemetryError::Prometheus(e.to_string()))?;
+                metering = metering.with_reader(exporter);
+                metered = true;
+                Some(registry)
             }
         };
-        let otel = tracer_provider.as_ref().map(|provider| {
-            tracing_opentelemetry::layer().with_tracer(provider.tracer(config.service_name.clone()))
-        });
+        let tracer_provider = tracing.build();
+        global::set_tracer_provider(tracer_provider.clone());
+        let meter_provider = metered.then(|| metering.build());
+        if let Some(provider) = &meter_provider {
+            global::set_meter_provider(provider.clone());
+        }
+        let otel = tracing_opentelemetry::layer()
+            .with_tracer(tracer_provider.tracer(config.service_name.clone()));
         tracing_subscriber::registry()
             .with(filter)
             .with(logs)
@@ -103,14 +124,18 @@ impl Telemetry {
         Ok(Telemetry {
             tracer_provider,
             meter_provider,
+            registry,
         })
+    }
+
+    /// What Prometheus scrapes, when a scrape address is configured.
+    pub fn registry(&self) -> Option<&prometheus::Registry> {
+        self.registry.as_ref()
     }
 
     /// Flushes and stops the exporters.
     pub fn shutdown(self) {
-        if let Some(provider) = self.tracer_provider
-            && let Err(error) = provider.shutdown()
-        {
+        if let Err(error) = self.tracer_provider.shutdown() {
             tracing::warn!(%error, "trace exporter did not shut down cleanly");
         }
         if let Some(provider) = self.meter_provider

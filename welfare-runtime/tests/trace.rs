@@ -1,4 +1,5 @@
-//! A trace crossing a client→server hop, and RPC metrics per method and status. In a test
+//! A trace crossing a client→server hop, and the RPC metric per method and status (a stream's
+//! from its trailers, an unknown path as `_OTHER`). In a test
 //! binary of its own: it installs a thread-local subscriber and a global meter provider,
 //! which must not meet other tests' callsites in the same process.
 
@@ -50,6 +51,35 @@ async fn the_trace_crosses_the_client_server_hop_and_calls_are_counted() {
         .await
         .expect("ok");
     let _ = client.get_booking(get("b-1")).await; // unauthenticated: counted too
+    // A stream that fails after its first message: its status is in the trailers.
+    let mut events = client
+        .watch_bookings(authorized(
+            welfare_proto::booking::WatchBookingsRequest::default(),
+            &token("mario"),
+        ))
+        .await
+        .expect("stream")
+        .into_inner();
+    assert!(events.message().await.expect("first event").is_some());
+    let broken = events.message().await.expect_err("the stream breaks");
+    assert_eq!(broken.code(), tonic::Code::DataLoss);
+    // A path nobody serves: one more call, no new method label.
+    let mut raw = tonic::client::Grpc::new(
+        tonic::transport::Endpoint::from_shared(server.url())
+            .expect("url")
+            .connect()
+            .await
+            .expect("connect"),
+    );
+    raw.ready().await.expect("ready");
+    let unknown: Result<tonic::Response<()>, tonic::Status> = raw
+        .unary(
+            authorized((), &token("mario")),
+            http::uri::PathAndQuery::from_static("/invented.Service/Anything"),
+            tonic_prost::ProstCodec::<(), ()>::default(),
+        )
+        .await;
+    assert!(unknown.is_err());
     server.stop().await.expect("clean stop");
 
     tracer_provider.force_flush().expect("flush spans");
@@ -68,32 +98,65 @@ async fn the_trace_crosses_the_client_server_hop_and_calls_are_counted() {
 
     meter_provider.force_flush().expect("flush metrics");
     let exported = metrics.get_finished_metrics().expect("metrics");
-    let mut codes = Vec::new();
+    let mut calls = Vec::new();
     for resource in &exported {
         for scope in resource.scope_metrics() {
             for metric in scope
                 .metrics()
-                .filter(|m| m.name() == welfare_runtime::observe::METRIC_REQUESTS)
+                .filter(|m| m.name() == welfare_runtime::observe::METRIC_CALL_DURATION)
             {
-                if let opentelemetry_sdk::metrics::data::AggregatedMetrics::U64(
-                    opentelemetry_sdk::metrics::data::MetricData::Sum(sum),
+                assert_eq!(metric.unit(), "s");
+                if let opentelemetry_sdk::metrics::data::AggregatedMetrics::F64(
+                    opentelemetry_sdk::metrics::data::MetricData::Histogram(histogram),
                 ) = metric.data()
                 {
-                    for point in sum.data_points() {
-                        let code = point
-                            .attributes()
-                            .find(|kv| kv.key.as_str() == "rpc.grpc.status_code")
-                            .map(|kv| kv.value.to_string());
-                        codes.push(code.unwrap_or_default());
+                    for point in histogram.data_points() {
+                        let attribute = |key: &str| {
+                            point
+                                .attributes()
+                                .find(|kv| kv.key.as_str() == key)
+                                .map(|kv| kv.value.to_string())
+                                .unwrap_or_default()
+                        };
+                        calls.push((
+                            attribute("rpc.method"),
+                            attribute("rpc.response.status_code"),
+                            attribute("error.type"),
+                            attribute("rpc.system.name"),
+                            point.count(),
+                        ));
                     }
                 }
             }
         }
     }
-    codes.sort();
+    calls.sort();
+    let call = |method: &str, code: &str, error: &str| {
+        (
+            method.to_owned(),
+            code.to_owned(),
+            error.to_owned(),
+            "grpc".to_owned(),
+            1,
+        )
+    };
     assert_eq!(
-        codes,
-        ["0", "16"],
-        "one OK and one UNAUTHENTICATED call of GetBooking"
+        calls,
+        [
+            call("_OTHER", "UNIMPLEMENTED", "UNIMPLEMENTED"),
+            call("welfare.booking.v1.BookingService/GetBooking", "OK", ""),
+            call(
+                "welfare.booking.v1.BookingService/GetBooking",
+                "UNAUTHENTICATED",
+                ""
+            ),
+            call(
+                "welfare.booking.v1.BookingService/WatchBookings",
+                "DATA_LOSS",
+                "DATA_LOSS"
+            ),
+        ],
+        "one OK and one UNAUTHENTICATED GetBooking, a stream broken after a message, a path \
+         nobody serves"
     );
 }

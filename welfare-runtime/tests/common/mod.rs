@@ -106,12 +106,16 @@ impl BookingService for Fixture {
     ) -> Result<Response<Booking>, Status> {
         Err(Status::unimplemented("not part of the fixture"))
     }
-    type WatchBookingsStream = tokio_stream::Empty<Result<BookingEvent, Status>>;
+    type WatchBookingsStream = tokio_stream::Iter<std::vec::IntoIter<Result<BookingEvent, Status>>>;
+    /// One event, then the stream breaks: a status that only the trailers carry.
     async fn watch_bookings(
         &self,
         _: Request<WatchBookingsRequest>,
     ) -> Result<Response<Self::WatchBookingsStream>, Status> {
-        Err(Status::unimplemented("not part of the fixture"))
+        Ok(Response::new(tokio_stream::iter(vec![
+            Ok(BookingEvent::default()),
+            Err(Status::data_loss("the fixture's stream breaks")),
+        ])))
     }
 }
 
