@@ -12,7 +12,8 @@
 //!
 //! Run: `cargo bench -p catalog-svc --bench search`. Optional: `BENCH_SECONDS` per phase
 //! (default 15), `BENCH_CLIENTS` (default 8), `BENCH_LISTINGS` (default 100000),
-//! `BENCH_DETAIL=1` for the raw index's latencies per query text, `BENCH_QUERY=<text>` to send
+//! `BENCH_DETAIL=1` for the raw index's latencies per query text, `BENCH_ENGINE=meilisearch` to
+//! measure Meilisearch alone, `BENCH_QUERY=<text>` to send
 //! only that text (for profiling one query).
 //!
 //! Against a running server instead (`lodiwelfare serve`, measured by `scripts/measure-memory`):
@@ -774,23 +775,24 @@ async fn main() {
         return;
     }
 
-    let index = EmbeddedIndex::new().expect("index");
-    let building = Instant::now();
-    index.rebuild(documents.clone()).await.expect("build");
-    println!(
-        "embedded index built in {:.1} s",
-        building.elapsed().as_secs_f64()
-    );
-    measure(
-        "embedded index",
-        &index,
-        &store,
-        &territory,
-        clients,
-        seconds,
-    )
-    .await;
-    drop(index);
+    if std::env::var("BENCH_ENGINE").ok().as_deref() != Some("meilisearch") {
+        let index = EmbeddedIndex::new().expect("index");
+        let building = Instant::now();
+        index.rebuild(documents.clone()).await.expect("build");
+        println!(
+            "embedded index built in {:.1} s",
+            building.elapsed().as_secs_f64()
+        );
+        measure(
+            "embedded index",
+            &index,
+            &store,
+            &territory,
+            clients,
+            seconds,
+        )
+        .await;
+    }
 
     match std::env::var("MEILI_URL") {
         Ok(url) if !url.is_empty() => {
