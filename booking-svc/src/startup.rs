@@ -147,7 +147,7 @@ pub async fn start_with(
     }
     let mut tasks = BackgroundTasks::default();
     let interval = Duration::from_millis(config.sweeper.interval_ms).max(MIN_SWEEP_INTERVAL);
-    tasks.spawn("booking-sweeper", sweep(bookings.clone(), interval));
+    tasks.spawn(SWEEPER, sweep(bookings.clone(), interval));
     let services = BookingApi::new(bookings.clone()).into_services(config.limits.max_message_bytes);
     Ok(Started {
         services,
@@ -156,15 +156,25 @@ pub async fn start_with(
     })
 }
 
+/// The sweeper's name, in logs and in `lodiwelfare.task.passes`.
+pub const SWEEPER: &str = "booking-sweeper";
+
 /// Recovery and the platform's transitions, every `interval`.
 pub async fn sweep(bookings: Bookings, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         ticker.tick().await;
-        match bookings.sweep().await {
-            Ok(swept) if swept.is_empty() => {}
-            Ok(swept) => tracing::info!(?swept, "booking sweep"),
-            Err(error) => tracing::warn!(%error, "booking sweep failed; retrying at the next tick"),
-        }
+        let ok = match bookings.sweep().await {
+            Ok(swept) if swept.is_empty() => true,
+            Ok(swept) => {
+                tracing::info!(?swept, "booking sweep");
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "booking sweep failed; retrying at the next tick");
+                false
+            }
+        };
+        welfare_runtime::tasks::record_pass(SWEEPER, ok);
     }
 }

@@ -1,7 +1,8 @@
-//! The catalogue's domain metrics, recorded into the global OpenTelemetry meter provider (the
-//! runtime installs an OTLP exporter when configured): search latency and hits, where the hits'
-//! listings came from, how far the search index lags behind the outbox, and indexing failures —
-//! a failed index write is an error in the log and a count here, never silence.
+//! The catalogue's domain metrics, recorded into the global OpenTelemetry meter provider (read
+//! by OTLP and Prometheus when configured): search latency, hits and searches that found
+//! nothing, where the hits' listings came from, how far the search index lags behind the
+//! outbox, indexing failures — a failed index write is an error in the log and a count here,
+//! never silence — and the curation backlog (awaiting review, stale listings).
 
 use std::sync::OnceLock;
 
@@ -20,6 +21,14 @@ pub const METRIC_OUTBOX_APPLIED: &str = "lodiwelfare.search.outbox_applied";
 pub const METRIC_HIT_LISTINGS: &str = "lodiwelfare.search.hit_listings";
 /// Failed index writes and rebuilds, by stage ("rebuild", "apply").
 pub const METRIC_INDEX_FAILURES: &str = "lodiwelfare.search.index_failures";
+/// Searches answered with no hit at all.
+pub const METRIC_ZERO_RESULTS: &str = "lodiwelfare.search.zero_results";
+/// What curators have to review, by kind ("provider", "listing").
+pub const METRIC_AWAITING_REVIEW: &str = "lodiwelfare.catalog.awaiting_review";
+/// Published listings past the verification window, hidden from search until verified.
+pub const METRIC_STALE_LISTINGS: &str = "lodiwelfare.catalog.stale_listings";
+/// The indexer's name, in logs and in `lodiwelfare.task.passes`.
+pub const INDEXER_TASK: &str = "catalog-indexer";
 
 /// The instruments, created once.
 pub(crate) struct Metrics {
@@ -28,13 +37,16 @@ pub(crate) struct Metrics {
     pub(crate) outbox_applied: Counter<u64>,
     pub(crate) index_failures: Counter<u64>,
     pub(crate) hit_listings: Counter<u64>,
+    pub(crate) zero_results: Counter<u64>,
+    pub(crate) awaiting_review: Gauge<u64>,
+    pub(crate) stale_listings: Gauge<u64>,
 }
 
 pub(crate) fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
     METRICS.get_or_init(|| {
         let meter = opentelemetry::global::meter("catalog-svc");
-        Metrics {
+        let metrics = Metrics {
             search_duration: meter
                 .f64_histogram(METRIC_SEARCH_DURATION)
                 .with_unit("ms")
@@ -56,8 +68,48 @@ pub(crate) fn metrics() -> &'static Metrics {
                 .u64_counter(METRIC_HIT_LISTINGS)
                 .with_description("search hits' listings taken from the kept copies or the store")
                 .build(),
+            zero_results: meter
+                .u64_counter(METRIC_ZERO_RESULTS)
+                .with_description("searches answered with no hit")
+                .build(),
+            awaiting_review: meter
+                .u64_gauge(METRIC_AWAITING_REVIEW)
+                .with_description("providers and listings awaiting a curator's review, by kind")
+                .build(),
+            stale_listings: meter
+                .u64_gauge(METRIC_STALE_LISTINGS)
+                .with_description("published listings past the verification window")
+                .build(),
+        };
+        // Every series from the start: a zero is a reading, a missing series is not.
+        for stage in ["rebuild", "apply"] {
+            metrics
+                .index_failures
+                .add(0, &[KeyValue::new("stage", stage)]);
         }
+        metrics.zero_results.add(0, &[]);
+        metrics
     })
+}
+
+/// Creates the instruments and their series (at zero), so they are read before the first
+/// search or failure.
+pub fn init() {
+    metrics();
+}
+
+/// Records what curators have to review.
+pub(crate) fn backlog(backlog: &crate::store::Backlog) {
+    let m = metrics();
+    m.awaiting_review.record(
+        backlog.providers_awaiting,
+        &[KeyValue::new("kind", "provider")],
+    );
+    m.awaiting_review.record(
+        backlog.listings_awaiting,
+        &[KeyValue::new("kind", "listing")],
+    );
+    m.stale_listings.record(backlog.stale_listings, &[]);
 }
 
 /// Records an indexing failure at `stage`.

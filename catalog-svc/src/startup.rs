@@ -107,11 +107,12 @@ fn assemble<I: SearchIndex>(
         clock.clone(),
         words.clone(),
     );
+    crate::metrics::init();
     let mut tasks = BackgroundTasks::default();
     let interval = Duration::from_millis(config.search.interval_ms).max(MIN_INDEX_INTERVAL);
     // Searching answers from the index: the service is SERVING once it is built.
     let (ready, built) = tokio::sync::watch::channel(false);
-    tasks.spawn("catalog-indexer", indexer.run(interval, ready));
+    tasks.spawn(crate::metrics::INDEXER_TASK, indexer.run(interval, ready));
     let api = CatalogApi::new(store.clone(), index, territory, clock, words);
     let handler = api.clone();
     let get_listing = GetListing(Arc::new(move |request| {

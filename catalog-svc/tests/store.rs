@@ -539,8 +539,48 @@ async fn changes_are_counted_where_one_process_owns_the_file(store: SqlStore) {
     assert_eq!(count(), seen, "an empty outbox read counts nothing");
 }
 
+/// What curators have to review: providers pending, listings submitted, published listings
+/// verified before the window (or never).
+async fn the_curation_backlog_counts_what_awaits_review(store: SqlStore) {
+    let pending = provider("p1", support::VAT_NUMBERS[0]);
+    let mut approved = provider("p2", support::VAT_NUMBERS[1]);
+    approved.status = ProviderStatus::Approved;
+    for (i, p) in [&pending, &approved].into_iter().enumerate() {
+        store
+            .create_provider(p, &change(&format!("p{i}"), p.id.as_str()))
+            .await
+            .expect("provider");
+    }
+    let rows = [
+        listing("l1", "p2", ListingStatus::Published, Some(10)),
+        listing("l2", "p2", ListingStatus::Published, Some(-400)),
+        listing("l3", "p2", ListingStatus::Submitted, None),
+        listing("l4", "p2", ListingStatus::Published, None),
+        listing("l5", "p2", ListingStatus::Draft, None),
+    ];
+    for (i, row) in rows.iter().enumerate() {
+        store
+            .create_listing(row, &change(&format!("l{i}"), row.listing.id.as_str()))
+            .await
+            .expect("listing");
+    }
+    let backlog = store
+        .backlog(at(-180).unix_seconds())
+        .await
+        .expect("backlog");
+    assert_eq!(
+        backlog,
+        Backlog {
+            providers_awaiting: 1,
+            listings_awaiting: 1,
+            stale_listings: 2,
+        }
+    );
+}
+
 welfare_storage::on_every_backend!(
     support::open;
+    the_curation_backlog_counts_what_awaits_review,
     changes_are_counted_where_one_process_owns_the_file,
     a_change_writes_its_row_answer_and_outbox_row_together,
     a_refused_change_writes_nothing,

@@ -23,6 +23,9 @@ pub struct Started {
     pub ledger: Ledger,
 }
 
+/// The sweeper's name, in logs and in `lodiwelfare.task.passes`.
+pub const SWEEPER: &str = "wallet-sweeper";
+
 /// Opens the ledger the configuration names (creating an SQLite file's directory), applies
 /// its migrations, and starts the sweeper on `clock`.
 pub async fn start(config: &WalletConfig, clock: Clock) -> Result<Started, LedgerError> {
@@ -33,12 +36,10 @@ pub async fn start(config: &WalletConfig, clock: Clock) -> Result<Started, Ledge
         }
     })?;
     let ledger = Ledger::connect(&config.database.url, config.database.max_connections).await?;
+    crate::metrics::init();
     let mut tasks = BackgroundTasks::default();
     let interval = Duration::from_millis(config.sweeper.interval_ms).max(MIN_SWEEP_INTERVAL);
-    tasks.spawn(
-        "wallet-sweeper",
-        sweep(ledger.clone(), clock.clone(), interval),
-    );
+    tasks.spawn(SWEEPER, sweep(ledger.clone(), clock.clone(), interval));
     let services =
         WalletApi::new(ledger.clone(), clock).into_services(config.limits.max_message_bytes);
     Ok(Started {
@@ -55,18 +56,24 @@ pub async fn sweep(ledger: Ledger, clock: Clock, interval: Duration) {
     loop {
         ticker.tick().await;
         let now = clock().unix_seconds();
+        let mut ok = true;
         match ledger.expire_due(now).await {
             Ok(0) => {}
             Ok(expired) => tracing::info!(expired, "expired pending holds"),
-            Err(error) => tracing::warn!(%error, "hold sweep failed; retrying at the next tick"),
+            Err(error) => {
+                ok = false;
+                tracing::warn!(%error, "hold sweep failed; retrying at the next tick");
+            }
         }
         match ledger.settle_lapsed(now).await {
             Ok(0) => {}
             Ok(settled) => tracing::info!(settled, "settled credit given back after year end"),
             Err(error) => {
+                ok = false;
                 tracing::warn!(%error, "settlement sweep failed; retrying at the next tick");
             }
         }
+        welfare_runtime::tasks::record_pass(SWEEPER, ok);
     }
 }
 

@@ -1,10 +1,38 @@
 //! The background tasks a service runs beside its routes (the catalogue's indexer, the
 //! wallet's sweeper): started by its composition root, stopped when the set is dropped, so a
-//! process that stops serving stops them too.
+//! process that stops serving stops them too. Each pass of a task is counted
+//! ([`record_pass`], `lodiwelfare.task.passes` by task and outcome): an alert sees a task that
+//! stopped or keeps failing.
 
 use std::future::Future;
+use std::sync::OnceLock;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::Counter;
 
 use tokio::task::JoinHandle;
+
+/// Passes of background tasks, by `task` and `outcome` (`ok`, `failed`).
+pub const METRIC_TASK_PASSES: &str = "lodiwelfare.task.passes";
+
+/// Counts one pass of `task`: `ok` when it did its work (found nothing to do included).
+pub fn record_pass(task: &'static str, ok: bool) {
+    static PASSES: OnceLock<Counter<u64>> = OnceLock::new();
+    PASSES
+        .get_or_init(|| {
+            opentelemetry::global::meter("welfare-runtime")
+                .u64_counter(METRIC_TASK_PASSES)
+                .with_description("passes of background tasks, by task and outcome")
+                .build()
+        })
+        .add(
+            1,
+            &[
+                KeyValue::new("task", task),
+                KeyValue::new("outcome", if ok { "ok" } else { "failed" }),
+            ],
+        );
+}
 
 /// Running background tasks, each with a name for the logs; aborted on drop.
 #[derive(Debug, Default)]

@@ -233,6 +233,7 @@ impl Bookings {
         match assessment.decision {
             Decision::Eligible => {}
             Decision::NotEligible { reasons } => {
+                crate::metrics::refused(&reasons);
                 return Err(ServiceError::FailedPrecondition {
                     reason: "NOT_ELIGIBLE",
                     message: "the profile does not meet the listing's rules".to_owned(),

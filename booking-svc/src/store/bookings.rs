@@ -132,7 +132,8 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        if event.is_some() {
+        if let Some(kind) = event {
+            crate::metrics::booking_event(booking.category, kind);
             self.changed.notify_waiters();
         }
         Ok(())
@@ -205,7 +206,8 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        if change.event.is_some() {
+        if let Some(kind) = change.event {
+            crate::metrics::booking_event(booking.category, kind);
             self.changed.notify_waiters();
         }
         Ok(())

@@ -646,6 +646,9 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         let message = request.into_inner();
         let started = std::time::Instant::now();
         let response = self.search(&principal, &message).await;
+        if response.as_ref().is_ok_and(|r| r.total_size == 0) {
+            crate::metrics::metrics().zero_results.add(1, &[]);
+        }
         crate::metrics::metrics().search_duration.record(
             started.elapsed().as_secs_f64() * 1e3,
             &[opentelemetry::KeyValue::new(

@@ -11,9 +11,11 @@ use welfare_core::ids::{ListingId, ProviderId};
 use welfare_core::territory::Territory;
 use welfare_core::time::SECONDS_PER_DAY;
 use welfare_runtime::clock::Clock;
+use welfare_runtime::tasks::record_pass;
 
 use super::{IndexError, SearchDocument, SearchIndex};
 use crate::local_words::LocalWords;
+use crate::metrics::INDEXER_TASK;
 use crate::store::{CatalogStore, ListingQuery, StoreError, Topic, Visibility};
 use welfare_core::category::Subcategory;
 
@@ -301,10 +303,12 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
             match self.rebuild().await {
                 Ok((cursor, count)) => {
                     tracing::info!(documents = count, "search index built");
+                    record_pass(INDEXER_TASK, true);
                     let _ = ready.send(true);
                     break cursor;
                 }
                 Err(error) => {
+                    record_pass(INDEXER_TASK, false);
                     tracing::error!(%error, "search index rebuild failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(60));
@@ -312,8 +316,15 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
             }
         };
         backoff = interval;
+        let mut counted: Option<tokio::time::Instant> = None;
         loop {
-            match self.catch_up(&mut cursor).await {
+            if counted.is_none_or(|at| at.elapsed() >= BACKLOG_EVERY) {
+                counted = Some(tokio::time::Instant::now());
+                self.count_backlog().await;
+            }
+            let caught_up = self.catch_up(&mut cursor).await;
+            record_pass(INDEXER_TASK, caught_up.is_ok());
+            match caught_up {
                 Ok(applied) if applied > 0 => {
                     backoff = interval;
                     continue;
@@ -325,6 +336,21 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
                 }
             }
             tokio::time::sleep(backoff).await;
+        }
+    }
+}
+
+/// How often the indexer counts the curation backlog.
+pub const BACKLOG_EVERY: Duration = Duration::from_secs(60);
+
+impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
+    /// Counts what curators have to review into the backlog metrics; a failure is logged.
+    async fn count_backlog(&self) {
+        let fresh_since = (self.clock)()
+            .plus_seconds(-i64::from(self.territory.freshness_window_days()) * SECONDS_PER_DAY);
+        match self.store.backlog(fresh_since.unix_seconds()).await {
+            Ok(backlog) => crate::metrics::backlog(&backlog),
+            Err(error) => tracing::warn!(%error, "counting the curation backlog failed"),
         }
     }
 }

@@ -164,6 +164,17 @@ pub struct OutboxEvent {
     pub payload: String,
 }
 
+/// What curators have to review.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Providers registered and not yet vetted.
+    pub providers_awaiting: u64,
+    /// Listings submitted and not yet reviewed.
+    pub listings_awaiting: u64,
+    /// Published listings last verified before the freshness window (hidden from search).
+    pub stale_listings: u64,
+}
+
 /// An outbox row as read back by its consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEntry {
@@ -306,6 +317,10 @@ pub trait CatalogStore: Clone + Send + Sync + 'static {
         after_seq: i64,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<OutboxEntry>, StoreError>> + Send;
+
+    /// What curators have to review; a listing verified before `fresh_since` is stale.
+    fn backlog(&self, fresh_since: i64)
+    -> impl Future<Output = Result<Backlog, StoreError>> + Send;
 
     /// Every local word, by phrase.
     fn local_words(&self) -> impl Future<Output = Result<Vec<LocalWordRecord>, StoreError>> + Send;

@@ -541,6 +541,28 @@ impl CatalogStore for SqlStore {
         self.outbox_entries(&rows)
     }
 
+    async fn backlog(&self, fresh_since: i64) -> Result<Backlog, StoreError> {
+        let row = sqlx::query(
+            "SELECT \
+             (SELECT COUNT(*) FROM providers WHERE status = 'pending') AS providers, \
+             (SELECT COUNT(*) FROM listings WHERE status = 'submitted') AS listings, \
+             (SELECT COUNT(*) FROM listings WHERE status = 'published' \
+              AND (verified_at IS NULL OR verified_at < $1)) AS stale",
+        )
+        .bind(fresh_since)
+        .fetch_one(&self.pool)
+        .await?;
+        let count = |column: &str| -> Result<u64, StoreError> {
+            let n: i64 = row.try_get(column)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
+        Ok(Backlog {
+            providers_awaiting: count("providers")?,
+            listings_awaiting: count("listings")?,
+            stale_listings: count("stale")?,
+        })
+    }
+
     async fn local_words(&self) -> Result<Vec<LocalWordRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT phrase, kind, code, updated_by, version, created_at, updated_at \

@@ -15,6 +15,10 @@ use super::{
 impl Ledger {
     /// Places a pending hold: refused, changing nothing, when the wallet lacks the funds.
     pub async fn hold(&self, hold: &NewHold, now: i64) -> Result<Outcome<Hold>, LedgerError> {
+        crate::metrics::recorded(self.place(hold, now).await)
+    }
+
+    async fn place(&self, hold: &NewHold, now: i64) -> Result<Outcome<Hold>, LedgerError> {
         check_id("hold_id", &hold.id)?;
         check_key(&hold.key)?;
         check_amount("amount", hold.amount)?;

@@ -146,16 +146,18 @@ impl Ledger {
         }
         let capture = amount.unwrap_or(current.amount);
         let fingerprint = format!("capture|{}|{}", current.id, capture.cents());
-        self.resolve(
-            key,
-            current,
-            HoldState::Captured,
-            capture,
-            &fingerprint,
-            now,
-            Deadline::NotPassed,
+        crate::metrics::recorded(
+            self.resolve(
+                key,
+                current,
+                HoldState::Captured,
+                capture,
+                &fingerprint,
+                now,
+                Deadline::NotPassed,
+            )
+            .await,
         )
-        .await
     }
 
     /// Releases a pending hold whole.
@@ -178,16 +180,18 @@ impl Ledger {
     ) -> Result<Outcome<Hold>, LedgerError> {
         check_key(key)?;
         let fingerprint = format!("release|{}", current.id);
-        self.resolve(
-            key,
-            current,
-            HoldState::Released,
-            Money::ZERO,
-            &fingerprint,
-            now,
-            Deadline::NotPassed,
+        crate::metrics::recorded(
+            self.resolve(
+                key,
+                current,
+                HoldState::Released,
+                Money::ZERO,
+                &fingerprint,
+                now,
+                Deadline::NotPassed,
+            )
+            .await,
         )
-        .await
     }
 
     /// Moves a pending hold to `state`, capturing `captured` and releasing the rest, at most
@@ -371,7 +375,7 @@ impl Ledger {
         let key = idempotency_key(&["expire", hold_id]);
         let fingerprint = format!("expire|{hold_id}");
         // `expire_due` settles what the sweep gave back, once for all its holds.
-        match self
+        let expired = self
             .resolve_hold(
                 &key,
                 &current,
@@ -381,8 +385,8 @@ impl Ledger {
                 now,
                 Deadline::Passed,
             )
-            .await
-        {
+            .await;
+        match crate::metrics::recorded(expired) {
             Ok(outcome) => Ok(outcome.is_created()),
             Err(LedgerError::HoldNotPending { .. }) => Ok(false),
             Err(other) => Err(other),
