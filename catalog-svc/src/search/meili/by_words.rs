@@ -97,10 +97,6 @@ struct Candidate {
     description_stems: String,
 }
 
-/// A match counted, nothing more.
-#[derive(Debug, Deserialize)]
-struct Counted {}
-
 /// The attributes a match brings back.
 const RETRIEVED: [&str; 11] = [
     "id",
@@ -197,8 +193,8 @@ impl MeiliIndex {
             )
         });
         let of_subcategory = self.subcategory_counts(&query.boost_subcategories).await?;
-        // The searches: each word's matches, then the named subcategories' listings.
-        let part = |i: usize| {
+        // The retrievals: each word's matches, then the named subcategories' listings.
+        let retrieval = |i: usize, hits: usize| {
             let mut search = index.search();
             match texts.get(i) {
                 Some(text) => search
@@ -208,6 +204,10 @@ impl MeiliIndex {
                 None => search.with_filter(boosted.as_deref().unwrap_or(filter)),
             };
             search
+                .with_page(1)
+                .with_hits_per_page(hits)
+                .with_attributes_to_retrieve(Selectors::Some(&RETRIEVED))
+                .build()
         };
         let cap = u64::try_from(WORD_CAP).unwrap_or(u64::MAX);
         let most: Vec<u64> = words
@@ -216,27 +216,20 @@ impl MeiliIndex {
             .chain(boosted.is_some().then(|| of_subcategory.iter().sum()))
             .collect();
         let mut admitted: Vec<Option<u64>> = vec![None; most.len()];
-        // A retrieval that may match more than the cap is first asked for the ids of one
-        // match more than the cap under the filter (Meilisearch stops there, where an exact
-        // count would not): a large answer goes to the combined search without fetching any
-        // listing.
+        // A retrieval that may match more than the cap is counted under the filter first,
+        // nothing retrieved: a large answer goes to the combined search without fetching any.
         let large: Vec<usize> = (0..most.len())
             .filter(|i| most.get(*i).is_some_and(|n| *n > cap))
             .collect();
         if !large.is_empty() {
             let mut multi = self.client.multi_search();
             for i in &large {
-                multi.with_search_query(
-                    part(*i)
-                        .with_limit(WORD_CAP + 1)
-                        .with_attributes_to_retrieve(Selectors::Some(&["id"]))
-                        .build(),
-                );
+                multi.with_search_query(retrieval(*i, 0));
             }
-            let counted = multi.execute::<Counted>().await.map_err(engine)?;
+            let counted = multi.execute::<Candidate>().await.map_err(engine)?;
             for (i, result) in large.iter().zip(&counted.results) {
                 if let Some(slot) = admitted.get_mut(*i) {
-                    *slot = Some(u64::try_from(result.hits.len()).unwrap_or(u64::MAX));
+                    *slot = Some(total(result.total_hits));
                 }
             }
             if admitted.iter().flatten().any(|n| *n > cap) {
@@ -245,13 +238,7 @@ impl MeiliIndex {
         }
         let mut multi = self.client.multi_search();
         for i in 0..most.len() {
-            multi.with_search_query(
-                part(i)
-                    .with_page(1)
-                    .with_hits_per_page(WORD_CAP)
-                    .with_attributes_to_retrieve(Selectors::Some(&RETRIEVED))
-                    .build(),
-            );
+            multi.with_search_query(retrieval(i, WORD_CAP));
         }
         let results = multi.execute::<Candidate>().await.map_err(engine)?;
         let totals: Vec<Option<u64>> = results
