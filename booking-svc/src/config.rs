@@ -109,9 +109,10 @@ mod tests {
 
     #[test]
     fn the_shipped_deployment_configuration_is_valid() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config/booking-svc.toml");
-        let config: BookingConfig =
-            load(Some(&path), "lodiwelfare", Vec::new()).expect("deploy/config/booking-svc.toml");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../deploy/kubernetes/base/config/booking-svc.toml");
+        let config: BookingConfig = load(Some(&path), "lodiwelfare", Vec::new())
+            .expect("deploy/kubernetes/base/config/booking-svc.toml");
         assert_eq!(config.server.listen_addr.port(), 50052);
         assert!(config.database.url.starts_with("postgres://"));
         assert_eq!(config.upstream.catalog_url, "http://catalog-svc:50051");

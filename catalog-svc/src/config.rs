@@ -164,9 +164,10 @@ mod tests {
 
     #[test]
     fn the_shipped_deployment_configuration_is_valid() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config/catalog-svc.toml");
-        let config: CatalogConfig =
-            load(Some(&path), "lodiwelfare", Vec::new()).expect("deploy/config/catalog-svc.toml");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../deploy/kubernetes/base/config/catalog-svc.toml");
+        let config: CatalogConfig = load(Some(&path), "lodiwelfare", Vec::new())
+            .expect("deploy/kubernetes/base/config/catalog-svc.toml");
         assert_eq!(config.server.listen_addr.port(), 50051);
         assert!(config.database.url.starts_with("postgres://"));
         let territory = config.territory.territory().expect("territory");

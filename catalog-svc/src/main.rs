@@ -1,7 +1,9 @@
 //! `catalog-svc`: the catalogue service on its own, on PostgreSQL or SQLite by database URL.
 //!
-//! Usage: `catalog-svc [--config FILE] [serve | rebuild-index]`; every setting can also come
-//! from `LODIWELFARE__…` environment variables (see `welfare_runtime::config`).
+//! Usage: `catalog-svc [--config FILE] [serve | migrate | rebuild-index]`; every setting can
+//! also come from `LODIWELFARE__…` environment variables (see `welfare_runtime::config`).
+//! `migrate` creates or upgrades the catalogue's database and exits (a deployment's migration
+//! Job); `serve` applies the migrations too.
 //!
 //! `serve` (the default) runs the service and its indexer. `rebuild-index` is for operators: it
 //! rebuilds the Meilisearch index from the catalogue — a new index filled and swapped in — and
@@ -30,6 +32,7 @@ async fn main() -> ExitCode {
             },
             "serve" => command = Command::Serve,
             "rebuild-index" => command = Command::RebuildIndex,
+            "migrate" => command = Command::Migrate,
             other => return usage(&format!("unknown argument {other:?}")),
         }
     }
@@ -37,6 +40,7 @@ async fn main() -> ExitCode {
         match command {
             Command::Serve => run(config).await,
             Command::RebuildIndex => rebuild_index(config).await,
+            Command::Migrate => migrate(config).await,
         }
     })
     .await
@@ -46,12 +50,13 @@ async fn main() -> ExitCode {
 enum Command {
     Serve,
     RebuildIndex,
+    Migrate,
 }
 
 fn usage(problem: &str) -> ExitCode {
     usage_error(
         "catalog-svc",
-        &format!("{problem}\nusage: catalog-svc [--config FILE] [serve | rebuild-index]"),
+        &format!("{problem}\nusage: catalog-svc [--config FILE] [serve | migrate | rebuild-index]"),
     )
 }
 
@@ -62,6 +67,13 @@ async fn run(config: CatalogConfig) -> Result<(), Failure> {
     let served = app.run_until_stopped(shutdown_signal()).await;
     drop(started.tasks);
     Ok(served?)
+}
+
+/// Applies the catalogue's migrations and exits.
+async fn migrate(config: CatalogConfig) -> Result<(), Failure> {
+    startup::open_store(&config).await?;
+    eprintln!("catalog-svc: the catalogue's database is up to date");
+    Ok(())
 }
 
 /// Rebuilds the Meilisearch index from the catalogue and swaps it in.

@@ -1,6 +1,6 @@
-//! The `catalog-svc` binary's operator commands: `rebuild-index` fills Meilisearch from the
-//! catalogue (when `MEILI_URL` names a server; reported skipped otherwise) and refuses what it
-//! cannot do with a message naming the problem.
+//! The `catalog-svc` binary's operator commands: `migrate` creates the catalogue's database and
+//! exits; `rebuild-index` fills Meilisearch from the catalogue (when `MEILI_URL` names a server;
+//! reported skipped otherwise) and refuses what it cannot do with a message naming the problem.
 
 mod support;
 
@@ -35,6 +35,36 @@ fn an_unknown_argument_is_named() {
         "{stderr}"
     );
     assert!(stderr.contains("usage: catalog-svc"), "{stderr}");
+}
+
+/// `migrate`, what a deployment's migration Job runs: the database created and up to date, the
+/// process gone with 0; a database it cannot open is a failure (1).
+#[test]
+fn migrate_creates_the_database_and_exits() {
+    let dir = std::env::temp_dir().join(format!("catalog-svc-migrate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("catalog.db");
+    let output = catalog_svc()
+        .arg("migrate")
+        .env(
+            "LODIWELFARE__DATABASE__URL",
+            format!("sqlite://{}?mode=rwc", file.display()),
+        )
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("up to date"), "{stderr}");
+    assert!(file.exists(), "the database was created");
+    let stderr = stderr_of_failing(
+        catalog_svc().arg("migrate").env(
+            "LODIWELFARE__DATABASE__URL",
+            format!("sqlite://{}?mode=ro", dir.join("missing.db").display()),
+        ),
+        1,
+    );
+    assert!(stderr.contains("catalog-svc:"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[tokio::test]

@@ -62,9 +62,10 @@ mod tests {
 
     #[test]
     fn the_shipped_deployment_configuration_is_valid() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config/wallet-svc.toml");
-        let config: WalletConfig =
-            load(Some(&path), "lodiwelfare", Vec::new()).expect("deploy/config/wallet-svc.toml");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../deploy/kubernetes/base/config/wallet-svc.toml");
+        let config: WalletConfig = load(Some(&path), "lodiwelfare", Vec::new())
+            .expect("deploy/kubernetes/base/config/wallet-svc.toml");
         assert_eq!(config.server.listen_addr.port(), 50053);
         assert!(config.database.url.starts_with("postgres://"));
         assert_eq!(

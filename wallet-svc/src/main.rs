@@ -1,7 +1,9 @@
 //! `wallet-svc`: the wallet service on its own, on PostgreSQL or SQLite by database URL.
 //!
-//! Usage: `wallet-svc [--config FILE]`; every setting can also come from `LODIWELFARE__…`
-//! environment variables (see `welfare_runtime::config`).
+//! Usage: `wallet-svc [--config FILE] [serve | migrate]`; every setting can also come from
+//! `LODIWELFARE__…` environment variables (see `welfare_runtime::config`). `migrate` creates or
+//! upgrades the ledger's database and exits (a deployment's migration Job); `serve` applies
+//! the migrations too, so a single process needs nothing else.
 
 use std::process::ExitCode;
 
@@ -9,15 +11,27 @@ use wallet_svc::config::WalletConfig;
 use wallet_svc::grpc::system_clock;
 use wallet_svc::startup;
 use welfare_runtime::config::ServiceConfig;
-use welfare_runtime::process::{Failure, config_file_argument, run_service};
+use welfare_runtime::process::{Failure, ServiceCommand, run_service, service_arguments};
 use welfare_runtime::{Application, shutdown_signal};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match config_file_argument("wallet-svc", std::env::args().skip(1)) {
-        Ok(config_file) => run_service("wallet-svc", config_file.as_deref(), run).await,
+    match service_arguments("wallet-svc", std::env::args().skip(1)) {
+        Ok((config_file, ServiceCommand::Serve)) => {
+            run_service("wallet-svc", config_file.as_deref(), run).await
+        }
+        Ok((config_file, ServiceCommand::Migrate)) => {
+            run_service("wallet-svc", config_file.as_deref(), migrate).await
+        }
         Err(code) => code,
     }
+}
+
+/// Applies the ledger's migrations and exits.
+async fn migrate(config: WalletConfig) -> Result<(), Failure> {
+    wallet_svc::ledger::Ledger::connect(&config.database.url, 1).await?;
+    eprintln!("wallet-svc: the ledger's database is up to date");
+    Ok(())
 }
 
 async fn run(config: WalletConfig) -> Result<(), Failure> {

@@ -65,20 +65,41 @@ where
     }
 }
 
-/// The command line of a service that only serves, `<name> [--config FILE]`: the file, or the
-/// exit code of a usage error (already printed).
-pub fn config_file_argument(
+/// What a service process is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceCommand {
+    /// Serve until stopped (the default).
+    Serve,
+    /// Create or upgrade the service's database and exit: what a deployment runs once before
+    /// rolling out replicas.
+    Migrate,
+}
+
+/// The command line of a service, `<name> [--config FILE] [serve | migrate]`: the file and the
+/// command, or the exit code of a usage error (already printed).
+pub fn service_arguments(
     name: &str,
     mut args: impl Iterator<Item = String>,
-) -> Result<Option<PathBuf>, ExitCode> {
-    let mut config_file = None;
+) -> Result<(Option<PathBuf>, ServiceCommand), ExitCode> {
+    let usage = || {
+        usage_error(
+            name,
+            &format!("usage: {name} [--config FILE] [serve | migrate]"),
+        )
+    };
+    let (mut config_file, mut command) = (None, ServiceCommand::Serve);
     while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--config", Some(path)) => config_file = Some(PathBuf::from(path)),
-            _ => return Err(usage_error(name, &format!("usage: {name} [--config FILE]"))),
+        match arg.as_str() {
+            "--config" => match args.next() {
+                Some(path) => config_file = Some(PathBuf::from(path)),
+                None => return Err(usage()),
+            },
+            "serve" => command = ServiceCommand::Serve,
+            "migrate" => command = ServiceCommand::Migrate,
+            _ => return Err(usage()),
         }
     }
-    Ok(config_file)
+    Ok((config_file, command))
 }
 
 /// Prints a usage or configuration problem in one line and answers its exit code.
@@ -99,14 +120,16 @@ mod tests {
     }
 
     #[test]
-    fn a_service_takes_an_optional_configuration_file_and_nothing_else() {
-        assert_eq!(config_file_argument("svc", args(&[])), Ok(None));
+    fn a_service_takes_an_optional_configuration_file_and_a_command() {
+        let parsed = |list: &[&str]| service_arguments("svc", args(list));
+        assert_eq!(parsed(&[]), Ok((None, ServiceCommand::Serve)));
         assert_eq!(
-            config_file_argument("svc", args(&["--config", "svc.toml"])),
-            Ok(Some(PathBuf::from("svc.toml")))
+            parsed(&["--config", "svc.toml", "migrate"]),
+            Ok((Some(PathBuf::from("svc.toml")), ServiceCommand::Migrate))
         );
+        assert_eq!(parsed(&["serve"]), Ok((None, ServiceCommand::Serve)));
         let usage = ExitCode::from(USAGE_ERROR);
-        assert_eq!(config_file_argument("svc", args(&["--config"])), Err(usage));
-        assert_eq!(config_file_argument("svc", args(&["serve"])), Err(usage));
+        assert_eq!(parsed(&["--config"]), Err(usage));
+        assert_eq!(parsed(&["rebuild"]), Err(usage));
     }
 }

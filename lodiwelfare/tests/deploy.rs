@@ -1,0 +1,435 @@
+//! The deployment files checked by what can run here: `kubectl kustomize` renders the base and
+//! every overlay; the rendered objects and `deploy/compose.yaml` are parsed, and for every
+//! container of ours: its command names a binary of the workspace (and of the Dockerfile), its
+//! configuration — the mounted file of `deploy/kubernetes/base/config` and every `LODIWELFARE__`
+//! variable it sets — loads into that binary's configuration (unknown keys are refused there),
+//! and its ports agree: the gRPC port is the configuration's `server.listen_addr`, the metrics
+//! port its `telemetry.metrics_addr`, every probe and Service targets them, and Prometheus
+//! scrapes the compose services where they serve metrics.
+#![allow(clippy::indexing_slicing)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use welfare_runtime::config::{ConfigError, ServiceConfig, load};
+
+/// The binaries an image may run, each with the package that builds it.
+const BINARIES: [&str; 4] = ["catalog-svc", "booking-svc", "wallet-svc", "lodiwelfare"];
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+/// Every document of a YAML stream, as JSON values (merge keys applied).
+fn documents(text: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    yaml_serde::Deserializer::from_str(text)
+        .map(|document| {
+            let mut value = yaml_serde::Value::deserialize(document).expect("yaml");
+            value.apply_merge().expect("merge keys");
+            serde_json::to_value(value).expect("as json")
+        })
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// `kubectl kustomize <dir>`, parsed.
+fn kustomize(dir: &str) -> Vec<Value> {
+    let output = Command::new("kubectl")
+        .args(["kustomize"])
+        .arg(repo(dir))
+        .output()
+        .expect("kubectl (with kustomize) is needed to render deploy/kubernetes");
+    assert!(
+        output.status.success(),
+        "kubectl kustomize {dir}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    documents(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// What a container runs, as the checks need it.
+#[derive(Debug)]
+struct Container {
+    place: String,
+    binary: String,
+    args: Vec<String>,
+    /// The repository file its `--config` names, through its mounts.
+    config: Option<PathBuf>,
+    env: Vec<(String, String)>,
+    /// Named container ports.
+    ports: BTreeMap<String, u16>,
+    probe_ports: Vec<u16>,
+}
+
+/// The ports a loaded configuration serves: gRPC, metrics.
+struct Served {
+    grpc: u16,
+    metrics: Option<u16>,
+}
+
+/// Loads `container`'s configuration as its binary does: defaults, its file, its variables.
+fn served(container: &Container) -> Served {
+    fn loaded<C: ServiceConfig>(file: Option<&Path>, env: &[(String, String)]) -> Served {
+        let config: Result<C, ConfigError> = load(file, "lodiwelfare", env.to_vec());
+        let config = config.unwrap_or_else(|e| panic!("{e}"));
+        let (server, telemetry, _, _) = config.runtime_sections();
+        Served {
+            grpc: server.listen_addr.port(),
+            metrics: telemetry.metrics_addr.map(|a| a.port()),
+        }
+    }
+    let file = container.config.as_deref();
+    let env = &container.env;
+    match container.binary.as_str() {
+        "catalog-svc" => loaded::<catalog_svc::config::CatalogConfig>(file, env),
+        "booking-svc" => loaded::<booking_svc::config::BookingConfig>(file, env),
+        "wallet-svc" => loaded::<wallet_svc::config::WalletConfig>(file, env),
+        "lodiwelfare" => loaded::<lodiwelfare::config::LodiwelfareConfig>(file, env),
+        other => panic!(
+            "{}: {other} is not a binary of the workspace",
+            container.place
+        ),
+    }
+}
+
+/// A container's environment: plain values as they are, values from Secrets as a stand-in
+/// (their key must still be a configuration key).
+fn environment(env: &Value) -> Vec<(String, String)> {
+    env.as_array()
+        .into_iter()
+        .flatten()
+        .map(|var| {
+            let name = var["name"].as_str().expect("env name").to_owned();
+            let value = match &var["value"] {
+                Value::String(s) => s.clone(),
+                Value::Null => "from-a-secret-0123456789abcdef0123456789".to_owned(),
+                other => other.to_string(),
+            };
+            (name, value)
+        })
+        .collect()
+}
+
+/// The containers of every Deployment and Job of a rendered kustomization.
+fn kubernetes_containers(objects: &[Value], overlay: &str) -> Vec<Container> {
+    let mut found = Vec::new();
+    for object in objects {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        if kind != "Deployment" && kind != "Job" {
+            continue;
+        }
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let pod = &object["spec"]["template"]["spec"];
+        let config_maps: BTreeMap<String, String> = pod["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| {
+                Some((
+                    v["name"].as_str()?.to_owned(),
+                    v["configMap"]["name"].as_str()?.to_owned(),
+                ))
+            })
+            .collect();
+        for container in pod["containers"].as_array().expect("containers") {
+            let command: Vec<String> = container["command"]
+                .as_array()
+                .expect("a command: the image runs no default binary in Kubernetes")
+                .iter()
+                .map(|c| c.as_str().expect("string").to_owned())
+                .collect();
+            let place = format!(
+                "{overlay}: {kind} {name}, container {}",
+                container["name"].as_str().unwrap_or_default()
+            );
+            let config_path = command
+                .iter()
+                .position(|a| a == "--config")
+                .and_then(|i| command.get(i + 1))
+                .cloned();
+            let config = config_path.map(|path| {
+                let mount = container["volumeMounts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|m| m["mountPath"] == path.as_str())
+                    .unwrap_or_else(|| panic!("{place}: nothing is mounted at {path}"));
+                let volume = mount["name"].as_str().expect("volume");
+                // kustomize names the generated ConfigMap with a hash of its content.
+                assert!(
+                    config_maps
+                        .get(volume)
+                        .is_some_and(|map| map.starts_with("lodiwelfare-config")),
+                    "{place}: {path} comes from the configuration ConfigMap"
+                );
+                let file = repo("deploy/kubernetes/base/config")
+                    .join(mount["subPath"].as_str().expect("subPath"));
+                assert!(file.exists(), "{place}: {} does not exist", file.display());
+                file
+            });
+            let ports = container["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    (
+                        p["name"].as_str().expect("named port").to_owned(),
+                        u16::try_from(p["containerPort"].as_u64().expect("port")).expect("port"),
+                    )
+                })
+                .collect();
+            let probe_ports = ["startupProbe", "readinessProbe", "livenessProbe"]
+                .iter()
+                .filter_map(|probe| container[*probe]["grpc"]["port"].as_u64())
+                .map(|p| u16::try_from(p).expect("port"))
+                .collect();
+            found.push(Container {
+                place,
+                binary: command[0].clone(),
+                args: command[1..].to_vec(),
+                config,
+                env: environment(&container["env"]),
+                ports,
+                probe_ports,
+            });
+        }
+    }
+    found
+}
+
+/// Checks a container against its configuration; answers what it serves.
+fn check(container: &Container) -> Served {
+    assert!(
+        BINARIES.contains(&container.binary.as_str()),
+        "{}: {} is not one of {BINARIES:?}",
+        container.place,
+        container.binary
+    );
+    let served = served(container);
+    let serving = !container.args.iter().any(|a| a == "migrate");
+    if serving && !container.ports.is_empty() {
+        assert_eq!(
+            container.ports.get("grpc"),
+            Some(&served.grpc),
+            "{}: the grpc port is server.listen_addr's",
+            container.place
+        );
+        assert_eq!(
+            container.ports.get("metrics").copied(),
+            served.metrics,
+            "{}: the metrics port is telemetry.metrics_addr's",
+            container.place
+        );
+        for port in &container.probe_ports {
+            assert_eq!(
+                *port, served.grpc,
+                "{}: probes ask the gRPC port",
+                container.place
+            );
+        }
+        assert_eq!(
+            container.probe_ports.len(),
+            3,
+            "{}: startup, readiness and liveness probes",
+            container.place
+        );
+    }
+    served
+}
+
+#[test]
+fn every_overlay_renders_and_every_container_loads_its_configuration() {
+    for overlay in [
+        "deploy/kubernetes/base",
+        "deploy/kubernetes/overlays/production",
+    ] {
+        let objects = kustomize(overlay);
+        let containers = kubernetes_containers(&objects, overlay);
+        let deployed: Vec<&str> = containers.iter().map(|c| c.binary.as_str()).collect();
+        for service in ["catalog-svc", "booking-svc", "wallet-svc"] {
+            assert_eq!(
+                deployed.iter().filter(|b| **b == service).count(),
+                2,
+                "{overlay}: {service} is deployed and migrated"
+            );
+        }
+        for container in &containers {
+            check(container);
+        }
+        // Services select a Deployment's pods and target ports it names.
+        for service in objects.iter().filter(|o| o["kind"] == "Service") {
+            let selector = &service["spec"]["selector"];
+            let deployment = objects
+                .iter()
+                .find(|o| {
+                    o["kind"] == "Deployment"
+                        && selector.as_object().is_some_and(|s| {
+                            s.iter()
+                                .all(|(k, v)| &o["spec"]["template"]["metadata"]["labels"][k] == v)
+                        })
+                })
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{overlay}: {} selects no Deployment",
+                        service["metadata"]["name"]
+                    )
+                });
+            let name = deployment["metadata"]["name"].as_str().expect("name");
+            let container = containers
+                .iter()
+                .find(|c| c.place.contains(&format!("Deployment {name},")))
+                .expect("container");
+            for port in service["spec"]["ports"].as_array().expect("ports") {
+                let target = port["targetPort"].as_str().expect("a named target port");
+                assert_eq!(
+                    container.ports.get(target).map(|p| u64::from(*p)),
+                    port["port"].as_u64(),
+                    "{overlay}: Service {name} port {target}"
+                );
+            }
+        }
+        if overlay.ends_with("production") {
+            let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
+            for kind in [
+                "PodDisruptionBudget",
+                "HorizontalPodAutoscaler",
+                "NetworkPolicy",
+                "Job",
+            ] {
+                assert!(kinds.contains(&kind), "{overlay}: a {kind}");
+            }
+            // Secrets come from Secrets, by reference: never a value in the manifests.
+            let secret = |name: &str| {
+                name.contains("SECRET")
+                    || name.contains("API_KEY")
+                    || name.ends_with("DATABASE__URL")
+            };
+            for object in &objects {
+                for container in object["spec"]["template"]["spec"]["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    for var in container["env"].as_array().into_iter().flatten() {
+                        let name = var["name"].as_str().unwrap_or_default();
+                        if secret(name) {
+                            assert!(
+                                var["valueFrom"]["secretKeyRef"].is_object(),
+                                "{overlay}: {name} comes from a Secret"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_compose_services_load_their_environment_and_are_scraped_where_they_serve() {
+    let compose = documents(
+        &std::fs::read_to_string(repo("deploy/compose.yaml")).expect("deploy/compose.yaml"),
+    );
+    let compose = &compose[0];
+    let mut metrics_targets = Vec::new();
+    for (name, service) in compose["services"].as_object().expect("services") {
+        if service["image"] != "lodiwelfare:dev" {
+            continue;
+        }
+        let command: Vec<String> = service["command"]
+            .as_array()
+            .expect("command")
+            .iter()
+            .map(|c| c.as_str().expect("string").to_owned())
+            .collect();
+        let env: Vec<(String, String)> = service["environment"]
+            .as_object()
+            .expect("environment")
+            .iter()
+            .map(|(k, v)| {
+                let value = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                // `${VAR:?…}` stands for what the person running compose gives.
+                let value = if value.starts_with("${") {
+                    "given-at-compose-up-0123456789abcdef0123".to_owned()
+                } else {
+                    value
+                };
+                (k.clone(), value)
+            })
+            .collect();
+        let container = Container {
+            place: format!("compose: {name}"),
+            binary: command[0].clone(),
+            args: command[1..].to_vec(),
+            config: None,
+            env,
+            ports: BTreeMap::new(),
+            probe_ports: Vec::new(),
+        };
+        let served = check(&container);
+        if container.args.iter().any(|a| a == "migrate") {
+            continue;
+        }
+        let published: Vec<&str> = service["ports"]
+            .as_array()
+            .expect("ports")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(
+            published,
+            [format!("{0}:{0}", served.grpc)],
+            "{name}: publishes its gRPC port"
+        );
+        let metrics = served.metrics.expect("a metrics address");
+        metrics_targets.push(format!("{name}:{metrics}"));
+    }
+    metrics_targets.sort();
+    let prometheus = documents(
+        &std::fs::read_to_string(repo("deploy/prometheus/prometheus.yml")).expect("prometheus.yml"),
+    );
+    let mut scraped: Vec<String> = prometheus[0]["scrape_configs"]
+        .as_array()
+        .expect("scrape configs")
+        .iter()
+        .flat_map(|job| {
+            job["static_configs"][0]["targets"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect();
+    scraped.sort();
+    assert_eq!(
+        scraped, metrics_targets,
+        "Prometheus scrapes every service's metrics"
+    );
+}
+
+#[test]
+fn the_image_builds_and_ships_every_binary_a_deployment_runs() {
+    let dockerfile = std::fs::read_to_string(repo("Dockerfile")).expect("Dockerfile");
+    for binary in BINARIES {
+        assert!(
+            repo(binary).join("src/main.rs").exists(),
+            "{binary} is a binary of the workspace"
+        );
+        assert!(
+            dockerfile.contains(&format!("-p {binary}"))
+                && dockerfile.contains(&format!("target/release/{binary}")),
+            "the Dockerfile builds and copies {binary}"
+        );
+    }
+    assert!(
+        dockerfile.contains("USER 10001"),
+        "the image runs as a non-root user"
+    );
+    assert!(
+        dockerfile.contains("COPY deploy/kubernetes/base/config/ /etc/lodiwelfare/"),
+        "the image carries the deployed configuration"
+    );
+}
