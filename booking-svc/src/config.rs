@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use welfare_runtime::config::{
-    AuthConfig, LimitsConfig, Secret, ServerConfig, ServiceConfig, TelemetryConfig,
+    AuthConfig, LimitsConfig, RetentionConfig, Secret, ServerConfig, ServiceConfig, TelemetryConfig,
 };
 
 /// Everything `booking-svc` reads, from defaults, `--config FILE` and `LODIWELFARE__…` variables.
@@ -19,6 +19,8 @@ pub struct BookingConfig {
     pub database: DatabaseConfig,
     pub upstream: UpstreamConfig,
     pub sweeper: SweeperConfig,
+    /// How long request ids of booking actions and slot creations are remembered.
+    pub retention: RetentionConfig,
     pub failpoint: FailpointConfig,
 }
 

@@ -9,6 +9,7 @@ use welfare_core::auth::Role;
 use welfare_runtime::ServiceSet;
 use welfare_runtime::auth::development_service_token;
 use welfare_runtime::clock::Clock;
+use welfare_runtime::config::RetentionConfig;
 use welfare_runtime::tasks::BackgroundTasks;
 
 use crate::config::BookingConfig;
@@ -148,6 +149,14 @@ pub async fn start_with(
     let mut tasks = BackgroundTasks::default();
     let interval = Duration::from_millis(config.sweeper.interval_ms).max(MIN_SWEEP_INTERVAL);
     tasks.spawn(SWEEPER, sweep(bookings.clone(), interval));
+    tasks.spawn(
+        RETENTION_TASK,
+        prune_requests(
+            bookings.store().clone(),
+            bookings.clock().clone(),
+            config.retention.clone(),
+        ),
+    );
     let services = BookingApi::new(bookings.clone()).into_services(config.limits.max_message_bytes);
     Ok(Started {
         services,
@@ -177,4 +186,50 @@ pub async fn sweep(bookings: Bookings, interval: Duration) {
         };
         welfare_runtime::tasks::record_pass(SWEEPER, ok);
     }
+}
+
+/// The retention task's name, in logs and in `lodiwelfare.task.passes`.
+pub const RETENTION_TASK: &str = "booking-retention";
+/// Request ids of each kind forgotten per statement.
+pub const PRUNE_BATCH: i64 = 1_000;
+/// Statements per pass at most: a backlog is worked off over several passes.
+pub const PRUNE_BATCHES_PER_PASS: usize = 20;
+
+/// Every `retention.interval_ms`, forgets request ids of booking actions and slot creations
+/// older than `retention.request_ids_hours`, in bounded batches.
+pub async fn prune_requests(store: Store, clock: Clock, retention: RetentionConfig) {
+    let interval = Duration::from_millis(retention.interval_ms).max(MIN_SWEEP_INTERVAL);
+    welfare_runtime::tasks::every(RETENTION_TASK, interval, || {
+        let (store, clock, retention) = (store.clone(), clock.clone(), retention.clone());
+        async move { prune_pass(&store, &clock, &retention).await.is_ok() }
+    })
+    .await;
+}
+
+/// One pass of [`prune_requests`]: how many request ids it forgot.
+pub async fn prune_pass(
+    store: &Store,
+    clock: &Clock,
+    retention: &RetentionConfig,
+) -> Result<u64, StoreError> {
+    let before = retention.request_ids_since(clock().unix_seconds());
+    let mut pruned = 0;
+    for _ in 0..PRUNE_BATCHES_PER_PASS {
+        match store.prune_requests(before, PRUNE_BATCH).await {
+            Ok(n) => {
+                pruned += n;
+                if n < u64::try_from(PRUNE_BATCH).unwrap_or(u64::MAX) {
+                    break;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "forgetting old request ids failed; retrying at the next pass");
+                return Err(error);
+            }
+        }
+    }
+    if pruned > 0 {
+        tracing::info!(pruned, "forgot request ids past their retention");
+    }
+    Ok(pruned)
 }

@@ -413,6 +413,58 @@ async fn opening_slots_is_idempotent_and_a_slot_lasts_at_most_a_day() {
     assert_eq!((listed.capacity, listed.available), (4, 4));
 }
 
+/// Request ids are remembered for the retention window and forgotten after it: within it a
+/// retry that changes a field is `REQUEST_ID_REUSED`; once the retention pass has run past it
+/// the id is new. On both backends.
+#[tokio::test]
+async fn request_ids_are_forgotten_after_the_retention_window() {
+    use welfare_runtime::config::RetentionConfig;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let mut p = platform(backend).await;
+        let now = p.clock.now();
+        let op = p.operator.clone();
+        let request = |capacity: u32, id: &str, hour: i64| bpb::CreateSlotsRequest {
+            listing_id: p.swimming_id.clone(),
+            slots: vec![bpb::SlotSpec {
+                start_time: ts(now.plus_seconds(hour * HOUR)),
+                end_time: ts(now.plus_seconds((hour + 1) * HOUR)),
+                capacity,
+            }],
+            request_id: id.to_owned(),
+        };
+        let (old, recent) = (rid(), rid());
+        p.booking
+            .create_slots(call(request(4, &old, 100), &op))
+            .await
+            .expect("open");
+        let retention = RetentionConfig::default();
+        p.clock
+            .advance(i64::from(retention.request_ids_hours) * HOUR - HOUR);
+        p.booking
+            .create_slots(call(request(4, &recent, 110), &op))
+            .await
+            .expect("open again");
+        p.clock.advance(2 * HOUR);
+        let pruned =
+            booking_svc::startup::prune_pass(p.bookings.store(), p.bookings.clock(), &retention)
+                .await
+                .expect("prune");
+        assert_eq!(pruned, 1, "{backend:?}: only the id past the window");
+        let again = p
+            .booking
+            .create_slots(call(request(5, &old, 120), &op))
+            .await
+            .expect("a forgotten id is a new request");
+        assert_eq!(again.into_inner().slots[0].capacity, 5);
+        let reused = p
+            .booking
+            .create_slots(call(request(5, &recent, 130), &op))
+            .await
+            .expect_err("a remembered id with another field");
+        assert_eq!(reason(&reused), "REQUEST_ID_REUSED", "{backend:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_summer_camp_is_booked_by_enrolment_session() {
     let mut p = platform(Backend::Sqlite).await;

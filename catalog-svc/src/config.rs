@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use welfare_core::territory::{DEFAULT_FRESHNESS_WINDOW_DAYS, Territory};
 use welfare_runtime::config::{
-    AuthConfig, LimitsConfig, Secret, ServerConfig, ServiceConfig, TelemetryConfig,
+    AuthConfig, LimitsConfig, RetentionConfig, Secret, ServerConfig, ServiceConfig, TelemetryConfig,
 };
 
 use crate::search::meili::MeiliConfig;
@@ -24,6 +24,8 @@ pub struct CatalogConfig {
     pub database: DatabaseConfig,
     pub territory: TerritoryConfig,
     pub search: SearchConfig,
+    /// How long request ids are remembered.
+    pub retention: RetentionConfig,
 }
 
 /// The search index, kept current from the catalogue's outbox: the embedded one (in memory,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use welfare_core::territory::Territory;
 use welfare_runtime::ServiceSet;
 use welfare_runtime::clock::Clock;
+use welfare_runtime::config::RetentionConfig;
 use welfare_runtime::tasks::BackgroundTasks;
 
 use welfare_proto::catalog as pb;
@@ -20,7 +21,7 @@ use crate::search::SearchIndex;
 use crate::search::embedded::EmbeddedIndex;
 use crate::search::indexer::Indexer;
 use crate::search::meili::{MeiliIndex, Tuning};
-use crate::store::SqlStore;
+use crate::store::{CatalogStore, SqlStore, StoreError};
 
 /// The shortest pause of an idle indexer between two looks at the outbox.
 pub const MIN_INDEX_INTERVAL: Duration = Duration::from_millis(50);
@@ -113,6 +114,10 @@ fn assemble<I: SearchIndex>(
     // Searching answers from the index: the service is SERVING once it is built.
     let (ready, built) = tokio::sync::watch::channel(false);
     tasks.spawn(crate::metrics::INDEXER_TASK, indexer.run(interval, ready));
+    tasks.spawn(
+        RETENTION_TASK,
+        prune_requests(store.clone(), clock.clone(), config.retention.clone()),
+    );
     let api = CatalogApi::new(store.clone(), index, territory, clock, words);
     let handler = api.clone();
     let get_listing = GetListing(Arc::new(move |request| {
@@ -183,4 +188,50 @@ pub async fn rebuild_index(config: &CatalogConfig, clock: Clock) -> Result<Rebui
         "search index rebuilt and swapped in"
     );
     Ok(rebuilt)
+}
+
+/// The retention task's name, in logs and in `lodiwelfare.task.passes`.
+pub const RETENTION_TASK: &str = "catalog-retention";
+/// Request ids forgotten per statement.
+pub const PRUNE_BATCH: i64 = 1_000;
+/// Statements per pass at most: a backlog is worked off over several passes.
+pub const PRUNE_BATCHES_PER_PASS: usize = 20;
+
+/// Every `retention.interval_ms`, forgets request ids older than `retention.request_ids_hours`,
+/// in batches of [`PRUNE_BATCH`], at most [`PRUNE_BATCHES_PER_PASS`] a pass.
+pub async fn prune_requests<S: CatalogStore>(store: S, clock: Clock, retention: RetentionConfig) {
+    let interval = Duration::from_millis(retention.interval_ms).max(MIN_INDEX_INTERVAL);
+    welfare_runtime::tasks::every(RETENTION_TASK, interval, || {
+        let (store, clock, retention) = (store.clone(), clock.clone(), retention.clone());
+        async move { prune_pass(&store, &clock, &retention).await.is_ok() }
+    })
+    .await;
+}
+
+/// One pass of [`prune_requests`]: how many request ids it forgot.
+pub async fn prune_pass<S: CatalogStore>(
+    store: &S,
+    clock: &Clock,
+    retention: &RetentionConfig,
+) -> Result<u64, StoreError> {
+    let before = retention.request_ids_since(clock().unix_seconds());
+    let mut pruned = 0;
+    for _ in 0..PRUNE_BATCHES_PER_PASS {
+        match store.prune_requests(before, PRUNE_BATCH).await {
+            Ok(n) => {
+                pruned += n;
+                if n < u64::try_from(PRUNE_BATCH).unwrap_or(u64::MAX) {
+                    break;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "forgetting old request ids failed; retrying at the next pass");
+                return Err(error);
+            }
+        }
+    }
+    if pruned > 0 {
+        tracing::info!(pruned, "forgot request ids past their retention");
+    }
+    Ok(pruned)
 }

@@ -578,8 +578,47 @@ async fn the_curation_backlog_counts_what_awaits_review(store: SqlStore) {
     );
 }
 
+/// Request ids older than the window are forgotten, a bounded batch at a time; newer ones stay.
+async fn request_ids_are_forgotten_in_bounded_batches(store: SqlStore) {
+    let recorded = |id: &str, day: i64| {
+        let mut change = change(id, id);
+        change.request.created_at = at(day);
+        change
+    };
+    for (i, day) in [0, 1, 2, 10].into_iter().enumerate() {
+        let mut p = provider(&format!("p{i}"), support::VAT_NUMBERS[i]);
+        p.created_at = at(day);
+        store
+            .create_provider(&p, &recorded(&format!("r{i}"), day))
+            .await
+            .expect("provider");
+    }
+    let before = at(5).unix_seconds();
+    assert_eq!(store.prune_requests(before, 2).await.expect("prune"), 2);
+    assert_eq!(store.prune_requests(before, 2).await.expect("prune"), 1);
+    assert_eq!(store.prune_requests(before, 2).await.expect("prune"), 0);
+    for (id, kept) in [("r0", false), ("r2", false), ("r3", true)] {
+        let found = store.recorded_request("tester", id).await.expect("read");
+        assert_eq!(found.is_some(), kept, "{id}");
+    }
+    // The providers themselves are untouched.
+    assert_eq!(
+        store
+            .providers(&ProviderQuery {
+                status: None,
+                after_id: None,
+                limit: 10,
+            })
+            .await
+            .expect("providers")
+            .len(),
+        4
+    );
+}
+
 welfare_storage::on_every_backend!(
     support::open;
+    request_ids_are_forgotten_in_bounded_batches,
     the_curation_backlog_counts_what_awaits_review,
     changes_are_counted_where_one_process_owns_the_file,
     a_change_writes_its_row_answer_and_outbox_row_together,

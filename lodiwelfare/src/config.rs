@@ -26,6 +26,8 @@ pub struct LodiwelfareConfig {
     pub search: catalog_svc::config::SearchConfig,
     pub wallet_sweeper: wallet_svc::config::SweeperConfig,
     pub booking_sweeper: booking_svc::config::SweeperConfig,
+    /// How long request ids are remembered (catalogue and bookings).
+    pub retention: welfare_runtime::config::RetentionConfig,
     /// Serve development tokens (signed with the secret kept in the data directory) on an
     /// address other machines can reach. Off: development mode listens on loopback only.
     pub allow_development_on_network: bool,
@@ -43,6 +45,7 @@ impl Default for LodiwelfareConfig {
             search: catalog_svc::config::SearchConfig::default(),
             wallet_sweeper: wallet_svc::config::SweeperConfig::default(),
             booking_sweeper: booking_svc::config::SweeperConfig::default(),
+            retention: welfare_runtime::config::RetentionConfig::default(),
             allow_development_on_network: false,
         }
     }
@@ -68,6 +71,7 @@ impl LodiwelfareConfig {
             limits: self.limits.clone(),
             territory: self.territory.clone(),
             search: self.search.clone(),
+            retention: self.retention.clone(),
             ..Default::default()
         };
         config.database.url = self.sqlite("catalog.db");
@@ -96,6 +100,7 @@ impl LodiwelfareConfig {
             auth: self.auth.clone(),
             limits: self.limits.clone(),
             sweeper: self.booking_sweeper.clone(),
+            retention: self.retention.clone(),
             ..Default::default()
         };
         config.database.url = self.sqlite("booking.db");

@@ -259,6 +259,51 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// The least a request id is remembered, in hours: a client's retry a day later still gets
+/// the first answer.
+pub const MIN_REQUEST_ID_HOURS: u32 = 24;
+/// How long a request id is remembered by default, in hours.
+pub const DEFAULT_REQUEST_ID_HOURS: u32 = 48;
+
+/// How long what a service keeps only for retries is kept, and how often it is pruned.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// How long a request id is remembered: a retry within it gets the first answer (or
+    /// `REQUEST_ID_REUSED`); after it the id is forgotten and a request carrying it is new. At
+    /// least [`MIN_REQUEST_ID_HOURS`].
+    #[serde(deserialize_with = "at_least_a_day")]
+    pub request_ids_hours: u32,
+    /// How often the pruning pass runs.
+    pub interval_ms: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> RetentionConfig {
+        RetentionConfig {
+            request_ids_hours: DEFAULT_REQUEST_ID_HOURS,
+            interval_ms: 600_000,
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// The oldest moment (unix seconds) whose request ids are still remembered at `now`.
+    pub fn request_ids_since(&self, now: i64) -> i64 {
+        now - i64::from(self.request_ids_hours) * 3_600
+    }
+}
+
+fn at_least_a_day<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let hours = u32::deserialize(deserializer)?;
+    if hours < MIN_REQUEST_ID_HOURS {
+        return Err(serde::de::Error::custom(format!(
+            "request ids are remembered at least {MIN_REQUEST_ID_HOURS} hours (clients retry for a day); got {hours}"
+        )));
+    }
+    Ok(hours)
+}
+
 /// Signature algorithm for bearer tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 pub enum JwtAlgorithm {
@@ -396,6 +441,36 @@ mod tests {
         assert!(
             error.to_string().contains("limits.max_message_bytes"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn request_ids_are_remembered_at_least_a_day() {
+        #[derive(Debug, Deserialize)]
+        struct WithRetention {
+            #[allow(dead_code)]
+            retention: RetentionConfig,
+        }
+        let error = load::<WithRetention>(
+            None,
+            "lodiwelfare",
+            env(&[("LODIWELFARE__RETENTION__REQUEST_IDS_HOURS", "12")]),
+        )
+        .expect_err("half a day");
+        let message = error.to_string();
+        assert!(message.contains("retention.request_ids_hours"), "{message}");
+        assert!(message.contains("at least 24 hours"), "{message}");
+        let kept: WithRetention = load(
+            None,
+            "lodiwelfare",
+            env(&[("LODIWELFARE__RETENTION__REQUEST_IDS_HOURS", "24")]),
+        )
+        .expect("a day");
+        assert_eq!(kept.retention.request_ids_hours, 24);
+        assert_eq!(kept.retention.request_ids_since(100_000), 100_000 - 86_400);
+        assert_eq!(
+            RetentionConfig::default().request_ids_hours,
+            DEFAULT_REQUEST_ID_HOURS
         );
     }
 

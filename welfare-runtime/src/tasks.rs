@@ -34,6 +34,20 @@ pub fn record_pass(task: &'static str, ok: bool) {
         );
 }
 
+/// Runs `pass` every `interval` until the task is dropped, counting each pass under `task`
+/// (`pass` answers whether it succeeded; it logs its own failures).
+pub async fn every<F, Fut>(task: &'static str, interval: std::time::Duration, mut pass: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        record_pass(task, pass().await);
+    }
+}
+
 /// Running background tasks, each with a name for the logs; aborted on drop.
 #[derive(Debug, Default)]
 pub struct BackgroundTasks {

@@ -184,13 +184,14 @@ impl Store {
         }
         if let Some(request) = &change.request {
             sqlx::query(
-                "INSERT INTO booking_requests (caller, request_id, booking_id, action) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO booking_requests (caller, request_id, booking_id, action, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(&request.caller)
             .bind(&request.request_id)
             .bind(&request.booking_id)
             .bind(&request.action)
+            .bind(booking.updated_at.unix_seconds())
             .execute(&mut *tx)
             .await?;
         }
@@ -211,6 +212,25 @@ impl Store {
             self.changed.notify_waiters();
         }
         Ok(())
+    }
+
+    /// Forgets up to `limit` request ids of each kind (booking actions, slot creations)
+    /// recorded before `before` (unix seconds): a retry of one is then a new request. A
+    /// booking's own request id stays with the booking. Answers how many were forgotten.
+    pub async fn prune_requests(&self, before: i64, limit: i64) -> Result<u64, StoreError> {
+        let mut pruned = 0;
+        for table in ["booking_requests", "slot_requests"] {
+            pruned += sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE (caller, request_id) IN \
+                 (SELECT caller, request_id FROM {table} WHERE created_at < $1 LIMIT $2)"
+            )))
+            .bind(before)
+            .bind(limit)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(pruned)
     }
 
     /// Records that the wallet step `settlement` (by its code) is done, or was refused for good

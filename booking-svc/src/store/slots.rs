@@ -184,13 +184,14 @@ impl Store {
         let ids = serde_json::to_string(&new.ids)
             .map_err(|e| StoreError::Corrupt(format!("slot ids: {e}")))?;
         sqlx::query(
-            "INSERT INTO slot_requests (caller, request_id, fingerprint, slot_ids) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO slot_requests (caller, request_id, fingerprint, slot_ids, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(new.caller)
         .bind(new.request_id)
         .bind(new.fingerprint)
         .bind(ids)
+        .bind(now.unix_seconds())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

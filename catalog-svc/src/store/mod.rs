@@ -318,6 +318,14 @@ pub trait CatalogStore: Clone + Send + Sync + 'static {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<OutboxEntry>, StoreError>> + Send;
 
+    /// Forgets up to `limit` request ids recorded before `before` (unix seconds): a retry of
+    /// one is then a new request. Answers how many were forgotten.
+    fn prune_requests(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// What curators have to review; a listing verified before `fresh_since` is stale.
     fn backlog(&self, fresh_since: i64)
     -> impl Future<Output = Result<Backlog, StoreError>> + Send;

@@ -541,6 +541,18 @@ impl CatalogStore for SqlStore {
         self.outbox_entries(&rows)
     }
 
+    async fn prune_requests(&self, before: i64, limit: i64) -> Result<u64, StoreError> {
+        let pruned = sqlx::query(
+            "DELETE FROM requests WHERE (principal, request_id) IN \
+             (SELECT principal, request_id FROM requests WHERE created_at < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(pruned.rows_affected())
+    }
+
     async fn backlog(&self, fresh_since: i64) -> Result<Backlog, StoreError> {
         let row = sqlx::query(
             "SELECT \
