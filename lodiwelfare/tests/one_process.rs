@@ -40,7 +40,13 @@ async fn catalogue_wallet_and_bookings_serve_from_one_process_on_one_port() {
     let tasks = started.tasks;
     assert_eq!(
         tasks.names(),
-        ["catalog-indexer", "wallet-sweeper", "booking-sweeper"]
+        [
+            "catalog-indexer",
+            "catalog-retention",
+            "wallet-sweeper",
+            "booking-sweeper",
+            "booking-retention"
+        ]
     );
     for file in ["catalog.db", "wallet.db", "booking.db"] {
         assert!(dir.join(file).exists(), "{file} in the data directory");
