@@ -11,7 +11,7 @@ use opentelemetry::metrics::{Counter, Gauge, Histogram};
 
 /// `SearchListings` time spent in the index and the service, in milliseconds.
 pub const METRIC_SEARCH_DURATION: &str = "lodiwelfare.search.duration";
-/// Outbox rows written but not yet applied to the search index.
+/// Outbox rows written but not yet applied, by `consumer` (the search index's indexer).
 pub const METRIC_OUTBOX_LAG: &str = "lodiwelfare.search.outbox_lag";
 /// Outbox rows applied to the search index.
 pub const METRIC_OUTBOX_APPLIED: &str = "lodiwelfare.search.outbox_applied";

@@ -27,6 +27,14 @@ impl Backend {
             Err(UnsupportedUrl)
         }
     }
+
+    /// The database system as OpenTelemetry names it (`db.system.name` on spans).
+    pub const fn system_name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgresql",
+            Backend::Sqlite => "sqlite",
+        }
+    }
 }
 
 /// The file an `sqlite:` database URL names (`sqlite:path`, `sqlite://path?options`); `None`

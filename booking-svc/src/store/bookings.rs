@@ -73,6 +73,7 @@ impl Store {
     /// `created` event when it is HELD already. Not enough seats is
     /// [`StoreError::SlotUnavailable`]; the booker's request id used before is
     /// [`StoreError::Duplicate`]; either way nothing is written.
+    #[tracing::instrument(name = "booking.store.insert", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn insert(
         &self,
         booking: &BookingRecord,
@@ -142,6 +143,7 @@ impl Store {
     /// Applies a change if the booking is still at the version it was read at
     /// ([`StoreError::Conflict`] otherwise), with its seats, request id and event, all or
     /// nothing.
+    #[tracing::instrument(name = "booking.store.save", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn save(&self, change: Change<'_>) -> Result<(), StoreError> {
         let booking = change.booking;
         let mut tx = self.pool.begin().await?;
@@ -217,6 +219,7 @@ impl Store {
     /// Forgets up to `limit` request ids of each kind (booking actions, slot creations)
     /// recorded before `before` (unix seconds): a retry of one is then a new request. A
     /// booking's own request id stays with the booking. Answers how many were forgotten.
+    #[tracing::instrument(name = "booking.store.prune_requests", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn prune_requests(&self, before: i64, limit: i64) -> Result<u64, StoreError> {
         let mut pruned = 0;
         for table in ["booking_requests", "slot_requests"] {
@@ -235,6 +238,7 @@ impl Store {
 
     /// Records that the wallet step `settlement` (by its code) is done, or was refused for good
     /// with `error`. Does not change the booking's version: clients see no change.
+    #[tracing::instrument(name = "booking.store.settled", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn settled(
         &self,
         id: &str,
@@ -254,6 +258,7 @@ impl Store {
     }
 
     /// Counts a failed attempt at a booking's wallet step.
+    #[tracing::instrument(name = "booking.store.attempted", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn attempted(&self, id: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE bookings SET settle_attempts = settle_attempts + 1 WHERE id = $1")
             .bind(id)
@@ -262,6 +267,7 @@ impl Store {
         Ok(())
     }
 
+    #[tracing::instrument(name = "booking.store.booking", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn booking(&self, id: &str) -> Result<Option<BookingRecord>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = $1"
@@ -273,6 +279,7 @@ impl Store {
     }
 
     /// Bookings by id, in one query (ids not found are left out).
+    #[tracing::instrument(name = "booking.store.bookings_by_id", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn bookings_by_id(
         &self,
         ids: &[&str],
@@ -296,6 +303,7 @@ impl Store {
     }
 
     /// The booking a booker's request id made.
+    #[tracing::instrument(name = "booking.store.booking_by_request", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn booking_by_request(
         &self,
         booker_id: &str,
@@ -312,6 +320,7 @@ impl Store {
     }
 
     /// What a caller's transition request id was used for.
+    #[tracing::instrument(name = "booking.store.request", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn request(
         &self,
         caller: &str,
@@ -336,6 +345,7 @@ impl Store {
     }
 
     /// Live bookings (never pending or aborted ones) matching `filter`, by id after `after`.
+    #[tracing::instrument(name = "booking.store.bookings", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn bookings(
         &self,
         filter: &BookingFilter,
@@ -368,6 +378,7 @@ impl Store {
     }
 
     /// Bookings owing a wallet step, least recently changed first.
+    #[tracing::instrument(name = "booking.store.owing", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn owing(&self, limit: i64) -> Result<Vec<BookingRecord>, StoreError> {
         self.select_where(
             "settlement IS NOT NULL ORDER BY updated_at, id LIMIT $1",
@@ -378,6 +389,7 @@ impl Store {
     }
 
     /// HELD bookings whose provider did not answer in time.
+    #[tracing::instrument(name = "booking.store.due_to_expire", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn due_to_expire(
         &self,
         now: Timestamp,
@@ -392,6 +404,7 @@ impl Store {
     }
 
     /// CONFIRMED bookings nobody closed by their auto-completion time.
+    #[tracing::instrument(name = "booking.store.due_to_complete", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn due_to_complete(
         &self,
         now: Timestamp,
@@ -406,6 +419,7 @@ impl Store {
     }
 
     /// The live bookings of a cancelled slot, which its cancellation still owes a cancel.
+    #[tracing::instrument(name = "booking.store.live_in_cancelled_slots", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn live_in_cancelled_slots(
         &self,
         limit: i64,

@@ -60,6 +60,7 @@ pub(super) async fn record(
 impl Store {
     /// Numbers the committed events not numbered yet, oldest first, after the highest number
     /// given so far; answers how many it numbered.
+    #[tracing::instrument(name = "booking.store.number_events", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn number_events(&self) -> Result<usize, StoreError> {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
@@ -96,6 +97,7 @@ impl Store {
     }
 
     /// A provider's events numbered after `after`, oldest first, at most `limit`.
+    #[tracing::instrument(name = "booking.store.events_after", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn events_after(
         &self,
         provider_id: &str,

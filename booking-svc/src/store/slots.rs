@@ -100,6 +100,7 @@ impl Store {
     /// the listing's open slots (read under a per-listing lock on PostgreSQL; SQLite has one
     /// writer), or refused whole. A retry of the same request id answers the same slots; the
     /// same id with other fields is [`StoreError::Duplicate`].
+    #[tracing::instrument(name = "booking.store.create_slots", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn create_slots(
         &self,
         new: &NewSlots<'_>,
@@ -199,6 +200,7 @@ impl Store {
     }
 
     /// The facts of a slot that never change, from memory when read before.
+    #[tracing::instrument(name = "booking.store.slot_facts", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn slot_facts(&self, id: &str) -> Result<Option<SlotFacts>, StoreError> {
         if let Some(facts) = self.slots.get(id) {
             return Ok(Some(facts));
@@ -216,6 +218,7 @@ impl Store {
     }
 
     /// A slot by id.
+    #[tracing::instrument(name = "booking.store.slot", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn slot(&self, id: &str) -> Result<Option<SlotRecord>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {SLOT_COLUMNS} FROM slots WHERE id = $1"
@@ -228,6 +231,7 @@ impl Store {
 
     /// A listing's slots starting in `[from, to)`, after `after` (start, id), at most `limit`;
     /// cancelled slots are left out, and full ones too when `available_only`.
+    #[tracing::instrument(name = "booking.store.slots", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn slots(
         &self,
         listing_id: &str,
@@ -271,6 +275,7 @@ impl Store {
 
     /// Marks a slot cancelled (once: a second call keeps the first reason), so no booking takes
     /// its seats any more. Its live bookings are then cancelled one by one by the service.
+    #[tracing::instrument(name = "booking.store.cancel_slot", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn cancel_slot(&self, id: &str, reason: &str) -> Result<SlotRecord, StoreError> {
         sqlx::query("UPDATE slots SET cancel_reason = $2 WHERE id = $1 AND cancel_reason IS NULL")
             .bind(id)

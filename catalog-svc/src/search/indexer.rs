@@ -194,7 +194,7 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
         crate::metrics::metrics().outbox_lag.record(
             u64::try_from(newest - cursor.position).unwrap_or(0)
                 + u64::try_from(cursor.gaps.len()).unwrap_or(0),
-            &[],
+            &[opentelemetry::KeyValue::new("consumer", OUTBOX_CONSUMER)],
         );
         Ok(applied)
     }
@@ -339,6 +339,9 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
         }
     }
 }
+
+/// The indexer as a consumer of the outbox, on `lodiwelfare.search.outbox_lag`.
+pub const OUTBOX_CONSUMER: &str = "search-index";
 
 /// How often the indexer counts the curation backlog.
 pub const BACKLOG_EVERY: Duration = Duration::from_secs(60);

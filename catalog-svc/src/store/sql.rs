@@ -187,6 +187,7 @@ enum Bind {
 }
 
 impl CatalogStore for SqlStore {
+    #[tracing::instrument(name = "catalog.store.recorded_request", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn recorded_request(
         &self,
         principal: &str,
@@ -213,6 +214,7 @@ impl CatalogStore for SqlStore {
         .transpose()
     }
 
+    #[tracing::instrument(name = "catalog.store.create_provider", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn create_provider(
         &self,
         provider: &ProviderRecord,
@@ -228,6 +230,7 @@ impl CatalogStore for SqlStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "catalog.store.update_provider", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn update_provider(
         &self,
         provider: &ProviderRecord,
@@ -270,6 +273,7 @@ impl CatalogStore for SqlStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "catalog.store.provider", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn provider(&self, id: &ProviderId) -> Result<Option<ProviderRecord>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {PROVIDER_COLUMNS} FROM providers WHERE id = $1"
@@ -281,6 +285,7 @@ impl CatalogStore for SqlStore {
             .transpose()
     }
 
+    #[tracing::instrument(name = "catalog.store.providers", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn providers(&self, query: &ProviderQuery) -> Result<Vec<ProviderRecord>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {PROVIDER_COLUMNS} FROM providers \
@@ -296,6 +301,7 @@ impl CatalogStore for SqlStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "catalog.store.create_listing", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn create_listing(
         &self,
         listing: &ListingRecord,
@@ -312,6 +318,7 @@ impl CatalogStore for SqlStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "catalog.store.import", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn import(
         &self,
         providers: &[(ProviderRecord, Change)],
@@ -335,6 +342,7 @@ impl CatalogStore for SqlStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "catalog.store.update_listing", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn update_listing(
         &self,
         listing: &ListingRecord,
@@ -375,6 +383,7 @@ impl CatalogStore for SqlStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "catalog.store.listings_by_id", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn listings_by_id(&self, wanted: &[Wanted]) -> Result<Vec<Fetched>, StoreError> {
         if wanted.is_empty() {
             return Ok(Vec::new());
@@ -421,6 +430,7 @@ impl CatalogStore for SqlStore {
         rows.iter().map(fetched).collect()
     }
 
+    #[tracing::instrument(name = "catalog.store.listing", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn listing(
         &self,
         id: &ListingId,
@@ -435,6 +445,7 @@ impl CatalogStore for SqlStore {
         row.as_ref().map(listing_with_status).transpose()
     }
 
+    #[tracing::instrument(name = "catalog.store.listings", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn listings(&self, query: &ListingQuery) -> Result<Vec<ListingRecord>, StoreError> {
         // Only the conditions the query needs, so the planner can use the index that fits
         // (by category, provider or status, each ending in the id the pages are keyed on).
@@ -505,6 +516,7 @@ impl CatalogStore for SqlStore {
             .map(|count| count.load(Ordering::SeqCst))
     }
 
+    #[tracing::instrument(name = "catalog.store.outbox_position", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn outbox_position(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS position FROM outbox")
             .fetch_one(&self.pool)
@@ -512,6 +524,7 @@ impl CatalogStore for SqlStore {
         Ok(row.try_get("position")?)
     }
 
+    #[tracing::instrument(name = "catalog.store.outbox_rows", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn outbox_rows(&self, seqs: &[i64]) -> Result<Vec<OutboxEntry>, StoreError> {
         if seqs.is_empty() {
             return Ok(Vec::new());
@@ -529,6 +542,7 @@ impl CatalogStore for SqlStore {
         self.outbox_entries(&rows)
     }
 
+    #[tracing::instrument(name = "catalog.store.outbox", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn outbox(&self, after_seq: i64, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, topic, entity_id, kind, payload, created_at FROM outbox \
@@ -541,6 +555,7 @@ impl CatalogStore for SqlStore {
         self.outbox_entries(&rows)
     }
 
+    #[tracing::instrument(name = "catalog.store.prune_requests", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn prune_requests(&self, before: i64, limit: i64) -> Result<u64, StoreError> {
         let pruned = sqlx::query(
             "DELETE FROM requests WHERE (principal, request_id) IN \
@@ -553,6 +568,7 @@ impl CatalogStore for SqlStore {
         Ok(pruned.rows_affected())
     }
 
+    #[tracing::instrument(name = "catalog.store.backlog", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn backlog(&self, fresh_since: i64) -> Result<Backlog, StoreError> {
         let row = sqlx::query(
             "SELECT \
@@ -575,6 +591,7 @@ impl CatalogStore for SqlStore {
         })
     }
 
+    #[tracing::instrument(name = "catalog.store.local_words", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn local_words(&self) -> Result<Vec<LocalWordRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT phrase, kind, code, updated_by, version, created_at, updated_at \
@@ -585,6 +602,7 @@ impl CatalogStore for SqlStore {
         rows.iter().map(local_word_record).collect()
     }
 
+    #[tracing::instrument(name = "catalog.store.put_local_word", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn put_local_word(
         &self,
         word: &LocalWordRecord,
@@ -633,6 +651,7 @@ impl CatalogStore for SqlStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "catalog.store.delete_local_word", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     async fn delete_local_word(
         &self,
         phrase: &str,

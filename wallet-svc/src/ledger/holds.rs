@@ -14,6 +14,7 @@ use super::{
 
 impl Ledger {
     /// Places a pending hold: refused, changing nothing, when the wallet lacks the funds.
+    #[tracing::instrument(name = "wallet.ledger.hold", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn hold(&self, hold: &NewHold, now: i64) -> Result<Outcome<Hold>, LedgerError> {
         crate::metrics::recorded(self.place(hold, now).await)
     }

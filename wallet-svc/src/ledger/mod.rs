@@ -483,6 +483,7 @@ impl Ledger {
     }
 
     /// Opens a wallet; opening the same wallet again is a no-op.
+    #[tracing::instrument(name = "wallet.ledger.open_wallet", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn open_wallet(
         &self,
         wallet: &NewWallet,
@@ -578,6 +579,7 @@ impl Ledger {
     }
 
     /// A wallet's stored balances.
+    #[tracing::instrument(name = "wallet.ledger.balance", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn balance(&self, wallet_id: &str) -> Result<Balance, LedgerError> {
         let row = sqlx::query(
             "SELECT credits_posted, debits_posted, debits_pending FROM wallets WHERE id = $1",
@@ -590,6 +592,7 @@ impl Ledger {
     }
 
     /// The holds placed for a booking, oldest first (by the ledger's sequence), paged by offset.
+    #[tracing::instrument(name = "wallet.ledger.holds_of_booking", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn holds_of_booking(
         &self,
         booking_id: &str,
@@ -612,6 +615,7 @@ impl Ledger {
     }
 
     /// A hold as stored.
+    #[tracing::instrument(name = "wallet.ledger.get_hold", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn get_hold(&self, hold_id: &str) -> Result<Hold, LedgerError> {
         let row = sqlx::query(
             "SELECT id, wallet_id, amount, captured, released, refunded, state, expires_at, category, tax_letter, booking_id, fringe_year, \
@@ -626,6 +630,7 @@ impl Ledger {
 
     /// What the platform owes a provider from welfare credit: captured and refunded, in cents,
     /// over the holds placed for it.
+    #[tracing::instrument(name = "wallet.ledger.provider_payable", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn provider_payable(&self, provider_id: &str) -> Result<(i64, i64), LedgerError> {
         let row = sqlx::query(
             "SELECT CAST(COALESCE(SUM(captured), 0) AS BIGINT) AS captured, \
@@ -639,6 +644,7 @@ impl Ledger {
 
     /// Recomputes every wallet's balances from the transfers and checks the ledger's
     /// invariants; used by the tests and by operators after an incident.
+    #[tracing::instrument(name = "wallet.ledger.check_invariants", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn check_invariants(&self) -> Result<InvariantReport, LedgerError> {
         let mut report = InvariantReport::default();
         let posted_sum: Option<i64> = sqlx::query_scalar(

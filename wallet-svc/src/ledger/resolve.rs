@@ -121,6 +121,7 @@ impl Ledger {
     }
 
     /// Captures `amount` of a pending hold (the whole hold when `None`); the rest is released.
+    #[tracing::instrument(name = "wallet.ledger.capture", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn capture(
         &self,
         key: &str,
@@ -133,6 +134,7 @@ impl Ledger {
     }
 
     /// [`Ledger::capture`] of a hold the caller has just read.
+    #[tracing::instrument(name = "wallet.ledger.capture_hold", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn capture_hold(
         &self,
         key: &str,
@@ -161,6 +163,7 @@ impl Ledger {
     }
 
     /// Releases a pending hold whole.
+    #[tracing::instrument(name = "wallet.ledger.release", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn release(
         &self,
         key: &str,
@@ -172,6 +175,7 @@ impl Ledger {
     }
 
     /// [`Ledger::release`] of a hold the caller has just read.
+    #[tracing::instrument(name = "wallet.ledger.release_hold", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn release_hold(
         &self,
         key: &str,
@@ -347,6 +351,7 @@ impl Ledger {
 
     /// Expires up to [`MAX_EXPIRY_BATCH`] pending holds whose deadline has passed; returns how
     /// many it expired. Safe to run concurrently with captures and with other sweepers.
+    #[tracing::instrument(name = "wallet.ledger.expire_due", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn expire_due(&self, now: i64) -> Result<usize, LedgerError> {
         let due: Vec<String> = sqlx::query_scalar("SELECT id FROM holds WHERE state = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2")
             .bind(now)

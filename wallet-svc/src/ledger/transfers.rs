@@ -15,6 +15,7 @@ use super::{
 impl Ledger {
     /// Credits a wallet from its company's funding account for the plan; refused, changing
     /// nothing, when the wallet's balance would pass [`MAX_WALLET_BALANCE_CENTS`].
+    #[tracing::instrument(name = "wallet.ledger.fund", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn fund(
         &self,
         key: &str,
@@ -78,6 +79,7 @@ impl Ledger {
     }
 
     /// Gives back part of a capture to the wallet, as a new transfer.
+    #[tracing::instrument(name = "wallet.ledger.refund", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
     pub async fn refund(
         &self,
         key: &str,

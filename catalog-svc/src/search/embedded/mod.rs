@@ -113,16 +113,19 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl SearchIndex for EmbeddedIndex {
+    #[tracing::instrument(name = "search.embedded.upsert", skip_all, fields(otel.kind = "internal"))]
     async fn upsert(&self, documents: Vec<SearchDocument>) -> Result<(), IndexError> {
         let generation = self.generation();
         blocking(move || generation.apply(documents, &[])).await
     }
 
+    #[tracing::instrument(name = "search.embedded.remove", skip_all, fields(otel.kind = "internal"))]
     async fn remove(&self, ids: Vec<String>) -> Result<(), IndexError> {
         let generation = self.generation();
         blocking(move || generation.apply(Vec::new(), &ids)).await
     }
 
+    #[tracing::instrument(name = "search.embedded.rebuild", skip_all, fields(otel.kind = "internal"))]
     async fn rebuild(&self, documents: Vec<SearchDocument>) -> Result<(), IndexError> {
         let fresh = blocking(move || {
             let generation = Generation::new()?;
@@ -139,10 +142,12 @@ impl SearchIndex for EmbeddedIndex {
     /// it to tokio's blocking pool cost two thread switches per search and let every
     /// concurrent search share the cores at once, which measured worse at the 99th percentile
     /// (BENCHMARKS.md) than running at most one search per runtime worker.
+    #[tracing::instrument(name = "search.embedded.search", skip_all, fields(otel.kind = "internal"))]
     async fn search(&self, query: &IndexQuery) -> Result<IndexPage, IndexError> {
         self.search_now(query)
     }
 
+    #[tracing::instrument(name = "search.embedded.word_counts", skip_all, fields(otel.kind = "internal"))]
     async fn word_counts(&self, words: &[String]) -> Result<Vec<u64>, IndexError> {
         let mut analyzer = self.analyzer.clone();
         self.generation().word_counts(words, &mut analyzer)

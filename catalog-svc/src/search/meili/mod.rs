@@ -537,12 +537,14 @@ impl MeiliIndex {
 }
 
 impl SearchIndex for MeiliIndex {
+    #[tracing::instrument(name = "search.meilisearch.upsert", skip_all, fields(otel.kind = "client"))]
     async fn upsert(&self, documents: Vec<SearchDocument>) -> Result<(), IndexError> {
         let added = self.add(&self.uid, &documents).await;
         self.forget_statistics().await;
         added
     }
 
+    #[tracing::instrument(name = "search.meilisearch.remove", skip_all, fields(otel.kind = "client"))]
     async fn remove(&self, ids: Vec<String>) -> Result<(), IndexError> {
         let task = self
             .client
@@ -555,6 +557,7 @@ impl SearchIndex for MeiliIndex {
         deleted
     }
 
+    #[tracing::instrument(name = "search.meilisearch.rebuild", skip_all, fields(otel.kind = "client"))]
     async fn rebuild(&self, documents: Vec<SearchDocument>) -> Result<(), IndexError> {
         let millis = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -585,6 +588,7 @@ impl SearchIndex for MeiliIndex {
         dropped
     }
 
+    #[tracing::instrument(name = "search.meilisearch.word_counts", skip_all, fields(otel.kind = "client"))]
     async fn word_counts(&self, words: &[String]) -> Result<Vec<u64>, IndexError> {
         let stems: Vec<Option<String>> = {
             let mut analyzer = self.analyzer.clone();
@@ -614,6 +618,7 @@ impl SearchIndex for MeiliIndex {
             .collect())
     }
 
+    #[tracing::instrument(name = "search.meilisearch.search", skip_all, fields(otel.kind = "client"))]
     async fn search(&self, query: &IndexQuery) -> Result<IndexPage, IndexError> {
         let filter = filter_of(query);
         let mut text = match self.tuning {

@@ -1,0 +1,58 @@
+//! Database and index calls are spans of their own, children of the call that makes them, with
+//! the OpenTelemetry attributes a trace viewer groups them by (`db.system.name`). In a test
+//! binary of its own: it installs a thread-local subscriber.
+
+mod support;
+
+use catalog_svc::search::embedded::EmbeddedIndex;
+use catalog_svc::search::{IndexQuery, SearchIndex};
+use catalog_svc::store::CatalogStore;
+use opentelemetry::trace::TracerProvider as _;
+use tracing::Instrument;
+use tracing_subscriber::layer::SubscriberExt;
+
+#[tokio::test(flavor = "current_thread")]
+async fn store_and_index_calls_are_child_spans() {
+    let spans = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_simple_exporter(spans.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let store = support::sqlite().await;
+    let index = EmbeddedIndex::new().expect("index");
+    async {
+        store.outbox_position().await.expect("position");
+        index
+            .search(&IndexQuery::everything(0, 10))
+            .await
+            .expect("search");
+    }
+    .instrument(tracing::info_span!("caller"))
+    .await;
+    provider.force_flush().expect("flush");
+    let finished = spans.get_finished_spans().expect("spans");
+    let caller = finished
+        .iter()
+        .find(|s| s.name == "caller")
+        .expect("caller");
+    let child = |name: &str| {
+        finished
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no span {name}: {finished:?}"))
+    };
+    let read = child("catalog.store.outbox_position");
+    assert_eq!(read.parent_span_id, caller.span_context.span_id());
+    assert!(
+        read.attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "db.system.name" && kv.value.as_str() == "sqlite"),
+        "{:?}",
+        read.attributes
+    );
+    let searched = child("search.embedded.search");
+    assert_eq!(searched.parent_span_id, caller.span_context.span_id());
+}
