@@ -1,6 +1,6 @@
 //! Database and index calls are spans of their own, children of the call that makes them, with
 //! the OpenTelemetry attributes a trace viewer groups them by (`db.system.name`). In a test
-//! binary of its own: it installs a thread-local subscriber.
+//! binary of its own: it installs the process's subscriber.
 
 mod support;
 
@@ -19,7 +19,7 @@ async fn store_and_index_calls_are_child_spans() {
         .build();
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
-    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
 
     let store = support::sqlite().await;
     let index = EmbeddedIndex::new().expect("index");
@@ -34,15 +34,16 @@ async fn store_and_index_calls_are_child_spans() {
     .await;
     provider.force_flush().expect("flush");
     let finished = spans.get_finished_spans().expect("spans");
+    let names: Vec<&str> = finished.iter().map(|s| s.name.as_ref()).collect();
     let caller = finished
         .iter()
         .find(|s| s.name == "caller")
-        .expect("caller");
+        .unwrap_or_else(|| panic!("no caller span among {names:?}"));
     let child = |name: &str| {
         finished
             .iter()
             .find(|s| s.name == name)
-            .unwrap_or_else(|| panic!("no span {name}: {finished:?}"))
+            .unwrap_or_else(|| panic!("no span {name} among {names:?}"))
     };
     let read = child("catalog.store.outbox_position");
     assert_eq!(read.parent_span_id, caller.span_context.span_id());
