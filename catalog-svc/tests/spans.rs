@@ -23,9 +23,6 @@ async fn store_and_index_calls_are_child_spans() {
 
     let store = support::sqlite().await;
     let index = EmbeddedIndex::new().expect("index");
-    // The pool's connection opened before the caller's span: a connection opened inside it
-    // would keep its worker's task, and so the spans above it, open past the test.
-    store.outbox_position().await.expect("warm");
     async {
         store.outbox_position().await.expect("position");
         index
@@ -35,8 +32,19 @@ async fn store_and_index_calls_are_child_spans() {
     }
     .instrument(tracing::info_span!("caller"))
     .await;
-    provider.force_flush().expect("flush");
-    let finished = spans.get_finished_spans().expect("spans");
+    // SQLite's worker thread holds the span of the call that sent it a command until it has
+    // run it: the store's span (and the caller's above it) may close a moment after the call
+    // returns. Wait for them, a few seconds at most.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let finished = loop {
+        provider.force_flush().expect("flush");
+        let finished = spans.get_finished_spans().expect("spans");
+        let closed = |name: &str| finished.iter().any(|s| s.name == name);
+        if closed("caller") || std::time::Instant::now() > deadline {
+            break finished;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     let names: Vec<&str> = finished.iter().map(|s| s.name.as_ref()).collect();
     let caller = finished
         .iter()
