@@ -1,32 +1,15 @@
 //! Identifiers the services assign: UUIDs (the catalogue's records, as Open Referral HSDS requires;
 //! the wallet's plans, holds and transfers).
 //!
-//! New providers and listings get a version 7 UUID (time-ordered, so keyset pages run in
-//! creation order); records derived from them in the open-data export get a version 8 UUID
+//! New providers and listings get a version 7 UUID (time-ordered, even within a millisecond,
+//! so keyset pages run in creation order); records derived from them in the open-data export get a version 8 UUID
 //! computed from the parent's id and a name, so the same catalogue always exports the same ids.
 
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-
-/// A new version 7 UUID: 48 bits of milliseconds since the epoch, then bits unique to this
-/// process and call (a per-process random key hashed with a sequence number).
+/// A new version 7 UUID (RFC 9562), from the `uuid` crate: 48 bits of milliseconds since the
+/// epoch, then a counter that keeps the ids of one process strictly increasing within a
+/// millisecond, then random bits.
 pub fn new_uuid() -> String {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(SEQUENCE.fetch_add(1, Ordering::Relaxed));
-    hasher.write_u64(millis);
-    let random = hasher.finish();
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(random);
-    let more = hasher.finish();
-    let high = (millis << 16) | 0x7000 | (more & 0x0fff);
-    let low = (random & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-    format_uuid(high, low)
+    uuid::Uuid::now_v7().to_string()
 }
 
 /// A version 8 UUID derived from `parent` and `name` (FNV-1a, two independent 64-bit halves):
@@ -83,6 +66,11 @@ mod tests {
                 "{id}"
             );
         }
+        // In the order they were made, though thousands share a millisecond.
+        assert!(
+            ids.windows(2).all(|pair| pair[0] < pair[1]),
+            "ids made one after the other sort in that order"
+        );
         let first = new_uuid();
         std::thread::sleep(std::time::Duration::from_millis(2));
         assert!(new_uuid() > first);
