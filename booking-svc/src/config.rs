@@ -97,9 +97,17 @@ impl Default for SweeperConfig {
     }
 }
 
+/// Where `booking-svc` listens when nothing says otherwise (loopback): each service its own port,
+/// so the three run side by side on one machine with no configuration.
+pub const DEFAULT_PORT: u16 = 50052;
+
 impl ServiceConfig for BookingConfig {
     fn runtime_sections(&self) -> (&ServerConfig, &TelemetryConfig, &AuthConfig, &LimitsConfig) {
         (&self.server, &self.telemetry, &self.auth, &self.limits)
+    }
+
+    fn service_defaults() -> welfare_runtime::config::ConfigTable {
+        welfare_runtime::config::service_defaults(DEFAULT_PORT, "booking-svc")
     }
 }
 
@@ -125,6 +133,61 @@ mod tests {
             config.runtime().auth.algorithm,
             welfare_runtime::config::JwtAlgorithm::ES256
         );
+    }
+
+    /// With no configuration, each service listens on its own port, under its own name, and
+    /// the booking service finds the others where they listen; a file or variable setting one
+    /// key of `[server]` keeps the service's port.
+    #[test]
+    fn each_service_has_its_own_port_and_name() {
+        let plain: BookingConfig = welfare_runtime::config::load_over(
+            BookingConfig::service_defaults(),
+            None,
+            "lodiwelfare",
+            vec![(
+                "LODIWELFARE__SERVER__SHUTDOWN_GRACE_MS".to_owned(),
+                "1".to_owned(),
+            )],
+        )
+        .expect("defaults");
+        assert_eq!(plain.server.listen_addr.to_string(), "127.0.0.1:50052");
+        assert_eq!(plain.server.shutdown_grace_ms, 1);
+        assert_eq!(plain.telemetry.service_name, "booking-svc");
+        let port = |url: &str| url.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+        assert_eq!(
+            port(&plain.upstream.catalog_url),
+            Some(catalog_svc::config::DEFAULT_PORT)
+        );
+        assert_eq!(
+            port(&plain.upstream.wallet_url),
+            Some(wallet_svc::config::DEFAULT_PORT)
+        );
+        let ports = [
+            catalog_svc::config::DEFAULT_PORT,
+            DEFAULT_PORT,
+            wallet_svc::config::DEFAULT_PORT,
+        ];
+        assert!(ports.windows(2).all(|p| p[0] != p[1]) && ports[0] != ports[2]);
+        let catalog: catalog_svc::config::CatalogConfig = welfare_runtime::config::load_over(
+            catalog_svc::config::CatalogConfig::service_defaults(),
+            None,
+            "lodiwelfare",
+            Vec::new(),
+        )
+        .expect("catalogue defaults");
+        assert_eq!(catalog.telemetry.service_name, "catalog-svc");
+        // A variable still wins over the service's default.
+        let moved: BookingConfig = welfare_runtime::config::load_over(
+            BookingConfig::service_defaults(),
+            None,
+            "lodiwelfare",
+            vec![(
+                "LODIWELFARE__SERVER__LISTEN_ADDR".to_owned(),
+                "127.0.0.1:6000".to_owned(),
+            )],
+        )
+        .expect("moved");
+        assert_eq!(moved.server.listen_addr.port(), 6000);
     }
 
     #[test]

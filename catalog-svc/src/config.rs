@@ -152,9 +152,17 @@ impl TerritoryConfig {
     }
 }
 
+/// Where `catalog-svc` listens when nothing says otherwise (loopback): each service its own port,
+/// so the three run side by side on one machine with no configuration.
+pub const DEFAULT_PORT: u16 = 50051;
+
 impl ServiceConfig for CatalogConfig {
     fn runtime_sections(&self) -> (&ServerConfig, &TelemetryConfig, &AuthConfig, &LimitsConfig) {
         (&self.server, &self.telemetry, &self.auth, &self.limits)
+    }
+
+    fn service_defaults() -> welfare_runtime::config::ConfigTable {
+        welfare_runtime::config::service_defaults(DEFAULT_PORT, "catalog-svc")
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use welfare_runtime::config::{ConfigError, ServiceConfig, load};
+use welfare_runtime::config::{ConfigError, ServiceConfig, load_over};
 
 /// The binaries an image may run, each with the package that builds it.
 const BINARIES: [&str; 4] = ["catalog-svc", "booking-svc", "wallet-svc", "lodiwelfare"];
@@ -73,7 +73,8 @@ struct Served {
 /// Loads `container`'s configuration as its binary does: defaults, its file, its variables.
 fn served(container: &Container) -> Served {
     fn loaded<C: ServiceConfig>(file: Option<&Path>, env: &[(String, String)]) -> Served {
-        let config: Result<C, ConfigError> = load(file, "lodiwelfare", env.to_vec());
+        let config: Result<C, ConfigError> =
+            load_over(C::service_defaults(), file, "lodiwelfare", env.to_vec());
         let config = config.unwrap_or_else(|e| panic!("{e}"));
         let (server, telemetry, _, _) = config.runtime_sections();
         Served {

@@ -48,9 +48,17 @@ impl Default for SweeperConfig {
     }
 }
 
+/// Where `wallet-svc` listens when nothing says otherwise (loopback): each service its own port,
+/// so the three run side by side on one machine with no configuration.
+pub const DEFAULT_PORT: u16 = 50053;
+
 impl ServiceConfig for WalletConfig {
     fn runtime_sections(&self) -> (&ServerConfig, &TelemetryConfig, &AuthConfig, &LimitsConfig) {
         (&self.server, &self.telemetry, &self.auth, &self.limits)
+    }
+
+    fn service_defaults() -> welfare_runtime::config::ConfigTable {
+        welfare_runtime::config::service_defaults(DEFAULT_PORT, "wallet-svc")
     }
 }
 

@@ -41,7 +41,19 @@ pub fn load<T: DeserializeOwned>(
     env_prefix: &str,
     environment: impl IntoIterator<Item = (String, String)>,
 ) -> Result<T, ConfigError> {
-    let mut merged = toml::Table::new();
+    load_over(toml::Table::new(), file, env_prefix, environment)
+}
+
+/// [`load`], starting from `base` (a service's own defaults, key by key) rather than from
+/// `T`'s defaults alone: a file or a variable that sets one key of a section keeps the
+/// service's defaults for the others.
+pub fn load_over<T: DeserializeOwned>(
+    base: toml::Table,
+    file: Option<&Path>,
+    env_prefix: &str,
+    environment: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, ConfigError> {
+    let mut merged = base;
     if let Some(path) = file {
         let too_large = std::fs::metadata(path)
             .map_err(|source| ConfigError::Read {
@@ -59,12 +71,13 @@ pub fn load<T: DeserializeOwned>(
             path: path.to_owned(),
             source,
         })?;
-        merged = text
+        let read = text
             .parse::<toml::Table>()
             .map_err(|e| ConfigError::Syntax {
                 path: path.to_owned(),
                 message: e.to_string(),
             })?;
+        merge(&mut merged, read);
     }
     let marker = format!("{}__", env_prefix.to_ascii_uppercase());
     let mut variables: Vec<(String, String)> = environment
@@ -111,6 +124,40 @@ fn scalar(value: &str) -> toml::Value {
         ) => parsed,
         _ => toml::Value::String(value.to_owned()),
     }
+}
+
+/// Writes `over` onto `into`, section by section.
+fn merge(into: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(more)) => merge(inner, more),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+/// A section-by-section table of configuration values, as TOML holds them.
+pub type ConfigTable = toml::Table;
+
+/// A service's own defaults: its port on the loopback address and its name on traces and
+/// metrics, so the three services run side by side on one machine with no configuration.
+pub fn service_defaults(port: u16, service_name: &str) -> ConfigTable {
+    let mut server = toml::Table::new();
+    server.insert(
+        "listen_addr".to_owned(),
+        toml::Value::String(format!("127.0.0.1:{port}")),
+    );
+    let mut telemetry = toml::Table::new();
+    telemetry.insert(
+        "service_name".to_owned(),
+        toml::Value::String(service_name.to_owned()),
+    );
+    let mut defaults = toml::Table::new();
+    defaults.insert("server".to_owned(), toml::Value::Table(server));
+    defaults.insert("telemetry".to_owned(), toml::Value::Table(telemetry));
+    defaults
 }
 
 fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
@@ -181,9 +228,15 @@ pub trait ServiceConfig: DeserializeOwned {
     /// The runtime's sections, as the service's configuration holds them.
     fn runtime_sections(&self) -> (&ServerConfig, &TelemetryConfig, &AuthConfig, &LimitsConfig);
 
-    /// Loads the configuration: defaults, then `file`, then the environment.
+    /// The service's own defaults over its type's (see [`service_defaults`]); none by default.
+    fn service_defaults() -> ConfigTable {
+        ConfigTable::new()
+    }
+
+    /// Loads the configuration: defaults, the service's own, then `file`, then the
+    /// environment.
     fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        load(file, ENV_PREFIX, std::env::vars())
+        load_over(Self::service_defaults(), file, ENV_PREFIX, std::env::vars())
     }
 
     /// The runtime's part.
