@@ -190,11 +190,6 @@ pub async fn sweep(bookings: Bookings, interval: Duration) {
 
 /// The retention task's name, in logs and in `lodiwelfare.task.passes`.
 pub const RETENTION_TASK: &str = "booking-retention";
-/// Request ids of each kind forgotten per statement.
-pub const PRUNE_BATCH: i64 = 1_000;
-/// Statements per pass at most: a backlog is worked off over several passes.
-pub const PRUNE_BATCHES_PER_PASS: usize = 20;
-
 /// Every `retention.interval_ms`, forgets request ids of booking actions and slot creations
 /// older than `retention.request_ids_hours`, in bounded batches.
 pub async fn prune_requests(store: Store, clock: Clock, retention: RetentionConfig) {
@@ -212,24 +207,10 @@ pub async fn prune_pass(
     clock: &Clock,
     retention: &RetentionConfig,
 ) -> Result<u64, StoreError> {
-    let before = retention.request_ids_since(clock().unix_seconds());
-    let mut pruned = 0;
-    for _ in 0..PRUNE_BATCHES_PER_PASS {
-        match store.prune_requests(before, PRUNE_BATCH).await {
-            Ok(n) => {
-                pruned += n;
-                if n < u64::try_from(PRUNE_BATCH).unwrap_or(u64::MAX) {
-                    break;
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "forgetting old request ids failed; retrying at the next pass");
-                return Err(error);
-            }
-        }
-    }
-    if pruned > 0 {
-        tracing::info!(pruned, "forgot request ids past their retention");
-    }
-    Ok(pruned)
+    welfare_runtime::retention::forget_request_ids(
+        retention,
+        clock().unix_seconds(),
+        |before, limit| store.prune_requests(before, limit),
+    )
+    .await
 }

@@ -192,13 +192,8 @@ pub async fn rebuild_index(config: &CatalogConfig, clock: Clock) -> Result<Rebui
 
 /// The retention task's name, in logs and in `lodiwelfare.task.passes`.
 pub const RETENTION_TASK: &str = "catalog-retention";
-/// Request ids forgotten per statement.
-pub const PRUNE_BATCH: i64 = 1_000;
-/// Statements per pass at most: a backlog is worked off over several passes.
-pub const PRUNE_BATCHES_PER_PASS: usize = 20;
-
 /// Every `retention.interval_ms`, forgets request ids older than `retention.request_ids_hours`,
-/// in batches of [`PRUNE_BATCH`], at most [`PRUNE_BATCHES_PER_PASS`] a pass.
+/// in bounded batches (`welfare_runtime::retention`).
 pub async fn prune_requests<S: CatalogStore>(store: S, clock: Clock, retention: RetentionConfig) {
     let interval = Duration::from_millis(retention.interval_ms).max(MIN_INDEX_INTERVAL);
     welfare_runtime::tasks::every(RETENTION_TASK, interval, || {
@@ -214,24 +209,10 @@ pub async fn prune_pass<S: CatalogStore>(
     clock: &Clock,
     retention: &RetentionConfig,
 ) -> Result<u64, StoreError> {
-    let before = retention.request_ids_since(clock().unix_seconds());
-    let mut pruned = 0;
-    for _ in 0..PRUNE_BATCHES_PER_PASS {
-        match store.prune_requests(before, PRUNE_BATCH).await {
-            Ok(n) => {
-                pruned += n;
-                if n < u64::try_from(PRUNE_BATCH).unwrap_or(u64::MAX) {
-                    break;
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "forgetting old request ids failed; retrying at the next pass");
-                return Err(error);
-            }
-        }
-    }
-    if pruned > 0 {
-        tracing::info!(pruned, "forgot request ids past their retention");
-    }
-    Ok(pruned)
+    welfare_runtime::retention::forget_request_ids(
+        retention,
+        clock().unix_seconds(),
+        |before, limit| store.prune_requests(before, limit),
+    )
+    .await
 }

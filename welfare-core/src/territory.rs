@@ -312,6 +312,11 @@ impl Territory {
         self.config.freshness_window_days
     }
 
+    /// The oldest verification still fresh at `now`: a listing verified before it is stale.
+    pub fn fresh_since(&self, now: crate::time::Timestamp) -> crate::time::Timestamp {
+        now.plus_seconds(-i64::from(self.freshness_window_days()) * crate::time::SECONDS_PER_DAY)
+    }
+
     /// The same territory with another freshness window.
     pub fn with_freshness_window_days(self, days: u32) -> Result<Territory, TerritoryError> {
         Territory::new(TerritoryConfig {
@@ -412,6 +417,19 @@ mod tests {
 
     fn code(text: &str) -> IstatCode {
         IstatCode::parse(text).expect("valid code")
+    }
+
+    #[test]
+    fn a_verification_is_fresh_for_the_window() {
+        use crate::time::{SECONDS_PER_DAY, Timestamp};
+        let territory = Territory::lodi()
+            .with_freshness_window_days(30)
+            .expect("window");
+        let now = Timestamp::from_unix_seconds(100 * SECONDS_PER_DAY);
+        assert_eq!(
+            territory.fresh_since(now),
+            Timestamp::from_unix_seconds(70 * SECONDS_PER_DAY)
+        );
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod metrics_endpoint;
 pub mod observe;
 pub mod process;
 pub mod rate_limit;
+pub mod retention;
 pub mod server;
 pub mod tasks;
 pub mod telemetry;

@@ -22,7 +22,7 @@ use welfare_core::listing::{
 };
 use welfare_core::provider::{ProviderAction, ProviderStatus, TaxId};
 use welfare_core::territory::Territory;
-use welfare_core::time::{SECONDS_PER_DAY, Timestamp};
+use welfare_core::time::Timestamp;
 use welfare_core::{Money, pricing};
 use welfare_proto::catalog as pb;
 use welfare_proto::catalog::catalog_service_server::CatalogService;
@@ -153,7 +153,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
 
     /// The oldest verification still fresh at `now`.
     fn fresh_since(&self, now: Timestamp) -> Timestamp {
-        now.plus_seconds(-i64::from(self.territory.freshness_window_days()) * SECONDS_PER_DAY)
+        self.territory.fresh_since(now)
     }
 }
 

@@ -152,8 +152,7 @@ async fn write_records<S: CatalogStore>(
     // Two passes over the public listings, locations first; the second exports only the
     // services whose location (if any) the first pass wrote, so a listing published between
     // the passes never refers to a missing location.
-    let fresh_since =
-        now.plus_seconds(-i64::from(territory.freshness_window_days()) * SECONDS_PER_DAY);
+    let fresh_since = territory.fresh_since(now);
     let query = |after_id: Option<String>| ListingQuery {
         visibility: Visibility::Public { fresh_since },
         provider_id: None,

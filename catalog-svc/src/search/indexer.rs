@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use welfare_core::ids::{ListingId, ProviderId};
 use welfare_core::territory::Territory;
-use welfare_core::time::SECONDS_PER_DAY;
 use welfare_runtime::clock::Clock;
 use welfare_runtime::tasks::record_pass;
 
@@ -110,8 +109,7 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
         let position = self.store.outbox_position().await?;
         self.words.load(&self.store).await?;
         let lexicon = self.words.current();
-        let fresh_since = (self.clock)()
-            .plus_seconds(-i64::from(self.territory.freshness_window_days()) * SECONDS_PER_DAY);
+        let fresh_since = self.territory.fresh_since((self.clock)());
         let mut documents = Vec::new();
         let mut after_id = None;
         loop {
@@ -349,8 +347,7 @@ pub const BACKLOG_EVERY: Duration = Duration::from_secs(60);
 impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
     /// Counts what curators have to review into the backlog metrics; a failure is logged.
     async fn count_backlog(&self) {
-        let fresh_since = (self.clock)()
-            .plus_seconds(-i64::from(self.territory.freshness_window_days()) * SECONDS_PER_DAY);
+        let fresh_since = self.territory.fresh_since((self.clock)());
         match self.store.backlog(fresh_since.unix_seconds()).await {
             Ok(backlog) => crate::metrics::backlog(&backlog),
             Err(error) => tracing::warn!(%error, "counting the curation backlog failed"),

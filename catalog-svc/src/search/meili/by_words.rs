@@ -98,7 +98,7 @@ struct Candidate {
 }
 
 /// The attributes a match brings back.
-const RETRIEVED: [&str; 11] = [
+pub(super) const RETRIEVED: [&str; 11] = [
     "id",
     "_geo",
     "min_price_cents",

@@ -342,20 +342,8 @@ impl MeiliIndex {
             Tuning::MeilisearchDefaults => common,
             Tuning::Italian => common
                 .with_searchable_attributes(SEARCHED)
-                .with_displayed_attributes([
-                    "id",
-                    "_geo",
-                    "min_price_cents",
-                    "age_targeted",
-                    "category",
-                    "subcategory",
-                    "comuni",
-                    "free",
-                    "title_stems",
-                    "vocabulary_stems",
-                    "description_stems",
-                    "lengths",
-                ])
+                // What a match brings back, and the lengths BM25 averages.
+                .with_displayed_attributes(by_words::RETRIEVED.iter().chain(&["lengths"]))
                 .with_ranking_rules([
                     "sort",
                     "words",
