@@ -8,6 +8,7 @@
 //! - [`search`]: the search port, the embedded (tantivy) index and the indexer;
 //! - [`local_words`]: the curators' local words in force, shared by searches and the indexer;
 //! - [`metrics`]: search latency, outbox lag and indexing failures;
+//! - [`retention`]: request ids and outbox rows forgotten once nobody needs them;
 //! - [`startup`]: the composition root — store, index, indexer and routes from a configuration.
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ pub mod grpc;
 pub mod hsds;
 pub mod local_words;
 pub mod metrics;
+pub mod retention;
 pub mod search;
 pub mod startup;
 pub mod store;

@@ -8,7 +8,6 @@ use std::time::Duration;
 use welfare_core::territory::Territory;
 use welfare_runtime::ServiceSet;
 use welfare_runtime::clock::Clock;
-use welfare_runtime::config::RetentionConfig;
 use welfare_runtime::tasks::BackgroundTasks;
 
 use welfare_proto::catalog as pb;
@@ -21,7 +20,7 @@ use crate::search::SearchIndex;
 use crate::search::embedded::EmbeddedIndex;
 use crate::search::indexer::Indexer;
 use crate::search::meili::{MeiliIndex, Tuning};
-use crate::store::{CatalogStore, SqlStore, StoreError};
+use crate::store::{CatalogStore, SqlStore};
 
 /// The shortest pause of an idle indexer between two looks at the outbox.
 pub const MIN_INDEX_INTERVAL: Duration = Duration::from_millis(50);
@@ -115,8 +114,8 @@ fn assemble<I: SearchIndex>(
     let (ready, built) = tokio::sync::watch::channel(false);
     tasks.spawn(crate::metrics::INDEXER_TASK, indexer.run(interval, ready));
     tasks.spawn(
-        RETENTION_TASK,
-        prune_requests(store.clone(), clock.clone(), config.retention.clone()),
+        crate::retention::RETENTION_TASK,
+        crate::retention::run(store.clone(), clock.clone(), config.retention.clone()),
     );
     let api = CatalogApi::new(store.clone(), index, territory, clock, words);
     let handler = api.clone();
@@ -153,10 +152,38 @@ impl std::fmt::Display for Rebuilt {
     }
 }
 
+/// What an operator's rebuild of the Meilisearch index did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RebuildOutcome {
+    /// Rebuilt here, holding the indexer lease.
+    Rebuilt(Rebuilt),
+    /// A serving catalogue holds the lease: the index's stamp was forgotten, and that writer
+    /// rebuilds it within [`crate::search::indexer::roles::HEARTBEAT_EVERY`].
+    Requested { index: String },
+}
+
+impl std::fmt::Display for RebuildOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RebuildOutcome::Rebuilt(rebuilt) => rebuilt.fmt(f),
+            RebuildOutcome::Requested { index } => write!(
+                f,
+                "index {index} is written by a serving catalogue: its stamp was forgotten, and \
+                 that catalogue rebuilds it within {} s (searches go on meanwhile)",
+                crate::search::indexer::roles::HEARTBEAT_EVERY.as_secs()
+            ),
+        }
+    }
+}
+
 /// Rebuilds the Meilisearch index from the catalogue — a new index filled, then swapped in —
-/// for operators. The embedded index lives in the serving process and is rebuilt at every
-/// start: asked of it, this is refused with that explanation.
-pub async fn rebuild_index(config: &CatalogConfig, clock: Clock) -> Result<Rebuilt, StartError> {
+/// for operators: here when no serving catalogue writes it (this takes the indexer lease),
+/// else by asking the one that does. The embedded index lives in the serving process and is
+/// rebuilt at every start: asked of it, this is refused with that explanation.
+pub async fn rebuild_index(
+    config: &CatalogConfig,
+    clock: Clock,
+) -> Result<RebuildOutcome, StartError> {
     if config.search.engine == SearchEngine::Embedded {
         return Err(
             "search.engine is \"embedded\": the embedded index lives in the serving \
@@ -167,12 +194,22 @@ pub async fn rebuild_index(config: &CatalogConfig, clock: Clock) -> Result<Rebui
     let (store, territory) = open_store(config).await?;
     let index = MeiliIndex::open(&config.search.meilisearch.adapter(), Tuning::Italian).await?;
     let indexer = Indexer::new(
-        store,
+        store.clone(),
         index.clone(),
         territory,
         clock,
         LocalWords::default(),
     );
+    let Some(_lease) = store.lease(&indexer.consumer()).await? else {
+        index.forget_stamp().await?;
+        tracing::info!(
+            index = index.uid(),
+            "a serving catalogue writes the index: asked it to rebuild"
+        );
+        return Ok(RebuildOutcome::Requested {
+            index: index.uid().to_owned(),
+        });
+    };
     let started = std::time::Instant::now();
     let (cursor, documents) = indexer.rebuild().await?;
     let rebuilt = Rebuilt {
@@ -187,32 +224,5 @@ pub async fn rebuild_index(config: &CatalogConfig, clock: Clock) -> Result<Rebui
         seconds = rebuilt.seconds,
         "search index rebuilt and swapped in"
     );
-    Ok(rebuilt)
-}
-
-/// The retention task's name, in logs and in `lodiwelfare.task.passes`.
-pub const RETENTION_TASK: &str = "catalog-retention";
-/// Every `retention.interval_ms`, forgets request ids older than `retention.request_ids_hours`,
-/// in bounded batches (`welfare_runtime::retention`).
-pub async fn prune_requests<S: CatalogStore>(store: S, clock: Clock, retention: RetentionConfig) {
-    let interval = Duration::from_millis(retention.interval_ms).max(MIN_INDEX_INTERVAL);
-    welfare_runtime::tasks::every(RETENTION_TASK, interval, || {
-        let (store, clock, retention) = (store.clone(), clock.clone(), retention.clone());
-        async move { prune_pass(&store, &clock, &retention).await.is_ok() }
-    })
-    .await;
-}
-
-/// One pass of [`prune_requests`]: how many request ids it forgot.
-pub async fn prune_pass<S: CatalogStore>(
-    store: &S,
-    clock: &Clock,
-    retention: &RetentionConfig,
-) -> Result<u64, StoreError> {
-    welfare_runtime::retention::forget_request_ids(
-        retention,
-        clock().unix_seconds(),
-        |before, limit| store.prune_requests(before, limit),
-    )
-    .await
+    Ok(RebuildOutcome::Rebuilt(rebuilt))
 }

@@ -124,5 +124,41 @@ async fn rebuild_index_fills_meilisearch_from_the_catalogue() {
         .await
         .expect("search");
     assert_eq!(page.total, 1);
+    assert!(index.stamp().await.expect("stamp").is_some(), "stamped");
+    // While a serving catalogue writes the index (holds its lease), the command asks that
+    // writer to rebuild it: the stamp goes, which the writer notices.
+    let consumer = format!("search-index/meilisearch/{}", config.index);
+    let _held = catalog_svc::store::CatalogStore::lease(&world.server.store, &consumer)
+        .await
+        .expect("lease")
+        .expect("nobody else holds it");
+    let output = catalog_svc()
+        .arg("rebuild-index")
+        .env("LODIWELFARE__DATABASE__URL", &url)
+        .env("LODIWELFARE__SEARCH__ENGINE", "meilisearch")
+        .env("LODIWELFARE__SEARCH__MEILISEARCH__URL", &config.url)
+        .env("LODIWELFARE__SEARCH__MEILISEARCH__INDEX", &config.index)
+        .env(
+            "LODIWELFARE__SEARCH__MEILISEARCH__API_KEY",
+            config.api_key.clone().unwrap_or_default(),
+        )
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is written by a serving catalogue"),
+        "{stderr}"
+    );
+    assert_eq!(
+        index.stamp().await.expect("stamp"),
+        None,
+        "the stamp is gone"
+    );
+    assert_eq!(
+        index.document_count().await.expect("count"),
+        2,
+        "searches go on"
+    );
     index.delete().await.expect("delete");
 }

@@ -616,8 +616,131 @@ async fn request_ids_are_forgotten_in_bounded_batches(store: SqlStore) {
     );
 }
 
+/// Writes five changes (outbox rows 1 to 5): the first four on day 0, the last on day 1.
+async fn five_changes(store: &SqlStore) {
+    for (i, day) in [0, 0, 0, 0, 1].into_iter().enumerate() {
+        let mut p = provider(&format!("p{i}"), support::VAT_NUMBERS[i]);
+        p.created_at = at(day);
+        let mut change = change(&format!("r{i}"), &format!("p{i}"));
+        change.request.created_at = at(day);
+        store.create_provider(&p, &change).await.expect("provider");
+    }
+}
+
+fn consumer(name: &str, kind: ConsumerKind, position: i64, gaps: &[i64]) -> ConsumerRecord {
+    ConsumerRecord {
+        name: name.to_owned(),
+        cursor: OutboxCursor {
+            position,
+            gaps: gaps
+                .iter()
+                .map(|seq| (*seq, at(0).unix_seconds()))
+                .collect(),
+        },
+        stamp: format!("stamp-{position}"),
+        kind,
+        updated_at: at(0).unix_seconds(),
+    }
+}
+
+fn seqs(entries: &[OutboxEntry]) -> Vec<i64> {
+    entries.iter().map(|e| e.seq).collect()
+}
+
+/// Consumers' rows are written, replaced and read back whole; outbox rows are pruned through a
+/// position and before a time, a bounded batch at a time, never the newest; silent replicas
+/// are forgotten, shared indexes never.
+async fn the_outbox_is_pruned_behind_its_consumers(store: SqlStore) {
+    five_changes(&store).await;
+    assert_eq!(store.consumers().await.expect("consumers"), vec![]);
+    let shared = consumer(
+        "search-index/meilisearch/listings",
+        ConsumerKind::Shared,
+        3,
+        &[],
+    );
+    let replica = consumer("search-index/embedded/a", ConsumerKind::Replica, 5, &[]);
+    store.put_consumer(&shared).await.expect("put");
+    store.put_consumer(&replica).await.expect("put");
+    let moved = consumer(&shared.name, ConsumerKind::Shared, 4, &[2]);
+    store.put_consumer(&moved).await.expect("replace");
+    assert_eq!(
+        store.consumer(&shared.name).await.expect("read"),
+        Some(moved.clone())
+    );
+    assert_eq!(store.consumer("nobody").await.expect("read"), None);
+    assert_eq!(
+        store.consumers().await.expect("consumers"),
+        vec![replica.clone(), moved]
+    );
+    let day_one = at(1).unix_seconds();
+    assert_eq!(store.prune_outbox(3, day_one, 2).await.expect("prune"), 2);
+    assert_eq!(store.prune_outbox(3, day_one, 2).await.expect("prune"), 1);
+    assert_eq!(store.prune_outbox(3, day_one, 2).await.expect("prune"), 0);
+    assert_eq!(seqs(&store.outbox(0, 10).await.expect("outbox")), [4, 5]);
+    // Row 5 was written on day 1: kept until later; then row 4 goes, never the newest.
+    assert_eq!(
+        store
+            .prune_outbox(100, at(9).unix_seconds(), 10)
+            .await
+            .expect("prune"),
+        1
+    );
+    assert_eq!(seqs(&store.outbox(0, 10).await.expect("outbox")), [5]);
+    assert_eq!(store.outbox_position().await.expect("position"), 5);
+    assert_eq!(
+        store
+            .forget_replicas(at(0).unix_seconds() + 1)
+            .await
+            .expect("forget"),
+        1
+    );
+    assert_eq!(
+        store
+            .consumers()
+            .await
+            .expect("consumers")
+            .iter()
+            .map(|c| c.kind)
+            .collect::<Vec<_>>(),
+        [ConsumerKind::Shared]
+    );
+}
+
+/// A retention pass prunes what every consumer applied and no gap one waits for, once old
+/// enough; with no consumer known it prunes nothing.
+async fn a_retention_pass_prunes_what_every_consumer_applied(store: SqlStore) {
+    five_changes(&store).await;
+    let three_days_on = at(3);
+    let clock: welfare_runtime::clock::Clock = std::sync::Arc::new(move || three_days_on);
+    let retention = welfare_runtime::config::RetentionConfig::default();
+    let pass = catalog_svc::retention::pass(&store, &clock, &retention)
+        .await
+        .expect("pass");
+    assert_eq!(pass.outbox_rows, 0, "nobody known: nothing pruned");
+    assert_eq!(pass.request_ids, 4, "day 0's request ids are past 48 hours");
+    let mut waiting = consumer(
+        "search-index/meilisearch/listings",
+        ConsumerKind::Shared,
+        4,
+        &[3],
+    );
+    waiting.updated_at = at(3).unix_seconds();
+    store.put_consumer(&waiting).await.expect("put");
+    let pass = catalog_svc::retention::pass(&store, &clock, &retention)
+        .await
+        .expect("pass");
+    assert_eq!(
+        pass.outbox_rows, 2,
+        "rows 1 and 2: row 3 is a gap it waits for"
+    );
+    assert_eq!(seqs(&store.outbox(0, 10).await.expect("outbox")), [3, 4, 5]);
+}
+
 welfare_storage::on_every_backend!(
     support::open;
+    the_outbox_is_pruned_behind_its_consumers,
+    a_retention_pass_prunes_what_every_consumer_applied,
     request_ids_are_forgotten_in_bounded_batches,
     the_curation_backlog_counts_what_awaits_review,
     changes_are_counted_where_one_process_owns_the_file,

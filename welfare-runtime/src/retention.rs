@@ -1,6 +1,6 @@
-//! Forgetting what a service keeps only for retries (request ids) once
-//! `retention.request_ids_hours` have passed: one bounded pass, the same for every service,
-//! over the service's own statement.
+//! Forgetting what a service keeps only for a while — request ids once
+//! `retention.request_ids_hours` have passed, outbox rows every consumer is past — in bounded
+//! passes, the same for every service, over the service's own statement.
 
 use std::future::Future;
 
@@ -12,9 +12,7 @@ pub const PRUNE_BATCH: i64 = 1_000;
 pub const PRUNE_BATCHES_PER_PASS: usize = 20;
 
 /// One pass at `now` (unix seconds): `prune(before, limit)` forgets up to `limit` request ids
-/// recorded before `before` and answers how many; it is called until a batch comes back short
-/// or [`PRUNE_BATCHES_PER_PASS`] batches ran. Logs what it forgot, or why it failed; answers
-/// how many it forgot.
+/// recorded before `before` and answers how many, called [`in_batches`].
 pub async fn forget_request_ids<E, F, Fut>(
     retention: &RetentionConfig,
     now: i64,
@@ -26,10 +24,25 @@ where
     Fut: Future<Output = Result<u64, E>>,
 {
     let before = retention.request_ids_since(now);
+    in_batches("request ids past their retention", |limit| {
+        prune(before, limit)
+    })
+    .await
+}
+
+/// One bounded pass of forgetting `what`: `prune(limit)` forgets up to `limit` rows and
+/// answers how many; it is called until a batch comes back short or [`PRUNE_BATCHES_PER_PASS`]
+/// batches ran. Logs what it forgot, or why it failed; answers how many it forgot.
+pub async fn in_batches<E, F, Fut>(what: &str, mut prune: F) -> Result<u64, E>
+where
+    E: std::fmt::Display,
+    F: FnMut(i64) -> Fut,
+    Fut: Future<Output = Result<u64, E>>,
+{
     let full = u64::try_from(PRUNE_BATCH).unwrap_or(u64::MAX);
     let mut pruned = 0;
     for _ in 0..PRUNE_BATCHES_PER_PASS {
-        match prune(before, PRUNE_BATCH).await {
+        match prune(PRUNE_BATCH).await {
             Ok(n) => {
                 pruned += n;
                 if n < full {
@@ -37,13 +50,13 @@ where
                 }
             }
             Err(error) => {
-                tracing::warn!(%error, "forgetting old request ids failed; retrying at the next pass");
+                tracing::warn!(%error, what, "forgetting failed; retrying at the next pass");
                 return Err(error);
             }
         }
     }
     if pruned > 0 {
-        tracing::info!(pruned, "forgot request ids past their retention");
+        tracing::info!(pruned, what, "forgot");
     }
     Ok(pruned)
 }

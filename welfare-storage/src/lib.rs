@@ -5,6 +5,7 @@
 //! | [`url`] | which backend a database URL names; the file an `sqlite:` URL names |
 //! | [`connect`] | one pool per backend with one set of settings, and the service's migrations |
 //! | [`errors`] | what a database error means to a service (a unique key taken) |
+//! | [`lease`] | a role one process plays at a time, let go when it dies (advisory lock, file lock) |
 //! | `testing` (feature) | fresh databases for the suites, and [`on_every_backend!`] |
 //!
 //! PostgreSQL serves the distributed mode, SQLite the embedded one, both through sqlx's `Any`
@@ -14,6 +15,7 @@
 
 pub mod connect;
 pub mod errors;
+pub mod lease;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod url;

@@ -24,7 +24,8 @@ impl From<StoreError> for ServiceError {
             },
             other @ (StoreError::Corrupt { .. }
             | StoreError::Database(_)
-            | StoreError::Connect(_)) => ServiceError::Unexpected(other.to_string()),
+            | StoreError::Connect(_)
+            | StoreError::Lease(_)) => ServiceError::Unexpected(other.to_string()),
         }
     }
 }

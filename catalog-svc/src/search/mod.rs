@@ -281,6 +281,21 @@ pub trait SearchIndex: Clone + Send + Sync + 'static {
         documents: Vec<SearchDocument>,
     ) -> impl Future<Output = Result<(), IndexError>> + Send;
 
+    /// The stamp of the content this index holds, as [`SearchIndex::set_stamp`] left it;
+    /// `None` for an index nobody stamped (new, or lost and recreated).
+    fn stamp(&self) -> impl Future<Output = Result<Option<String>, IndexError>> + Send;
+
+    /// Stamps the content this index holds (after a rebuild).
+    fn set_stamp(&self, stamp: &str) -> impl Future<Output = Result<(), IndexError>> + Send;
+
+    /// Whether every replica searches this one index, so that one replica at a time writes
+    /// it; otherwise each replica has its own and writes it alone.
+    fn shared(&self) -> bool;
+
+    /// The index's name among the outbox's consumers: the same for every replica of a shared
+    /// index, one of its own for each replica's index.
+    fn name(&self) -> String;
+
     fn search(
         &self,
         query: &IndexQuery,

@@ -57,6 +57,8 @@ pub enum StoreError {
     /// The database could not be opened (its URL, the server, a migration).
     #[error(transparent)]
     Connect(#[from] welfare_storage::connect::ConnectError),
+    #[error(transparent)]
+    Lease(#[from] welfare_storage::lease::LeaseError),
 }
 
 /// A provider as stored: the domain's facts plus contacts, bookkeeping and version.
@@ -182,6 +184,57 @@ pub struct OutboxEntry {
     pub seq: i64,
     pub event: OutboxEvent,
     pub created_at: Timestamp,
+}
+
+/// Where a consumer is in the outbox: the highest sequence number applied, and the lower ones
+/// not seen yet (with when their absence was noticed, unix seconds).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxCursor {
+    pub position: i64,
+    pub gaps: std::collections::BTreeMap<i64, i64>,
+}
+
+impl OutboxCursor {
+    pub fn at(position: i64) -> OutboxCursor {
+        OutboxCursor {
+            position,
+            gaps: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// What kind of index a consumer of the outbox keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsumerKind {
+    /// One index every replica searches (Meilisearch): its row lives as long as the index, and
+    /// holds the outbox back until the index has applied it, however long it was away.
+    Shared,
+    /// A replica's own in-memory index: its row holds the outbox back while the replica runs
+    /// (keeps it fresh), and is forgotten once the replica is long gone.
+    Replica,
+}
+
+impl ConsumerKind {
+    pub const fn code(self) -> &'static str {
+        match self {
+            ConsumerKind::Shared => "shared",
+            ConsumerKind::Replica => "replica",
+        }
+    }
+}
+
+/// A consumer of the outbox as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    /// e.g. `search-index/meilisearch/listings`.
+    pub name: String,
+    pub cursor: OutboxCursor,
+    /// The stamp of the index content the cursor describes: a cursor applies only to the index
+    /// that bears the same stamp.
+    pub stamp: String,
+    pub kind: ConsumerKind,
+    /// Unix seconds.
+    pub updated_at: i64,
 }
 
 /// What every change writes besides the changed row.
@@ -324,6 +377,45 @@ pub trait CatalogStore: Clone + Send + Sync + 'static {
         &self,
         before: i64,
         limit: i64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Deletes up to `limit` of the oldest outbox rows numbered at most `through_seq` and
+    /// written before `created_before` (unix seconds); the newest row is always kept, so the
+    /// outbox position never goes back. Answers how many were deleted.
+    fn prune_outbox(
+        &self,
+        through_seq: i64,
+        created_before: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Takes the lease `name` (one holder among every process on this database) if nobody
+    /// holds it: `None` when another process does.
+    fn lease(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<welfare_storage::lease::Lease>, StoreError>> + Send;
+
+    /// The consumer of the outbox by this name, if any.
+    fn consumer(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ConsumerRecord>, StoreError>> + Send;
+
+    /// Every consumer of the outbox, by name.
+    fn consumers(&self) -> impl Future<Output = Result<Vec<ConsumerRecord>, StoreError>> + Send;
+
+    /// Writes a consumer's row, replacing any of the same name.
+    fn put_consumer(
+        &self,
+        consumer: &ConsumerRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Forgets the [`ConsumerKind::Replica`] consumers not updated since `silent_since` (unix
+    /// seconds); answers how many.
+    fn forget_replicas(
+        &self,
+        silent_since: i64,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// What curators have to review; a listing verified before `fresh_since` is stale.

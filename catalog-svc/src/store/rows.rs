@@ -275,3 +275,30 @@ pub(super) fn local_word_record(row: &AnyRow) -> Result<LocalWordRecord, StoreEr
         updated_at: Timestamp::from_unix_seconds(row.try_get("updated_at")?),
     })
 }
+
+/// An `outbox_consumers` row as the domain of the indexer reads it.
+pub(super) fn consumer_record(row: &AnyRow) -> Result<ConsumerRecord, StoreError> {
+    let name: String = row.try_get("consumer")?;
+    let corrupt = |problem: String| StoreError::Corrupt {
+        entity: "outbox consumer",
+        id: name.clone(),
+        problem,
+    };
+    let kind = match row.try_get::<String, _>("kind")?.as_str() {
+        "shared" => ConsumerKind::Shared,
+        "replica" => ConsumerKind::Replica,
+        other => return Err(corrupt(format!("unknown kind {other:?}"))),
+    };
+    let gaps: String = row.try_get("gaps")?;
+    let gaps = serde_json::from_str(&gaps).map_err(|e| corrupt(format!("gaps: {e}")))?;
+    Ok(ConsumerRecord {
+        cursor: OutboxCursor {
+            position: row.try_get("position")?,
+            gaps,
+        },
+        stamp: row.try_get("stamp")?,
+        kind,
+        updated_at: row.try_get("updated_at")?,
+        name,
+    })
+}

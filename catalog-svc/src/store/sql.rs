@@ -14,6 +14,8 @@ use super::*;
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: AnyPool,
+    /// The URL it was opened from: leases are taken on the same database.
+    url: Arc<str>,
     backend: Backend,
     readers: Arc<Readers>,
     changes: Option<Arc<AtomicU64>>,
@@ -40,6 +42,7 @@ impl SqlStore {
         };
         Ok(SqlStore {
             pool,
+            url: url.into(),
             backend,
             readers: Arc::new(Readers::new()),
             changes,
@@ -566,6 +569,88 @@ impl CatalogStore for SqlStore {
         .execute(&self.pool)
         .await?;
         Ok(pruned.rows_affected())
+    }
+
+    #[tracing::instrument(name = "catalog.store.prune_outbox", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
+    async fn prune_outbox(
+        &self,
+        through_seq: i64,
+        created_before: i64,
+        limit: i64,
+    ) -> Result<u64, StoreError> {
+        let pruned = sqlx::query(
+            "DELETE FROM outbox WHERE seq IN \
+             (SELECT seq FROM outbox WHERE seq <= $1 AND created_at < $2 \
+              AND seq < (SELECT MAX(seq) FROM outbox) ORDER BY seq LIMIT $3)",
+        )
+        .bind(through_seq)
+        .bind(created_before)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(pruned.rows_affected())
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<welfare_storage::lease::Lease>, StoreError> {
+        Ok(welfare_storage::lease::Lease::try_acquire(&self.pool, &self.url, name).await?)
+    }
+
+    #[tracing::instrument(name = "catalog.store.consumer", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
+    async fn consumer(&self, name: &str) -> Result<Option<ConsumerRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT consumer, position, gaps, stamp, kind, updated_at FROM outbox_consumers \
+             WHERE consumer = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(consumer_record).transpose()
+    }
+
+    #[tracing::instrument(name = "catalog.store.consumers", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
+    async fn consumers(&self) -> Result<Vec<ConsumerRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT consumer, position, gaps, stamp, kind, updated_at FROM outbox_consumers \
+             ORDER BY consumer",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(consumer_record).collect()
+    }
+
+    #[tracing::instrument(name = "catalog.store.put_consumer", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
+    async fn put_consumer(&self, consumer: &ConsumerRecord) -> Result<(), StoreError> {
+        let gaps =
+            serde_json::to_string(&consumer.cursor.gaps).map_err(|e| StoreError::Corrupt {
+                entity: "outbox consumer",
+                id: consumer.name.clone(),
+                problem: format!("gaps: {e}"),
+            })?;
+        sqlx::query(
+            "INSERT INTO outbox_consumers (consumer, position, gaps, stamp, kind, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (consumer) DO UPDATE SET \
+             position = excluded.position, gaps = excluded.gaps, stamp = excluded.stamp, \
+             kind = excluded.kind, updated_at = excluded.updated_at",
+        )
+        .bind(&consumer.name)
+        .bind(consumer.cursor.position)
+        .bind(gaps)
+        .bind(&consumer.stamp)
+        .bind(consumer.kind.code())
+        .bind(consumer.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "catalog.store.forget_replicas", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
+    async fn forget_replicas(&self, silent_since: i64) -> Result<u64, StoreError> {
+        let forgotten =
+            sqlx::query("DELETE FROM outbox_consumers WHERE kind = 'replica' AND updated_at < $1")
+                .bind(silent_since)
+                .execute(&self.pool)
+                .await?;
+        Ok(forgotten.rows_affected())
     }
 
     #[tracing::instrument(name = "catalog.store.backlog", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]

@@ -62,6 +62,10 @@ use ranking::*;
 pub struct EmbeddedIndex {
     current: Arc<RwLock<Arc<Generation>>>,
     analyzer: TextAnalyzer,
+    /// The stamp of the content: none in a new process, whose index starts empty.
+    stamp: Arc<RwLock<Option<String>>>,
+    /// `embedded/<uuid>`: this index of this process.
+    name: Arc<str>,
 }
 
 impl std::fmt::Debug for EmbeddedIndex {
@@ -76,6 +80,8 @@ impl EmbeddedIndex {
         Ok(EmbeddedIndex {
             current: Arc::new(RwLock::new(Arc::new(Generation::new()?))),
             analyzer: italian_analyzer(),
+            stamp: Arc::default(),
+            name: format!("embedded/{}", welfare_runtime::uuid::new_uuid()).into(),
         })
     }
 
@@ -113,6 +119,27 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl SearchIndex for EmbeddedIndex {
+    async fn stamp(&self) -> Result<Option<String>, IndexError> {
+        Ok(self
+            .stamp
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone())
+    }
+
+    async fn set_stamp(&self, stamp: &str) -> Result<(), IndexError> {
+        *self.stamp.write().unwrap_or_else(PoisonError::into_inner) = Some(stamp.to_owned());
+        Ok(())
+    }
+
+    fn shared(&self) -> bool {
+        false
+    }
+
+    fn name(&self) -> String {
+        self.name.to_string()
+    }
+
     #[tracing::instrument(name = "search.embedded.upsert", skip_all, fields(otel.kind = "internal"))]
     async fn upsert(&self, documents: Vec<SearchDocument>) -> Result<(), IndexError> {
         let generation = self.generation();

@@ -46,6 +46,7 @@ use super::embedded::italian_analyzer;
 
 mod by_words;
 mod reading;
+mod stamp;
 mod statistics;
 use super::{
     FacetCounts, IndexError, IndexHit, IndexPage, IndexQuery, Order, SearchDocument, SearchIndex,
@@ -507,8 +508,9 @@ impl MeiliIndex {
         Ok(stats.number_of_documents)
     }
 
-    /// Deletes the live index (for tests and operators retiring a deployment).
+    /// Deletes the live index and its stamp (for tests and operators retiring a deployment).
     pub async fn delete(&self) -> Result<(), IndexError> {
+        self.drop_index(&self.state_uid()).await?;
         self.drop_index(&self.uid).await
     }
 
@@ -574,6 +576,24 @@ impl SearchIndex for MeiliIndex {
         let dropped = self.drop_index(&next).await;
         built?;
         dropped
+    }
+
+    #[tracing::instrument(name = "search.meilisearch.stamp", skip_all, fields(otel.kind = "client"))]
+    async fn stamp(&self) -> Result<Option<String>, IndexError> {
+        self.read_stamp().await
+    }
+
+    #[tracing::instrument(name = "search.meilisearch.set_stamp", skip_all, fields(otel.kind = "client"))]
+    async fn set_stamp(&self, stamp: &str) -> Result<(), IndexError> {
+        self.write_stamp(stamp).await
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn name(&self) -> String {
+        format!("meilisearch/{}", self.uid)
     }
 
     #[tracing::instrument(name = "search.meilisearch.word_counts", skip_all, fields(otel.kind = "client"))]

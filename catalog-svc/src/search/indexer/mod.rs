@@ -1,8 +1,11 @@
-//! Keeps a search index true to the catalogue: a full rebuild from the public listings (at
-//! start and on an operator's request), then the outbox consumed in batches — each listing
-//! event re-reads the listing and indexes it if public or removes it otherwise; each provider
-//! event does the same for all of the provider's listings. Failures are retried with backoff
-//! and counted; the position in the outbox only moves past rows that were applied.
+//! Keeps a search index true to the catalogue: a full rebuild from the public listings (when
+//! the index is not current, and on an operator's request), then the outbox consumed in
+//! batches — each listing event re-reads the listing and indexes it if public or removes it
+//! otherwise; each provider event does the same for all of the provider's listings. Failures
+//! are retried with backoff and counted; the position in the outbox only moves past rows that
+//! were applied, and is stored in the catalogue (`outbox_consumers`) under the index's name
+//! with the stamp of the index content it describes. Who writes which index, and when, is
+//! [`roles`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +13,12 @@ use std::time::Duration;
 use welfare_core::ids::{ListingId, ProviderId};
 use welfare_core::territory::Territory;
 use welfare_runtime::clock::Clock;
-use welfare_runtime::tasks::record_pass;
 
 use super::{IndexError, SearchDocument, SearchIndex};
 use crate::local_words::LocalWords;
-use crate::metrics::INDEXER_TASK;
-use crate::store::{CatalogStore, ListingQuery, StoreError, Topic, Visibility};
+use crate::store::{
+    CatalogStore, ConsumerKind, ConsumerRecord, ListingQuery, StoreError, Topic, Visibility,
+};
 use welfare_core::category::Subcategory;
 
 /// Outbox rows applied per batch.
@@ -31,22 +34,9 @@ pub const GAP_PATIENCE_SECONDS: i64 = 60;
 /// The most missing sequence numbers remembered (the newest are kept).
 pub const MAX_GAPS: usize = 1_000;
 
-/// Where the indexer is in the outbox: the highest sequence number applied, and the lower ones
-/// not seen yet (with when their absence was noticed).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OutboxCursor {
-    pub position: i64,
-    pub gaps: std::collections::BTreeMap<i64, i64>,
-}
+pub use crate::store::OutboxCursor;
 
-impl OutboxCursor {
-    pub fn at(position: i64) -> OutboxCursor {
-        OutboxCursor {
-            position,
-            gaps: std::collections::BTreeMap::new(),
-        }
-    }
-}
+pub mod roles;
 
 /// Why indexing failed.
 #[derive(Debug, thiserror::Error)]
@@ -93,16 +83,56 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
         }
     }
 
-    /// Builds a new index from every public listing and swaps it in. Returns the outbox
+    /// The indexer's name among the outbox's consumers: `search-index/` and its index's name.
+    pub fn consumer(&self) -> String {
+        format!("search-index/{}", self.index.name())
+    }
+
+    /// Builds a new index from every public listing and swaps it in, then stores the outbox
     /// position to consume from (read before the listings, so nothing written meanwhile is
-    /// missed) and the number of documents.
+    /// missed) under a new stamp, and stamps the index with it. Returns the position and the
+    /// number of documents.
     /// A failure is counted in `lodiwelfare.search.index_failures` (stage "rebuild").
     pub async fn rebuild(&self) -> Result<(OutboxCursor, usize), IndexerError> {
-        let result = self.build().await;
+        let (cursor, count, _) = self.rebuild_stamped().await?;
+        Ok((cursor, count))
+    }
+
+    /// [`Indexer::rebuild`], answering the new stamp too.
+    async fn rebuild_stamped(&self) -> Result<(OutboxCursor, usize, String), IndexerError> {
+        let result = async {
+            let (cursor, count) = self.build().await?;
+            let stamp = welfare_runtime::uuid::new_uuid();
+            // The row first: killed between the two, the stamps differ and the next writer
+            // rebuilds rather than trusting a position.
+            self.save(&cursor, &stamp).await?;
+            self.index.set_stamp(&stamp).await?;
+            Ok((cursor, count, stamp))
+        }
+        .await;
         if result.is_err() {
             crate::metrics::index_failed("rebuild");
         }
         result
+    }
+
+    /// Stores where the index bearing `stamp` is in the outbox.
+    async fn save(&self, cursor: &OutboxCursor, stamp: &str) -> Result<(), IndexerError> {
+        let kind = if self.index.shared() {
+            ConsumerKind::Shared
+        } else {
+            ConsumerKind::Replica
+        };
+        self.store
+            .put_consumer(&ConsumerRecord {
+                name: self.consumer(),
+                cursor: cursor.clone(),
+                stamp: stamp.to_owned(),
+                kind,
+                updated_at: (self.clock)().unix_seconds(),
+            })
+            .await?;
+        Ok(())
     }
 
     async fn build(&self) -> Result<(OutboxCursor, usize), IndexerError> {
@@ -290,51 +320,6 @@ impl<S: CatalogStore, I: SearchIndex> Indexer<S, I> {
             }
         }
         Ok(ids)
-    }
-
-    /// Rebuilds, says `ready` once built, then follows the outbox every `interval` until the
-    /// task is dropped; failures are logged and retried with exponential backoff (up to a
-    /// minute).
-    pub async fn run(self, interval: Duration, ready: tokio::sync::watch::Sender<bool>) {
-        let mut backoff = interval;
-        let mut cursor = loop {
-            match self.rebuild().await {
-                Ok((cursor, count)) => {
-                    tracing::info!(documents = count, "search index built");
-                    record_pass(INDEXER_TASK, true);
-                    let _ = ready.send(true);
-                    break cursor;
-                }
-                Err(error) => {
-                    record_pass(INDEXER_TASK, false);
-                    tracing::error!(%error, "search index rebuild failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
-                }
-            }
-        };
-        backoff = interval;
-        let mut counted: Option<tokio::time::Instant> = None;
-        loop {
-            if counted.is_none_or(|at| at.elapsed() >= BACKLOG_EVERY) {
-                counted = Some(tokio::time::Instant::now());
-                self.count_backlog().await;
-            }
-            let caught_up = self.catch_up(&mut cursor).await;
-            record_pass(INDEXER_TASK, caught_up.is_ok());
-            match caught_up {
-                Ok(applied) if applied > 0 => {
-                    backoff = interval;
-                    continue;
-                }
-                Ok(_) => backoff = interval,
-                Err(error) => {
-                    tracing::error!(%error, position = cursor.position, "applying the outbox failed; retrying");
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
-                }
-            }
-            tokio::time::sleep(backoff).await;
-        }
     }
 }
 
