@@ -21,6 +21,8 @@ pub struct BookingConfig {
     pub sweeper: SweeperConfig,
     /// How long request ids of booking actions and slot creations are remembered.
     pub retention: RetentionConfig,
+    /// How long booking events are kept for `WatchBookings`.
+    pub events: EventsConfig,
     pub failpoint: FailpointConfig,
 }
 
@@ -95,6 +97,47 @@ impl Default for SweeperConfig {
             pending_grace_seconds: crate::saga::recovery::PENDING_GRACE_SECONDS,
         }
     }
+}
+
+/// The booking events partners read with `WatchBookings`: kept `retention_days` (at least
+/// [`MIN_EVENT_DAYS`]); a watch resumed from an event pruned since is refused with
+/// `EVENTS_PRUNED`, and the partner re-reads current bookings with `ListBookings`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    #[serde(deserialize_with = "at_least_a_week")]
+    pub retention_days: u32,
+}
+
+/// The shortest time booking events are kept: a partner's system down over a long weekend
+/// still resumes where it was.
+pub const MIN_EVENT_DAYS: u32 = 7;
+/// How long booking events are kept unless configured.
+pub const DEFAULT_EVENT_DAYS: u32 = 30;
+
+impl Default for EventsConfig {
+    fn default() -> EventsConfig {
+        EventsConfig {
+            retention_days: DEFAULT_EVENT_DAYS,
+        }
+    }
+}
+
+impl EventsConfig {
+    /// The oldest moment (unix seconds) whose events are still kept at `now`.
+    pub fn kept_since(&self, now: i64) -> i64 {
+        now - i64::from(self.retention_days) * 86_400
+    }
+}
+
+fn at_least_a_week<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let days = u32::deserialize(deserializer)?;
+    if days < MIN_EVENT_DAYS {
+        return Err(serde::de::Error::custom(format!(
+            "booking events are kept at least {MIN_EVENT_DAYS} days (partners resume watches after days away); got {days}"
+        )));
+    }
+    Ok(days)
 }
 
 /// Where `booking-svc` listens when nothing says otherwise (loopback): each service its own port,

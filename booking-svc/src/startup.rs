@@ -12,7 +12,7 @@ use welfare_runtime::clock::Clock;
 use welfare_runtime::config::RetentionConfig;
 use welfare_runtime::tasks::BackgroundTasks;
 
-use crate::config::BookingConfig;
+use crate::config::{BookingConfig, EventsConfig};
 use crate::grpc::BookingApi;
 use crate::saga::{Bookings, PauseAt, Point};
 use crate::store::{Store, StoreError};
@@ -151,10 +151,11 @@ pub async fn start_with(
     tasks.spawn(SWEEPER, sweep(bookings.clone(), interval));
     tasks.spawn(
         RETENTION_TASK,
-        prune_requests(
+        prune(
             bookings.store().clone(),
             bookings.clock().clone(),
             config.retention.clone(),
+            config.events.clone(),
         ),
     );
     let services = BookingApi::new(bookings.clone()).into_services(config.limits.max_message_bytes);
@@ -190,27 +191,52 @@ pub async fn sweep(bookings: Bookings, interval: Duration) {
 
 /// The retention task's name, in logs and in `lodiwelfare.task.passes`.
 pub const RETENTION_TASK: &str = "booking-retention";
-/// Every `retention.interval_ms`, forgets request ids of booking actions and slot creations
-/// older than `retention.request_ids_hours`, in bounded batches.
-pub async fn prune_requests(store: Store, clock: Clock, retention: RetentionConfig) {
+/// Every `retention.interval_ms`, one [`prune_pass`].
+pub async fn prune(store: Store, clock: Clock, retention: RetentionConfig, events: EventsConfig) {
     let interval = Duration::from_millis(retention.interval_ms).max(MIN_SWEEP_INTERVAL);
     welfare_runtime::tasks::every(RETENTION_TASK, interval, || {
-        let (store, clock, retention) = (store.clone(), clock.clone(), retention.clone());
-        async move { prune_pass(&store, &clock, &retention).await.is_ok() }
+        let (store, clock) = (store.clone(), clock.clone());
+        let (retention, events) = (retention.clone(), events.clone());
+        async move {
+            prune_pass(&store, &clock, &retention, &events)
+                .await
+                .is_ok()
+        }
     })
     .await;
 }
 
-/// One pass of [`prune_requests`]: how many request ids it forgot.
+/// What one retention pass forgot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    /// Request ids of booking actions and slot creations older than
+    /// `retention.request_ids_hours`.
+    pub request_ids: u64,
+    /// Booking events older than `events.retention_days`.
+    pub events: u64,
+}
+
+/// One pass of [`prune`], in bounded batches (`welfare_runtime::retention`).
 pub async fn prune_pass(
     store: &Store,
     clock: &Clock,
     retention: &RetentionConfig,
-) -> Result<u64, StoreError> {
-    welfare_runtime::retention::forget_request_ids(
-        retention,
-        clock().unix_seconds(),
-        |before, limit| store.prune_requests(before, limit),
-    )
-    .await
+    events: &EventsConfig,
+) -> Result<Forgotten, StoreError> {
+    let now = clock().unix_seconds();
+    let request_ids =
+        welfare_runtime::retention::forget_request_ids(retention, now, |before, limit| {
+            store.prune_requests(before, limit)
+        })
+        .await?;
+    let before = events.kept_since(now);
+    let events =
+        welfare_runtime::retention::in_batches("booking events past their window", |limit| {
+            store.prune_events(before, limit)
+        })
+        .await?;
+    Ok(Forgotten {
+        request_ids,
+        events,
+    })
 }

@@ -41,6 +41,16 @@ fn free_port() -> u16 {
 /// Starts `booking-svc` on `database` against the platform's catalogue and wallet, frozen at
 /// `failpoint` when given, and waits until it serves.
 async fn spawn(p: &Platform, database: &str, failpoint: Option<&str>) -> Process {
+    spawn_with_wallet(p, database, failpoint, &p.wallet_url).await
+}
+
+/// [`spawn`], calling the wallet at `wallet_url`.
+async fn spawn_with_wallet(
+    p: &Platform,
+    database: &str,
+    failpoint: Option<&str>,
+    wallet_url: &str,
+) -> Process {
     let port = free_port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_booking-svc"));
     command
@@ -52,7 +62,7 @@ async fn spawn(p: &Platform, database: &str, failpoint: Option<&str>) -> Process
         .env("LODIWELFARE__DATABASE__MAX_CONNECTIONS", "4")
         .env("LODIWELFARE__AUTH__HS256_SECRET", SECRET)
         .env("LODIWELFARE__UPSTREAM__CATALOG_URL", &p.catalog_url)
-        .env("LODIWELFARE__UPSTREAM__WALLET_URL", &p.wallet_url)
+        .env("LODIWELFARE__UPSTREAM__WALLET_URL", wallet_url)
         .env("LODIWELFARE__UPSTREAM__TIMEOUT_MS", "500")
         .env("LODIWELFARE__SWEEPER__INTERVAL_MS", "200")
         .env("LODIWELFARE__SWEEPER__PENDING_GRACE_SECONDS", "1")
@@ -118,7 +128,7 @@ async fn only_booking(store: &Store) -> Option<booking_svc::store::BookingRecord
     }
 }
 
-async fn open_slot(process: &Process, p: &Platform, starts_in: i64) -> bpb::Slot {
+async fn open_slot(process: &Process, p: &Platform, starts_in: i64, capacity: u32) -> bpb::Slot {
     let now = p.clock.now();
     let mut client = client(process).await;
     in_time(client.create_slots(call(
@@ -127,7 +137,7 @@ async fn open_slot(process: &Process, p: &Platform, starts_in: i64) -> bpb::Slot
             slots: vec![bpb::SlotSpec {
                 start_time: ts(now.plus_seconds(starts_in)),
                 end_time: ts(now.plus_seconds(starts_in + HOUR)),
-                capacity: 3,
+                capacity,
             }],
             request_id: rid(),
         },
@@ -151,7 +161,7 @@ async fn killed_between_reserving_and_holding(backend: Backend) {
     let database = database(backend, "booking_process").await;
     let store = Store::connect(&database, 2).await.expect("store");
     let frozen = spawn(&p, &database, Some("after_reserve")).await;
-    let slot = open_slot(&frozen, &p, 2 * DAY).await;
+    let slot = open_slot(&frozen, &p, 2 * DAY, 3).await;
     let request = p.book_request(&slot.id, Some(&wallets[0]));
     let mut booking_client = client(&frozen).await;
     let attempt = tokio::spawn(async move {
@@ -205,7 +215,7 @@ async fn killed_between_holding_and_held(backend: Backend) {
     let database = database(backend, "booking_process").await;
     let store = Store::connect(&database, 2).await.expect("store");
     let frozen = spawn(&p, &database, Some("after_hold")).await;
-    let slot = open_slot(&frozen, &p, 2 * DAY).await;
+    let slot = open_slot(&frozen, &p, 2 * DAY, 3).await;
     let request = p.book_request(&slot.id, Some(&wallets[0]));
     let mut booking_client = client(&frozen).await;
     let attempt = tokio::spawn(async move {
@@ -252,7 +262,7 @@ async fn killed_around_the_capture(backend: Backend, point: &str) {
     let database = database(backend, "booking_process").await;
     let store = Store::connect(&database, 2).await.expect("store");
     let frozen = spawn(&p, &database, Some(point)).await;
-    let slot = open_slot(&frozen, &p, 4).await;
+    let slot = open_slot(&frozen, &p, 4, 3).await;
     let mut booking_client = client(&frozen).await;
     let booking = in_time(booking_client.create_booking(call(
         p.book_request(&slot.id, Some(&wallets[0])),
@@ -337,6 +347,121 @@ async fn killed_between_the_state_change_and_the_capture(backend: Backend) {
 
 async fn killed_between_the_capture_and_recording_it(backend: Backend) {
     killed_around_the_capture(backend, "after_settle").await;
+}
+
+/// Several booking processes on one PostgreSQL database, as a Deployment with replicas runs
+/// them: completions whose captures are owed and bookings whose hold call never answered are
+/// left by a process whose wallet was unreachable; then three replicas recover them at once,
+/// one killed with SIGKILL in the midst, and every capture is made exactly once, every
+/// pending booking decided, every invariant holding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_recover_every_owed_step_exactly_once_though_one_is_killed() {
+    const COMPLETED: usize = 6;
+    const UNANSWERED: usize = 3;
+    let backend = Backend::Postgres;
+    let mut p = platform_at(
+        backend,
+        database(backend, "booking_unused").await,
+        TestClock::running(),
+    )
+    .await;
+    let people: Vec<String> = (0..COMPLETED + UNANSWERED)
+        .map(|n| format!("p{n}"))
+        .collect();
+    let wallets = p.fund(&people, 10_000).await;
+    let database = database(backend, "booking_replicas").await;
+    let store = Store::connect(&database, 2).await.expect("store");
+    let good = spawn(&p, &database, None).await;
+    let mut booking_client = client(&good).await;
+    let slot = open_slot(&good, &p, 5, 10).await;
+    let mut booked = Vec::new();
+    for n in 0..COMPLETED {
+        let booking = in_time(booking_client.create_booking(call(
+            p.book_request(&slot.id, Some(&wallets[n])),
+            &employee(&people[n]),
+        )))
+        .await
+        .expect("book")
+        .into_inner();
+        in_time(booking_client.confirm_booking(call(
+            bpb::ConfirmBookingRequest {
+                id: booking.id.clone(),
+                request_id: rid(),
+                ..Default::default()
+            },
+            &p.operator,
+        )))
+        .await
+        .expect("confirm");
+        booked.push(booking.id);
+    }
+    let later = open_slot(&good, &p, 2 * DAY, 10).await;
+    drop(good);
+    let start = slot.start_time.as_ref().map_or(0, |t| t.seconds);
+    while p.clock.now().unix_seconds() < start {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A process whose wallet does not answer: completions stored with their captures owed,
+    // bookings reserved whose hold call failed.
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let broken = spawn_with_wallet(&p, &database, None, &nowhere).await;
+    let mut broken_client = client(&broken).await;
+    for id in &booked {
+        let _ = in_time(broken_client.complete_booking(call(
+            bpb::CompleteBookingRequest {
+                id: id.clone(),
+                request_id: rid(),
+                ..Default::default()
+            },
+            &p.operator,
+        )))
+        .await;
+    }
+    for n in COMPLETED..COMPLETED + UNANSWERED {
+        let _ = in_time(broken_client.create_booking(call(
+            p.book_request(&later.id, Some(&wallets[n])),
+            &employee(&people[n]),
+        )))
+        .await;
+    }
+    drop(broken);
+    let owed = async || {
+        use sqlx::Row;
+        sqlx::query(
+            "SELECT COUNT(*) AS n FROM bookings WHERE settlement IS NOT NULL OR state = 'pending'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .map(|r| r.get::<i64, _>("n"))
+        .expect("count")
+    };
+    assert!(
+        owed().await >= i64::try_from(COMPLETED).expect("count"),
+        "steps left owed"
+    );
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        replicas.push(spawn(&p, &database, None).await);
+    }
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    drop(replicas.remove(0)); // SIGKILL, in the midst of its sweeps.
+    until("every owed step is done", || async { owed().await == 0 }).await;
+    check_invariants(&store, &p.wallet_ledger).await;
+    use sqlx::Row;
+    let captures: i64 = sqlx::query("SELECT COUNT(*) AS n FROM transfers WHERE kind = 'capture'")
+        .fetch_one(p.wallet_ledger.pool())
+        .await
+        .expect("captures")
+        .get("n");
+    assert_eq!(
+        captures,
+        i64::try_from(COMPLETED).expect("count"),
+        "each captured exactly once"
+    );
+    for id in &booked {
+        let record = store.booking(id).await.expect("read").expect("booking");
+        assert_eq!(record.stage, Stage::Live(BookingStatus::Completed));
+    }
 }
 
 async fn backend(backend: Backend) -> Backend {

@@ -6,6 +6,8 @@
 
 mod support;
 
+use booking_svc::config::EventsConfig;
+
 use support::*;
 use tokio_stream::StreamExt;
 use tonic::Code;
@@ -445,11 +447,18 @@ async fn request_ids_are_forgotten_after_the_retention_window() {
             .await
             .expect("open again");
         p.clock.advance(2 * HOUR);
-        let pruned =
-            booking_svc::startup::prune_pass(p.bookings.store(), p.bookings.clock(), &retention)
-                .await
-                .expect("prune");
-        assert_eq!(pruned, 1, "{backend:?}: only the id past the window");
+        let pruned = booking_svc::startup::prune_pass(
+            p.bookings.store(),
+            p.bookings.clock(),
+            &retention,
+            &EventsConfig::default(),
+        )
+        .await
+        .expect("prune");
+        assert_eq!(
+            pruned.request_ids, 1,
+            "{backend:?}: only the id past the window"
+        );
         let again = p
             .booking
             .create_slots(call(request(5, &old, 120), &op))
@@ -462,6 +471,88 @@ async fn request_ids_are_forgotten_after_the_retention_window() {
             .await
             .expect_err("a remembered id with another field");
         assert_eq!(reason(&reused), "REQUEST_ID_REUSED", "{backend:?}");
+    }
+}
+
+/// Booking events are kept `events.retention_days`: older ones are pruned by the retention pass
+/// (never the newest), and a watch resumed from a pruned event is refused with
+/// `EVENTS_PRUNED`, naming where to resume after re-reading the bookings.
+#[tokio::test]
+async fn booking_events_are_kept_for_their_window_and_a_watch_from_before_it_is_refused() {
+    use welfare_runtime::config::RetentionConfig;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let mut p = platform(backend).await;
+        let op = p.operator.clone();
+        let watch = async |p: &mut Platform, after: i64| {
+            p.booking
+                .watch_bookings(call(
+                    bpb::WatchBookingsRequest {
+                        after_sequence: after,
+                    },
+                    &op,
+                ))
+                .await
+        };
+        let next = async |stream: &mut tonic::Streaming<bpb::BookingEvent>| {
+            tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
+                .await
+                .expect("an event in time")
+                .expect("open")
+                .expect("event")
+        };
+        let slot = p.slots(&[48], 5).await.remove(0);
+        p.book(&citizen("anna"), &slot.id, None)
+            .await
+            .expect("book");
+        p.book(&citizen("bruno"), &slot.id, None)
+            .await
+            .expect("book");
+        let events = EventsConfig::default();
+        p.clock
+            .advance(i64::from(events.retention_days) * 24 * HOUR + HOUR);
+        let later = p.slots(&[48], 5).await.remove(0);
+        p.book(&citizen("carla"), &later.id, None)
+            .await
+            .expect("book");
+        let mut all = watch(&mut p, 0).await.expect("watch").into_inner();
+        let seqs = [
+            next(&mut all).await.sequence,
+            next(&mut all).await.sequence,
+            next(&mut all).await.sequence,
+        ];
+        drop(all);
+        let pruned = booking_svc::startup::prune_pass(
+            p.bookings.store(),
+            p.bookings.clock(),
+            &RetentionConfig::default(),
+            &events,
+        )
+        .await
+        .expect("prune");
+        assert_eq!(
+            pruned.events, 2,
+            "{backend:?}: the two events past the window"
+        );
+        let refused = watch(&mut p, seqs[0]).await.expect_err("pruned since");
+        assert_eq!(refused.code(), Code::FailedPrecondition, "{backend:?}");
+        assert_eq!(reason(&refused), "EVENTS_PRUNED");
+        assert!(
+            refused
+                .message()
+                .contains(&format!("watch after {}", seqs[1])),
+            "{}",
+            refused.message()
+        );
+        let mut resumed = watch(&mut p, seqs[1])
+            .await
+            .expect("nothing missed")
+            .into_inner();
+        assert_eq!(next(&mut resumed).await.sequence, seqs[2]);
+        let mut from_start = watch(&mut p, 0)
+            .await
+            .expect("from the oldest kept")
+            .into_inner();
+        assert_eq!(next(&mut from_start).await.sequence, seqs[2]);
     }
 }
 

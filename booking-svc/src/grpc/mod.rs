@@ -347,6 +347,28 @@ impl BookingService for BookingApi {
                 .into());
             }
         };
+        if after > 0
+            && let Some(oldest) = self
+                .bookings
+                .store()
+                .oldest_event()
+                .await
+                .map_err(ServiceError::from)?
+            && after < oldest - 1
+        {
+            return Err(ServiceError::FailedPrecondition {
+                reason: "EVENTS_PRUNED",
+                message: format!(
+                    "events after {after} up to {} were pruned (events are kept for a \
+                     configured number of days): read current bookings with ListBookings, then \
+                     watch after {}",
+                    oldest - 1,
+                    oldest - 1
+                ),
+                violations: Vec::new(),
+            }
+            .into());
+        }
         let (sender, receiver) = tokio::sync::mpsc::channel(64);
         let bookings = self.bookings.clone();
         tokio::spawn(async move {

@@ -126,4 +126,33 @@ impl Store {
             })
             .collect()
     }
+
+    /// Deletes up to `limit` of the oldest numbered events that happened before `before`
+    /// (unix seconds), never the newest numbered one (numbering goes on after it); answers how
+    /// many it deleted.
+    #[tracing::instrument(name = "booking.store.prune_events", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
+    pub async fn prune_events(&self, before: i64, limit: i64) -> Result<u64, StoreError> {
+        let pruned = sqlx::query(
+            "DELETE FROM booking_events WHERE id IN \
+             (SELECT id FROM booking_events WHERE seq IS NOT NULL AND at < $1 \
+              AND seq < (SELECT MAX(seq) FROM booking_events) ORDER BY seq LIMIT $2)",
+        )
+        .bind(before)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(pruned.rows_affected())
+    }
+
+    /// The lowest number of an event still kept; `None` before any was numbered.
+    #[tracing::instrument(name = "booking.store.oldest_event", skip_all, fields(otel.kind = "client", db.system.name = self.backend.system_name()))]
+    pub async fn oldest_event(&self) -> Result<Option<i64>, StoreError> {
+        let oldest: Option<i64> = sqlx::query(
+            "SELECT CAST(MIN(seq) AS BIGINT) AS oldest FROM booking_events WHERE seq IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("oldest")?;
+        Ok(oldest)
+    }
 }
