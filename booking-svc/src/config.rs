@@ -58,6 +58,9 @@ impl Default for DatabaseConfig {
 pub struct UpstreamConfig {
     pub catalog_url: String,
     pub wallet_url: String,
+    /// Where the wallet serves its hold RPCs when it serves them on a port of their own
+    /// (`holds.listen_addr` of the wallet); `wallet_url` when unset.
+    pub wallet_holds_url: Option<String>,
     /// Each call to either is abandoned after this long (UNAVAILABLE or DEADLINE_EXCEEDED to
     /// the booker, nothing kept reserved).
     pub timeout_ms: u64,
@@ -74,6 +77,7 @@ impl Default for UpstreamConfig {
         UpstreamConfig {
             catalog_url: "http://127.0.0.1:50051".to_owned(),
             wallet_url: "http://127.0.0.1:50053".to_owned(),
+            wallet_holds_url: None,
             timeout_ms: 2_000,
             token: None,
             token_file: None,

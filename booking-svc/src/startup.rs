@@ -93,8 +93,13 @@ pub async fn start(config: &BookingConfig, clock: Clock) -> Result<Started, Star
         channel(&config.upstream.catalog_url, "upstream.catalog_url")?,
         timeout,
     );
+    let holds = match &config.upstream.wallet_holds_url {
+        Some(url) => channel(url, "upstream.wallet_holds_url")?,
+        None => channel(&config.upstream.wallet_url, "upstream.wallet_url")?,
+    };
     let wallet = GrpcWallet::new(
         channel(&config.upstream.wallet_url, "upstream.wallet_url")?,
+        holds,
         token,
         timeout,
     );

@@ -41,15 +41,16 @@ fn free_port() -> u16 {
 /// Starts `booking-svc` on `database` against the platform's catalogue and wallet, frozen at
 /// `failpoint` when given, and waits until it serves.
 async fn spawn(p: &Platform, database: &str, failpoint: Option<&str>) -> Process {
-    spawn_with_wallet(p, database, failpoint, &p.wallet_url).await
+    spawn_with_wallet(p, database, failpoint, &p.wallet_url, &p.wallet_holds_url).await
 }
 
-/// [`spawn`], calling the wallet at `wallet_url`.
+/// [`spawn`], calling the wallet at `wallet_url` and its hold RPCs at `holds_url`.
 async fn spawn_with_wallet(
     p: &Platform,
     database: &str,
     failpoint: Option<&str>,
     wallet_url: &str,
+    holds_url: &str,
 ) -> Process {
     let port = free_port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_booking-svc"));
@@ -63,6 +64,7 @@ async fn spawn_with_wallet(
         .env("LODIWELFARE__AUTH__HS256_SECRET", SECRET)
         .env("LODIWELFARE__UPSTREAM__CATALOG_URL", &p.catalog_url)
         .env("LODIWELFARE__UPSTREAM__WALLET_URL", wallet_url)
+        .env("LODIWELFARE__UPSTREAM__WALLET_HOLDS_URL", holds_url)
         .env("LODIWELFARE__UPSTREAM__TIMEOUT_MS", "500")
         .env("LODIWELFARE__SWEEPER__INTERVAL_MS", "200")
         .env("LODIWELFARE__SWEEPER__PENDING_GRACE_SECONDS", "1")
@@ -404,7 +406,7 @@ async fn replicas_recover_every_owed_step_exactly_once_though_one_is_killed() {
     // A process whose wallet does not answer: completions stored with their captures owed,
     // bookings reserved whose hold call failed.
     let nowhere = format!("http://127.0.0.1:{}", free_port());
-    let broken = spawn_with_wallet(&p, &database, None, &nowhere).await;
+    let broken = spawn_with_wallet(&p, &database, None, &nowhere, &nowhere).await;
     let mut broken_client = client(&broken).await;
     for id in &booked {
         let _ = in_time(broken_client.complete_booking(call(

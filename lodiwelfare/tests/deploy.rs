@@ -211,6 +211,21 @@ fn check(container: &Container) -> Served {
     );
     let served = served(container);
     let serving = !container.args.iter().any(|a| a == "migrate");
+    if serving && container.binary == "wallet-svc" && !container.ports.is_empty() {
+        let config: wallet_svc::config::WalletConfig = load_over(
+            <wallet_svc::config::WalletConfig as ServiceConfig>::service_defaults(),
+            container.config.as_deref(),
+            "lodiwelfare",
+            container.env.clone(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            container.ports.get("holds").copied(),
+            config.holds.listen_addr.map(|a| a.port()),
+            "{}: the holds port is holds.listen_addr's",
+            container.place
+        );
+    }
     if serving && !container.ports.is_empty() {
         assert_eq!(
             container.ports.get("grpc"),
@@ -301,6 +316,41 @@ fn every_overlay_renders_and_every_container_loads_its_configuration() {
                 "Job",
             ] {
                 assert!(kinds.contains(&kind), "{overlay}: a {kind}");
+            }
+            // The wallet's holds port is reached by the booking service alone.
+            let wallet_policy = objects
+                .iter()
+                .find(|o| {
+                    o["kind"] == "NetworkPolicy" && o["metadata"]["name"] == "wallet-svc-ingress"
+                })
+                .expect("the wallet's network policy");
+            let holds_rules: Vec<&Value> = wallet_policy["spec"]["ingress"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|rule| {
+                    rule["ports"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|port| port["port"] == "holds")
+                })
+                .collect();
+            assert!(
+                !holds_rules.is_empty(),
+                "{overlay}: a rule for the holds port"
+            );
+            for rule in holds_rules {
+                let from = rule["from"].as_array().expect("from");
+                assert_eq!(
+                    from.len(),
+                    1,
+                    "{overlay}: the holds port from one peer: {rule:?}"
+                );
+                assert_eq!(
+                    from[0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"], "booking-svc",
+                    "{overlay}: the holds port from the booking service only"
+                );
             }
             // Secrets come from Secrets, by reference: never a value in the manifests.
             let secret = |name: &str| {

@@ -15,6 +15,17 @@ pub struct WalletConfig {
     pub limits: LimitsConfig,
     pub database: DatabaseConfig,
     pub sweeper: SweeperConfig,
+    pub holds: HoldsConfig,
+}
+
+/// Where the hold RPCs (`grpc::HOLD_METHODS`, the booking service's) are served. Unset, on
+/// the one port with the others (the embedded default). Set, only there: the main port refuses
+/// them and this one refuses the rest (`UNIMPLEMENTED`, reason `SERVED_ON_ANOTHER_PORT`), so a
+/// network policy can let only the booking service reach them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HoldsConfig {
+    pub listen_addr: Option<std::net::SocketAddr>,
 }
 
 /// Where the ledger lives: `postgres://…` or `sqlite://path?mode=rwc`.

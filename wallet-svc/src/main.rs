@@ -38,7 +38,20 @@ async fn run(config: WalletConfig) -> Result<(), Failure> {
     let started = startup::start(&config, system_clock()).await?;
     let app = Application::build(&config.runtime(), started.services).await?;
     tracing::info!(port = app.port(), "wallet-svc listening");
-    let served = app.run_until_stopped(shutdown_signal()).await;
+    let served = match (started.holds, config.holds.listen_addr) {
+        (Some(holds), Some(addr)) => {
+            let mut runtime = config.runtime();
+            runtime.server.listen_addr = addr;
+            let holds_app = Application::build(&runtime, holds).await?;
+            tracing::info!(port = holds_app.port(), "wallet-svc serving its hold RPCs");
+            let (main, holds) = tokio::join!(
+                app.run_until_stopped(shutdown_signal()),
+                holds_app.run_until_stopped(shutdown_signal())
+            );
+            main.and(holds)
+        }
+        _ => app.run_until_stopped(shutdown_signal()).await,
+    };
     drop(started.tasks);
     Ok(served?)
 }

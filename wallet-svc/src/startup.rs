@@ -9,7 +9,7 @@ use welfare_runtime::clock::Clock;
 use welfare_runtime::tasks::BackgroundTasks;
 
 use crate::config::WalletConfig;
-use crate::grpc::WalletApi;
+use crate::grpc::{WalletApi, holds_gate};
 use crate::ledger::{Ledger, LedgerError};
 
 /// The shortest pause between two sweeps.
@@ -19,6 +19,9 @@ pub const MIN_SWEEP_INTERVAL: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub struct Started {
     pub services: ServiceSet,
+    /// With `holds.listen_addr`: the routes of the holds port (and `services` refuses the hold
+    /// RPCs).
+    pub holds: Option<ServiceSet>,
     pub tasks: BackgroundTasks,
     pub ledger: Ledger,
 }
@@ -40,10 +43,29 @@ pub async fn start(config: &WalletConfig, clock: Clock) -> Result<Started, Ledge
     let mut tasks = BackgroundTasks::default();
     let interval = Duration::from_millis(config.sweeper.interval_ms).max(MIN_SWEEP_INTERVAL);
     tasks.spawn(SWEEPER, sweep(ledger.clone(), clock.clone(), interval));
-    let services =
-        WalletApi::new(ledger.clone(), clock).into_services(config.limits.max_message_bytes);
+    let api = WalletApi::new(ledger.clone(), clock);
+    let max = config.limits.max_message_bytes;
+    let (services, holds) = match config.holds.listen_addr {
+        None => (api.into_services(max), None),
+        Some(holds_addr) => {
+            let (main, holds) = (
+                config.server.listen_addr.to_string(),
+                holds_addr.to_string(),
+            );
+            (
+                api.clone()
+                    .into_services(max)
+                    .gated(holds_gate(false, &main, &holds)),
+                Some(
+                    api.into_services(max)
+                        .gated(holds_gate(true, &main, &holds)),
+                ),
+            )
+        }
+    };
     Ok(Started {
         services,
+        holds,
         tasks,
         ledger,
     })

@@ -8,6 +8,7 @@
 //! | [`auth`] | bearer JWT → [`welfare_core::auth::Principal`] in the request extensions |
 //! | [`error`] | one service error type → `google.rpc.Status` with `ErrorInfo` and `BadRequest` |
 //! | [`timeout`], [`rate_limit`], [`load_shed`] | limits on time, per-principal rate, concurrency |
+//! | [`gate`] | which methods a listener answers (a service's methods split between ports) |
 //! | [`drain`] | cuts off calls that outlive the shutdown grace period |
 //! | [`process`] | a service process: configuration, telemetry, run, exit codes |
 //! | [`server`] | binding, health, reflection, the layer stack, graceful shutdown |
@@ -26,6 +27,7 @@ pub mod drain;
 pub mod edge;
 pub mod error;
 mod future;
+pub mod gate;
 pub mod load_shed;
 pub mod metrics_endpoint;
 pub mod observe;

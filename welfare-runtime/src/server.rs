@@ -15,6 +15,7 @@ use tower::ServiceBuilder;
 use crate::auth::{AuthLayer, AuthSetupError, JwtVerifier};
 use crate::config::RuntimeConfig;
 use crate::drain::Drain;
+use crate::gate::{Gate, GateLayer};
 use crate::load_shed::LoadShedLayer;
 use crate::observe::ObserveLayer;
 use crate::rate_limit::{RateLimit, RateLimitLayer};
@@ -48,6 +49,9 @@ pub struct ServiceSet {
     /// Services not ready when the server starts (a search index still being built): reported
     /// NOT_SERVING until their signal turns true, and the server as a whole with them.
     pub readiness: Vec<Readiness>,
+    /// Which of its methods this listener answers (all, unless the service splits them
+    /// between listeners).
+    pub gate: Gate,
 }
 
 /// When a service is ready to answer.
@@ -81,6 +85,12 @@ impl ServiceSet {
         self
     }
 
+    /// The same set, answering only the methods `gate` lets through on its listener.
+    pub fn gated(mut self, gate: Gate) -> ServiceSet {
+        self.gate = gate;
+        self
+    }
+
     /// Both sets served as one, on one port behind one layer stack: how the all-in-one
     /// process puts several services together.
     pub fn merge(self, other: ServiceSet) -> ServiceSet {
@@ -100,6 +110,8 @@ impl ServiceSet {
             public_methods,
             service_names,
             readiness,
+            // One port for every service: every method answered.
+            gate: Gate::Everything,
         }
     }
 }
@@ -115,6 +127,7 @@ pub struct Application {
     readiness: Vec<Readiness>,
     config: RuntimeConfig,
     auth: AuthLayer,
+    gate: Gate,
     /// `package.Service/Method` of every method served, health and reflection included.
     methods: Vec<String>,
 }
@@ -166,6 +179,7 @@ impl Application {
             readiness: services.readiness,
             config: config.clone(),
             auth: AuthLayer::new(verifier, services.public_methods),
+            gate: services.gate,
         })
     }
 
@@ -194,6 +208,7 @@ impl Application {
         let layers = ServiceBuilder::new()
             .layer(ObserveLayer::new(self.methods.clone()))
             .layer(drain.layer())
+            .layer(GateLayer::new(self.gate.clone()))
             .layer(TimeoutLayer::new(Duration::from_millis(
                 limits.request_timeout_ms.max(1),
             )))

@@ -72,6 +72,7 @@ impl BookingApi {
             public_methods: public_methods(),
             service_names: vec![SERVICE_NAME.to_owned()],
             readiness: Vec::new(),
+            gate: welfare_runtime::gate::Gate::Everything,
         }
     }
 

@@ -121,19 +121,24 @@ impl Catalogue for GrpcCatalogue {
     }
 }
 
-/// The wallet over gRPC: reads as the booker, moves money as the booking service.
+/// The wallet over gRPC: reads as the booker, moves money as the booking service — on the
+/// wallet's holds port when it has one (`wallet_svc::config::HoldsConfig`).
 #[derive(Debug, Clone)]
 pub struct GrpcWallet {
     client: WalletServiceClient<Traced>,
+    /// For the hold RPCs.
+    holds: WalletServiceClient<Traced>,
     /// The booking service's own token (role `booking_service`).
     token: String,
     timeout: Duration,
 }
 
 impl GrpcWallet {
-    pub fn new(channel: Channel, token: String, timeout: Duration) -> GrpcWallet {
+    /// A wallet read on `channel` whose hold RPCs go to `holds`.
+    pub fn new(channel: Channel, holds: Channel, token: String, timeout: Duration) -> GrpcWallet {
         GrpcWallet {
             client: WalletServiceClient::with_interceptor(channel, TraceContextInterceptor),
+            holds: WalletServiceClient::with_interceptor(holds, TraceContextInterceptor),
             token,
             timeout,
         }
@@ -231,7 +236,7 @@ impl Wallet for GrpcWallet {
 
     fn hold<'a>(&'a self, hold: &'a HoldRequest) -> BoxFuture<'a, Result<HoldView, UpstreamError>> {
         Box::pin(async move {
-            let mut client = self.client.clone();
+            let mut client = self.holds.clone();
             let message = hold_funds_request(hold);
             let call = request(message, Some(&self.token), self.timeout)?;
             hold_view(&bounded(self.timeout, client.hold_funds(call)).await?)
@@ -245,7 +250,7 @@ impl Wallet for GrpcWallet {
         request_id: &'a str,
     ) -> BoxFuture<'a, Result<HoldView, UpstreamError>> {
         Box::pin(async move {
-            let mut client = self.client.clone();
+            let mut client = self.holds.clone();
             let message = wallet_pb::CaptureHoldRequest {
                 hold_id: hold_id.to_owned(),
                 amount: Some(convert::money_to_proto(amount)),
@@ -262,7 +267,7 @@ impl Wallet for GrpcWallet {
         request_id: &'a str,
     ) -> BoxFuture<'a, Result<HoldView, UpstreamError>> {
         Box::pin(async move {
-            let mut client = self.client.clone();
+            let mut client = self.holds.clone();
             let message = wallet_pb::ReleaseHoldRequest {
                 hold_id: hold_id.to_owned(),
                 request_id: request_id.to_owned(),
@@ -277,7 +282,7 @@ impl Wallet for GrpcWallet {
         booking_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<HoldView>, UpstreamError>> {
         Box::pin(async move {
-            let mut client = self.client.clone();
+            let mut client = self.holds.clone();
             let mut holds = Vec::new();
             let mut page_token = String::new();
             loop {

@@ -201,6 +201,8 @@ pub struct Platform {
     pub booking: BookingServiceClient<Channel>,
     pub booking_url: String,
     pub wallet_url: String,
+    /// Where the wallet serves its hold RPCs.
+    pub wallet_holds_url: String,
     pub catalog_url: String,
     /// The booking service's saga, for sweeps and invariant checks.
     pub bookings: Bookings,
@@ -268,11 +270,20 @@ pub async fn platform_at(backend: Backend, booking_db: String, clock: TestClock)
     let mut wallet_config = wallet_svc::config::WalletConfig::default();
     wallet_config.database.url = database(backend, "wallet").await;
     wallet_config.database.max_connections = 8;
+    // The hold RPCs on a port of their own, as deployed: the booking service calls both.
+    wallet_config.holds.listen_addr = Some("127.0.0.1:0".parse().expect("address"));
     let wallet = wallet_svc::startup::start(&wallet_config, clock.clock())
         .await
         .expect("wallet");
     let wallet_serving = serve(&runtime(&wallet_config), wallet.services).await;
     let wallet_url = wallet_serving.url.clone();
+    let holds_serving = serve(
+        &runtime(&wallet_config),
+        wallet.holds.expect("a holds port"),
+    )
+    .await;
+    let wallet_holds_url = holds_serving.url.clone();
+    serving.push(holds_serving);
     let wallet_ledger = wallet.ledger.clone();
     serving.push(wallet_serving);
     tasks.push(wallet.tasks);
@@ -283,6 +294,7 @@ pub async fn platform_at(backend: Backend, booking_db: String, clock: TestClock)
     booking_config.auth.hs256_secret = Some(Secret::new(SECRET));
     booking_config.upstream.catalog_url = catalog_url.clone();
     booking_config.upstream.wallet_url = wallet_url.clone();
+    booking_config.upstream.wallet_holds_url = Some(wallet_holds_url.clone());
     // The suites sweep when they mean to: the sweeper's first pass (recovery on start) runs,
     // then not again during a test.
     booking_config.sweeper.interval_ms = 3_600_000;
@@ -335,6 +347,7 @@ pub async fn platform_at(backend: Backend, booking_db: String, clock: TestClock)
         booking: booking_client,
         booking_url,
         wallet_url,
+        wallet_holds_url,
         catalog_url,
         bookings,
         wallet_ledger,

@@ -140,6 +140,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
             public_methods: public_methods(),
             service_names: vec![SERVICE_NAME.to_owned()],
             readiness: Vec::new(),
+            gate: welfare_runtime::gate::Gate::Everything,
         }
     }
 

@@ -107,6 +107,36 @@ impl std::fmt::Debug for WalletApi {
     }
 }
 
+/// The hold RPCs: the booking service moves money with them (role `booking_service`), and the
+/// wallet may serve them on a port of their own (`holds.listen_addr`).
+pub const HOLD_METHODS: [&str; 4] = ["HoldFunds", "CaptureHold", "ReleaseHold", "ListHolds"];
+
+/// Which methods a listener answers when the hold RPCs have a port of their own: the holds
+/// port only those (`holds_port`), the main one all the others; each names the other's address
+/// to a caller at the wrong one.
+pub fn holds_gate(
+    holds_port: bool,
+    main_addr: &str,
+    holds_addr: &str,
+) -> welfare_runtime::gate::Gate {
+    let methods: std::collections::HashSet<String> = HOLD_METHODS
+        .iter()
+        .map(|method| format!("/{SERVICE_NAME}/{method}"))
+        .collect();
+    let methods = Arc::new(methods);
+    if holds_port {
+        welfare_runtime::gate::Gate::Only {
+            methods,
+            elsewhere: format!("the wallet's main port ({main_addr})"),
+        }
+    } else {
+        welfare_runtime::gate::Gate::AllBut {
+            methods,
+            elsewhere: format!("the wallet's holds port ({holds_addr})"),
+        }
+    }
+}
+
 impl WalletApi {
     pub fn new(ledger: Ledger, clock: Clock) -> WalletApi {
         WalletApi {
@@ -119,7 +149,8 @@ impl WalletApi {
     }
 
     /// The service as the runtime serves it: its routes (requests up to `max_message_bytes`)
-    /// and its name for health and reflection. No method is open to anonymous callers.
+    /// and its name for health and reflection. No method is open to anonymous callers. Serve
+    /// it gated by [`holds_gate`] to split the hold RPCs off to a port of their own.
     pub fn into_services(self, max_message_bytes: usize) -> welfare_runtime::ServiceSet {
         welfare_runtime::ServiceSet {
             routes: tonic::service::Routes::new(
@@ -129,6 +160,7 @@ impl WalletApi {
             public_methods: Vec::new(),
             service_names: vec![SERVICE_NAME.to_owned()],
             readiness: Vec::new(),
+            gate: welfare_runtime::gate::Gate::Everything,
         }
     }
 

@@ -169,6 +169,7 @@ pub async fn start_gated(
         public_methods: vec![format!("/{SERVICE}/ListAvailability")],
         service_names: vec![SERVICE.to_owned()],
         readiness: Vec::new(),
+        gate: welfare_runtime::gate::Gate::Everything,
     };
     if let Some(ready) = ready {
         services = services.ready_when(SERVICE, ready);

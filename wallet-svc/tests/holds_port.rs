@@ -1,0 +1,184 @@
+//! The hold RPCs on a port of their own (`holds.listen_addr`), as a network policy that lets
+//! only the booking service reach that port needs: a real `wallet-svc` process answers them
+//! there and only there, answers everything else only on its main port, and tells a caller at
+//! the wrong port where to call.
+#![allow(clippy::indexing_slicing)]
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::grpc::*;
+use tonic::Code;
+use tonic::transport::Channel;
+use welfare_proto::wallet::wallet_service_client::WalletServiceClient;
+use welfare_proto::wallet::*;
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn connect(port: u16) -> WalletServiceClient<Channel> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match WalletServiceClient::connect(format!("http://127.0.0.1:{port}")).await {
+            Ok(client) => return client,
+            Err(error) => assert!(Instant::now() < deadline, "{error}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn hold_rpcs_are_answered_on_their_port_only() {
+    let (main_port, holds_port) = (free_port(), free_port());
+    let database = welfare_storage::testing::fresh_sqlite_url("wallet_holds_port", "wallet.db");
+    let _process = Process(
+        Command::new(env!("CARGO_BIN_EXE_wallet-svc"))
+            .env_clear()
+            .env(
+                "LODIWELFARE__SERVER__LISTEN_ADDR",
+                format!("127.0.0.1:{main_port}"),
+            )
+            .env(
+                "LODIWELFARE__HOLDS__LISTEN_ADDR",
+                format!("127.0.0.1:{holds_port}"),
+            )
+            .env("LODIWELFARE__DATABASE__URL", &database)
+            .env("LODIWELFARE__AUTH__HS256_SECRET", SECRET)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start wallet-svc"),
+    );
+    let mut main = connect(main_port).await;
+    let mut holds = connect(holds_port).await;
+    let created = main
+        .create_plan(call(
+            CreatePlanRequest {
+                company_id: "acme".to_owned(),
+                plan: Some(plan(Regime::Art51C2Services, 2026, false)),
+                request_id: "p-2026".to_owned(),
+            },
+            &admin(),
+        ))
+        .await
+        .expect("create plan on the main port")
+        .into_inner();
+    let funded = main
+        .fund_wallets(call(
+            FundWalletsRequest {
+                plan_id: created.id,
+                fundings: vec![Funding {
+                    employee_id: "lucia".to_owned(),
+                    amount: eur(20_000),
+                    has_dependent_children: false,
+                }],
+                request_id: "fund".to_owned(),
+            },
+            &admin(),
+        ))
+        .await
+        .expect("fund")
+        .into_inner();
+    let wallet = funded.results[0].wallet_id.clone();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let mut request = hold_request(
+        &wallet,
+        5_000,
+        "h-1",
+        welfare_proto::common::Category::CuraFigli,
+    );
+    request.expire_time = Some(welfare_proto::convert::timestamp_to_proto(
+        welfare_core::time::Timestamp::from_unix_seconds(
+            i64::try_from(now).expect("seconds") + 3_600,
+        ),
+    ));
+    // The main port refuses the hold RPCs, naming the holds port.
+    let refused = main
+        .hold_funds(call(request.clone(), &booking_service()))
+        .await
+        .expect_err("not on the main port");
+    assert_eq!(refused.code(), Code::Unimplemented);
+    assert_eq!(reason(&refused), "SERVED_ON_ANOTHER_PORT");
+    assert!(
+        refused
+            .message()
+            .contains(&format!("holds port (127.0.0.1:{holds_port})")),
+        "{refused:?}"
+    );
+    // The holds port answers them.
+    let hold = holds
+        .hold_funds(call(request, &booking_service()))
+        .await
+        .expect("hold on the holds port")
+        .into_inner();
+    let listed = holds
+        .list_holds(call(
+            ListHoldsRequest {
+                booking_id: "bk-1".to_owned(),
+                ..Default::default()
+            },
+            &booking_service(),
+        ))
+        .await
+        .expect("list holds")
+        .into_inner();
+    assert_eq!(listed.holds.len(), 1);
+    holds
+        .release_hold(call(
+            ReleaseHoldRequest {
+                hold_id: hold.id,
+                request_id: "r-1".to_owned(),
+            },
+            &booking_service(),
+        ))
+        .await
+        .expect("release on the holds port");
+    // …and nothing else, naming the main port.
+    let refused = holds
+        .get_wallet(call(
+            GetWalletRequest {
+                id: wallet.clone(),
+                ..Default::default()
+            },
+            &employee("lucia"),
+        ))
+        .await
+        .expect_err("not on the holds port");
+    assert_eq!(refused.code(), Code::Unimplemented);
+    assert!(
+        refused
+            .message()
+            .contains(&format!("main port (127.0.0.1:{main_port})")),
+        "{refused:?}"
+    );
+    let read = main
+        .get_wallet(call(
+            GetWalletRequest {
+                id: wallet,
+                ..Default::default()
+            },
+            &employee("lucia"),
+        ))
+        .await
+        .expect("read on the main port")
+        .into_inner();
+    assert_eq!(read.available, eur(20_000), "held, then released");
+}
