@@ -338,3 +338,51 @@ welfare_storage::on_every_backend!(
     a_foreign_catalogue_is_read_from_its_standard_fields,
     an_import_is_written_whole_or_not_at_all
 );
+
+/// An export that outlives its deadline ends with `DEADLINE_EXCEEDED`, not silently and not
+/// never: the call's own timeout only bounds its first answer. Here the reader stops reading
+/// until the deadline has passed.
+#[tokio::test]
+async fn an_export_past_its_deadline_ends_with_deadline_exceeded() {
+    use tokio_stream::StreamExt;
+    let mut world = world(sqlite().await).await;
+    for n in 0..12 {
+        world
+            .publish(Listing {
+                title: format!("Corso di nuoto {n}"),
+                ..swimming()
+            })
+            .await;
+    }
+    let export = |deadline| {
+        catalog_svc::hsds::export::export_within(
+            world.server.store.clone(),
+            std::sync::Arc::new(welfare_core::territory::Territory::lodi()),
+            world.server.clock.now(),
+            deadline,
+        )
+    };
+    let whole = export(catalog_svc::hsds::export::EXPORT_DEADLINE)
+        .collect::<Vec<_>>()
+        .await;
+    assert!(
+        whole.iter().all(Result::is_ok),
+        "within it, the whole catalogue"
+    );
+    assert!(
+        whole.len() > 64,
+        "more than the stream buffers: {}",
+        whole.len()
+    );
+    let mut slow = export(std::time::Duration::from_millis(100));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let mut last = None;
+    let mut read = 0;
+    while let Some(item) = slow.next().await {
+        read += 1;
+        last = Some(item);
+    }
+    let status = last.expect("an answer").expect_err("cut off");
+    assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");
+    assert!(read < whole.len() + 1, "cut off before the end");
+}

@@ -25,6 +25,15 @@ const ALWAYS_PUBLIC_PREFIXES: &[&str] = &[
     "/grpc.reflection.v1.ServerReflection/",
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];
+/// Whether `path` is a health check or reflection: answered without a token, and never
+/// refused by the rate limiter or the concurrency cap (an orchestrator's probe under load must
+/// see the truth, not a refusal).
+pub fn is_infrastructure(path: &str) -> bool {
+    ALWAYS_PUBLIC_PREFIXES
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+}
+
 /// The longest bearer token accepted, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
@@ -52,7 +61,10 @@ pub enum AuthSetupError {
 /// The claims LodiWelfare tokens carry beyond the registered ones.
 #[derive(Debug, Deserialize)]
 struct Claims {
-    sub: String,
+    /// Required; optional here so that a token without it is refused as one missing a claim,
+    /// like one without `exp`.
+    #[serde(default)]
+    sub: Option<String>,
     #[serde(default)]
     roles: Vec<String>,
     #[serde(default)]
@@ -192,12 +204,17 @@ impl JwtVerifier {
                 ErrorKind::MissingRequiredClaim(claim) => {
                     TokenError::Claims(format!("missing {claim}"))
                 }
+                // The token decoded, but its claims are not what a LodiWelfare token carries
+                // (a claim of the wrong type, say).
+                ErrorKind::Json(error) => TokenError::Claims(error.to_string()),
                 _ => TokenError::Malformed,
             },
         )?;
         let claims = data.claims;
-        let subject =
-            PersonId::parse(&claims.sub).map_err(|e| TokenError::Claims(format!("sub: {e}")))?;
+        let sub = claims
+            .sub
+            .ok_or_else(|| TokenError::Claims("missing sub".to_owned()))?;
+        let subject = PersonId::parse(&sub).map_err(|e| TokenError::Claims(format!("sub: {e}")))?;
         let roles = claims
             .roles
             .iter()
@@ -290,10 +307,7 @@ where
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let path = request.uri().path();
-        let public = ALWAYS_PUBLIC_PREFIXES
-            .iter()
-            .any(|prefix| path.starts_with(prefix))
-            || self.layer.public_methods.contains(path);
+        let public = is_infrastructure(path) || self.layer.public_methods.contains(path);
         let header = request.headers().get(http::header::AUTHORIZATION);
         let principal = match (header, public) {
             (None, true) => Ok(Principal::anonymous()),
@@ -496,6 +510,19 @@ mod tests {
             v.verify(&token(role, SECRET)),
             Err(TokenError::Claims(_))
         ));
+        // A missing claim, an unreadable one: the same family, naming the claim.
+        let no_sub = json!({"iss": "lodiwelfare", "aud": "lodiwelfare", "exp": now() + 60});
+        let no_exp = json!({"sub": "anna", "iss": "lodiwelfare", "aud": "lodiwelfare"});
+        let bad_roles = json!({"sub": "anna", "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": now() + 60, "roles": "citizen"});
+        for (claims, names) in [
+            (no_sub, "missing sub"),
+            (no_exp, "missing exp"),
+            (bad_roles, ""),
+        ] {
+            let refused = v.verify(&token(claims, SECRET)).expect_err("refused");
+            assert_eq!(refused.reason(), "TOKEN_INVALID_CLAIMS", "{refused}");
+            assert!(refused.to_string().contains(names), "{refused}");
+        }
         assert_eq!(v.verify_header(None), Err(TokenError::Missing));
         let basic = http::HeaderValue::from_static("Basic abc");
         assert_eq!(v.verify_header(Some(&basic)), Err(TokenError::NotBearer));

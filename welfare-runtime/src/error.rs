@@ -6,6 +6,11 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use welfare_core::listing::FieldViolation;
 
+/// How long a caller refused with `RESOURCE_EXHAUSTED` or `UNAVAILABLE` is told to wait before
+/// retrying (`google.rpc.RetryInfo`): a rate-limit bucket gains a call within it, and a
+/// shed server has finished most calls in flight.
+pub const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The `ErrorInfo.domain` of every LodiWelfare error.
 pub const ERROR_DOMAIN: &str = "lodiwelfare.it";
 
@@ -141,6 +146,9 @@ impl ServiceError {
                         v.description.clone(),
                     );
                 }
+            }
+            ServiceError::ResourceExhausted { .. } | ServiceError::Unavailable { .. } => {
+                details.set_retry_info(Some(RETRY_AFTER));
             }
             _ => {}
         }
@@ -300,5 +308,33 @@ mod tests {
         let status = ServiceError::Unexpected("connection reset by db-3".to_owned()).to_status();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("db-3"));
+    }
+
+    #[test]
+    fn refusals_worth_retrying_say_when() {
+        for error in [
+            ServiceError::ResourceExhausted {
+                reason: "RATE_LIMITED",
+                message: "slow down".to_owned(),
+            },
+            ServiceError::Unavailable {
+                message: "at the concurrency limit".to_owned(),
+            },
+        ] {
+            let details = error.to_status().get_error_details();
+            let retry = details.retry_info().expect("retry info");
+            assert_eq!(retry.retry_delay, Some(RETRY_AFTER), "{error}");
+        }
+        let not_found = ServiceError::NotFound {
+            resource: "listing",
+            id: "l-1".to_owned(),
+        };
+        assert!(
+            not_found
+                .to_status()
+                .get_error_details()
+                .retry_info()
+                .is_none()
+        );
     }
 }

@@ -1,11 +1,15 @@
 //! Caps the calls served at once. Past the cap a call is refused at once with `UNAVAILABLE`
-//! (a retryable code) instead of queueing: a queue under overload only adds latency.
+//! (a retryable code) instead of queueing: a queue under overload only adds latency. A call
+//! holds its permit until its answer's body is finished or dropped — a streamed answer (the
+//! catalogue's export) for the whole stream, not only until its headers. Health checks and
+//! reflection are outside the cap.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
@@ -49,19 +53,26 @@ where
     S: Service<http::Request<B>, Response = http::Response<R>>,
     R: Default,
 {
-    type Response = http::Response<R>;
+    type Response = http::Response<HeldBody<R>>;
     type Error = S::Error;
-    type Future = EarlyOr<Permitted<S::Future>, http::Response<R>>;
+    type Future = EarlyOr<Permitted<S::Future>, http::Response<HeldBody<R>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if crate::auth::is_infrastructure(request.uri().path()) {
+            // Health and reflection take no permit and are never shed.
+            return EarlyOr::inner(Permitted {
+                inner: self.inner.call(request),
+                permit: None,
+            });
+        }
         match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => EarlyOr::inner(Permitted {
                 inner: self.inner.call(request),
-                _permit: permit,
+                permit: Some(permit),
             }),
             Err(_) => {
                 let error = ServiceError::Unavailable {
@@ -74,19 +85,64 @@ where
 }
 
 pin_project! {
-    /// The inner future, holding its permit until it completes.
+    /// The inner future, holding its permit, which goes to the answer's body.
     #[derive(Debug)]
     pub struct Permitted<F> {
         #[pin]
         inner: F,
-        _permit: OwnedSemaphorePermit,
+        permit: Option<OwnedSemaphorePermit>,
     }
 }
 
-impl<F: Future> Future for Permitted<F> {
-    type Output = F::Output;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.project().inner.poll(cx)
+impl<F, R, E> Future for Permitted<F>
+where
+    F: Future<Output = Result<http::Response<R>, E>>,
+{
+    type Output = Result<http::Response<HeldBody<R>>, E>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.inner.poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                let permit = this.permit.take();
+                Poll::Ready(result.map(|response| {
+                    response.map(|inner| HeldBody {
+                        inner,
+                        _permit: permit,
+                    })
+                }))
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// An answer's body, holding its call's permit until finished or dropped.
+    #[derive(Debug, Default)]
+    pub struct HeldBody<B> {
+        #[pin]
+        inner: B,
+        _permit: Option<OwnedSemaphorePermit>,
+    }
+}
+
+impl<B: Body> Body for HeldBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -122,6 +178,19 @@ mod tests {
         release.send(()).expect("first call waiting");
         let first = first.await.expect("joined").expect("response");
         assert!(tonic::Status::from_header_map(first.headers()).is_none());
+        // The first answer's body is still being sent (a stream): its permit is still held.
+        let during = layer
+            .layer(inner.clone())
+            .oneshot(http::Request::new(()))
+            .await
+            .expect("response");
+        let status = tonic::Status::from_header_map(during.headers()).expect("grpc status");
+        assert_eq!(
+            status.code(),
+            tonic::Code::Unavailable,
+            "refused while it streams"
+        );
+        drop(first);
         let third = layer
             .layer(inner)
             .oneshot(http::Request::new(()))

@@ -1,7 +1,9 @@
 //! Per-principal rate limit: a token bucket for each authenticated subject (or, for anonymous
 //! callers, each client address). A caller over its rate gets `RESOURCE_EXHAUSTED` at once.
 //! The platform's own services (the booking service, acting for every person) get buckets of
-//! their own size. Sits inside the auth layer, which names the principal.
+//! their own size. Sits inside the auth layer, which names the principal. Health checks and
+//! reflection are not limited. When the table of callers is full, the least recently seen are
+//! forgotten.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -58,7 +60,7 @@ impl Buckets {
                 bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * rate < capacity
             });
             if self.by_caller.len() >= self.limit.max_callers {
-                return false;
+                self.forget_least_recent();
             }
         }
         let bucket = self.by_caller.entry(caller.to_owned()).or_insert(Bucket {
@@ -74,6 +76,29 @@ impl Buckets {
         } else {
             false
         }
+    }
+}
+
+impl Buckets {
+    /// Forgets the least recently seen eighth of the callers (at least one): done only when
+    /// the table is full, so each forgetting pays for the next many new callers.
+    fn forget_least_recent(&mut self) {
+        let forget = (self.by_caller.len() / 8).max(1);
+        let mut seen: Vec<Instant> = self.by_caller.values().map(|b| b.updated).collect();
+        let Some(index) = forget.checked_sub(1) else {
+            return;
+        };
+        let (_, cutoff, _) = seen.select_nth_unstable(index);
+        let cutoff = *cutoff;
+        let mut left = forget;
+        self.by_caller.retain(|_, bucket| {
+            if left > 0 && bucket.updated <= cutoff {
+                left -= 1;
+                false
+            } else {
+                true
+            }
+        });
     }
 }
 
@@ -162,6 +187,10 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if crate::auth::is_infrastructure(request.uri().path()) {
+            // Health and reflection are never rate-limited.
+            return EarlyOr::inner(self.inner.call(request));
+        }
         let caller = caller(&request);
         // A poisoned lock only means another call panicked mid-update; the buckets stay usable.
         let allowed = self
@@ -292,15 +321,24 @@ mod tests {
             key: key.to_owned(),
             service: false,
         };
+        let ms = Duration::from_millis(1);
         assert!(buckets.take(&person("a"), now));
-        assert!(buckets.take(&person("b"), now));
+        assert!(buckets.take(&person("b"), now + ms));
         assert!(
-            !buckets.take(&person("c"), now),
-            "no room while a and b are still limited"
+            buckets.take(&person("c"), now + 2 * ms),
+            "a new caller is tracked though a and b are still limited"
         );
         assert!(
-            buckets.take(&person("c"), now + Duration::from_secs(2)),
-            "refilled callers are forgotten"
+            !buckets.by_caller.contains_key("a") && buckets.by_caller.contains_key("b"),
+            "the least recently seen is forgotten"
+        );
+        assert!(
+            !buckets.take(&person("b"), now + 3 * ms),
+            "b is still limited"
+        );
+        assert!(
+            buckets.take(&person("d"), now + Duration::from_secs(2)),
+            "refilled callers are forgotten first"
         );
         assert!(buckets.by_caller.len() <= 2);
     }

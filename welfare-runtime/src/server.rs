@@ -150,15 +150,22 @@ impl Application {
         let (health, health_service) = tonic_health::server::health_reporter();
         // Both versions of reflection: v1, and v1alpha, the one grpcurl 1.8 and many tools
         // still ask for.
-        let reflection = || {
-            tonic_reflection::server::Builder::configure()
+        // Reflection lists what this server serves, not the whole contract.
+        let reflection = |itself: &str| {
+            let builder = tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(welfare_proto::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+            services
+                .service_names
+                .iter()
+                .map(String::as_str)
+                .chain(["grpc.health.v1.Health", itself])
+                .fold(builder, |builder, name| builder.with_service_name(name))
         };
-        let reflection_v1 = reflection()
+        let reflection_v1 = reflection("grpc.reflection.v1.ServerReflection")
             .build_v1()
             .map_err(|e| StartupError::Reflection(e.to_string()))?;
-        let reflection_v1alpha = reflection()
+        let reflection_v1alpha = reflection("grpc.reflection.v1alpha.ServerReflection")
             .build_v1alpha()
             .map_err(|e| StartupError::Reflection(e.to_string()))?;
         let routes = services

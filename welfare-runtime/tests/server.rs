@@ -189,6 +189,51 @@ async fn a_principal_over_its_rate_gets_resource_exhausted() {
     server.stop().await.expect("clean stop");
 }
 
+/// Orchestrators probe health while the server is at its limits: neither the concurrency cap
+/// nor the rate limit refuses a health check or a reflection call.
+#[tokio::test]
+async fn health_and_reflection_are_never_refused_by_the_limits() {
+    use tonic_health::pb::health_client::HealthClient;
+    let mut config = config();
+    config.limits.max_concurrent_requests = 1;
+    config.limits.rate_limit_per_second = 1;
+    config.limits.rate_limit_burst = 1;
+    let server = start(config).await;
+    let mut slow_client = server.client().await;
+    let slow = tokio::spawn(async move {
+        slow_client
+            .get_booking(authorized(get("slow-500"), &token("anna")))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let shed = server
+        .client()
+        .await
+        .get_booking(authorized(get("b-2"), &token("luca")))
+        .await
+        .expect_err("at the cap");
+    assert_eq!(shed.code(), Code::Unavailable);
+    let channel = tonic::transport::Endpoint::from_shared(server.url())
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    let mut health = HealthClient::new(channel);
+    // Far past the anonymous caller's rate, and beside the call holding the only permit.
+    for _ in 0..50 {
+        health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: SERVICE.to_owned(),
+            })
+            .await
+            .expect("a health check is always answered");
+    }
+    slow.await
+        .expect("joined")
+        .expect("the slow call completes");
+    server.stop().await.expect("clean stop");
+}
+
 /// A service that is not ready yet (its search index still being built) is NOT_SERVING, and
 /// the server as a whole with it, until it says it is ready; then SERVING.
 #[tokio::test]
@@ -281,8 +326,17 @@ async fn health_and_reflection_answer_without_a_token() {
     let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
         panic!("unexpected answer")
     };
-    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
-    assert!(names.contains(&SERVICE), "{names:?}");
+    let mut names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            SERVICE
+        ],
+        "what this server serves, not the whole contract"
+    );
 
     // v1alpha too: grpcurl 1.8 and many tools ask for it.
     {

@@ -45,15 +45,41 @@ pub const EXPORT_PAGE: i64 = 500;
 /// The stream `ExportCatalog` answers with.
 pub type Records = tokio_stream::wrappers::ReceiverStream<Result<ExportCatalogChunk, Status>>;
 
-/// Streams the public catalogue at `now`. The reading runs in its own task; a failure ends
-/// the stream with an error status.
+/// How long one export may stream: the whole catalogue of an Ambito takes seconds; a caller
+/// that reads slower than this is cut off with `DEADLINE_EXCEEDED` (the call's own timeout
+/// only bounds the wait for its first answer).
+pub const EXPORT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// How long the final error of an export waits for room in the stream.
+const LAST_WORD: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Streams the public catalogue at `now`, within [`EXPORT_DEADLINE`].
 pub fn export<S: CatalogStore>(store: S, territory: Arc<Territory>, now: Timestamp) -> Records {
+    export_within(store, territory, now, EXPORT_DEADLINE)
+}
+
+/// Streams the public catalogue at `now`. The reading runs in its own task; a failure, or the
+/// `deadline` passing, ends the stream with an error status.
+pub fn export_within<S: CatalogStore>(
+    store: S,
+    territory: Arc<Territory>,
+    now: Timestamp,
+    deadline: std::time::Duration,
+) -> Records {
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         let sender = tx.clone();
-        if let Err(error) = write_all(store, &territory, now, sender).await {
-            let _ = tx.send(Err(error.to_status())).await;
-        }
+        let written =
+            tokio::time::timeout(deadline, write_all(store, &territory, now, sender)).await;
+        let error = match written {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => error.to_status(),
+            Err(_) => Status::deadline_exceeded(format!(
+                "the export took longer than its {} s: read it faster, or from a closer network",
+                deadline.as_secs()
+            )),
+        };
+        let _ = tokio::time::timeout(LAST_WORD, tx.send(Err(error))).await;
     });
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
