@@ -259,6 +259,9 @@ impl JwtVerifier {
 pub struct AuthLayer {
     verifier: Arc<JwtVerifier>,
     public_methods: Arc<HashSet<String>>,
+    /// Failed authentications per client address, when limited.
+    failures: Option<crate::rate_limit::FailureLimiter>,
+    trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 impl AuthLayer {
@@ -271,7 +274,29 @@ impl AuthLayer {
         AuthLayer {
             verifier: Arc::new(verifier),
             public_methods: Arc::new(public_methods.into_iter().collect()),
+            failures: None,
+            trusted_proxies: Arc::from([]),
         }
+    }
+
+    /// Limits failed authentications per client address (`crate::peer`, through
+    /// `trusted_proxies`) to `per_second` with `burst`, tracking at most `max_addresses`: past
+    /// them, that address's calls with a token are refused with `RESOURCE_EXHAUSTED`
+    /// (`AUTH_FAILURES_LIMITED`) before any token is checked, until its bucket refills.
+    pub fn limiting_failures(
+        mut self,
+        per_second: u32,
+        burst: u32,
+        max_addresses: usize,
+        trusted_proxies: &[std::net::IpAddr],
+    ) -> AuthLayer {
+        self.failures = Some(crate::rate_limit::FailureLimiter::new(
+            per_second,
+            burst,
+            max_addresses,
+        ));
+        self.trusted_proxies = Arc::from(trusted_proxies);
+        self
     }
 }
 
@@ -309,6 +334,23 @@ where
         let path = request.uri().path();
         let public = is_infrastructure(path) || self.layer.public_methods.contains(path);
         let header = request.headers().get(http::header::AUTHORIZATION);
+        let address = self
+            .layer
+            .failures
+            .as_ref()
+            .and_then(|_| crate::peer::client_address(&request, &self.layer.trusted_proxies));
+        if let (Some(failures), Some(address), false) =
+            (&self.layer.failures, address, header.is_none() && public)
+            && !failures.allows(address)
+        {
+            let error = ServiceError::ResourceExhausted {
+                reason: "AUTH_FAILURES_LIMITED",
+                message: "too many failed authentications from this address: wait, then \
+                          retry with a valid token"
+                    .to_owned(),
+            };
+            return EarlyOr::early(error.to_status().into_http());
+        }
         let principal = match (header, public) {
             (None, true) => Ok(Principal::anonymous()),
             (header, _) => self.layer.verifier.verify_header(header),
@@ -320,6 +362,9 @@ where
             }
             Err(error) => {
                 tracing::debug!(reason = error.reason(), "refused bearer token");
+                if let (Some(failures), Some(address)) = (&self.layer.failures, address) {
+                    failures.charge(address);
+                }
                 EarlyOr::early(error.into_service_error().to_status().into_http())
             }
         }

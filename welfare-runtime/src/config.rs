@@ -420,6 +420,16 @@ pub struct LimitsConfig {
     pub service_rate_limit_per_second: u32,
     /// Calls a service identity may make in a burst above its sustained rate.
     pub service_rate_limit_burst: u32,
+    /// Failed authentications per second a client address may sustain; past them (and the
+    /// burst) its calls with a token are refused with RESOURCE_EXHAUSTED
+    /// (`AUTH_FAILURES_LIMITED`) before any token is checked.
+    pub auth_failures_per_second: u32,
+    /// Failed authentications a client address may make in a burst.
+    pub auth_failures_burst: u32,
+    /// Proxies whose `x-forwarded-for` names the client (the gateway, an ingress controller):
+    /// limits then apply to the client's address, not the proxy's. Empty: the connection's
+    /// peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for LimitsConfig {
@@ -433,6 +443,9 @@ impl Default for LimitsConfig {
             rate_limit_max_principals: 100_000,
             service_rate_limit_per_second: 5_000,
             service_rate_limit_burst: 10_000,
+            auth_failures_per_second: 5,
+            auth_failures_burst: 20,
+            trusted_proxies: Vec::new(),
         }
     }
 }

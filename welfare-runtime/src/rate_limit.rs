@@ -17,7 +17,7 @@ use crate::error::ServiceError;
 use crate::future::EarlyOr;
 
 /// The limiter's settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RateLimit {
     /// Sustained calls per second.
     pub per_second: u32,
@@ -29,6 +29,8 @@ pub struct RateLimit {
     pub service_per_second: u32,
     /// A service identity's burst.
     pub service_burst: u32,
+    /// Proxies trusted to name the client of an anonymous call (`crate::peer`).
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,15 +46,30 @@ struct Buckets {
 }
 
 impl Buckets {
-    /// Takes one token from the caller's bucket, if it has one.
-    fn take(&mut self, caller: &Caller, now: Instant) -> bool {
+    /// Whether the caller's bucket has a token now (taking none).
+    fn peek(&self, caller: &Caller, now: Instant) -> bool {
+        let (burst, per_second) = self.sizes(caller);
+        self.by_caller
+            .get(caller.key.as_str())
+            .is_none_or(|bucket| {
+                let refill = now.duration_since(bucket.updated).as_secs_f64() * per_second;
+                (bucket.tokens + refill).min(burst) >= 1.0
+            })
+    }
+
+    /// The caller's bucket size and refill rate.
+    fn sizes(&self, caller: &Caller) -> (f64, f64) {
         let (burst, per_second) = if caller.service {
             (self.limit.service_burst, self.limit.service_per_second)
         } else {
             (self.limit.burst, self.limit.per_second)
         };
-        let capacity = f64::from(burst.max(1));
-        let rate = f64::from(per_second.max(1));
+        (f64::from(burst.max(1)), f64::from(per_second.max(1)))
+    }
+
+    /// Takes one token from the caller's bucket, if it has one.
+    fn take(&mut self, caller: &Caller, now: Instant) -> bool {
+        let (capacity, rate) = self.sizes(caller);
         let caller = caller.key.as_str();
         if !self.by_caller.contains_key(caller) && self.by_caller.len() >= self.limit.max_callers {
             // Forget callers whose buckets have refilled: they are indistinguishable from new.
@@ -145,10 +162,10 @@ struct Caller {
     service: bool,
 }
 
-fn caller<B>(request: &http::Request<B>) -> Caller {
+fn caller<B>(request: &http::Request<B>, trusted: &[std::net::IpAddr]) -> Caller {
     let principal = request.extensions().get::<Principal>();
     let service = principal.is_some_and(Principal::is_service);
-    let key = caller_key(request);
+    let key = caller_key(request, trusted);
     Caller {
         key: if service { format!("svc:{key}") } else { key },
         service,
@@ -156,20 +173,63 @@ fn caller<B>(request: &http::Request<B>) -> Caller {
 }
 
 /// The token subject, else the client address.
-fn caller_key<B>(request: &http::Request<B>) -> String {
+fn caller_key<B>(request: &http::Request<B>, trusted: &[std::net::IpAddr]) -> String {
     let subject = request
         .extensions()
         .get::<Principal>()
         .and_then(|p| p.subject.as_ref());
     match subject {
         Some(subject) => format!("sub:{subject}"),
-        None => {
-            let address = request
-                .extensions()
-                .get::<tonic::transport::server::TcpConnectInfo>()
-                .and_then(tonic::transport::server::TcpConnectInfo::remote_addr);
-            address.map_or_else(|| "anonymous".to_owned(), |a| format!("ip:{}", a.ip()))
+        None => crate::peer::client_address(request, trusted)
+            .map_or_else(|| "anonymous".to_owned(), |ip| format!("ip:{ip}")),
+    }
+}
+
+/// One bucket per client address: how failed authentications are limited (the auth layer
+/// asks before checking a token and charges each failure).
+#[derive(Debug, Clone)]
+pub(crate) struct FailureLimiter {
+    buckets: Arc<Mutex<Buckets>>,
+}
+
+impl FailureLimiter {
+    pub(crate) fn new(per_second: u32, burst: u32, max_addresses: usize) -> FailureLimiter {
+        FailureLimiter {
+            buckets: Arc::new(Mutex::new(Buckets {
+                limit: RateLimit {
+                    per_second,
+                    burst,
+                    max_callers: max_addresses,
+                    service_per_second: per_second,
+                    service_burst: burst,
+                    trusted_proxies: Arc::from([]),
+                },
+                by_caller: HashMap::new(),
+            })),
         }
+    }
+
+    fn address(address: std::net::IpAddr) -> Caller {
+        Caller {
+            key: format!("ip:{address}"),
+            service: false,
+        }
+    }
+
+    /// Whether `address` may still have a token checked.
+    pub(crate) fn allows(&self, address: std::net::IpAddr) -> bool {
+        self.buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .peek(&FailureLimiter::address(address), Instant::now())
+    }
+
+    /// Counts a failed authentication from `address`.
+    pub(crate) fn charge(&self, address: std::net::IpAddr) {
+        self.buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(&FailureLimiter::address(address), Instant::now());
     }
 }
 
@@ -191,13 +251,15 @@ where
             // Health and reflection are never rate-limited.
             return EarlyOr::inner(self.inner.call(request));
         }
-        let caller = caller(&request);
-        // A poisoned lock only means another call panicked mid-update; the buckets stay usable.
-        let allowed = self
+        let mut buckets = self
             .buckets
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take(&caller, Instant::now());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let caller = caller(&request, &buckets.limit.trusted_proxies);
+        let allowed = buckets.take(&caller, Instant::now());
+        drop(buckets);
+        // (A poisoned lock only means another call panicked mid-update; the buckets stay
+        // usable.)
         if allowed {
             EarlyOr::inner(self.inner.call(request))
         } else {
@@ -241,6 +303,7 @@ mod tests {
             max_callers: 10,
             service_per_second: 1,
             service_burst: 2,
+            trusted_proxies: Arc::from([]),
         });
         let call = |who: &'static str| layer.layer(ok).oneshot(request(who));
         assert_eq!(code(&call("anna").await.expect("ok")), tonic::Code::Ok);
@@ -276,6 +339,7 @@ mod tests {
             max_callers: 10,
             service_per_second: 5_000,
             service_burst: 10_000,
+            trusted_proxies: Arc::from([]),
         });
         let service = || {
             let mut request = http::Request::new(());
@@ -313,6 +377,7 @@ mod tests {
                 max_callers: 2,
                 service_per_second: 1,
                 service_burst: 1,
+                trusted_proxies: Arc::from([]),
             },
             by_caller: HashMap::new(),
         };

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -185,7 +186,12 @@ impl Application {
             service_names: services.service_names,
             readiness: services.readiness,
             config: config.clone(),
-            auth: AuthLayer::new(verifier, services.public_methods),
+            auth: AuthLayer::new(verifier, services.public_methods).limiting_failures(
+                config.limits.auth_failures_per_second,
+                config.limits.auth_failures_burst,
+                config.limits.rate_limit_max_principals,
+                &config.limits.trusted_proxies,
+            ),
             gate: services.gate,
         })
     }
@@ -226,6 +232,7 @@ impl Application {
                 max_callers: limits.rate_limit_max_principals,
                 service_per_second: limits.service_rate_limit_per_second,
                 service_burst: limits.service_rate_limit_burst,
+                trusted_proxies: Arc::from(limits.trusted_proxies.as_slice()),
             }))
             .layer(LoadShedLayer::new(limits.max_concurrent_requests))
             .into_inner();

@@ -234,6 +234,56 @@ async fn health_and_reflection_are_never_refused_by_the_limits() {
     server.stop().await.expect("clean stop");
 }
 
+/// 300 wrongly signed tokens in a burst from one client: past its failures burst the client
+/// is refused before any token is checked, even with a valid one, while another client behind
+/// the same trusted proxy is unaffected; a caller not behind a trusted proxy cannot pick the
+/// address it is counted under.
+#[tokio::test]
+async fn failed_authentications_are_limited_per_client_address() {
+    let mut config = config();
+    config.limits.auth_failures_per_second = 1;
+    config.limits.auth_failures_burst = 10;
+    config.limits.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+    let server = start(config).await;
+    let mut client = server.client().await;
+    let forwarded = |request: &mut tonic::Request<_>, client: &str| {
+        request
+            .metadata_mut()
+            .insert("x-forwarded-for", client.parse().expect("metadata"));
+    };
+    let forged = token_with(
+        json!({"sub": "m", "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": now() + 600}),
+        "some-other-secret-of-32-bytes-or-more",
+    );
+    let (mut unauthenticated, mut limited) = (0, 0);
+    for _ in 0..300 {
+        let mut request = authorized(get("b-1"), &forged);
+        forwarded(&mut request, "198.51.100.1");
+        let status = client.get_booking(request).await.expect_err("forged");
+        match (status.code(), reason(&status).as_str()) {
+            (Code::Unauthenticated, "TOKEN_BAD_SIGNATURE") => unauthenticated += 1,
+            (Code::ResourceExhausted, "AUTH_FAILURES_LIMITED") => limited += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        (10..=12).contains(&unauthenticated),
+        "{unauthenticated} checked"
+    );
+    assert_eq!(unauthenticated + limited, 300);
+    let mut valid = authorized(get("b-1"), &token("anna"));
+    forwarded(&mut valid, "198.51.100.1");
+    let status = client.get_booking(valid).await.expect_err("still limited");
+    assert_eq!(reason(&status), "AUTH_FAILURES_LIMITED");
+    let mut other = authorized(get("b-1"), &token("luca"));
+    forwarded(&mut other, "198.51.100.2");
+    client
+        .get_booking(other)
+        .await
+        .expect("another client is unaffected");
+    server.stop().await.expect("clean stop");
+}
+
 /// A service that is not ready yet (its search index still being built) is NOT_SERVING, and
 /// the server as a whole with it, until it says it is ready; then SERVING.
 #[tokio::test]
