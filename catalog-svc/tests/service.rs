@@ -689,6 +689,40 @@ async fn pages_cover_everything_once(store: SqlStore) {
             .await
             .expect_err("other filters");
         assert_eq!(fields(&status), ["page_token"]);
+        // A token is the server's: another caller's, or one made by hand, is refused.
+        let status = client
+            .list_listings(call(
+                ListListingsRequest {
+                    page_size: 10,
+                    page_token: page.next_page_token.clone(),
+                    category: common::Category::Psicologico.into(),
+                    ..ListListingsRequest::default()
+                },
+                &citizen(),
+            ))
+            .await
+            .expect_err("another caller's token");
+        assert_eq!(fields(&status), ["page_token"]);
+        let (_, signature) = page.next_page_token.split_once('.').expect("signed");
+        let last_seen = seen.last().expect("a page");
+        let forged_id = format!("{}0", &last_seen[..last_seen.len() - 1]);
+        let forged = format!(
+            "{}.{signature}",
+            forged_id
+                .bytes()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let status = client
+            .list_listings(ListListingsRequest {
+                page_size: 10,
+                page_token: forged,
+                category: common::Category::Psicologico.into(),
+                ..ListListingsRequest::default()
+            })
+            .await
+            .expect_err("forged");
+        assert_eq!(fields(&status), ["page_token"]);
         token = page.next_page_token;
     }
     assert_eq!(pages, 3);

@@ -111,6 +111,25 @@ async fn the_recovery_reads_a_bookings_holds_across_wallets(ledger: Ledger) {
         [first.holds.clone(), second.holds.clone()].concat(),
         listed.holds
     );
+    // A token continues only the listing it was issued for, and only the server makes them:
+    // another booking's, or an offset written by hand (the old "o1"), is refused.
+    for (booking, token) in [
+        ("bk-43", first.next_page_token.clone()),
+        ("bk-42", "o1".to_owned()),
+    ] {
+        let refused = client
+            .list_holds(call(
+                ListHoldsRequest {
+                    booking_id: booking.to_owned(),
+                    page_size: 1,
+                    page_token: token,
+                },
+                &booking_service(),
+            ))
+            .await
+            .expect_err("not this listing's token");
+        assert_eq!(bad_fields(&refused), ["page_token"], "{booking}");
+    }
     // GetHold reads the state now, not as placed.
     client
         .capture_hold(call(

@@ -261,6 +261,10 @@ pub struct ServerConfig {
     pub listen_addr: SocketAddr,
     /// How long in-flight calls may run after SIGTERM/SIGINT before they are dropped.
     pub shutdown_grace_ms: u64,
+    /// The key page tokens are signed with (`crate::page_token`), the same for every replica
+    /// of a service so that a page read from one continues on another. Unset: a random key of
+    /// this process (tokens then hold only on it — enough for one process).
+    pub page_token_secret: Option<Secret>,
 }
 
 impl Default for ServerConfig {
@@ -268,6 +272,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
             shutdown_grace_ms: 10_000,
+            page_token_secret: None,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! | [`auth`] | bearer JWT → [`welfare_core::auth::Principal`] in the request extensions |
 //! | [`error`] | one service error type → `google.rpc.Status` with `ErrorInfo` and `BadRequest` |
 //! | [`timeout`], [`rate_limit`], [`load_shed`] | limits on time, per-principal rate, concurrency |
+//! | [`page_token`] | page tokens signed by the server and bound to the request and caller |
 //! | [`peer`] | where a call comes from (the peer, or the client a trusted proxy names) |
 //! | [`gate`] | which methods a listener answers (a service's methods split between ports) |
 //! | [`drain`] | cuts off calls that outlive the shutdown grace period |
@@ -32,6 +33,7 @@ pub mod gate;
 pub mod load_shed;
 pub mod metrics_endpoint;
 pub mod observe;
+pub mod page_token;
 pub mod peer;
 pub mod process;
 pub mod rate_limit;

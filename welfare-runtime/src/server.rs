@@ -140,6 +140,7 @@ impl Application {
         services: ServiceSet,
     ) -> Result<Application, StartupError> {
         let verifier = JwtVerifier::from_config(&config.auth)?;
+        crate::page_token::use_key(config.server.page_token_secret.as_ref());
         let addr = config.server.listen_addr;
         let listener = TcpListener::bind(addr)
             .await

@@ -184,31 +184,39 @@ pub(super) fn window(
     Ok((from, to))
 }
 
-/// A slot page token: the last slot's start and id.
-pub(super) fn slot_token(value: &str) -> Result<Option<(i64, String)>, FieldViolation> {
-    if value.is_empty() {
+/// A slot page token, signed for `bound` (`welfare_runtime::page_token`): the last slot's
+/// start and id.
+pub(super) fn slot_token(value: &str, bound: u64) -> Result<Option<(i64, String)>, FieldViolation> {
+    let foreign = || FieldViolation::new("page_token", "is not a token this service issued");
+    let Some(body) = welfare_runtime::page_token::open(value, bound).map_err(|()| foreign())?
+    else {
         return Ok(None);
-    }
-    value
-        .split_once('/')
+    };
+    body.split_once('/')
         .and_then(|(start, id)| Some((start.parse::<i64>().ok()?, id.to_owned())))
         .filter(|(_, id)| BookingId::parse(id).is_ok())
         .map(Some)
-        .ok_or_else(|| FieldViolation::new("page_token", "is not a token this service issued"))
+        .ok_or_else(foreign)
 }
 
-pub(super) fn slot_token_of(next: Option<(i64, String)>) -> String {
-    next.map(|(start, id)| format!("{start}/{id}"))
+pub(super) fn slot_token_of(next: Option<(i64, String)>, bound: u64) -> String {
+    next.map(|(start, id)| welfare_runtime::page_token::seal(bound, &format!("{start}/{id}")))
         .unwrap_or_default()
 }
 
-/// A booking page token: the last booking's id.
-pub(super) fn booking_token(value: &str) -> Result<String, FieldViolation> {
-    if value.is_empty() {
-        return Ok(String::new());
+/// A booking page token, signed for `bound`: the last booking's id.
+pub(super) fn booking_token(value: &str, bound: u64) -> Result<String, FieldViolation> {
+    match welfare_runtime::page_token::open(value, bound) {
+        Ok(None) => Ok(String::new()),
+        Ok(Some(body)) => id(&body, "page_token"),
+        Err(()) => Err(FieldViolation::new(
+            "page_token",
+            "is not a token this service issued",
+        )),
     }
-    id(value, "page_token")
 }
+
+pub(super) use welfare_runtime::page_token::bound as page_bound;
 
 pub(super) fn slot_to_proto(slot: &SlotRecord) -> pb::Slot {
     pb::Slot {
@@ -279,11 +287,19 @@ mod tests {
 
     #[test]
     fn page_tokens_round_trip_and_foreign_ones_are_refused() {
-        let token = slot_token_of(Some((1_700_000_000, "slot-1".to_owned())));
+        let bound = welfare_runtime::edge::fingerprint(&["sub:anna", "availability", "l-1"]);
+        let token = slot_token_of(Some((1_700_000_000, "slot-1".to_owned())), bound);
         assert_eq!(
-            slot_token(&token),
+            slot_token(&token, bound),
             Ok(Some((1_700_000_000, "slot-1".to_owned())))
         );
-        assert!(slot_token("nonsense").is_err());
+        assert!(slot_token("nonsense", bound).is_err());
+        assert!(slot_token("1700000000/slot-1", bound).is_err(), "unsigned");
+        let elsewhere = welfare_runtime::edge::fingerprint(&["sub:anna", "availability", "l-2"]);
+        assert!(slot_token(&token, elsewhere).is_err(), "another listing's");
+        let bookings = welfare_runtime::page_token::seal(bound, "b-1");
+        assert_eq!(booking_token(&bookings, bound), Ok("b-1".to_owned()));
+        assert!(booking_token("b-1", bound).is_err(), "an id is not a token");
+        assert_eq!(booking_token("", bound), Ok(String::new()));
     }
 }

@@ -126,7 +126,19 @@ impl BookingService for BookingApi {
             DEFAULT_SLOT_PAGE,
             MAX_SLOT_PAGE,
         ));
-        let after = v.keep(slot_token(&message.page_token));
+        let bound = page_bound(
+            &principal,
+            &[
+                "availability",
+                &message.listing_id,
+                if message.available_only {
+                    "available"
+                } else {
+                    "all"
+                },
+            ],
+        );
+        let after = v.keep(slot_token(&message.page_token, bound));
         let (listing, window, size, after) =
             v.finish_with(|| Some((listing?, window?, size?, after?)))?;
         let page = self
@@ -145,7 +157,7 @@ impl BookingService for BookingApi {
             .await?;
         Ok(Response::new(pb::ListAvailabilityResponse {
             slots: page.slots.iter().map(slot_to_proto).collect(),
-            next_page_token: slot_token_of(page.next),
+            next_page_token: slot_token_of(page.next, bound),
         }))
     }
 
@@ -198,7 +210,9 @@ impl BookingService for BookingApi {
             DEFAULT_BOOKING_PAGE,
             MAX_BOOKING_PAGE,
         ));
-        let after = v.keep(booking_token(&message.page_token));
+        let state = message.state.to_string();
+        let bound = page_bound(&principal, &["bookings", &message.listing_id, &state]);
+        let after = v.keep(booking_token(&message.page_token, bound));
         let listing = if message.listing_id.is_empty() {
             Some(None)
         } else {
@@ -223,7 +237,7 @@ impl BookingService for BookingApi {
             .take(usize::try_from(size).unwrap_or(usize::MAX))
             .collect();
         let next_page_token = match (more, shown.last()) {
-            (true, Some(last)) => last.id.clone(),
+            (true, Some(last)) => welfare_runtime::page_token::seal(bound, &last.id),
             _ => String::new(),
         };
         Ok(Response::new(pb::ListBookingsResponse {

@@ -102,49 +102,20 @@ pub(super) fn page_size(value: i32) -> Result<i64, FieldViolation> {
 /// token is only accepted with the filters (and the view) it was issued for.
 pub(super) use welfare_runtime::edge::fingerprint;
 
-/// An opaque page token: the filters' fingerprint and the last id returned, hex-encoded.
+/// An opaque page token carrying the last id returned, signed by the server for these
+/// filters (`welfare_runtime::page_token`).
 pub(super) fn page_token(filters: u64, last_id: &str) -> String {
-    format!(
-        "{filters:016x}{}",
-        last_id
-            .as_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
+    welfare_runtime::page_token::seal(filters, last_id)
 }
 
-/// The last id of a page token, if it was issued for these filters.
+/// The last id of a page token, if this server issued it for these filters.
 pub(super) fn read_page_token(token: &str, filters: u64) -> Result<Option<String>, FieldViolation> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let invalid = || {
+    welfare_runtime::page_token::open(token, filters).map_err(|()| {
         FieldViolation::new(
             "page_token",
             "is not a token from this listing's previous page",
         )
-    };
-    if token.len() > 512 || !token.len().is_multiple_of(2) || !token.is_ascii() {
-        return Err(invalid());
-    }
-    let bytes: Vec<u8> = (0..token.len())
-        .step_by(2)
-        .map(|i| {
-            token
-                .get(i..i + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect::<Option<_>>()
-        .ok_or_else(invalid)?;
-    let (head, id) = bytes.split_at_checked(8).ok_or_else(invalid)?;
-    let head: [u8; 8] = head.try_into().map_err(|_| invalid())?;
-    if u64::from_be_bytes(head) != filters || id.is_empty() {
-        return Err(invalid());
-    }
-    String::from_utf8(id.to_vec())
-        .map(Some)
-        .map_err(|_| invalid())
+    })
 }
 
 pub(super) fn text_or_empty(
@@ -289,7 +260,14 @@ mod tests {
         );
         let other = fingerprint(&["listings", "public", "", "", "trasporto"]);
         assert!(read_page_token(&token, other).is_err());
-        for bad in ["zz", "0", &token[..token.len() - 1], "00000000000000000000"] {
+        for bad in [
+            "zz",
+            "0",
+            &token[..token.len() - 1],
+            "00000000000000000000",
+            // What the old unsigned tokens were: the filters and an id, hex-encoded.
+            &format!("{filters:016x}{}", "6c2d31"),
+        ] {
             assert!(read_page_token(bad, filters).is_err(), "{bad}");
         }
         assert_eq!(read_page_token("", filters).expect("empty"), None);

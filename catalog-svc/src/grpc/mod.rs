@@ -303,7 +303,12 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
                 .into());
             }
         };
-        let filters = fingerprint(&["providers", status.map_or("", ProviderStatus::code)]);
+        let caller = principal.subject.as_ref().map(ToString::to_string);
+        let filters = fingerprint(&[
+            "providers",
+            caller.as_deref().unwrap_or(""),
+            status.map_or("", ProviderStatus::code),
+        ]);
         let after_id = read_page_token(&message.page_token, filters)
             .map_err(|v| ServiceError::InvalidArgument(vec![v]))?;
         let mut records = self
@@ -608,8 +613,10 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
             Visibility::Public { .. } => "public",
             Visibility::Stale { .. } => "stale",
         };
+        let caller = principal.subject.as_ref().map(ToString::to_string);
         let filters = fingerprint(&[
             "listings",
+            caller.as_deref().unwrap_or(""),
             view,
             provider.as_ref().map_or("", ProviderId::as_str),
             status.unwrap_or(""),

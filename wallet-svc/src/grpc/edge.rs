@@ -71,8 +71,10 @@ pub(super) fn year(value: i32, field: &str) -> Result<i32, ServiceError> {
     }
 }
 
-/// An offset page token (`o<offset>`), and the page size clamped to its bounds.
+/// An offset page token (signed for `bound`, `welfare_runtime::page_token`), and the page size
+/// clamped to its bounds.
 pub(super) fn page(
+    bound: u64,
     page_size: i32,
     page_token: &str,
     default: i64,
@@ -86,25 +88,24 @@ pub(super) fn page(
     } else {
         i64::from(page_size).min(max)
     };
-    let offset = if page_token.is_empty() {
-        0
-    } else {
-        page_token
-            .strip_prefix('o')
-            .and_then(|n| n.parse::<i64>().ok())
+    let foreign = || ServiceError::invalid("page_token", "is not a token this service issued");
+    let offset = match welfare_runtime::page_token::open(page_token, bound) {
+        Ok(None) => 0,
+        Ok(Some(body)) => body
+            .parse::<i64>()
+            .ok()
             .filter(|n| *n >= 0)
-            .ok_or_else(|| {
-                ServiceError::invalid("page_token", "is not a token this service issued")
-            })?
+            .ok_or_else(foreign)?,
+        Err(()) => return Err(foreign()),
     };
     Ok((offset, size))
 }
 
-pub(super) fn next_token(offset: i64, size: i64, returned: usize) -> String {
+pub(super) fn next_token(bound: u64, offset: i64, size: i64, returned: usize) -> String {
     if i64::try_from(returned).unwrap_or(0) < size {
         String::new()
     } else {
-        format!("o{}", offset + size)
+        welfare_runtime::page_token::seal(bound, &(offset + size).to_string())
     }
 }
 

@@ -323,7 +323,13 @@ impl WalletService for WalletApi {
         } else {
             Some(year(request.year, "year")?)
         };
+        let year_text = request.year.to_string();
+        let bound = welfare_runtime::page_token::bound(
+            &principal,
+            &["plans", &request.company_id, &year_text],
+        );
         let (offset, size) = page(
+            bound,
             request.page_size,
             &request.page_token,
             DEFAULT_PAGE_SIZE,
@@ -345,7 +351,7 @@ impl WalletService for WalletApi {
             ));
         }
         Ok(Response::new(pb::ListPlansResponse {
-            next_page_token: next_token(offset, size, plans.len()),
+            next_page_token: next_token(bound, offset, size, plans.len()),
             plans: out,
         }))
     }
@@ -451,7 +457,9 @@ impl WalletService for WalletApi {
             &wallet.owner(),
             ("wallet", &wallet_id),
         )?;
+        let bound = welfare_runtime::page_token::bound(&principal, &["transactions", &wallet_id]);
         let (offset, size) = page(
+            bound,
             request.page_size,
             &request.page_token,
             DEFAULT_STATEMENT_PAGE_SIZE,
@@ -516,7 +524,7 @@ impl WalletService for WalletApi {
             balance = balance.saturating_sub(line.amount.cents());
         }
         Ok(Response::new(pb::ListWalletTransactionsResponse {
-            next_page_token: next_token(offset, size, transactions.len()),
+            next_page_token: next_token(bound, offset, size, transactions.len()),
             transactions,
         }))
     }
@@ -684,7 +692,9 @@ impl WalletService for WalletApi {
         let request = request.into_inner();
         check(&principal, Action::ReadHolds, Resource::Platform)?;
         let booking_id = id(&request.booking_id, "booking_id")?;
+        let bound = welfare_runtime::page_token::bound(&principal, &["holds", &booking_id]);
         let (offset, size) = page(
+            bound,
             request.page_size,
             &request.page_token,
             DEFAULT_PAGE_SIZE,
@@ -696,7 +706,7 @@ impl WalletService for WalletApi {
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(pb::ListHoldsResponse {
-            next_page_token: next_token(offset, size, holds.len()),
+            next_page_token: next_token(bound, offset, size, holds.len()),
             holds: holds
                 .iter()
                 .map(hold_to_proto)
