@@ -56,6 +56,8 @@ pub enum AuthSetupError {
     },
     #[error("auth.issuer and auth.audience must not be empty")]
     Claims,
+    #[error(transparent)]
+    Jwks(#[from] crate::jwks::JwksError),
 }
 
 /// The claims LodiWelfare tokens carry beyond the registered ones.
@@ -88,6 +90,8 @@ pub enum TokenError {
     NotYetValid,
     #[error("bearer token signature is invalid")]
     BadSignature,
+    #[error("bearer token names a key this server does not hold (kid)")]
+    UnknownKey,
     #[error("bearer token has the wrong audience")]
     WrongAudience,
     #[error("bearer token has the wrong issuer")]
@@ -104,6 +108,7 @@ impl TokenError {
             TokenError::Expired => "TOKEN_EXPIRED",
             TokenError::NotYetValid => "TOKEN_NOT_YET_VALID",
             TokenError::BadSignature => "TOKEN_BAD_SIGNATURE",
+            TokenError::UnknownKey => "TOKEN_UNKNOWN_KEY",
             TokenError::WrongAudience => "TOKEN_WRONG_AUDIENCE",
             TokenError::WrongIssuer => "TOKEN_WRONG_ISSUER",
             TokenError::Claims(_) => "TOKEN_INVALID_CLAIMS",
@@ -121,8 +126,16 @@ impl TokenError {
 /// Checks bearer tokens against the configured key, issuer and audience.
 #[derive(Clone)]
 pub struct JwtVerifier {
-    key: DecodingKey,
+    keys: Keys,
     validation: Validation,
+}
+
+/// The key or keys tokens are checked against.
+#[derive(Clone)]
+enum Keys {
+    One(DecodingKey),
+    /// Chosen by `kid` from a JWKS document (`crate::jwks`).
+    Ring(Arc<crate::jwks::KeyRing>),
 }
 
 impl std::fmt::Debug for JwtVerifier {
@@ -138,7 +151,31 @@ impl JwtVerifier {
         if config.issuer.trim().is_empty() || config.audience.trim().is_empty() {
             return Err(AuthSetupError::Claims);
         }
-        let (algorithm, key) = match config.algorithm {
+        let algorithm = match config.algorithm {
+            JwtAlgorithm::HS256 => Algorithm::HS256,
+            JwtAlgorithm::RS256 => Algorithm::RS256,
+            JwtAlgorithm::ES256 => Algorithm::ES256,
+        };
+        let validation = || {
+            let mut validation = Validation::new(algorithm);
+            validation.set_issuer(&[config.issuer.trim()]);
+            validation.set_audience(&[config.audience.trim()]);
+            validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+            validation.validate_nbf = true;
+            validation.leeway = config.leeway_seconds;
+            validation
+        };
+        if let Some(path) = &config.jwks_file {
+            let ring = crate::jwks::KeyRing::load(
+                path,
+                std::time::Duration::from_secs(config.jwks_refresh_seconds),
+            )?;
+            return Ok(JwtVerifier {
+                keys: Keys::Ring(Arc::new(ring)),
+                validation: validation(),
+            });
+        }
+        let (_, key) = match config.algorithm {
             JwtAlgorithm::HS256 => {
                 let secret = config
                     .hs256_secret
@@ -178,13 +215,10 @@ impl JwtVerifier {
                 }
             }
         };
-        let mut validation = Validation::new(algorithm);
-        validation.set_issuer(&[config.issuer.trim()]);
-        validation.set_audience(&[config.audience.trim()]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = config.leeway_seconds;
-        Ok(JwtVerifier { key, validation })
+        Ok(JwtVerifier {
+            keys: Keys::One(key),
+            validation: validation(),
+        })
     }
 
     /// Verifies a token and builds the principal it names.
@@ -192,24 +226,37 @@ impl JwtVerifier {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Malformed);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
-            |e| match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
-                ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => {
-                    TokenError::BadSignature
+        let ring_key;
+        let key = match &self.keys {
+            Keys::One(key) => key,
+            Keys::Ring(ring) => {
+                let header =
+                    jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+                ring_key = ring
+                    .key(header.kid.as_deref())
+                    .ok_or(TokenError::UnknownKey)?;
+                &ring_key
+            }
+        };
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                    ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => {
+                        TokenError::BadSignature
+                    }
+                    ErrorKind::InvalidAudience => TokenError::WrongAudience,
+                    ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+                    ErrorKind::MissingRequiredClaim(claim) => {
+                        TokenError::Claims(format!("missing {claim}"))
+                    }
+                    // The token decoded, but its claims are not what a LodiWelfare token carries
+                    // (a claim of the wrong type, say).
+                    ErrorKind::Json(error) => TokenError::Claims(error.to_string()),
+                    _ => TokenError::Malformed,
                 }
-                ErrorKind::InvalidAudience => TokenError::WrongAudience,
-                ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
-                ErrorKind::MissingRequiredClaim(claim) => {
-                    TokenError::Claims(format!("missing {claim}"))
-                }
-                // The token decoded, but its claims are not what a LodiWelfare token carries
-                // (a claim of the wrong type, say).
-                ErrorKind::Json(error) => TokenError::Claims(error.to_string()),
-                _ => TokenError::Malformed,
-            },
-        )?;
+            })?;
         let claims = data.claims;
         let sub = claims
             .sub
@@ -585,6 +632,100 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAErfkxTndsukdgGYo6noXRHXp1Z3i+
 rLvL+dL/irdx54K1dnNCapWU1r3P1PwAzAB1EGqlZG86w+tamE85GQ4R/g==
 -----END PUBLIC KEY-----
 ";
+
+    /// Keys rotate by `kid` through a JWKS file: old and new accepted during the overlap, the
+    /// old refused once it leaves the document; a broken document keeps the loaded keys.
+    #[test]
+    fn keys_rotate_by_kid_through_a_jwks_file() {
+        use jsonwebtoken::jwk::{Jwk, JwkSet};
+        use jsonwebtoken::{Algorithm, EncodingKey, Header};
+        let dir = std::env::temp_dir().join(format!("welfare-jwks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("jwks.json");
+        let private = EncodingKey::from_ec_pem(ES256_PRIVATE.as_bytes()).expect("private key");
+        let secret_b = EncodingKey::from_secret(b"the-second-key-of-32-bytes-or-more!");
+        let jwk = |key: &EncodingKey, alg: Algorithm, kid: &str| {
+            let mut jwk = Jwk::from_encoding_key(key, alg).expect("jwk");
+            jwk.common.key_id = Some(kid.to_owned());
+            jwk
+        };
+        let old = jwk(&private, Algorithm::ES256, "2026-old");
+        // A second throwaway P-256 key made for this test (openssl genpkey), never used
+        // anywhere else.
+        let new = EncodingKey::from_ec_pem(
+            b"-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgGrmmgE60bnP60wtZ
+jhouaLsHMV3BFyIbWcVUBIThnpqhRANCAAQKdu70CF51Zvg0FPbYTT6Veu/AvT6m
+VwiqwhCNDxUblHCOKNISyymB2kXOu8PQAjTqaHqYL/0dINPEQHiRT+Er
+-----END PRIVATE KEY-----
+",
+        )
+        .expect("second key");
+        let new_jwk = jwk(&new, Algorithm::ES256, "2026-new");
+        let write = |keys: Vec<Jwk>| {
+            std::fs::write(
+                &file,
+                serde_json::to_string(&JwkSet { keys }).expect("json"),
+            )
+            .expect("write");
+        };
+        let signed = |key: &EncodingKey, kid: Option<&str>| {
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = kid.map(str::to_owned);
+            let claims = json!({"sub": "payroll", "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": now() + 60});
+            jsonwebtoken::encode(&header, &claims, key).expect("sign")
+        };
+        let config = AuthConfig {
+            algorithm: JwtAlgorithm::ES256,
+            jwks_file: Some(file.clone()),
+            jwks_refresh_seconds: 0,
+            ..AuthConfig::default()
+        };
+        let missing = JwtVerifier::from_config(&config).expect_err("no file yet");
+        assert!(missing.to_string().contains("jwks.json"), "{missing}");
+        write(vec![old.clone()]);
+        let verifier = JwtVerifier::from_config(&config).expect("keys");
+        let by_old = signed(&private, Some("2026-old"));
+        let by_new = signed(&new, Some("2026-new"));
+        assert!(verifier.verify(&by_old).is_ok());
+        assert!(
+            verifier.verify(&signed(&private, None)).is_ok(),
+            "one key: no kid needed"
+        );
+        assert_eq!(verifier.verify(&by_new), Err(TokenError::UnknownKey));
+        // The overlap: both keys in the document.
+        write(vec![old.clone(), new_jwk.clone()]);
+        assert!(verifier.verify(&by_old).is_ok());
+        assert!(verifier.verify(&by_new).is_ok());
+        assert_eq!(
+            verifier.verify(&signed(&private, None)),
+            Err(TokenError::UnknownKey),
+            "several keys: a token names its own"
+        );
+        // A token claiming the new key's kid but signed with the old key.
+        assert_eq!(
+            verifier.verify(&signed(&private, Some("2026-new"))),
+            Err(TokenError::BadSignature)
+        );
+        // After it: the old key is gone, and so are its tokens.
+        write(vec![new_jwk.clone()]);
+        assert_eq!(verifier.verify(&by_old), Err(TokenError::UnknownKey));
+        assert_eq!(TokenError::UnknownKey.reason(), "TOKEN_UNKNOWN_KEY");
+        assert!(verifier.verify(&by_new).is_ok());
+        // A broken document: the loaded keys stay in force.
+        std::fs::write(&file, "{not json").expect("write");
+        assert!(verifier.verify(&by_new).is_ok());
+        // A document with an HMAC key: verified with the configured algorithm only.
+        write(vec![jwk(&secret_b, Algorithm::HS256, "hmac")]);
+        let hmac = {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some("hmac".to_owned());
+            let claims = json!({"sub": "payroll", "iss": "lodiwelfare", "aud": "lodiwelfare", "exp": now() + 60});
+            jsonwebtoken::encode(&header, &claims, &secret_b).expect("sign")
+        };
+        assert!(verifier.verify(&hmac).is_err(), "ES256 configured");
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
 
     #[test]
     fn production_tokens_are_checked_against_the_public_key() {

@@ -385,6 +385,11 @@ pub struct AuthConfig {
     pub public_key_pem: Option<String>,
     /// ...or from a file.
     pub public_key_file: Option<PathBuf>,
+    /// Or several keys, chosen by each token's `kid`: a JWKS document (RFC 7517) re-read every
+    /// `jwks_refresh_seconds`, so keys rotate without a restart (`crate::jwks`). Takes the place
+    /// of the single key when set; tokens must still be signed with `algorithm`.
+    pub jwks_file: Option<PathBuf>,
+    pub jwks_refresh_seconds: u64,
     /// Tolerated clock skew.
     pub leeway_seconds: u64,
 }
@@ -398,6 +403,8 @@ impl Default for AuthConfig {
             hs256_secret: None,
             public_key_pem: None,
             public_key_file: None,
+            jwks_file: None,
+            jwks_refresh_seconds: 60,
             leeway_seconds: 30,
         }
     }

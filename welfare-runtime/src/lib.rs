@@ -10,6 +10,7 @@
 //! | [`timeout`], [`rate_limit`], [`load_shed`] | limits on time, per-principal rate, concurrency |
 //! | [`page_token`] | page tokens signed by the server and bound to the request and caller |
 //! | [`peer`] | where a call comes from (the peer, or the client a trusted proxy names) |
+//! | [`jwks`] | verification keys by `kid` from a JWKS file, re-read so keys rotate without a restart |
 //! | [`gate`] | which methods a listener answers (a service's methods split between ports) |
 //! | [`drain`] | cuts off calls that outlive the shutdown grace period |
 //! | [`process`] | a service process: configuration, telemetry, run, exit codes |
@@ -30,6 +31,7 @@ pub mod edge;
 pub mod error;
 mod future;
 pub mod gate;
+pub mod jwks;
 pub mod load_shed;
 pub mod metrics_endpoint;
 pub mod observe;
