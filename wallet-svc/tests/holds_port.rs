@@ -182,3 +182,87 @@ async fn hold_rpcs_are_answered_on_their_port_only() {
         .into_inner();
     assert_eq!(read.available, eur(20_000), "held, then released");
 }
+
+/// Runs the real grpcurl (1.8.6, which speaks reflection v1alpha only) against `port`:
+/// `grpcurl -plaintext <flags> 127.0.0.1:<port> <verb and symbol>`.
+fn grpcurl(port: u16, flags: &[&str], verb: &[&str]) -> (bool, String) {
+    let output = Command::new("grpcurl")
+        .arg("-plaintext")
+        .args(flags)
+        .arg(format!("127.0.0.1:{port}"))
+        .args(verb)
+        .output()
+        .expect("grpcurl (scripts/test installs it)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// Reflection and health tell the truth about this server, to the real grpcurl: it lists only
+/// the wallet's service (with health and reflection), describes a method from its file and the
+/// files that file imports, and a health check for another service's name is NOT_FOUND.
+#[tokio::test]
+async fn grpcurl_sees_only_what_this_server_serves() {
+    let port = free_port();
+    let database = welfare_storage::testing::fresh_sqlite_url("wallet_grpcurl", "wallet.db");
+    let _process = Process(
+        Command::new(env!("CARGO_BIN_EXE_wallet-svc"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env(
+                "LODIWELFARE__SERVER__LISTEN_ADDR",
+                format!("127.0.0.1:{port}"),
+            )
+            .env("LODIWELFARE__DATABASE__URL", &database)
+            .env("LODIWELFARE__AUTH__HS256_SECRET", SECRET)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start wallet-svc"),
+    );
+    connect(port).await;
+    let (ok, listed) = grpcurl(port, &[], &["list"]);
+    assert!(ok, "{listed}");
+    let mut services: Vec<&str> = listed
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    services.sort_unstable();
+    assert_eq!(
+        services,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1alpha.ServerReflection",
+            "welfare.wallet.v1.WalletService"
+        ],
+        "{listed}"
+    );
+    // A method whose messages come from another file (welfare/common/v1): the file is
+    // answered with its dependencies.
+    let (ok, described) = grpcurl(
+        port,
+        &[],
+        &["describe", "welfare.wallet.v1.HoldFundsRequest"],
+    );
+    assert!(ok, "{described}");
+    assert!(
+        described.contains(".welfare.common.v1.Money amount"),
+        "{described}"
+    );
+    let (ok, serving) = grpcurl(
+        port,
+        &["-d", r#"{"service": "welfare.wallet.v1.WalletService"}"#],
+        &["grpc.health.v1.Health/Check"],
+    );
+    assert!(ok && serving.contains("SERVING"), "{serving}");
+    let (ok, other) = grpcurl(
+        port,
+        &["-d", r#"{"service": "welfare.catalog.v1.CatalogService"}"#],
+        &["grpc.health.v1.Health/Check"],
+    );
+    assert!(!ok && other.contains("NotFound"), "{other}");
+}

@@ -238,25 +238,24 @@ impl JwtVerifier {
                 &ring_key
             }
         };
-        let data =
-            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
-                match e.kind() {
-                    ErrorKind::ExpiredSignature => TokenError::Expired,
-                    ErrorKind::ImmatureSignature => TokenError::NotYetValid,
-                    ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => {
-                        TokenError::BadSignature
-                    }
-                    ErrorKind::InvalidAudience => TokenError::WrongAudience,
-                    ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
-                    ErrorKind::MissingRequiredClaim(claim) => {
-                        TokenError::Claims(format!("missing {claim}"))
-                    }
-                    // The token decoded, but its claims are not what a LodiWelfare token carries
-                    // (a claim of the wrong type, say).
-                    ErrorKind::Json(error) => TokenError::Claims(error.to_string()),
-                    _ => TokenError::Malformed,
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
+            match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => {
+                    TokenError::BadSignature
                 }
-            })?;
+                ErrorKind::InvalidAudience => TokenError::WrongAudience,
+                ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+                ErrorKind::MissingRequiredClaim(claim) => {
+                    TokenError::Claims(format!("missing {claim}"))
+                }
+                // The token decoded, but its claims are not what a LodiWelfare token carries
+                // (a claim of the wrong type, say).
+                ErrorKind::Json(error) => TokenError::Claims(error.to_string()),
+                _ => TokenError::Malformed,
+            }
+        })?;
         let claims = data.claims;
         let sub = claims
             .sub
