@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use support::grpc::*;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -884,9 +886,57 @@ async fn year_end_carries_over_or_returns_to_the_company(ledger: Ledger) {
     assert!(ledger.check_invariants().await.expect("check").holds());
 }
 
+/// A plan ends at midnight in Lodi, not at midnight UTC: at 23:30 UTC on 31 December — already
+/// 00:30 on 1 January in Italy — its credit can no longer be held; an hour earlier it could.
+async fn a_plan_ends_at_midnight_italian_time(ledger: Ledger) {
+    let at = Arc::new(std::sync::atomic::AtomicI64::new(today().unix_seconds()));
+    let reading = Arc::clone(&at);
+    let clock: wallet_svc::grpc::Clock = Arc::new(move || {
+        welfare_core::time::Timestamp::from_unix_seconds(
+            reading.load(std::sync::atomic::Ordering::SeqCst),
+        )
+    });
+    let mut config = test_config();
+    config.limits.rate_limit_per_second = 10_000;
+    config.limits.rate_limit_burst = 10_000;
+    let mut server = serve_with(ledger, clock, config).await;
+    let client = &mut server.client;
+    let (_, wallet) = create_and_fund(client, Regime::Art51C2Services).await;
+    let new_year_utc = "2027-01-01"
+        .parse::<welfare_core::time::Date>()
+        .expect("date")
+        .days_since_epoch()
+        * welfare_core::time::SECONDS_PER_DAY;
+    let hold_at = |seconds: i64, id: &str| {
+        at.store(seconds, std::sync::atomic::Ordering::SeqCst);
+        let mut request = hold_request(&wallet, 1_000, id, common::Category::CuraFigli);
+        request.expire_time = Some(welfare_proto::convert::timestamp_to_proto(
+            welfare_core::time::Timestamp::from_unix_seconds(seconds + 600),
+        ));
+        request
+    };
+    // 22:30 UTC, 23:30 in Lodi: still 31 December.
+    let request = hold_at(new_year_utc - 90 * 60, "h-2330");
+    client
+        .hold_funds(call(request, &booking_service()))
+        .await
+        .expect("the last evening of the year");
+    // 23:30 UTC, 00:30 on 1 January in Lodi.
+    let request = hold_at(new_year_utc - 30 * 60, "h-0030");
+    let expired = client
+        .hold_funds(call(request, &booking_service()))
+        .await
+        .expect_err("the new year in Italy");
+    assert_eq!(
+        (expired.code(), reason(&expired).as_str()),
+        (Code::FailedPrecondition, "PLAN_EXPIRED")
+    );
+}
+
 welfare_storage::on_every_backend!(
     support::open;
     a_plan_lives_from_funding_to_the_tax_report,
+    a_plan_ends_at_midnight_italian_time,
     the_rules_of_the_plan_are_applied,
     each_role_reaches_only_what_it_owns,
     bad_input_on_every_rpc_names_the_field_and_writes_nothing,

@@ -1,4 +1,9 @@
 //! Calendar dates and instants, without a clock: callers pass the reading of theirs.
+//!
+//! Dates are Italian calendar days: an instant's date, and the instant a date starts, are
+//! those of Europe/Rome (UTC+1, UTC+2 in summer), read from the time zone database compiled
+//! into the crate (`jiff`) — a plan that ends on 31 December has ended at midnight in Lodi,
+//! not an hour later at midnight UTC.
 
 use std::fmt;
 use std::str::FromStr;
@@ -36,10 +41,31 @@ impl Timestamp {
         self.0.saturating_sub(earlier.0)
     }
 
-    /// The UTC calendar date of this instant, `None` outside years 1900–2200.
+    /// The Italian calendar date (Europe/Rome) of this instant, `None` outside years
+    /// 1900–2200.
     pub fn date(self) -> Option<Date> {
-        Date::from_days_since_epoch(self.0.div_euclid(SECONDS_PER_DAY))
+        let zoned = jiff::Timestamp::from_second(self.0)
+            .ok()?
+            .to_zoned(rome().clone());
+        Date::new(
+            i32::from(zoned.year()),
+            u8::try_from(zoned.month()).ok()?,
+            u8::try_from(zoned.day()).ok()?,
+        )
+        .ok()
     }
+}
+
+/// The time zone of the Italian calendar.
+pub const TIME_ZONE: &str = "Europe/Rome";
+
+/// Europe/Rome, from the compiled-in database.
+fn rome() -> &'static jiff::tz::TimeZone {
+    static ROME: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
+    ROME.get_or_init(|| {
+        jiff::tz::TimeZone::get(TIME_ZONE)
+            .expect("Europe/Rome is in the time zone database compiled into the crate")
+    })
 }
 
 /// A calendar date between the years 1900 and 2200.
@@ -117,9 +143,18 @@ impl Date {
         .ok()
     }
 
-    /// Midnight UTC at the start of this date.
+    /// The instant this date starts in Italy (midnight, Europe/Rome).
     pub fn start(self) -> Timestamp {
-        Timestamp(self.days_since_epoch() * SECONDS_PER_DAY)
+        let civil = jiff::civil::Date::new(
+            i16::try_from(self.year).unwrap_or(i16::MAX),
+            i8::try_from(self.month).unwrap_or(1),
+            i8::try_from(self.day).unwrap_or(1),
+        );
+        // Midnight exists every day in Rome (the clocks change at 02:00 and 03:00).
+        match civil.and_then(|d| d.to_zoned(rome().clone())) {
+            Ok(zoned) => Timestamp(zoned.timestamp().as_second()),
+            Err(_) => Timestamp(self.days_since_epoch() * SECONDS_PER_DAY),
+        }
     }
 
     /// The date `days` later (earlier when negative), `None` past the supported years.
@@ -237,5 +272,40 @@ mod tests {
         let ts = Timestamp::from_unix_seconds(1_764_000_000);
         assert_eq!(ts.date(), Some(date("2025-11-24")));
         assert_eq!(date("2025-11-24").start().date(), Some(date("2025-11-24")));
+    }
+
+    /// Around midnight the Italian day is not the UTC one: an hour apart in winter, two in
+    /// summer — a plan ending on 31 December has ended at 00:30 in Lodi though it is still
+    /// 23:30 on the 31st in UTC.
+    #[test]
+    fn dates_are_italian_calendar_days() {
+        let utc = |text: &str| {
+            let (day, time) = text.split_once('T').expect("a date and a time");
+            let (h, m) = time.split_once(':').expect("hh:mm");
+            date(day).days_since_epoch() * SECONDS_PER_DAY
+                + h.parse::<i64>().expect("h") * 3_600
+                + m.parse::<i64>().expect("m") * 60
+        };
+        let at = |text: &str| Timestamp::from_unix_seconds(utc(text));
+        // Winter, UTC+1.
+        assert_eq!(at("2026-12-31T23:30").date(), Some(date("2027-01-01")));
+        assert_eq!(at("2026-12-31T22:59").date(), Some(date("2026-12-31")));
+        // Summer, UTC+2.
+        assert_eq!(at("2026-07-31T22:30").date(), Some(date("2026-08-01")));
+        assert_eq!(at("2026-07-31T21:59").date(), Some(date("2026-07-31")));
+        // A day starts at midnight in Rome.
+        assert_eq!(date("2027-01-01").start(), at("2026-12-31T23:00"));
+        assert_eq!(date("2026-08-01").start(), at("2026-07-31T22:00"));
+        // The days the clocks change are 23 and 25 hours long.
+        let length = |d: &str| {
+            let day = date(d);
+            day.plus_days(1)
+                .expect("next")
+                .start()
+                .seconds_since(day.start())
+        };
+        assert_eq!(length("2026-03-29"), 23 * 3_600);
+        assert_eq!(length("2026-10-25"), 25 * 3_600);
+        assert_eq!(length("2026-06-01"), 24 * 3_600);
     }
 }
