@@ -59,6 +59,19 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
             .listing(id)
             .await?
             .ok_or_else(|| listing_not_found(id.as_str()))?;
+        let public = self.readable(principal, &record, provider_status, now)?;
+        Ok((record, public))
+    }
+
+    /// Whether the listing is public, when `principal` may read it; `NOT_FOUND` when not (a
+    /// listing one may not see does not exist for them).
+    fn readable(
+        &self,
+        principal: &Principal,
+        record: &ListingRecord,
+        provider_status: ProviderStatus,
+        now: Timestamp,
+    ) -> Result<bool, ServiceError> {
         let public = record
             .listing
             .is_public(provider_status, now, &self.territory);
@@ -67,8 +80,56 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
             public,
         };
         authorize(principal, Action::ReadListing, resource)
-            .map_err(|_| listing_not_found(id.as_str()))?;
-        Ok((record, public))
+            .map_err(|_| listing_not_found(record.listing.id.as_str()))?;
+        Ok(public)
+    }
+
+    /// The listings `ids` names, in that order, each as `GetListing` would answer it: every id
+    /// well formed (else each bad one is named), then all of them or `NOT_FOUND` for the first
+    /// missing or invisible one — a listing the caller may not see is not found, as with
+    /// `GetListing`.
+    pub(super) async fn batch_get(
+        &self,
+        principal: &Principal,
+        ids: &[String],
+        now: Timestamp,
+    ) -> Result<Vec<pb::Listing>, ServiceError> {
+        if ids.is_empty() || ids.len() > MAX_BATCH_GET {
+            return Err(ServiceError::invalid(
+                "ids",
+                format!("names 1 to {MAX_BATCH_GET} listings, not {}", ids.len()),
+            ));
+        }
+        let mut violations = Violations::default();
+        let parsed: Vec<Option<ListingId>> = ids
+            .iter()
+            .enumerate()
+            .map(|(n, id)| violations.keep(listing_id(id, &format!("ids[{n}]"))))
+            .collect();
+        let parsed = violations.finish_with(|| parsed.into_iter().collect::<Option<Vec<_>>>())?;
+        let wanted: Vec<Wanted> = parsed
+            .iter()
+            .map(|id| Wanted {
+                id: id.clone(),
+                held_version: None,
+            })
+            .collect();
+        let mut found = std::collections::HashMap::new();
+        for fetched in self.store.listings_by_id(&wanted).await? {
+            if let Fetched::Read(record, provider_status) = fetched {
+                found.insert(record.listing.id.to_string(), (*record, provider_status));
+            }
+        }
+        parsed
+            .iter()
+            .map(|id| {
+                let (record, provider_status) = found
+                    .get(id.as_str())
+                    .ok_or_else(|| listing_not_found(id.as_str()))?;
+                self.readable(principal, record, *provider_status, now)?;
+                Ok(self.listing_to_proto(record, now))
+            })
+            .collect()
     }
 
     /// Applies `edit` to a listing: replay, visibility, authorization, etag, write with its

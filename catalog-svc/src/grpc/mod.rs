@@ -46,8 +46,8 @@ mod providers;
 mod search;
 
 use crate::store::{
-    CatalogStore, Change, CurrentListings, ListingQuery, ListingRecord, OutboxEvent, ProviderQuery,
-    ProviderRecord, RecordedRequest, StoreError, Topic, Visibility,
+    CatalogStore, Change, CurrentListings, Fetched, ListingQuery, ListingRecord, OutboxEvent,
+    ProviderQuery, ProviderRecord, RecordedRequest, StoreError, Topic, Visibility, Wanted,
 };
 use edge::*;
 
@@ -56,6 +56,8 @@ pub const SERVICE_NAME: &str = "welfare.catalog.v1.CatalogService";
 /// The default and largest page sizes of the list methods.
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;
+/// Listings one `BatchGetListings` reads at most.
+pub const MAX_BATCH_GET: usize = 100;
 /// The longest request id.
 pub use welfare_runtime::edge::MAX_REQUEST_ID_CHARS;
 /// Display names of providers.
@@ -70,6 +72,7 @@ pub fn public_methods() -> Vec<String> {
         "GetProvider",
         "ListProviders",
         "GetListing",
+        "BatchGetListings",
         "ListListings",
         "SearchListings",
         "CheckEligibility",
@@ -579,6 +582,17 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         let now = self.now();
         let (record, _) = self.visible_listing(&principal, &id, now).await?;
         Ok(Response::new(self.listing_to_proto(&record, now)))
+    }
+
+    async fn batch_get_listings(
+        &self,
+        request: Request<pb::BatchGetListingsRequest>,
+    ) -> Result<Response<pb::BatchGetListingsResponse>, Status> {
+        let principal = principal(&request);
+        let listings = self
+            .batch_get(&principal, &request.get_ref().ids, self.now())
+            .await?;
+        Ok(Response::new(pb::BatchGetListingsResponse { listings }))
     }
 
     async fn list_listings(
