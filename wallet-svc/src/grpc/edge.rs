@@ -101,6 +101,20 @@ pub(super) fn page(
     Ok((offset, size))
 }
 
+/// A listing's page for `principal`: what its tokens are bound to (the caller and `parts`),
+/// then [`page`]'s offset and size.
+pub(super) fn page_for(
+    principal: &Principal,
+    parts: &[&str],
+    page_size: i32,
+    page_token: &str,
+    (default, max): (i64, i64),
+) -> Result<(u64, i64, i64), ServiceError> {
+    let bound = welfare_runtime::page_token::bound(principal, parts);
+    let (offset, size) = page(bound, page_size, page_token, default, max)?;
+    Ok((bound, offset, size))
+}
+
 pub(super) fn next_token(bound: u64, offset: i64, size: i64, returned: usize) -> String {
     if i64::try_from(returned).unwrap_or(0) < size {
         String::new()

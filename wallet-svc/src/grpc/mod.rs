@@ -324,16 +324,12 @@ impl WalletService for WalletApi {
             Some(year(request.year, "year")?)
         };
         let year_text = request.year.to_string();
-        let bound = welfare_runtime::page_token::bound(
+        let (bound, offset, size) = page_for(
             &principal,
             &["plans", &request.company_id, &year_text],
-        );
-        let (offset, size) = page(
-            bound,
             request.page_size,
             &request.page_token,
-            DEFAULT_PAGE_SIZE,
-            MAX_PAGE_SIZE,
+            (DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
         )?;
         let plans = self
             .ledger
@@ -439,6 +435,42 @@ impl WalletService for WalletApi {
         Ok(Response::new(self.wallet_to_proto(&view).await?))
     }
 
+    async fn list_wallets(
+        &self,
+        request: Request<pb::ListWalletsRequest>,
+    ) -> RpcResult<pb::ListWalletsResponse> {
+        let principal = principal(&request);
+        let request = request.into_inner();
+        let plan = self
+            .plan_for(&principal, &request.plan_id, Action::ManagePlans)
+            .await?;
+        let (bound, offset, size) = page_for(
+            &principal,
+            &["wallets", &plan.id],
+            request.page_size,
+            &request.page_token,
+            (DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
+        )?;
+        let ids = self
+            .ledger
+            .plan_wallet_ids(&plan.id, offset, size)
+            .await
+            .map_err(ServiceError::from)?;
+        let mut wallets = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let view = self
+                .ledger
+                .wallet_view(id)
+                .await
+                .map_err(ServiceError::from)?;
+            wallets.push(self.wallet_to_proto(&view).await?);
+        }
+        Ok(Response::new(pb::ListWalletsResponse {
+            next_page_token: next_token(bound, offset, size, ids.len()),
+            wallets,
+        }))
+    }
+
     async fn list_wallet_transactions(
         &self,
         request: Request<pb::ListWalletTransactionsRequest>,
@@ -457,13 +489,12 @@ impl WalletService for WalletApi {
             &wallet.owner(),
             ("wallet", &wallet_id),
         )?;
-        let bound = welfare_runtime::page_token::bound(&principal, &["transactions", &wallet_id]);
-        let (offset, size) = page(
-            bound,
+        let (bound, offset, size) = page_for(
+            &principal,
+            &["transactions", &wallet_id],
             request.page_size,
             &request.page_token,
-            DEFAULT_STATEMENT_PAGE_SIZE,
-            MAX_STATEMENT_PAGE_SIZE,
+            (DEFAULT_STATEMENT_PAGE_SIZE, MAX_STATEMENT_PAGE_SIZE),
         )?;
         let lines = self
             .ledger
@@ -692,13 +723,12 @@ impl WalletService for WalletApi {
         let request = request.into_inner();
         check(&principal, Action::ReadHolds, Resource::Platform)?;
         let booking_id = id(&request.booking_id, "booking_id")?;
-        let bound = welfare_runtime::page_token::bound(&principal, &["holds", &booking_id]);
-        let (offset, size) = page(
-            bound,
+        let (bound, offset, size) = page_for(
+            &principal,
+            &["holds", &booking_id],
             request.page_size,
             &request.page_token,
-            DEFAULT_PAGE_SIZE,
-            MAX_PAGE_SIZE,
+            (DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
         )?;
         let holds = self
             .ledger

@@ -319,6 +319,23 @@ impl Ledger {
         Ok(plans)
     }
 
+    /// The ids of a plan's wallets, by employee, paged by offset.
+    pub async fn plan_wallet_ids(
+        &self,
+        plan_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, LedgerError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM wallets WHERE plan_id = $1 ORDER BY employee_id, id LIMIT $2 OFFSET $3",
+        )
+        .bind(plan_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// A wallet with its balances, spending and credits.
     pub async fn wallet_view(&self, id: &str) -> Result<WalletView, LedgerError> {
         let row = sqlx::query(
