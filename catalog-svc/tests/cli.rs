@@ -7,7 +7,7 @@ mod support;
 use std::process::Command;
 
 use catalog_svc::search::SearchIndex;
-use catalog_svc::search::meili::{MeiliIndex, Tuning};
+use catalog_svc::search::meili::{MeiliConfig, MeiliIndex, Tuning};
 use support::*;
 
 fn catalog_svc() -> Command {
@@ -79,6 +79,23 @@ async fn rebuild_index_refuses_the_embedded_engine() {
     assert!(stderr.contains("a rebuild is for Meilisearch"), "{stderr}");
 }
 
+/// Runs `catalog-svc rebuild-index` on the catalogue at `url` and the Meilisearch index of
+/// `config`.
+fn rebuild_index(url: &str, config: &MeiliConfig) -> std::process::Output {
+    catalog_svc()
+        .arg("rebuild-index")
+        .env("LODIWELFARE__DATABASE__URL", url)
+        .env("LODIWELFARE__SEARCH__ENGINE", "meilisearch")
+        .env("LODIWELFARE__SEARCH__MEILISEARCH__URL", &config.url)
+        .env("LODIWELFARE__SEARCH__MEILISEARCH__INDEX", &config.index)
+        .env(
+            "LODIWELFARE__SEARCH__MEILISEARCH__API_KEY",
+            config.api_key.clone().unwrap_or_default(),
+        )
+        .output()
+        .expect("run")
+}
+
 #[tokio::test]
 async fn rebuild_index_fills_meilisearch_from_the_catalogue() {
     let config = meili_config("cli");
@@ -97,18 +114,7 @@ async fn rebuild_index_fills_meilisearch_from_the_catalogue() {
     world.publish(swimming()).await;
     world.publish(home_care()).await;
     world.draft(listening_line()).await;
-    let output = catalog_svc()
-        .arg("rebuild-index")
-        .env("LODIWELFARE__DATABASE__URL", &url)
-        .env("LODIWELFARE__SEARCH__ENGINE", "meilisearch")
-        .env("LODIWELFARE__SEARCH__MEILISEARCH__URL", &config.url)
-        .env("LODIWELFARE__SEARCH__MEILISEARCH__INDEX", &config.index)
-        .env(
-            "LODIWELFARE__SEARCH__MEILISEARCH__API_KEY",
-            config.api_key.clone().unwrap_or_default(),
-        )
-        .output()
-        .expect("run");
+    let output = rebuild_index(&url, &config);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("rebuilt with 2 listings"), "{stderr}");
@@ -132,18 +138,7 @@ async fn rebuild_index_fills_meilisearch_from_the_catalogue() {
         .await
         .expect("lease")
         .expect("nobody else holds it");
-    let output = catalog_svc()
-        .arg("rebuild-index")
-        .env("LODIWELFARE__DATABASE__URL", &url)
-        .env("LODIWELFARE__SEARCH__ENGINE", "meilisearch")
-        .env("LODIWELFARE__SEARCH__MEILISEARCH__URL", &config.url)
-        .env("LODIWELFARE__SEARCH__MEILISEARCH__INDEX", &config.index)
-        .env(
-            "LODIWELFARE__SEARCH__MEILISEARCH__API_KEY",
-            config.api_key.clone().unwrap_or_default(),
-        )
-        .output()
-        .expect("run");
+    let output = rebuild_index(&url, &config);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(

@@ -31,6 +31,29 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// A `wallet-svc` process on `database` listening on `port`, and on `holds` for the hold RPCs.
+fn wallet_svc(port: u16, holds: Option<u16>, database: &str) -> Process {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wallet-svc"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "LODIWELFARE__SERVER__LISTEN_ADDR",
+            format!("127.0.0.1:{port}"),
+        )
+        .env("LODIWELFARE__DATABASE__URL", database)
+        .env("LODIWELFARE__AUTH__HS256_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    if let Some(holds) = holds {
+        command.env(
+            "LODIWELFARE__HOLDS__LISTEN_ADDR",
+            format!("127.0.0.1:{holds}"),
+        );
+    }
+    Process(command.spawn().expect("start wallet-svc"))
+}
+
 async fn connect(port: u16) -> WalletServiceClient<Channel> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -46,24 +69,7 @@ async fn connect(port: u16) -> WalletServiceClient<Channel> {
 async fn hold_rpcs_are_answered_on_their_port_only() {
     let (main_port, holds_port) = (free_port(), free_port());
     let database = welfare_storage::testing::fresh_sqlite_url("wallet_holds_port", "wallet.db");
-    let _process = Process(
-        Command::new(env!("CARGO_BIN_EXE_wallet-svc"))
-            .env_clear()
-            .env(
-                "LODIWELFARE__SERVER__LISTEN_ADDR",
-                format!("127.0.0.1:{main_port}"),
-            )
-            .env(
-                "LODIWELFARE__HOLDS__LISTEN_ADDR",
-                format!("127.0.0.1:{holds_port}"),
-            )
-            .env("LODIWELFARE__DATABASE__URL", &database)
-            .env("LODIWELFARE__AUTH__HS256_SECRET", SECRET)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start wallet-svc"),
-    );
+    let _process = wallet_svc(main_port, Some(holds_port), &database);
     let mut main = connect(main_port).await;
     let mut holds = connect(holds_port).await;
     let created = main
@@ -208,21 +214,7 @@ fn grpcurl(port: u16, flags: &[&str], verb: &[&str]) -> (bool, String) {
 async fn grpcurl_sees_only_what_this_server_serves() {
     let port = free_port();
     let database = welfare_storage::testing::fresh_sqlite_url("wallet_grpcurl", "wallet.db");
-    let _process = Process(
-        Command::new(env!("CARGO_BIN_EXE_wallet-svc"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env(
-                "LODIWELFARE__SERVER__LISTEN_ADDR",
-                format!("127.0.0.1:{port}"),
-            )
-            .env("LODIWELFARE__DATABASE__URL", &database)
-            .env("LODIWELFARE__AUTH__HS256_SECRET", SECRET)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start wallet-svc"),
-    );
+    let _process = wallet_svc(port, None, &database);
     connect(port).await;
     let (ok, listed) = grpcurl(port, &[], &["list"]);
     assert!(ok, "{listed}");

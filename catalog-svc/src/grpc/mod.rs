@@ -306,12 +306,10 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
                 .into());
             }
         };
-        let caller = principal.subject.as_ref().map(ToString::to_string);
-        let filters = fingerprint(&[
-            "providers",
-            caller.as_deref().unwrap_or(""),
-            status.map_or("", ProviderStatus::code),
-        ]);
+        let filters = welfare_runtime::page_token::bound(
+            &principal,
+            &["providers", status.map_or("", ProviderStatus::code)],
+        );
         let after_id = read_page_token(&message.page_token, filters)
             .map_err(|v| ServiceError::InvalidArgument(vec![v]))?;
         let mut records = self
@@ -627,15 +625,16 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
             Visibility::Public { .. } => "public",
             Visibility::Stale { .. } => "stale",
         };
-        let caller = principal.subject.as_ref().map(ToString::to_string);
-        let filters = fingerprint(&[
-            "listings",
-            caller.as_deref().unwrap_or(""),
-            view,
-            provider.as_ref().map_or("", ProviderId::as_str),
-            status.unwrap_or(""),
-            category.map_or("", welfare_core::category::Category::code),
-        ]);
+        let filters = welfare_runtime::page_token::bound(
+            &principal,
+            &[
+                "listings",
+                view,
+                provider.as_ref().map_or("", ProviderId::as_str),
+                status.unwrap_or(""),
+                category.map_or("", welfare_core::category::Category::code),
+            ],
+        );
         let after_id = read_page_token(&message.page_token, filters)
             .map_err(|v| ServiceError::InvalidArgument(vec![v]))?;
         let mut records = self

@@ -40,9 +40,14 @@ pub const MAX_DESCRIPTION_CHARS: usize = 200;
 
 pub use welfare_runtime::clock::{Clock, system_clock};
 
+mod cache;
 mod commands;
 mod edge;
+mod ports;
 mod wire;
+
+use cache::Cache;
+pub use ports::{HOLD_METHODS, holds_gate};
 
 use commands::{
     CaptureHold, CreatePlan, ExpireWallets, FundWallets, HoldFunds, RefundCapture, ReleaseHold,
@@ -64,38 +69,6 @@ pub struct WalletApi {
     holds: Arc<Cache<Hold>>,
 }
 
-/// A bounded read-through cache of immutable records by id.
-struct Cache<T>(std::sync::RwLock<std::collections::HashMap<String, Arc<T>>>);
-
-impl<T> Default for Cache<T> {
-    fn default() -> Cache<T> {
-        Cache(std::sync::RwLock::default())
-    }
-}
-
-impl<T> Cache<T> {
-    fn get(&self, id: &str) -> Option<Arc<T>> {
-        self.0
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(id)
-            .cloned()
-    }
-
-    fn insert(&self, id: &str, value: T) -> Arc<T> {
-        let value = Arc::new(value);
-        let mut map = self
-            .0
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map.len() >= MAX_CACHED_RECORDS {
-            map.clear();
-        }
-        map.insert(id.to_owned(), Arc::clone(&value));
-        value
-    }
-}
-
 /// The wallet service's full gRPC name.
 pub const SERVICE_NAME: &str = "welfare.wallet.v1.WalletService";
 
@@ -104,36 +77,6 @@ impl std::fmt::Debug for WalletApi {
         f.debug_struct("WalletApi")
             .field("ledger", &self.ledger)
             .finish_non_exhaustive()
-    }
-}
-
-/// The hold RPCs: the booking service moves money with them (role `booking_service`), and the
-/// wallet may serve them on a port of their own (`holds.listen_addr`).
-pub const HOLD_METHODS: [&str; 4] = ["HoldFunds", "CaptureHold", "ReleaseHold", "ListHolds"];
-
-/// Which methods a listener answers when the hold RPCs have a port of their own: the holds
-/// port only those (`holds_port`), the main one all the others; each names the other's address
-/// to a caller at the wrong one.
-pub fn holds_gate(
-    holds_port: bool,
-    main_addr: &str,
-    holds_addr: &str,
-) -> welfare_runtime::gate::Gate {
-    let methods: std::collections::HashSet<String> = HOLD_METHODS
-        .iter()
-        .map(|method| format!("/{SERVICE_NAME}/{method}"))
-        .collect();
-    let methods = Arc::new(methods);
-    if holds_port {
-        welfare_runtime::gate::Gate::Only {
-            methods,
-            elsewhere: format!("the wallet's main port ({main_addr})"),
-        }
-    } else {
-        welfare_runtime::gate::Gate::AllBut {
-            methods,
-            elsewhere: format!("the wallet's holds port ({holds_addr})"),
-        }
     }
 }
 

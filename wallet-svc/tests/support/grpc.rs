@@ -208,3 +208,49 @@ pub async fn acme_report(client: &mut WalletServiceClient<Channel>, year: i32) -
         .expect("report")
         .into_inner()
 }
+
+/// acme's plan of 2026 under `regime`, funded for lucia (the default allowance, with dependent
+/// children) and marco (200 euros): the plan and lucia's wallet.
+pub async fn create_and_fund(
+    client: &mut WalletServiceClient<Channel>,
+    regime: Regime,
+) -> (Plan, String) {
+    let created = client
+        .create_plan(call(
+            CreatePlanRequest {
+                company_id: "acme".to_owned(),
+                plan: Some(plan(regime, 2026, false)),
+                request_id: "p-2026".to_owned(),
+            },
+            &admin(),
+        ))
+        .await
+        .expect("create plan")
+        .into_inner();
+    let funded = client
+        .fund_wallets(call(
+            FundWalletsRequest {
+                plan_id: created.id.clone(),
+                fundings: vec![
+                    Funding {
+                        employee_id: "lucia".to_owned(),
+                        amount: None,
+                        has_dependent_children: true,
+                    },
+                    Funding {
+                        employee_id: "marco".to_owned(),
+                        amount: eur(20_000),
+                        has_dependent_children: false,
+                    },
+                ],
+                request_id: "fund-june".to_owned(),
+            },
+            &admin(),
+        ))
+        .await
+        .expect("fund")
+        .into_inner();
+    assert_eq!(funded.funded_total, eur(70_000));
+    let wallet = funded.results[0].wallet_id.clone();
+    (created, wallet)
+}
