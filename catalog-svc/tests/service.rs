@@ -705,7 +705,9 @@ async fn pages_cover_everything_once(store: SqlStore) {
         assert_eq!(fields(&status), ["page_token"]);
         let (_, signature) = page.next_page_token.split_once('.').expect("signed");
         let last_seen = seen.last().expect("a page");
-        let forged_id = format!("{}0", &last_seen[..last_seen.len() - 1]);
+        // The last id with its final hex digit changed (to one it is not).
+        let (kept, last) = last_seen.split_at(last_seen.len() - 1);
+        let forged_id = format!("{kept}{}", if last == "0" { "1" } else { "0" });
         let forged = format!(
             "{}.{signature}",
             forged_id
