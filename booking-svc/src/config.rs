@@ -70,6 +70,10 @@ pub struct UpstreamConfig {
     /// ...or the file holding it. With neither, an HS256 (development) configuration signs one
     /// with its own secret.
     pub token_file: Option<PathBuf>,
+    /// TLS to the catalogue and the wallet (their URLs then `https://`): the authority their
+    /// certificates chain to and, for the wallet's hold port, the booking service's own client
+    /// certificate. Re-read when the files change.
+    pub tls: Option<welfare_runtime::config::ClientTlsConfig>,
 }
 
 impl Default for UpstreamConfig {
@@ -81,6 +85,7 @@ impl Default for UpstreamConfig {
             timeout_ms: 2_000,
             token: None,
             token_file: None,
+            tls: None,
         }
     }
 }

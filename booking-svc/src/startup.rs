@@ -18,6 +18,7 @@ use crate::saga::{Bookings, PauseAt, Point};
 use crate::store::{Store, StoreError};
 use crate::upstream::grpc::{GrpcCatalogue, GrpcWallet, lazy_channel};
 use crate::upstream::{Catalogue, Wallet};
+use welfare_runtime::tls::ClientTls;
 
 /// The shortest pause between two sweeps.
 pub const MIN_SWEEP_INTERVAL: Duration = Duration::from_millis(100);
@@ -83,11 +84,26 @@ pub fn service_token(config: &BookingConfig, now: i64) -> Result<String, StartEr
 pub async fn start(config: &BookingConfig, clock: Clock) -> Result<Started, StartError> {
     let token = service_token(config, clock().unix_seconds())?;
     let timeout = upstream_timeout(config);
+    let tls = match &config.upstream.tls {
+        Some(tls) => Some(ClientTls::load(tls).map_err(|e| StartError::Config {
+            field: "upstream.tls",
+            problem: e.to_string(),
+        })?),
+        None => None,
+    };
     let channel = |url: &str, field: &'static str| {
-        lazy_channel(url, timeout).map_err(|e| StartError::Config {
+        let problem = |e: &dyn std::fmt::Display| StartError::Config {
             field,
             problem: format!("{url}: {e}"),
-        })
+        };
+        // The address's scheme decides: https through upstream.tls, http in plaintext.
+        match (&tls, url.starts_with("https://")) {
+            (Some(tls), true) => tls.lazy_channel(url, timeout).map_err(|e| problem(&e)),
+            (None, true) => Err(problem(
+                &"an https:// address needs upstream.tls (the authority to trust)",
+            )),
+            (_, false) => lazy_channel(url, timeout).map_err(|e| problem(&e)),
+        }
     };
     let catalogue = GrpcCatalogue::new(
         channel(&config.upstream.catalog_url, "upstream.catalog_url")?,

@@ -65,6 +65,21 @@ async fn spawn_with_wallet(
         .env("LODIWELFARE__UPSTREAM__CATALOG_URL", &p.catalog_url)
         .env("LODIWELFARE__UPSTREAM__WALLET_URL", wallet_url)
         .env("LODIWELFARE__UPSTREAM__WALLET_HOLDS_URL", holds_url)
+        .env(
+            "LODIWELFARE__UPSTREAM__TLS__CA_FILE",
+            &p.upstream_tls.ca_file,
+        )
+        .env(
+            "LODIWELFARE__UPSTREAM__TLS__CERT_FILE",
+            p.upstream_tls
+                .cert_file
+                .as_ref()
+                .expect("a client certificate"),
+        )
+        .env(
+            "LODIWELFARE__UPSTREAM__TLS__KEY_FILE",
+            p.upstream_tls.key_file.as_ref().expect("its key"),
+        )
         .env("LODIWELFARE__UPSTREAM__TIMEOUT_MS", "500")
         .env("LODIWELFARE__SWEEPER__INTERVAL_MS", "200")
         .env("LODIWELFARE__SWEEPER__PENDING_GRACE_SECONDS", "1")

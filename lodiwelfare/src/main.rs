@@ -451,6 +451,13 @@ async fn serve(mut config: LodiwelfareConfig, demo: Demo) -> Result<(), Failure>
         if development.is_none() {
             return Err("the demo Ambito is loaded in development mode only (no auth keys)".into());
         }
+        if config.server.tls.is_some() {
+            return Err(
+                "the demo Ambito is loaded over plaintext on the loopback address: \
+                 start without server.tls, or with --no-demo"
+                    .into(),
+            );
+        }
         let host = if config.server.listen_addr.ip().is_unspecified() {
             "127.0.0.1".to_owned()
         } else {

@@ -26,6 +26,11 @@ pub struct WalletConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct HoldsConfig {
     pub listen_addr: Option<std::net::SocketAddr>,
+    /// The clients the holds port answers, by a DNS name of their certificate (e.g.
+    /// `booking-svc.lodiwelfare.svc`): with them, the port requires mutual TLS
+    /// (`server.tls.client_ca_file`) and refuses every other certificate with
+    /// `PERMISSION_DENIED` (`CLIENT_NOT_ALLOWED`). Empty: any caller with a valid token.
+    pub client_names: Vec<String>,
 }
 
 /// Where the ledger lives: `postgres://…` or `sqlite://path?mode=rwc`.

@@ -42,6 +42,8 @@ async fn run(config: WalletConfig) -> Result<(), Failure> {
         (Some(holds), Some(addr)) => {
             let mut runtime = config.runtime();
             runtime.server.listen_addr = addr;
+            // One probe port per process: the main listener's.
+            runtime.server.health_addr = None;
             let holds_app = Application::build(&runtime, holds).await?;
             tracing::info!(port = holds_app.port(), "wallet-svc serving its hold RPCs");
             let (main, holds) = tokio::join!(

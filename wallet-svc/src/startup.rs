@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use welfare_runtime::ServiceSet;
+use welfare_runtime::client_cert::AllowedClients;
 use welfare_runtime::clock::Clock;
 use welfare_runtime::tasks::BackgroundTasks;
 
@@ -32,6 +33,15 @@ pub const SWEEPER: &str = "wallet-sweeper";
 /// Opens the ledger the configuration names (creating an SQLite file's directory), applies
 /// its migrations, and starts the sweeper on `clock`.
 pub async fn start(config: &WalletConfig, clock: Clock) -> Result<Started, LedgerError> {
+    let clients = match config.holds.client_names.as_slice() {
+        [] => None,
+        names => Some(
+            AllowedClients::new(names).map_err(|problem| LedgerError::Invalid {
+                field: "holds.client_names",
+                problem,
+            })?,
+        ),
+    };
     welfare_storage::url::create_sqlite_dir(&config.database.url).map_err(|e| {
         LedgerError::Invalid {
             field: "database.url",
@@ -52,14 +62,17 @@ pub async fn start(config: &WalletConfig, clock: Clock) -> Result<Started, Ledge
                 config.server.listen_addr.to_string(),
                 holds_addr.to_string(),
             );
+            let mut holds_port = api
+                .clone()
+                .into_services(max)
+                .gated(holds_gate(true, &main, &holds));
+            if let Some(clients) = clients {
+                holds_port = holds_port.for_clients(clients);
+            }
             (
-                api.clone()
-                    .into_services(max)
+                api.into_services(max)
                     .gated(holds_gate(false, &main, &holds)),
-                Some(
-                    api.into_services(max)
-                        .gated(holds_gate(true, &main, &holds)),
-                ),
+                Some(holds_port),
             )
         }
     };

@@ -33,6 +33,15 @@ fn free_port() -> u16 {
 
 /// A `wallet-svc` process on `database` listening on `port`, and on `holds` for the hold RPCs.
 fn wallet_svc(port: u16, holds: Option<u16>, database: &str) -> Process {
+    Process(
+        wallet_svc_command(port, holds, database)
+            .spawn()
+            .expect("start wallet-svc"),
+    )
+}
+
+/// The command [`wallet_svc`] runs, for a test to add to.
+fn wallet_svc_command(port: u16, holds: Option<u16>, database: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wallet-svc"));
     command
         .env_clear()
@@ -51,7 +60,7 @@ fn wallet_svc(port: u16, holds: Option<u16>, database: &str) -> Process {
             format!("127.0.0.1:{holds}"),
         );
     }
-    Process(command.spawn().expect("start wallet-svc"))
+    command
 }
 
 async fn connect(port: u16) -> WalletServiceClient<Channel> {
@@ -257,4 +266,163 @@ async fn grpcurl_sees_only_what_this_server_serves() {
         &["grpc.health.v1.Health/Check"],
     );
     assert!(!ok && other.contains("NotFound"), "{other}");
+}
+
+/// Mutual TLS on a real `wallet-svc` deployed as in production: every port over TLS, the holds
+/// port answering only the booking service's certificate, health in plaintext on a probe port.
+#[tokio::test]
+async fn the_holds_port_answers_only_the_booking_services_certificate() {
+    use welfare_runtime::config::ClientTlsConfig;
+    use welfare_runtime::testing::pki::{Issued, TestPki, Usage};
+    use welfare_runtime::tls::ClientTls;
+
+    let dir = std::env::temp_dir().join(format!(
+        "lodiwelfare-wallet-mtls-{}",
+        welfare_runtime::uuid::new_uuid()
+    ));
+    let pki = TestPki::new(&dir, "ambito");
+    let server = pki.issue("wallet", &["localhost"], Usage::Server);
+    let booking = pki.issue("booking", &["booking-svc.lodiwelfare.svc"], Usage::Client);
+    let catalog = pki.issue("catalog", &["catalog-svc.lodiwelfare.svc"], Usage::Client);
+    let config = dir.join("wallet-svc.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server.tls]\ncert_file = {:?}\nkey_file = {:?}\nclient_ca_file = {:?}\n\n\
+             [holds]\nclient_names = [\"booking-svc.lodiwelfare.svc\"]\n",
+            server.cert_file,
+            server.key_file,
+            pki.ca_file()
+        ),
+    )
+    .expect("configuration");
+    let (main_port, holds_port, probe_port) = (free_port(), free_port(), free_port());
+    let database = welfare_storage::testing::fresh_sqlite_url("wallet_mtls", "wallet.db");
+    let mut command = wallet_svc_command(main_port, Some(holds_port), &database);
+    command.arg("--config").arg(&config).env(
+        "LODIWELFARE__SERVER__HEALTH_ADDR",
+        format!("127.0.0.1:{probe_port}"),
+    );
+    let _process = Process(command.spawn().expect("start wallet-svc"));
+
+    // The probe port: plaintext health (as the kubelet asks), once the process serves.
+    connect(probe_port).await;
+    let probe = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{probe_port}"))
+        .expect("address")
+        .connect()
+        .await
+        .expect("the probe port");
+    let status = tonic_health::pb::health_client::HealthClient::new(probe)
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .expect("health")
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+
+    let client = |identity: Option<&Issued>, port: u16| {
+        let tls = ClientTls::load(&ClientTlsConfig {
+            ca_file: pki.ca_file(),
+            cert_file: identity.map(|i| i.cert_file.clone()),
+            key_file: identity.map(|i| i.key_file.clone()),
+            reload_seconds: 30,
+        })
+        .expect("client TLS");
+        WalletServiceClient::new(
+            tls.lazy_channel(&format!("https://localhost:{port}"), Duration::from_secs(5))
+                .expect("channel"),
+        )
+    };
+    let list = || {
+        call(
+            ListHoldsRequest {
+                booking_id: "b-none".to_owned(),
+                ..Default::default()
+            },
+            &booking_service(),
+        )
+    };
+    // The booking service's certificate: past the port, to the wallet's own answer.
+    let listed = client(Some(&booking), holds_port)
+        .list_holds(list())
+        .await
+        .expect("the booking service's certificate")
+        .into_inner();
+    assert!(listed.holds.is_empty());
+    // Another service's certificate, though the authority is the same: refused by name.
+    let refused = client(Some(&catalog), holds_port)
+        .list_holds(list())
+        .await
+        .expect_err("the catalogue's certificate");
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert_eq!(reason(&refused), "CLIENT_NOT_ALLOWED");
+    // No certificate at all, even with the booking service's token: no connection.
+    let refused = client(None, holds_port)
+        .list_holds(list())
+        .await
+        .expect_err("no certificate");
+    // The connection is cut in the handshake (TLS 1.3 says so on the first read: an alert
+    // `CertificateRequired`, or the connection closed): no answer of the service.
+    assert!(
+        matches!(
+            refused.code(),
+            Code::Unavailable | Code::Unknown | Code::Cancelled
+        ) && reason(&refused).is_empty(),
+        "{refused:?}"
+    );
+    // The main port: TLS without a client certificate (partners call with tokens alone).
+    let plans = client(None, main_port)
+        .list_plans(call(
+            ListPlansRequest {
+                company_id: "acme".to_owned(),
+                ..Default::default()
+            },
+            &admin(),
+        ))
+        .await;
+    assert!(plans.is_ok(), "{plans:?}");
+    // And the real grpcurl, with the booking service's certificate.
+    let ca = pki.ca_file();
+    let (ok, listed) = grpcurl_tls(
+        holds_port,
+        &[
+            "-cacert",
+            path(&ca),
+            "-cert",
+            path(&booking.cert_file),
+            "-key",
+            path(&booking.key_file),
+        ],
+        &["list"],
+    );
+    assert!(
+        ok && listed.contains("welfare.wallet.v1.WalletService"),
+        "{listed}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn path(path: &std::path::Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
+
+/// `grpcurl <flags> localhost:<port> <verb>` over TLS.
+fn grpcurl_tls(port: u16, flags: &[&str], verb: &[&str]) -> (bool, String) {
+    let output = Command::new("grpcurl")
+        .args(flags)
+        .arg(format!("localhost:{port}"))
+        .args(verb)
+        .output()
+        .expect("grpcurl (scripts/test installs it)");
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
 }

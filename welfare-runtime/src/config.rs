@@ -265,6 +265,15 @@ pub struct ServerConfig {
     /// of a service so that a page read from one continues on another. Unset: a random key of
     /// this process (tokens then hold only on it — enough for one process).
     pub page_token_secret: Option<Secret>,
+    /// TLS on the listener (`crate::tls`). Unset, calls travel in plaintext: the embedded
+    /// default, on the loopback address only unless `allow_plaintext` says otherwise.
+    pub tls: Option<TlsConfig>,
+    /// Plaintext on an address other machines reach: refused at start unless this is set (a
+    /// private network of one machine, a mesh that encrypts for the service).
+    pub allow_plaintext: bool,
+    /// A second listener answering only `grpc.health.v1.Health`, in plaintext, for probes
+    /// that cannot speak TLS (the kubelet's gRPC probes). Unset: health on the main listener.
+    pub health_addr: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -273,8 +282,57 @@ impl Default for ServerConfig {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
             shutdown_grace_ms: 10_000,
             page_token_secret: None,
+            tls: None,
+            allow_plaintext: false,
+            health_addr: None,
         }
     }
+}
+
+/// The default interval between two looks at the certificate files.
+pub const DEFAULT_TLS_RELOAD_SECONDS: u64 = 30;
+
+fn default_tls_reload_seconds() -> u64 {
+    DEFAULT_TLS_RELOAD_SECONDS
+}
+
+/// A listener's certificate, and whose client certificates it accepts. The files are PEM; they
+/// are re-read every `reload_seconds` and a changed set takes effect on the next connection, so
+/// a renewed certificate needs no restart (a broken set is logged and the loaded one kept).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The server's certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// Authorities whose client certificates are verified (mutual TLS). Unset: none asked for.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+    /// With `client_ca_file`: a connection without a client certificate is refused. Otherwise
+    /// one is verified when presented (partners keep calling with tokens alone); listeners
+    /// restricted to named clients (the wallet's hold port) always require one.
+    #[serde(default)]
+    pub require_client_cert: bool,
+    #[serde(default = "default_tls_reload_seconds")]
+    pub reload_seconds: u64,
+}
+
+/// How a service calls another over TLS: the authorities it trusts for the other's
+/// certificate and, for mutual TLS, its own client certificate. Re-read like [`TlsConfig`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientTlsConfig {
+    /// Authorities the called service's certificate must chain to.
+    pub ca_file: PathBuf,
+    /// This service's client certificate chain, for servers that ask for one.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// Its private key; set with `cert_file` or not at all.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    #[serde(default = "default_tls_reload_seconds")]
+    pub reload_seconds: u64,
 }
 
 /// Log format for humans or machines.

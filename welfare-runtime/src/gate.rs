@@ -81,7 +81,7 @@ pub struct Gated<S> {
 }
 
 /// Paths every listener answers: health checks and reflection.
-fn always_answered(path: &str) -> bool {
+pub(crate) fn always_answered(path: &str) -> bool {
     path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.")
 }
 

@@ -12,6 +12,8 @@
 //! | [`peer`] | where a call comes from (the peer, or the client a trusted proxy names) |
 //! | [`jwks`] | verification keys by `kid` from a JWKS file, re-read so keys rotate without a restart |
 //! | [`gate`] | which methods a listener answers (a service's methods split between ports) |
+//! | [`tls`] | TLS and mutual TLS on listeners and between services, certificates reloaded from their files |
+//! | [`client_cert`] | a listener answering only named clients, by their verified certificates |
 //! | [`drain`] | cuts off calls that outlive the shutdown grace period |
 //! | [`process`] | a service process: configuration, telemetry, run, exit codes |
 //! | [`server`] | binding, health, reflection, the layer stack, graceful shutdown |
@@ -24,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod client_cert;
 pub mod clock;
 pub mod config;
 pub mod drain;
@@ -46,6 +49,7 @@ pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod timeout;
+pub mod tls;
 pub mod uuid;
 
 pub use config::RuntimeConfig;

@@ -11,10 +11,16 @@ pub const FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// The client's address, or `None` when the connection has none (an in-process call).
 pub fn client_address<B>(request: &http::Request<B>, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = request
-        .extensions()
-        .get::<tonic::transport::server::TcpConnectInfo>()
-        .and_then(tonic::transport::server::TcpConnectInfo::remote_addr)
+    use tonic::transport::server::TcpConnectInfo;
+    let extensions = request.extensions();
+    let peer = extensions
+        .get::<TcpConnectInfo>()
+        .or_else(|| {
+            extensions
+                .get::<crate::tls::TlsPeer>()
+                .map(|peer| &peer.tcp)
+        })
+        .and_then(TcpConnectInfo::remote_addr)
         .map(|addr| addr.ip())?;
     if !trusted.contains(&peer) {
         return Some(peer);
@@ -101,5 +107,18 @@ mod tests {
             Some(ip("10.0.0.2"))
         );
         assert_eq!(client_address(&http::Request::new(()), &gateway), None);
+    }
+
+    #[test]
+    fn a_tls_connection_names_its_peer_too() {
+        let mut request = http::Request::new(());
+        request.extensions_mut().insert(crate::tls::TlsPeer {
+            tcp: tonic::transport::server::TcpConnectInfo {
+                local_addr: None,
+                remote_addr: Some("203.0.113.9:40000".parse().expect("address")),
+            },
+            certificates: None,
+        });
+        assert_eq!(client_address(&request, &[]), Some(ip("203.0.113.9")));
     }
 }

@@ -14,6 +14,7 @@ use tonic_health::server::HealthReporter;
 use tower::ServiceBuilder;
 
 use crate::auth::{AuthLayer, AuthSetupError, JwtVerifier};
+use crate::client_cert::{AllowedClients, ClientCertLayer};
 use crate::config::RuntimeConfig;
 use crate::drain::Drain;
 use crate::gate::{Gate, GateLayer};
@@ -21,6 +22,7 @@ use crate::load_shed::LoadShedLayer;
 use crate::observe::ObserveLayer;
 use crate::rate_limit::{RateLimit, RateLimitLayer};
 use crate::timeout::TimeoutLayer;
+use crate::tls::{ClientCerts, ServerTls, TlsError};
 
 /// Why a server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,14 @@ pub enum StartupError {
     Reflection(String),
     #[error("server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    #[error(
+        "{addr} is reachable from other machines and calls would travel in plaintext: set \
+         server.tls (a certificate and its key) or, on a network of one machine or a mesh that \
+         encrypts, server.allow_plaintext = true"
+    )]
+    Plaintext { addr: SocketAddr },
 }
 
 /// What a service contributes to the runtime: its routes, its public methods and the names of
@@ -53,6 +63,9 @@ pub struct ServiceSet {
     /// Which of its methods this listener answers (all, unless the service splits them
     /// between listeners).
     pub gate: Gate,
+    /// The only clients this listener answers, by their certificates (mutual TLS); anyone
+    /// with a valid token when unset.
+    pub clients: Option<AllowedClients>,
 }
 
 /// When a service is ready to answer.
@@ -73,6 +86,22 @@ impl Readiness {
 }
 
 impl ServiceSet {
+    /// `routes` answering every method on its listener, for any client, ready at once.
+    pub fn new(
+        routes: Routes,
+        public_methods: Vec<String>,
+        service_names: Vec<String>,
+    ) -> ServiceSet {
+        ServiceSet {
+            routes,
+            public_methods,
+            service_names,
+            readiness: Vec::new(),
+            gate: Gate::Everything,
+            clients: None,
+        }
+    }
+
     /// The same set, with `service_name` reported NOT_SERVING until `ready` turns true.
     pub fn ready_when(
         mut self,
@@ -89,6 +118,12 @@ impl ServiceSet {
     /// The same set, answering only the methods `gate` lets through on its listener.
     pub fn gated(mut self, gate: Gate) -> ServiceSet {
         self.gate = gate;
+        self
+    }
+
+    /// The same set, answering only `clients` (their certificates verified by mutual TLS).
+    pub fn for_clients(mut self, clients: AllowedClients) -> ServiceSet {
+        self.clients = Some(clients);
         self
     }
 
@@ -111,8 +146,9 @@ impl ServiceSet {
             public_methods,
             service_names,
             readiness,
-            // One port for every service: every method answered.
+            // One port for every service: every method answered, by every client.
             gate: Gate::Everything,
+            clients: None,
         }
     }
 }
@@ -129,6 +165,10 @@ pub struct Application {
     config: RuntimeConfig,
     auth: AuthLayer,
     gate: Gate,
+    clients: Option<AllowedClients>,
+    tls: Option<ServerTls>,
+    /// The plaintext listener answering health checks only (`server.health_addr`).
+    health_listener: Option<TcpListener>,
     /// `package.Service/Method` of every method served, health and reflection included.
     methods: Vec<String>,
 }
@@ -142,9 +182,34 @@ impl Application {
         let verifier = JwtVerifier::from_config(&config.auth)?;
         crate::page_token::use_key(config.server.page_token_secret.as_ref());
         let addr = config.server.listen_addr;
+        let tls = match &config.server.tls {
+            Some(tls) => Some(ServerTls::load(
+                tls,
+                ClientCerts::for_listener(tls, services.clients.is_some()),
+            )?),
+            None if services.clients.is_some() => {
+                return Err(TlsError::Setup(
+                    "this listener answers named clients only: set server.tls with client_ca_file"
+                        .to_owned(),
+                )
+                .into());
+            }
+            None if !addr.ip().is_loopback() && !config.server.allow_plaintext => {
+                return Err(StartupError::Plaintext { addr });
+            }
+            None => None,
+        };
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartupError::Bind { addr, source })?;
+        let health_listener = match config.server.health_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let port = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?
@@ -194,12 +259,23 @@ impl Application {
                 &config.limits.trusted_proxies,
             ),
             gate: services.gate,
+            clients: services.clients,
+            tls,
+            health_listener,
         })
     }
 
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The bound port of the health-only listener, when there is one.
+    pub fn health_port(&self) -> Option<u16> {
+        self.health_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+            .map(|addr| addr.port())
     }
 
     /// The health reporter, to mark services serving or not.
@@ -223,6 +299,7 @@ impl Application {
             .layer(ObserveLayer::new(self.methods.clone()))
             .layer(drain.layer())
             .layer(GateLayer::new(self.gate.clone()))
+            .option_layer(self.clients.clone().map(ClientCertLayer::new))
             .layer(TimeoutLayer::new(Duration::from_millis(
                 limits.request_timeout_ms.max(1),
             )))
@@ -305,13 +382,29 @@ impl Application {
                 .await;
             let _ = stopping_tx.send(true);
         };
+        // Probes that cannot speak TLS ask here; it answers for as long as the server runs.
+        let _health_only = self.health_listener.map(|listener| {
+            let service = tonic_health::pb::health_server::HealthServer::new(
+                tonic_health::server::HealthService::from_health_reporter(self.health.clone()),
+            );
+            AbortOnDrop(tokio::spawn(
+                tonic::transport::Server::builder()
+                    .add_service(service)
+                    .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+            ))
+        });
         // No Nagle delay: a small response must not wait for the client's delayed ACK.
         let incoming =
             tonic::transport::server::TcpIncoming::from(self.listener).with_nodelay(Some(true));
-        let server = tonic::transport::Server::builder()
+        let router = tonic::transport::Server::builder()
             .layer(layers)
-            .add_routes(self.routes)
-            .serve_with_incoming_shutdown(incoming, signal);
+            .add_routes(self.routes);
+        let server: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match self.tls {
+            None => Box::pin(router.serve_with_incoming_shutdown(incoming, signal)),
+            Some(tls) => Box::pin(
+                router.serve_with_incoming_shutdown(crate::tls::incoming(incoming, tls), signal),
+            ),
+        };
         let grace = Duration::from_millis(self.config.server.shutdown_grace_ms);
         let grace_elapsed = async move {
             while !*stopping_rx.borrow_and_update() {
@@ -329,6 +422,15 @@ impl Application {
                 Ok(())
             }
         }
+    }
+}
+
+/// A task stopped when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

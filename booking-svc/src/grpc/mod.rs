@@ -64,16 +64,14 @@ impl BookingApi {
 
     /// The service as the runtime serves it, with requests up to `max_message_bytes`.
     pub fn into_services(self, max_message_bytes: usize) -> welfare_runtime::ServiceSet {
-        welfare_runtime::ServiceSet {
-            routes: tonic::service::Routes::new(
+        welfare_runtime::ServiceSet::new(
+            tonic::service::Routes::new(
                 pb::booking_service_server::BookingServiceServer::new(self)
                     .max_decoding_message_size(max_message_bytes),
             ),
-            public_methods: public_methods(),
-            service_names: vec![SERVICE_NAME.to_owned()],
-            readiness: Vec::new(),
-            gate: welfare_runtime::gate::Gate::Everything,
-        }
+            public_methods(),
+            vec![SERVICE_NAME.to_owned()],
+        )
     }
 
     async fn transition(

@@ -24,7 +24,8 @@ use welfare_proto::wallet::wallet_service_client::WalletServiceClient;
 use welfare_proto::wallet::{self as wpb};
 use welfare_runtime::Application;
 use welfare_runtime::clock::Clock;
-use welfare_runtime::config::{RuntimeConfig, Secret, ServiceConfig};
+use welfare_runtime::config::{ClientTlsConfig, RuntimeConfig, Secret, ServiceConfig, TlsConfig};
+use welfare_runtime::testing::pki::{TestPki, Usage};
 use welfare_runtime::testing::{
     Serving, Tenant, seed, serve_in_background, signed_token, with_bearer,
 };
@@ -194,6 +195,10 @@ pub fn home_care() -> cpb::Listing {
     }
 }
 
+/// The DNS name in the booking service's client certificate, the one the wallet's holds port
+/// answers.
+pub const BOOKING_SERVICE_NAME: &str = "booking-svc.lodiwelfare.test";
+
 /// The platform under test.
 pub struct Platform {
     pub catalog: CatalogServiceClient<Channel>,
@@ -201,8 +206,11 @@ pub struct Platform {
     pub booking: BookingServiceClient<Channel>,
     pub booking_url: String,
     pub wallet_url: String,
-    /// Where the wallet serves its hold RPCs.
+    /// Where the wallet serves its hold RPCs: over mutual TLS, answering only the booking
+    /// service's certificate, as deployed.
     pub wallet_holds_url: String,
+    /// How the booking service reaches that port: the platform's authority and its certificate.
+    pub upstream_tls: ClientTlsConfig,
     pub catalog_url: String,
     /// The booking service's saga, for sweeps and invariant checks.
     pub bookings: Bookings,
@@ -270,19 +278,40 @@ pub async fn platform_at(backend: Backend, booking_db: String, clock: TestClock)
     let mut wallet_config = wallet_svc::config::WalletConfig::default();
     wallet_config.database.url = database(backend, "wallet").await;
     wallet_config.database.max_connections = 8;
-    // The hold RPCs on a port of their own, as deployed: the booking service calls both.
+    // The hold RPCs on a port of their own, as deployed: over mutual TLS, for the booking
+    // service's certificate only; the booking service calls both ports.
     wallet_config.holds.listen_addr = Some("127.0.0.1:0".parse().expect("address"));
+    wallet_config.holds.client_names = vec![BOOKING_SERVICE_NAME.to_owned()];
     let wallet = wallet_svc::startup::start(&wallet_config, clock.clock())
         .await
         .expect("wallet");
     let wallet_serving = serve(&runtime(&wallet_config), wallet.services).await;
     let wallet_url = wallet_serving.url.clone();
-    let holds_serving = serve(
-        &runtime(&wallet_config),
-        wallet.holds.expect("a holds port"),
-    )
-    .await;
-    let wallet_holds_url = holds_serving.url.clone();
+    let certificates = std::env::temp_dir().join(format!(
+        "lodiwelfare-platform-{}",
+        welfare_runtime::uuid::new_uuid()
+    ));
+    let pki = TestPki::new(&certificates, "ambito");
+    let wallet_cert = pki.issue("wallet", &["localhost"], Usage::Server);
+    let booking_cert = pki.issue("booking", &[BOOKING_SERVICE_NAME], Usage::Client);
+    let mut holds_runtime = runtime(&wallet_config);
+    holds_runtime.server.tls = Some(TlsConfig {
+        cert_file: wallet_cert.cert_file,
+        key_file: wallet_cert.key_file,
+        client_ca_file: Some(pki.ca_file()),
+        require_client_cert: true,
+        reload_seconds: 3_600,
+    });
+    let holds_serving = serve(&holds_runtime, wallet.holds.expect("a holds port")).await;
+    let wallet_holds_url = holds_serving
+        .url
+        .replace("http://127.0.0.1", "https://localhost");
+    let upstream_tls = ClientTlsConfig {
+        ca_file: pki.ca_file(),
+        cert_file: Some(booking_cert.cert_file),
+        key_file: Some(booking_cert.key_file),
+        reload_seconds: 3_600,
+    };
     serving.push(holds_serving);
     let wallet_ledger = wallet.ledger.clone();
     serving.push(wallet_serving);
@@ -295,6 +324,7 @@ pub async fn platform_at(backend: Backend, booking_db: String, clock: TestClock)
     booking_config.upstream.catalog_url = catalog_url.clone();
     booking_config.upstream.wallet_url = wallet_url.clone();
     booking_config.upstream.wallet_holds_url = Some(wallet_holds_url.clone());
+    booking_config.upstream.tls = Some(upstream_tls.clone());
     // The suites sweep when they mean to: the sweeper's first pass (recovery on start) runs,
     // then not again during a test.
     booking_config.sweeper.interval_ms = 3_600_000;
@@ -348,6 +378,7 @@ pub async fn platform_at(backend: Backend, booking_db: String, clock: TestClock)
         booking_url,
         wallet_url,
         wallet_holds_url,
+        upstream_tls,
         catalog_url,
         bookings,
         wallet_ledger,

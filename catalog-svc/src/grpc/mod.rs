@@ -135,16 +135,14 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
     /// The service as the runtime serves it: its routes (requests up to `max_message_bytes`),
     /// the methods open to anonymous callers, and its name for health and reflection.
     pub fn into_services(self, max_message_bytes: usize) -> welfare_runtime::ServiceSet {
-        welfare_runtime::ServiceSet {
-            routes: tonic::service::Routes::new(
+        welfare_runtime::ServiceSet::new(
+            tonic::service::Routes::new(
                 pb::catalog_service_server::CatalogServiceServer::new(self)
                     .max_decoding_message_size(max_message_bytes),
             ),
-            public_methods: public_methods(),
-            service_names: vec![SERVICE_NAME.to_owned()],
-            readiness: Vec::new(),
-            gate: welfare_runtime::gate::Gate::Everything,
-        }
+            public_methods(),
+            vec![SERVICE_NAME.to_owned()],
+        )
     }
 
     pub fn territory(&self) -> &Territory {

@@ -95,16 +95,14 @@ impl WalletApi {
     /// and its name for health and reflection. No method is open to anonymous callers. Serve
     /// it gated by [`holds_gate`] to split the hold RPCs off to a port of their own.
     pub fn into_services(self, max_message_bytes: usize) -> welfare_runtime::ServiceSet {
-        welfare_runtime::ServiceSet {
-            routes: tonic::service::Routes::new(
+        welfare_runtime::ServiceSet::new(
+            tonic::service::Routes::new(
                 pb::wallet_service_server::WalletServiceServer::new(self)
                     .max_decoding_message_size(max_message_bytes),
             ),
-            public_methods: Vec::new(),
-            service_names: vec![SERVICE_NAME.to_owned()],
-            readiness: Vec::new(),
-            gate: welfare_runtime::gate::Gate::Everything,
-        }
+            Vec::new(),
+            vec![SERVICE_NAME.to_owned()],
+        )
     }
 
     /// A plan, from the cache or the database.

@@ -2,6 +2,7 @@
 //! HS256 token for a subject with roles and a tenancy, a request carrying it, a server serving
 //! in the background, and ([`seed`]) a platform seeded through its public calls.
 
+pub mod pki;
 pub mod seed;
 
 use tonic::Request;

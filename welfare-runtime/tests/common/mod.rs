@@ -131,6 +131,8 @@ pub fn config() -> RuntimeConfig {
 
 pub struct Running {
     pub port: u16,
+    /// The health-only listener's port (`server.health_addr`).
+    pub health_port: Option<u16>,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<Result<(), welfare_runtime::server::StartupError>>,
 }
@@ -163,25 +165,35 @@ pub async fn start_gated(
     config: RuntimeConfig,
     ready: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> Running {
-    let max = config.limits.max_message_bytes;
-    let mut services = ServiceSet {
-        routes: Routes::new(BookingServiceServer::new(Fixture).max_decoding_message_size(max)),
-        public_methods: vec![format!("/{SERVICE}/ListAvailability")],
-        service_names: vec![SERVICE.to_owned()],
-        readiness: Vec::new(),
-        gate: welfare_runtime::gate::Gate::Everything,
-    };
+    let mut services = fixture(&config);
     if let Some(ready) = ready {
         services = services.ready_when(SERVICE, ready);
     }
+    start_services(config, services).await
+}
+
+/// The fixture's services, `ListAvailability` open to anonymous callers.
+pub fn fixture(config: &RuntimeConfig) -> ServiceSet {
+    let max = config.limits.max_message_bytes;
+    ServiceSet::new(
+        Routes::new(BookingServiceServer::new(Fixture).max_decoding_message_size(max)),
+        vec![format!("/{SERVICE}/ListAvailability")],
+        vec![SERVICE.to_owned()],
+    )
+}
+
+/// `services` served under `config`.
+pub async fn start_services(config: RuntimeConfig, services: ServiceSet) -> Running {
     let app = Application::build(&config, services).await.expect("build");
     let port = app.port();
+    let health_port = app.health_port();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
     Running {
         port,
+        health_port,
         stop: Some(stop),
         server,
     }
