@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use welfare_runtime::config::{ConfigError, ServiceConfig, load_over};
+use welfare_runtime::config::{ConfigError, ServerConfig, ServiceConfig, load_over};
 
 /// The binaries an image may run, each with the package that builds it.
 const BINARIES: [&str; 4] = ["catalog-svc", "booking-svc", "wallet-svc", "lodiwelfare"];
@@ -62,12 +62,15 @@ struct Container {
     /// Named container ports.
     ports: BTreeMap<String, u16>,
     probe_ports: Vec<u16>,
+    /// Where each Secret is mounted: mount path → Secret name.
+    secret_mounts: BTreeMap<String, String>,
 }
 
-/// The ports a loaded configuration serves: gRPC, metrics.
+/// What a loaded configuration serves: gRPC, metrics, the probe port, and how.
 struct Served {
     grpc: u16,
     metrics: Option<u16>,
+    server: ServerConfig,
 }
 
 /// Loads `container`'s configuration as its binary does: defaults, its file, its variables.
@@ -80,6 +83,7 @@ fn served(container: &Container) -> Served {
         Served {
             grpc: server.listen_addr.port(),
             metrics: telemetry.metrics_addr.map(|a| a.port()),
+            server: server.clone(),
         }
     }
     let file = container.config.as_deref();
@@ -124,6 +128,17 @@ fn kubernetes_containers(objects: &[Value], overlay: &str) -> Vec<Container> {
         }
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
         let pod = &object["spec"]["template"]["spec"];
+        let secrets: BTreeMap<String, String> = pod["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| {
+                Some((
+                    v["name"].as_str()?.to_owned(),
+                    v["secret"]["secretName"].as_str()?.to_owned(),
+                ))
+            })
+            .collect();
         let config_maps: BTreeMap<String, String> = pod["volumes"]
             .as_array()
             .into_iter()
@@ -187,8 +202,18 @@ fn kubernetes_containers(objects: &[Value], overlay: &str) -> Vec<Container> {
                 .filter_map(|probe| container[*probe]["grpc"]["port"].as_u64())
                 .map(|p| u16::try_from(p).expect("port"))
                 .collect();
+            let secret_mounts = container["volumeMounts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| {
+                    let secret = secrets.get(m["name"].as_str()?)?;
+                    Some((m["mountPath"].as_str()?.to_owned(), secret.clone()))
+                })
+                .collect();
             found.push(Container {
                 place,
+                secret_mounts,
                 binary: command[0].clone(),
                 args: command[1..].to_vec(),
                 config,
@@ -239,10 +264,18 @@ fn check(container: &Container) -> Served {
             "{}: the metrics port is telemetry.metrics_addr's",
             container.place
         );
+        let probe = served.server.health_addr.map(|a| a.port());
+        assert_eq!(
+            container.ports.get("probe").copied(),
+            probe,
+            "{}: the probe port is server.health_addr's",
+            container.place
+        );
         for port in &container.probe_ports {
             assert_eq!(
-                *port, served.grpc,
-                "{}: probes ask the gRPC port",
+                Some(*port),
+                probe,
+                "{}: probes ask the health-only port (the kubelet speaks no TLS)",
                 container.place
             );
         }
@@ -254,6 +287,117 @@ fn check(container: &Container) -> Served {
         );
     }
     served
+}
+
+/// The Certificate (cert-manager) whose Secret is mounted at the directory of `path`.
+fn certificate_for<'a>(container: &Container, path: &Path, objects: &'a [Value]) -> &'a Value {
+    let (_, secret) = container
+        .secret_mounts
+        .iter()
+        .find(|(mount, _)| path.starts_with(mount))
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: {} is in no mounted Secret",
+                container.place,
+                path.display()
+            )
+        });
+    objects
+        .iter()
+        .find(|o| o["kind"] == "Certificate" && o["spec"]["secretName"] == secret.as_str())
+        .unwrap_or_else(|| panic!("{}: no Certificate issues {secret}", container.place))
+}
+
+/// Every deployed listener speaks TLS with a certificate cert-manager keeps current in a
+/// mounted Secret; the booking service calls the others over TLS with its own certificate, and
+/// the wallet's holds port answers exactly that certificate's name.
+fn check_tls(container: &Container, served: &Served, objects: &[Value]) {
+    let tls = served
+        .server
+        .tls
+        .as_ref()
+        .unwrap_or_else(|| panic!("{}: server.tls", container.place));
+    let certificate = certificate_for(container, &tls.cert_file, objects);
+    assert_eq!(
+        certificate_for(container, &tls.key_file, objects),
+        certificate
+    );
+    let usages = &certificate["spec"]["usages"];
+    for usage in ["server auth", "client auth"] {
+        assert!(
+            usages
+                .as_array()
+                .is_some_and(|u| u.iter().any(|x| x == usage)),
+            "{}: the certificate is for {usage}",
+            container.place
+        );
+    }
+    let names = |binary: &str| -> Vec<String> {
+        objects
+            .iter()
+            .find(|o| o["kind"] == "Certificate" && o["metadata"]["name"] == binary)
+            .and_then(|c| c["spec"]["dnsNames"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(
+        names(&container.binary).contains(&container.binary),
+        "{}: the certificate names the Service clients dial",
+        container.place
+    );
+    let file = container.config.as_deref();
+    match container.binary.as_str() {
+        "booking-svc" => {
+            let config: booking_svc::config::BookingConfig = load_over(
+                <booking_svc::config::BookingConfig as ServiceConfig>::service_defaults(),
+                file,
+                "lodiwelfare",
+                container.env.clone(),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            let upstream = &config.upstream;
+            for url in [&upstream.catalog_url, &upstream.wallet_url]
+                .into_iter()
+                .chain(&upstream.wallet_holds_url)
+            {
+                assert!(url.starts_with("https://"), "{}: {url}", container.place);
+            }
+            let client = upstream.tls.as_ref().expect("upstream.tls");
+            let cert = client.cert_file.as_deref().expect("a client certificate");
+            assert_eq!(
+                certificate_for(container, cert, objects),
+                certificate,
+                "{}: its own certificate",
+                container.place
+            );
+        }
+        "wallet-svc" => {
+            let config: wallet_svc::config::WalletConfig = load_over(
+                <wallet_svc::config::WalletConfig as ServiceConfig>::service_defaults(),
+                file,
+                "lodiwelfare",
+                container.env.clone(),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            let booking = names("booking-svc");
+            assert!(!config.holds.client_names.is_empty());
+            for name in &config.holds.client_names {
+                assert!(
+                    booking.contains(name),
+                    "{}: the holds port answers {name}, a name of the booking service's certificate",
+                    container.place
+                );
+            }
+            assert!(
+                tls.client_ca_file.is_some(),
+                "{}: client authorities",
+                container.place
+            );
+        }
+        _ => {}
+    }
 }
 
 #[test]
@@ -273,7 +417,10 @@ fn every_overlay_renders_and_every_container_loads_its_configuration() {
             );
         }
         for container in &containers {
-            check(container);
+            let served = check(container);
+            if !container.args.iter().any(|a| a == "migrate") {
+                check_tls(container, &served, &objects);
+            }
         }
         // Services select a Deployment's pods and target ports it names.
         for service in objects.iter().filter(|o| o["kind"] == "Service") {
@@ -419,8 +566,13 @@ fn the_compose_services_load_their_environment_and_are_scraped_where_they_serve(
             env,
             ports: BTreeMap::new(),
             probe_ports: Vec::new(),
+            secret_mounts: BTreeMap::new(),
         };
         let served = check(&container);
+        assert!(
+            !served.server.plaintext_refused(),
+            "{name}: plaintext beyond loopback is allowed explicitly or TLS configured"
+        );
         if container.args.iter().any(|a| a == "migrate") {
             continue;
         }

@@ -147,5 +147,7 @@ mod tests {
         assert!(AllowedClients::new(&[]).is_err());
         assert!(AllowedClients::new(&["not a name!".to_owned()]).is_err());
         assert!(AllowedClients::new(&["booking-svc.lodiwelfare.svc".to_owned()]).is_ok());
+        // A Service's short name, as the deployed certificates carry it.
+        assert!(AllowedClients::new(&["booking-svc".to_owned()]).is_ok());
     }
 }

@@ -289,6 +289,14 @@ impl Default for ServerConfig {
     }
 }
 
+impl ServerConfig {
+    /// Whether this listener would carry calls in plaintext to other machines without being
+    /// told it may: refused at start.
+    pub fn plaintext_refused(&self) -> bool {
+        self.tls.is_none() && !self.listen_addr.ip().is_loopback() && !self.allow_plaintext
+    }
+}
+
 /// The default interval between two looks at the certificate files.
 pub const DEFAULT_TLS_RELOAD_SECONDS: u64 = 30;
 

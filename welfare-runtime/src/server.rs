@@ -194,7 +194,7 @@ impl Application {
                 )
                 .into());
             }
-            None if !addr.ip().is_loopback() && !config.server.allow_plaintext => {
+            None if config.server.plaintext_refused() => {
                 return Err(StartupError::Plaintext { addr });
             }
             None => None,

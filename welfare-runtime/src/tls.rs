@@ -285,7 +285,9 @@ fn server_config(
     client_certs: ClientCerts,
 ) -> Result<rustls::ServerConfig, TlsError> {
     let [(cert_path, cert_pem), (key_path, key_pem), client_ca @ ..] = contents else {
-        return Err(TlsError::Setup("a certificate and its key are needed".to_owned()));
+        return Err(TlsError::Setup(
+            "a certificate and its key are needed".to_owned(),
+        ));
     };
     let chain = certificates(cert_path, cert_pem)?;
     let key = private_key(key_path, key_pem)?;
@@ -491,7 +493,9 @@ impl ClientTls {
 
 fn client_config(contents: &[(PathBuf, Vec<u8>)]) -> Result<rustls::ClientConfig, TlsError> {
     let [(ca_path, ca_pem), identity @ ..] = contents else {
-        return Err(TlsError::Setup("the authorities to trust are needed".to_owned()));
+        return Err(TlsError::Setup(
+            "the authorities to trust are needed".to_owned(),
+        ));
     };
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
