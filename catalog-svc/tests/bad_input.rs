@@ -257,6 +257,52 @@ async fn bad_input_is_named_and_writes_nothing(store: SqlStore) {
             &curator()
         ))
     );
+    // UpdateProvider
+    bad!(
+        "update without a provider",
+        Code::InvalidArgument,
+        Some("provider"),
+        c.update_provider(call(
+            UpdateProviderRequest {
+                provider: None,
+                update_mask: None,
+                request_id: rid()
+            },
+            &operator
+        ))
+    );
+    bad!(
+        "update an unknown provider",
+        Code::NotFound,
+        None,
+        c.update_provider(call(
+            UpdateProviderRequest {
+                provider: Some(Provider {
+                    id: unknown.clone(),
+                    ..cooperative("Sconosciuta", VAT_NUMBERS[6])
+                }),
+                update_mask: None,
+                request_id: rid()
+            },
+            &operator
+        ))
+    );
+    bad!(
+        "update with an empty name",
+        Code::InvalidArgument,
+        Some("provider.display_name"),
+        c.update_provider(call(
+            UpdateProviderRequest {
+                provider: Some(Provider {
+                    id: world.provider_id.clone(),
+                    ..cooperative("", VAT_NUMBERS[0])
+                }),
+                update_mask: None,
+                request_id: rid()
+            },
+            &operator
+        ))
+    );
     // CreateListing
     bad!(
         "empty title",

@@ -138,6 +138,8 @@ pub enum Action {
     ReadProvider,
     ApproveProvider,
     SuspendProvider,
+    /// Change a provider's details (contacts, and its identity, which is then vetted again).
+    UpdateProvider,
     CreateListing,
     UpdateListing,
     SubmitListing,
@@ -292,7 +294,7 @@ pub fn authorize(
             A::ApproveListing | A::RejectListing | A::SuspendListing | A::VerifyListing,
             R::Listing { .. },
         ) => allow(principal.has(Role::Curator), Denied::RoleRequired),
-        (A::CreateListing | A::ManageSlots, R::Provider { id, .. }) => {
+        (A::CreateListing | A::ManageSlots | A::UpdateProvider, R::Provider { id, .. }) => {
             owner_or_role(principal.acts_for_provider(id), provider_side)
         }
         (A::ReadProviderPayable, R::Provider { id, .. }) => {

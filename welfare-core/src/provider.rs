@@ -399,9 +399,76 @@ pub struct Provider {
     pub status: ProviderStatus,
 }
 
+/// What a provider reads when a change of its identity sent it back to the Ufficio di Piano.
+pub const IDENTITY_CHANGED_REASON: &str =
+    "Dati identificativi modificati: in attesa di una nuova verifica dell'Ufficio di Piano";
+
+impl Provider {
+    /// Whether `changed` names another body than `self`: another name, kind (with its RUNTS
+    /// number or comune) or tax code — what the Ufficio di Piano vetted. Contacts are not part
+    /// of it.
+    pub fn identity_differs(&self, changed: &Provider) -> bool {
+        self.name != changed.name || self.kind != changed.kind || self.tax_id != changed.tax_id
+    }
+
+    /// The status once the provider's details become `changed`'s: an approved provider whose
+    /// identity changed is pending again — its listings leave search until the Ufficio di
+    /// Piano approves the new identity; a pending one stays pending, a suspended one stays
+    /// suspended (its suspension stands), and contacts alone change nothing.
+    pub fn status_after_change(&self, changed: &Provider) -> ProviderStatus {
+        match self.status {
+            ProviderStatus::Approved if self.identity_differs(changed) => ProviderStatus::Pending,
+            status => status,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_identity_is_vetted_again_new_contacts_are_not() {
+        let vat = |code: &str| TaxId::parse(code).expect("tax id");
+        let approved = Provider {
+            id: ProviderId::parse("p-1").expect("id"),
+            name: "Cooperativa Sociale Il Sentiero".to_owned(),
+            kind: ProviderKind::CooperativaSociale,
+            tax_id: vat("01234560983"),
+            status: ProviderStatus::Approved,
+        };
+        assert_eq!(
+            approved.status_after_change(&approved.clone()),
+            ProviderStatus::Approved,
+            "contacts only"
+        );
+        let renamed = Provider {
+            name: "Il Sentiero Onlus".to_owned(),
+            ..approved.clone()
+        };
+        let retaxed = Provider {
+            tax_id: vat("12345670017"),
+            ..approved.clone()
+        };
+        let rekinded = Provider {
+            kind: ProviderKind::AziendaSpeciale,
+            ..approved.clone()
+        };
+        for changed in [&renamed, &retaxed, &rekinded] {
+            assert!(approved.identity_differs(changed));
+            assert_eq!(
+                approved.status_after_change(changed),
+                ProviderStatus::Pending
+            );
+        }
+        for status in [ProviderStatus::Pending, ProviderStatus::Suspended] {
+            let provider = Provider {
+                status,
+                ..approved.clone()
+            };
+            assert_eq!(provider.status_after_change(&retaxed), status);
+        }
+    }
 
     #[test]
     fn provider_statuses_round_trip_through_their_codes() {

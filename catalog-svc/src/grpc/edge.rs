@@ -193,6 +193,65 @@ pub(super) fn copy_field(path: &str, from: &pb::Listing, to: &mut pb::Listing) {
     }
 }
 
+/// The fields of a provider its operators may change (`UpdateProvider`).
+pub(super) const PROVIDER_WRITABLE_FIELDS: [&str; 8] = [
+    "display_name",
+    "kind",
+    "tax_code",
+    "runts_number",
+    "comune_istat_code",
+    "contact_email",
+    "contact_phone",
+    "website_url",
+];
+
+/// Copies one writable provider field, named as in `update_mask`.
+pub(super) fn copy_provider_field(path: &str, from: &pb::Provider, to: &mut pb::Provider) {
+    match path {
+        "display_name" => to.display_name.clone_from(&from.display_name),
+        "kind" => to.kind = from.kind,
+        "tax_code" => to.tax_code.clone_from(&from.tax_code),
+        "runts_number" => to.runts_number.clone_from(&from.runts_number),
+        "comune_istat_code" => to.comune_istat_code.clone_from(&from.comune_istat_code),
+        "contact_email" => to.contact_email.clone_from(&from.contact_email),
+        "contact_phone" => to.contact_phone.clone_from(&from.contact_phone),
+        "website_url" => to.website_url.clone_from(&from.website_url),
+        _ => {}
+    }
+}
+
+/// The paths of an update mask, each one of `writable` (every writable field when the mask is
+/// empty); a path that is not, or more paths than there are fields, is a violation.
+pub(super) fn mask_paths(
+    mask: Option<&prost_types::FieldMask>,
+    writable: &[&str],
+    violations: &mut Violations,
+) -> Vec<String> {
+    let paths: Vec<String> = match mask {
+        Some(mask) if !mask.paths.is_empty() => mask.paths.clone(),
+        _ => writable.iter().map(|f| (*f).to_owned()).collect(),
+    };
+    if paths.len() > writable.len() {
+        violations.keep::<()>(Err(FieldViolation::new(
+            "update_mask.paths",
+            format!("at most {} paths", writable.len()),
+        )));
+    }
+    for (index, path) in paths.iter().enumerate() {
+        if !writable.contains(&path.as_str()) {
+            violations.keep::<()>(Err(FieldViolation::new(
+                format!("update_mask.paths[{index}]"),
+                format!(
+                    "{:?} is not a writable field (one of: {})",
+                    path.chars().take(60).collect::<String>(),
+                    writable.join(", ")
+                ),
+            )));
+        }
+    }
+    paths
+}
+
 /// The full method path of a catalogue RPC, as recorded with request ids.
 pub(super) fn method(name: &str) -> String {
     format!("/{SERVICE_NAME}/{name}")

@@ -178,50 +178,8 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         if message.provider.is_none() {
             violations.keep::<()>(Err(FieldViolation::new("provider", "is required")));
         }
-        let name = violations.keep(convert::text(
-            &provider.display_name,
-            "provider.display_name",
-            NAME_MIN_CHARS,
-            NAME_MAX_CHARS,
-        ));
-        let kind = violations.keep(convert::provider_kind(
-            provider.kind,
-            &provider.runts_number,
-            &provider.comune_istat_code,
-            "provider",
-        ));
-        if let Some(welfare_core::provider::ProviderKind::Comune { istat_code }) = &kind
-            && !self.territory.contains(istat_code)
-        {
-            violations.keep::<()>(Err(FieldViolation::new(
-                "provider.comune_istat_code",
-                format!(
-                    "comune {istat_code} is not in the {}",
-                    self.territory.name()
-                ),
-            )));
-        }
-        let tax_id = violations.keep(
-            TaxId::parse(&provider.tax_code)
-                .map_err(|e| FieldViolation::new("provider.tax_code", e)),
-        );
-        let contact_email =
-            violations.keep(email(&provider.contact_email, "provider.contact_email"));
-        let contact_phone =
-            violations.keep(phone(&provider.contact_phone, "provider.contact_phone"));
-        let website_url = violations.keep(website(&provider.website_url, "provider.website_url"));
-        let (request_id, display_name, kind, tax_id, contact_email, contact_phone, website_url) =
-            violations.finish_with(|| {
-                Some((
-                    request_id?,
-                    name?,
-                    kind?,
-                    tax_id?,
-                    contact_email?,
-                    contact_phone?,
-                    website_url?,
-                ))
-            })?;
+        let details = self.provider_details(provider, &mut violations);
+        let (request_id, details) = violations.finish_with(|| Some((request_id?, details?)))?;
         let subject = Self::subject(&principal)?;
         let scope = Self::scope(&principal)?;
         authorize(&principal, Action::RegisterProvider, Resource::Catalog).map_err(denied)?;
@@ -236,12 +194,12 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         let record = ProviderRecord {
             id: ProviderId::parse(&new_uuid())
                 .map_err(|e| ServiceError::Unexpected(e.to_string()))?,
-            display_name,
-            kind,
-            tax_id,
-            contact_email,
-            contact_phone,
-            website_url,
+            display_name: details.display_name,
+            kind: details.kind,
+            tax_id: details.tax_id,
+            contact_email: details.contact_email,
+            contact_phone: details.contact_phone,
+            website_url: details.website_url,
             status: ProviderStatus::Pending,
             state_reason: String::new(),
             registered_by: subject.clone(),
@@ -381,6 +339,17 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         Ok(Response::new(provider))
     }
 
+    async fn update_provider(
+        &self,
+        request: Request<pb::UpdateProviderRequest>,
+    ) -> Result<Response<pb::Provider>, Status> {
+        let principal = principal(&request);
+        Ok(Response::new(
+            self.change_provider_details(&principal, request.into_inner())
+                .await?,
+        ))
+    }
+
     async fn create_listing(
         &self,
         request: Request<pb::CreateListingRequest>,
@@ -468,28 +437,11 @@ impl<S: CatalogStore, I: SearchIndex> CatalogService for CatalogApi<S, I> {
         let id = violations.keep(listing_id(&listing.id, "listing.id"));
         let expected = violations.keep(etag_version(&listing.etag, "listing.etag"));
         let request_id = violations.keep(request_id(&message.request_id));
-        let paths: Vec<String> = match &message.update_mask {
-            Some(mask) if !mask.paths.is_empty() => mask.paths.clone(),
-            _ => WRITABLE_FIELDS.iter().map(|f| (*f).to_owned()).collect(),
-        };
-        if paths.len() > WRITABLE_FIELDS.len() {
-            violations.keep::<()>(Err(FieldViolation::new(
-                "update_mask.paths",
-                format!("at most {} paths", WRITABLE_FIELDS.len()),
-            )));
-        }
-        for (index, path) in paths.iter().enumerate() {
-            if !WRITABLE_FIELDS.contains(&path.as_str()) {
-                violations.keep::<()>(Err(FieldViolation::new(
-                    format!("update_mask.paths[{index}]"),
-                    format!(
-                        "{:?} is not a writable field (one of: {})",
-                        path.chars().take(60).collect::<String>(),
-                        WRITABLE_FIELDS.join(", ")
-                    ),
-                )));
-            }
-        }
+        let paths = mask_paths(
+            message.update_mask.as_ref(),
+            &WRITABLE_FIELDS,
+            &mut violations,
+        );
         let (id, expected, request_id) =
             violations.finish_with(|| Some((id?, expected?, request_id?)))?;
         let updated = self

@@ -2,6 +2,7 @@
 //! Piano approves; only the caller who may see a provider learns it exists.
 
 use super::*;
+use welfare_core::provider::{IDENTITY_CHANGED_REASON, Provider};
 
 impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
     pub(super) fn provider_to_proto(record: &ProviderRecord) -> pb::Provider {
@@ -126,6 +127,177 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 Err(StoreError::RequestRecorded(_)) => {
                     return self
                         .replay_after_race(&scope, request_id, &method, &request_bytes)
+                        .await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(StoreError::VersionConflict {
+            entity: "provider",
+            id: id.to_string(),
+        }
+        .into())
+    }
+}
+
+/// A provider's details as a caller gave them, each checked.
+pub(super) struct ProviderDetails {
+    pub(super) display_name: String,
+    pub(super) kind: welfare_core::provider::ProviderKind,
+    pub(super) tax_id: TaxId,
+    pub(super) contact_email: Option<welfare_core::contact::Email>,
+    pub(super) contact_phone: Option<welfare_core::contact::Phone>,
+    pub(super) website_url: Option<welfare_core::contact::Website>,
+}
+
+impl ProviderDetails {
+    /// Writes the details into `record`.
+    fn apply_to(self, record: &mut ProviderRecord) {
+        record.display_name = self.display_name;
+        record.kind = self.kind;
+        record.tax_id = self.tax_id;
+        record.contact_email = self.contact_email;
+        record.contact_phone = self.contact_phone;
+        record.website_url = self.website_url;
+    }
+}
+
+/// The domain's view of a stored provider: what its vetting decides on.
+fn domain(record: &ProviderRecord) -> Provider {
+    Provider {
+        id: record.id.clone(),
+        name: record.display_name.clone(),
+        kind: record.kind.clone(),
+        tax_id: record.tax_id.clone(),
+        status: record.status,
+    }
+}
+
+impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
+    /// Checks a provider's details as registered or changed, every bad field named in
+    /// `violations` (as `provider.<field>`).
+    pub(super) fn provider_details(
+        &self,
+        provider: &pb::Provider,
+        violations: &mut Violations,
+    ) -> Option<ProviderDetails> {
+        let name = violations.keep(convert::text(
+            &provider.display_name,
+            "provider.display_name",
+            NAME_MIN_CHARS,
+            NAME_MAX_CHARS,
+        ));
+        let kind = violations.keep(convert::provider_kind(
+            provider.kind,
+            &provider.runts_number,
+            &provider.comune_istat_code,
+            "provider",
+        ));
+        if let Some(welfare_core::provider::ProviderKind::Comune { istat_code }) = &kind
+            && !self.territory.contains(istat_code)
+        {
+            violations.keep::<()>(Err(FieldViolation::new(
+                "provider.comune_istat_code",
+                format!(
+                    "comune {istat_code} is not in the {}",
+                    self.territory.name()
+                ),
+            )));
+        }
+        let tax_id = violations.keep(
+            TaxId::parse(&provider.tax_code)
+                .map_err(|e| FieldViolation::new("provider.tax_code", e)),
+        );
+        let contact_email =
+            violations.keep(email(&provider.contact_email, "provider.contact_email"));
+        let contact_phone =
+            violations.keep(phone(&provider.contact_phone, "provider.contact_phone"));
+        let website_url = violations.keep(website(&provider.website_url, "provider.website_url"));
+        Some(ProviderDetails {
+            display_name: name?,
+            kind: kind?,
+            tax_id: tax_id?,
+            contact_email: contact_email?,
+            contact_phone: contact_phone?,
+            website_url: website_url?,
+        })
+    }
+
+    /// `UpdateProvider`: the masked fields over the stored ones, checked as a registration
+    /// is; a new identity sends an approved provider back to the Ufficio di Piano.
+    pub(super) async fn change_provider_details(
+        &self,
+        principal: &Principal,
+        message: pb::UpdateProviderRequest,
+    ) -> Result<pb::Provider, ServiceError> {
+        let request_bytes = message.encode_to_vec();
+        let mut violations = Violations::default();
+        let empty = pb::Provider::default();
+        let given = message.provider.as_ref().unwrap_or(&empty);
+        if message.provider.is_none() {
+            violations.keep::<()>(Err(FieldViolation::new("provider", "is required")));
+        }
+        let id = violations.keep(provider_id(&given.id, "provider.id"));
+        let expected = violations.keep(etag_version(&given.etag, "provider.etag"));
+        let request_id = violations.keep(request_id(&message.request_id));
+        let paths = mask_paths(
+            message.update_mask.as_ref(),
+            &PROVIDER_WRITABLE_FIELDS,
+            &mut violations,
+        );
+        let (id, expected, request_id) =
+            violations.finish_with(|| Some((id?, expected?, request_id?)))?;
+        let scope = Self::scope(principal)?;
+        let method = method("UpdateProvider");
+        for attempt in 1..=CONFLICT_RETRIES {
+            let mut record = self.visible_provider(principal, &id).await?;
+            let resource = Resource::Provider {
+                id: &record.id,
+                approved: record.status == ProviderStatus::Approved,
+            };
+            authorize(principal, Action::UpdateProvider, resource).map_err(denied)?;
+            // Authorised first, then replayed: no answer reaches a caller who may not act.
+            if let Some(answer) = self
+                .replay(&scope, &request_id, &method, &request_bytes)
+                .await?
+            {
+                return Ok(answer);
+            }
+            check_etag(expected, record.version, "provider", id.as_str())?;
+            let mut merged = Self::provider_to_proto(&record);
+            for path in &paths {
+                copy_provider_field(path, given, &mut merged);
+            }
+            let mut violations = Violations::default();
+            let details = self.provider_details(&merged, &mut violations);
+            let details = violations.finish_with(|| details)?;
+            let before = domain(&record);
+            details.apply_to(&mut record);
+            let status = before.status_after_change(&domain(&record));
+            if status != record.status {
+                record.status = status;
+                record.state_reason = IDENTITY_CHANGED_REASON.to_owned();
+            }
+            let now = self.now();
+            record.version += 1;
+            record.updated_at = now;
+            let response = Self::provider_to_proto(&record);
+            let change = Self::change(
+                &scope,
+                &request_id,
+                &method,
+                request_bytes.clone(),
+                &response,
+                now,
+                Self::provider_event(&record, "updated"),
+            );
+            match self.store.update_provider(&record, &change).await {
+                Ok(()) => return Ok(response),
+                Err(StoreError::VersionConflict { .. })
+                    if expected.is_none() && attempt < CONFLICT_RETRIES => {}
+                Err(StoreError::RequestRecorded(_)) => {
+                    return self
+                        .replay_after_race(&scope, &request_id, &method, &request_bytes)
                         .await;
                 }
                 Err(error) => return Err(error.into()),

@@ -248,7 +248,7 @@ impl CatalogStore for SqlStore {
         let updated = sqlx::query(
             "UPDATE providers SET display_name = $2, kind = $3, runts_number = $4, \
              comune_istat_code = $5, contact_email = $6, contact_phone = $7, website_url = $8, \
-             status = $9, state_reason = $10, version = $11, updated_at = $12 \
+             status = $9, state_reason = $10, version = $11, updated_at = $12, tax_code = $14 \
              WHERE id = $1 AND version = $13",
         )
         .bind(provider.id.as_str())
@@ -264,8 +264,17 @@ impl CatalogStore for SqlStore {
         .bind(provider.version)
         .bind(provider.updated_at.unix_seconds())
         .bind(provider.version - 1)
+        .bind(provider.tax_id.as_str())
         .execute(&mut *tx)
-        .await?;
+        .await;
+        let updated = match updated {
+            Err(error) if is_unique_violation(&error, "tax_code") => {
+                return Err(StoreError::TaxCodeTaken(
+                    provider.tax_id.as_str().to_owned(),
+                ));
+            }
+            other => other?,
+        };
         if updated.rows_affected() != 1 {
             return Err(StoreError::VersionConflict {
                 entity: "provider",
