@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use serde_json::json;
 use tonic::Code;
@@ -126,10 +124,12 @@ async fn a_call_past_the_time_limit_gets_deadline_exceeded() {
     let mut config = config();
     config.limits.request_timeout_ms = 100;
     let server = start(config).await;
+    // Held and never released: only the time limit ends it.
+    let _held = hold("past-the-limit");
     let status = server
         .client()
         .await
-        .get_booking(authorized(get("slow-2000"), &token("mario")))
+        .get_booking(authorized(get("held-past-the-limit"), &token("mario")))
         .await
         .expect_err("slow");
     assert_eq!(status.code(), Code::DeadlineExceeded);
@@ -142,12 +142,13 @@ async fn calls_beyond_the_concurrency_limit_are_shed() {
     config.limits.max_concurrent_requests = 1;
     let server = start(config).await;
     let mut slow_client = server.client().await;
+    let mut held = hold("the-only-permit");
     let slow = tokio::spawn(async move {
         slow_client
-            .get_booking(authorized(get("slow-500"), &token("anna")))
+            .get_booking(authorized(get("held-the-only-permit"), &token("anna")))
             .await
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    held.entered().await;
     let status = server
         .client()
         .await
@@ -155,6 +156,7 @@ async fn calls_beyond_the_concurrency_limit_are_shed() {
         .await
         .expect_err("shed");
     assert_eq!(status.code(), Code::Unavailable);
+    held.release();
     slow.await
         .expect("joined")
         .expect("the first call completes");
@@ -200,12 +202,13 @@ async fn health_and_reflection_are_never_refused_by_the_limits() {
     config.limits.rate_limit_burst = 1;
     let server = start(config).await;
     let mut slow_client = server.client().await;
+    let mut held = hold("beside-health");
     let slow = tokio::spawn(async move {
         slow_client
-            .get_booking(authorized(get("slow-500"), &token("anna")))
+            .get_booking(authorized(get("held-beside-health"), &token("anna")))
             .await
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    held.entered().await;
     let shed = server
         .client()
         .await
@@ -228,6 +231,7 @@ async fn health_and_reflection_are_never_refused_by_the_limits() {
             .await
             .expect("a health check is always answered");
     }
+    held.release();
     slow.await
         .expect("joined")
         .expect("the slow call completes");
@@ -312,21 +316,29 @@ async fn health_says_serving_only_once_a_service_is_ready() {
         }
     };
     // The server answers at once, but says it is not ready.
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     assert_eq!(status(SERVICE).await, i32::from(ServingStatus::NotServing));
     assert_eq!(status("").await, i32::from(ServingStatus::NotServing));
-    ready.send(true).expect("gate");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while status(SERVICE).await != i32::from(ServingStatus::Serving) {
-        assert!(std::time::Instant::now() < deadline, "never became SERVING");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    // Watched as an orchestrator watches: each status as it changes.
+    let watch = |service: &str| {
+        let service = service.to_owned();
+        let mut health = health.clone();
+        async move {
+            health
+                .watch(tonic_health::pb::HealthCheckRequest { service })
+                .await
+                .expect("watch")
+                .into_inner()
+        }
+    };
+    let (mut this, mut whole) = (watch(SERVICE).await, watch("").await);
+    for stream in [&mut this, &mut whole] {
+        let first = stream.message().await.expect("status").expect("one");
+        assert_eq!(first.status, i32::from(ServingStatus::NotServing));
     }
-    while status("").await != i32::from(ServingStatus::Serving) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the server never became SERVING"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    ready.send(true).expect("gate");
+    for stream in [&mut this, &mut whole] {
+        let next = stream.message().await.expect("status").expect("a change");
+        assert_eq!(next.status, i32::from(ServingStatus::Serving));
     }
     server.stop().await.expect("clean stop");
 }
@@ -423,29 +435,39 @@ async fn health_and_reflection_answer_without_a_token() {
 
 #[tokio::test]
 async fn an_in_flight_call_is_drained_at_shutdown() {
-    let server = start(config()).await;
+    let mut config = config();
+    // A grace far longer than the test: the stop can only end because the call did.
+    config.server.shutdown_grace_ms = 600_000;
+    let server = start(config).await;
     let mut client = server.client().await;
+    let mut held = hold("in-flight");
     let in_flight = tokio::spawn(async move {
         client
-            .get_booking(authorized(get("slow-400"), &token("anna")))
+            .get_booking(authorized(get("held-in-flight"), &token("anna")))
             .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    held.entered().await;
     let port = server.port;
-    let started = std::time::Instant::now();
-    server.stop().await.expect("clean stop");
+    let stopping = tokio::spawn(server.stop());
+    // Draining: new connections are refused while the held call still runs.
+    while BookingServiceClient::connect(format!("http://127.0.0.1:{port}"))
+        .await
+        .is_ok()
+    {
+        tokio::task::yield_now().await;
+    }
+    assert!(!stopping.is_finished(), "stopped under a call in flight");
+    held.release();
     let booking = in_flight
         .await
         .expect("joined")
         .expect("the call in flight completes")
         .into_inner();
     assert_eq!(booking.booker_id, "anna");
-    assert!(
-        started.elapsed() < Duration::from_millis(1_900),
-        "stopped once drained, not at the end of the grace"
-    );
-    let refused = BookingServiceClient::connect(format!("http://127.0.0.1:{port}")).await;
-    assert!(refused.is_err(), "no longer accepting connections");
+    stopping
+        .await
+        .expect("joined")
+        .expect("stopped once drained, long before the grace ends");
 }
 
 #[tokio::test]
@@ -455,18 +477,18 @@ async fn calls_still_running_after_the_grace_period_are_dropped() {
     config.limits.request_timeout_ms = 10_000;
     let server = start(config).await;
     let mut client = server.client().await;
+    // Held and never released: only the end of the grace period stops it.
+    let mut held = hold("stuck");
     let stuck = tokio::spawn(async move {
         client
-            .get_booking(authorized(get("slow-5000"), &token("anna")))
+            .get_booking(authorized(get("held-stuck"), &token("anna")))
             .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let started = std::time::Instant::now();
+    held.entered().await;
     server
         .stop()
         .await
         .expect("stops at the end of the grace period");
-    assert!(started.elapsed() < Duration::from_millis(2_000));
     assert!(
         stuck.await.expect("joined").is_err(),
         "the stuck call is cut off"

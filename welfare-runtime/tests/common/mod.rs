@@ -2,9 +2,10 @@
 //! to port 0, tokens, and request helpers.
 #![allow(dead_code, unreachable_pub)]
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 use tonic_types::StatusExt;
@@ -18,9 +19,64 @@ use welfare_runtime::{Application, ServiceError, ServiceSet};
 pub const SECRET: &str = "runtime-tests-hs256-secret-32-bytes-long";
 pub const SERVICE: &str = "welfare.booking.v1.BookingService";
 
-/// A booking service whose `GetBooking` behaves as its id says: `slow-<ms>` answers after a
-/// delay, `invalid` fails validation, anything else echoes the caller's subject.
+/// A booking service whose `GetBooking` behaves as its id says: `held-<key>` answers once the
+/// test releases it (see [`hold`]), `invalid` fails validation, anything else echoes the
+/// caller's subject.
 pub struct Fixture;
+
+type HeldSignals = (watch::Sender<bool>, watch::Receiver<bool>);
+
+/// Calls the tests hold, by key: the fixture says when one has entered, and waits for release.
+static HELD: LazyLock<Mutex<HashMap<String, HeldSignals>>> = LazyLock::new(Mutex::default);
+
+/// A call held inside the fixture: the test knows when it is in (and so holds whatever the
+/// server gave it: a concurrency permit, a place among the calls to drain) and lets it go.
+pub struct Held {
+    entered: watch::Receiver<bool>,
+    release: watch::Sender<bool>,
+}
+
+/// Prepares `held-<key>`: a `GetBooking` of that id enters, then waits until released.
+pub fn hold(key: &str) -> Held {
+    let (entered_tx, entered_rx) = watch::channel(false);
+    let (release_tx, release_rx) = watch::channel(false);
+    HELD.lock()
+        .expect("held calls")
+        .insert(key.to_owned(), (entered_tx, release_rx));
+    Held {
+        entered: entered_rx,
+        release: release_tx,
+    }
+}
+
+impl Held {
+    /// Resolves once the call is inside the fixture.
+    pub async fn entered(&mut self) {
+        self.entered
+            .wait_for(|entered| *entered)
+            .await
+            .expect("the fixture is alive");
+    }
+
+    /// Lets the call answer.
+    pub fn release(&self) {
+        self.release.send_replace(true);
+    }
+}
+
+async fn held(key: &str) -> Result<(), Status> {
+    let signals: Option<HeldSignals> = HELD
+        .lock()
+        .expect("held calls")
+        .get(key)
+        .map(|(entered, release)| (entered.clone(), release.clone()));
+    let (entered, mut release) =
+        signals.ok_or_else(|| Status::failed_precondition(format!("no hold named {key}")))?;
+    entered.send_replace(true);
+    // A test that never releases leaves the call to the server's limits.
+    let _ = release.wait_for(|released| *released).await;
+    Ok(())
+}
 
 #[tonic::async_trait]
 impl BookingService for Fixture {
@@ -48,8 +104,8 @@ impl BookingService for Fixture {
     ) -> Result<Response<Booking>, Status> {
         let principal = welfare_runtime::auth::principal(&request);
         let id = request.into_inner().id;
-        if let Some(ms) = id.strip_prefix("slow-").and_then(|ms| ms.parse().ok()) {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
+        if let Some(key) = id.strip_prefix("held-") {
+            held(key).await?;
         }
         if id == "invalid" {
             return Err(ServiceError::invalid("id", "must name an existing booking").into());
