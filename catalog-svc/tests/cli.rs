@@ -99,6 +99,7 @@ fn rebuild_index(url: &str, config: &MeiliConfig) -> std::process::Output {
 #[tokio::test]
 async fn rebuild_index_fills_meilisearch_from_the_catalogue() {
     let config = meili_config("cli");
+    let _own = own_indexes(&config);
     let (store, url) = sqlite_at().await;
     let mut world = world(store).await;
     // The binary reads the real clock: the listings are verified today.

@@ -61,9 +61,47 @@ async fn keyed_on_another_field(uid: &str) {
         .expect("created");
 }
 
+/// A test's clean-up deletes the indexes it created — its own and the one named after it — and
+/// leaves another run's alone, however old.
+#[tokio::test]
+async fn a_test_deletes_its_own_indexes_and_no_one_elses() {
+    let client = client();
+    let uids = async || -> Vec<String> {
+        let mut query = meilisearch_sdk::indexes::IndexesQuery::new(&client);
+        query.with_limit(1_000);
+        client
+            .list_all_indexes_with(&query)
+            .await
+            .expect("indexes")
+            .results
+            .into_iter()
+            .map(|index| index.uid)
+            .collect()
+    };
+    let (index, own) = meili("own", Tuning::Italian).await;
+    // The stamp lives in an index named after this one.
+    index.set_stamp("stamp-1").await.expect("stamp");
+    let mine = own.uid().to_owned();
+    let theirs = meili_config("someone_elses");
+    keyed_on_another_field(&theirs.index).await;
+    let before = uids().await;
+    assert!(before.contains(&mine) && before.contains(&theirs.index));
+    assert!(before.contains(&format!("{mine}__state")), "{before:?}");
+    drop(own);
+    let after = uids().await;
+    assert!(
+        !after
+            .iter()
+            .any(|uid| uid == &mine || uid.starts_with(&format!("{mine}__"))),
+        "{after:?}"
+    );
+    assert!(after.contains(&theirs.index), "another run's index is kept");
+    drop(own_indexes(&theirs));
+}
+
 #[tokio::test]
 async fn settings_are_applied_before_any_document() {
-    let index = meili("settings", Tuning::Italian).await;
+    let (index, _own) = meili("settings", Tuning::Italian).await;
     let applied = client()
         .index(index.uid())
         .get_settings()
@@ -98,7 +136,7 @@ async fn settings_are_applied_before_any_document() {
 
 #[tokio::test]
 async fn writes_are_visible_when_they_return_and_a_failed_task_is_an_error() {
-    let index = meili("writes", Tuning::Italian).await;
+    let (index, _own) = meili("writes", Tuning::Italian).await;
     index
         .upsert((0..20).map(document).collect())
         .await
@@ -129,6 +167,7 @@ async fn writes_are_visible_when_they_return_and_a_failed_task_is_an_error() {
     // An index whose primary key is another field refuses our documents: the task fails, and
     // the adapter says so, naming the task and Meilisearch's code.
     let config = meili_config("wrong_key");
+    let _own = own_indexes(&config);
     keyed_on_another_field(&config.index).await;
     let broken = MeiliIndex::open(&config, Tuning::Italian)
         .await
@@ -150,7 +189,7 @@ async fn writes_are_visible_when_they_return_and_a_failed_task_is_an_error() {
 
 #[tokio::test]
 async fn a_rebuild_swaps_in_a_new_index_while_searches_go_on() {
-    let index = meili("rebuild", Tuning::Italian).await;
+    let (index, _own) = meili("rebuild", Tuning::Italian).await;
     index
         .upsert((0..100).map(document).collect())
         .await
@@ -211,7 +250,7 @@ async fn a_rebuild_swaps_in_a_new_index_while_searches_go_on() {
 
 #[tokio::test]
 async fn the_indexer_counts_failed_tasks() {
-    let index = meili("failing", Tuning::Italian).await;
+    let (index, _own) = meili("failing", Tuning::Italian).await;
     let exporter = InMemoryMetricExporter::default();
     let provider = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(exporter.clone()).build())
@@ -299,7 +338,7 @@ async fn a_situation_is_answered_alike_by_both_adapters() {
     ];
     let embedded = EmbeddedIndex::new().expect("index");
     embedded.rebuild(documents.clone()).await.expect("embedded");
-    let meili = meili("situation", Tuning::Italian).await;
+    let (meili, _own) = meili("situation", Tuning::Italian).await;
     meili.rebuild(documents).await.expect("meili");
 
     let text = "mio padre ha l'Alzheimer e non dorme di notte";
@@ -380,7 +419,7 @@ async fn a_word_over_the_cap_is_counted_under_the_filter() {
         .collect();
     let embedded = EmbeddedIndex::new().expect("index");
     embedded.rebuild(documents.clone()).await.expect("embedded");
-    let meili = meili("over_the_cap", Tuning::Italian).await;
+    let (meili, _own) = meili("over_the_cap", Tuning::Italian).await;
     meili.rebuild(documents.clone()).await.expect("meili");
     let query = |served: Option<&str>| IndexQuery {
         text: "anziani domiciliare".to_owned(),
@@ -435,7 +474,7 @@ async fn a_local_word_reaches_meilisearch_documents() {
         DeleteLocalWordRequest, PutLocalWordRequest, SearchListingsRequest,
         put_local_word_request::Meaning,
     };
-    let index = meili("local_words", Tuning::Italian).await;
+    let (index, _own) = meili("local_words", Tuning::Italian).await;
     let mut world = world_with(sqlite().await, index.clone()).await;
     let home = world.publish(home_care()).await;
     let (mut cursor, _) = world.server.indexer.rebuild().await.expect("rebuild");

@@ -316,6 +316,7 @@ async fn database_of(world: &World<SqlStore>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_sharing_meilisearch_replace_a_killed_writer_without_a_rebuild() {
     let config = meili_config("replicas");
+    let _own = own_indexes(&config);
     let engine = Engine::Meilisearch(config.clone());
     let (world, replicas, public, killed_log) = run_replicas(&engine).await;
     assert!(killed_log.contains("search index built"), "{killed_log}");

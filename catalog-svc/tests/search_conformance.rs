@@ -613,12 +613,12 @@ fn agreement(ours: &[Answer], theirs: &[Answer]) -> Vec<String> {
 /// ranks at least as well, and both beat Meilisearch on its default relevance settings.
 #[tokio::test]
 async fn meilisearch_passes_the_conformance_suite() {
-    let tuned = meili("conformance", Tuning::Italian).await;
+    let (tuned, _tuned) = meili("conformance", Tuning::Italian).await;
     let (mean, failures, theirs) = conformance("Meilisearch (tuned)", tuned.clone()).await;
     tuned.delete().await.expect("delete index");
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(mean >= 0.85, "nDCG@10 {mean:.3} below 0.85");
-    let defaults = meili("conformance_defaults", Tuning::MeilisearchDefaults).await;
+    let (defaults, _defaults) = meili("conformance_defaults", Tuning::MeilisearchDefaults).await;
     let (baseline, _, _) = conformance("Meilisearch (default settings)", defaults.clone()).await;
     defaults.delete().await.expect("delete index");
     let (embedded, _, ours) =

@@ -155,45 +155,71 @@ pub fn meili_config(index: &str) -> MeiliConfig {
 /// What the names of the suites' Meilisearch indexes start with.
 const TEST_INDEX_PREFIX: &str = "test_";
 
-/// How old a suite's index must be before another run takes it for a leftover.
-const STALE_TEST_INDEX_SECONDS: i64 = 3_600;
+/// The Meilisearch indexes a test created, deleted when this is dropped — at the test's end,
+/// or while it unwinds from a failure: its own index and those named after it (`<uid>__state`,
+/// a rebuild's `<uid>__rebuild_…`), never another run's.
+pub struct OwnIndexes {
+    config: MeiliConfig,
+}
 
-/// Deletes the indexes an earlier run left on the server (a test that fails midway never
-/// reaches its own delete): those whose name starts with `TEST_INDEX_PREFIX` and that were
-/// created over an hour ago, so a suite running beside this one keeps its own.
-async fn sweep_stale_test_indexes(config: &MeiliConfig) {
-    let client = meilisearch_sdk::client::Client::new(config.url.clone(), config.api_key.clone())
-        .expect("Meilisearch client");
-    let mut query = meilisearch_sdk::indexes::IndexesQuery::new(&client);
-    query.with_limit(1_000);
-    let indexes = client
-        .list_all_indexes_with(&query)
-        .await
-        .expect("listing Meilisearch's indexes");
-    let stale_before = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        - STALE_TEST_INDEX_SECONDS;
-    for index in indexes.results {
-        if index.uid.starts_with(TEST_INDEX_PREFIX)
-            && index
-                .created_at
-                .is_some_and(|created| created.unix_timestamp() < stale_before)
-        {
-            // Deleted in the background; a failure leaves it for the next run.
-            let _ = client.delete_index(&index.uid).await;
+/// Deletes the indexes of `config`'s index when dropped.
+pub fn own_indexes(config: &MeiliConfig) -> OwnIndexes {
+    OwnIndexes {
+        config: config.clone(),
+    }
+}
+
+impl OwnIndexes {
+    /// The test's own index.
+    pub fn uid(&self) -> &str {
+        &self.config.index
+    }
+}
+
+impl Drop for OwnIndexes {
+    fn drop(&mut self) {
+        let config = self.config.clone();
+        // Dropped inside the test's runtime, perhaps while unwinding: a runtime of its own, on
+        // a thread of its own.
+        let deleted = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|runtime| runtime.block_on(delete_own_indexes(&config)))
+        })
+        .join();
+        if !matches!(deleted, Ok(Ok(Ok(())))) {
+            eprintln!("could not delete the test's Meilisearch indexes: {deleted:?}");
         }
     }
 }
 
-/// A fresh Meilisearch index of its own on the server of [`meili_config`]. Leftovers of
-/// earlier runs are deleted first.
-pub async fn meili(index: &str, tuning: Tuning) -> MeiliIndex {
+async fn delete_own_indexes(config: &MeiliConfig) -> Result<(), meilisearch_sdk::errors::Error> {
+    let client = meilisearch_sdk::client::Client::new(config.url.clone(), config.api_key.clone())?;
+    let mut query = meilisearch_sdk::indexes::IndexesQuery::new(&client);
+    query.with_limit(1_000);
+    let named_after = format!("{}__", config.index);
+    for index in client.list_all_indexes_with(&query).await?.results {
+        if index.uid == config.index || index.uid.starts_with(&named_after) {
+            client
+                .delete_index(&index.uid)
+                .await?
+                .wait_for_completion(&client, None, None)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A fresh Meilisearch index of its own on the server of [`meili_config`], deleted with the
+/// returned guard.
+pub async fn meili(index: &str, tuning: Tuning) -> (MeiliIndex, OwnIndexes) {
     let config = meili_config(index);
-    sweep_stale_test_indexes(&config).await;
-    MeiliIndex::open(&config, tuning)
+    let own = own_indexes(&config);
+    let index = MeiliIndex::open(&config, tuning)
         .await
-        .expect("Meilisearch")
+        .expect("Meilisearch");
+    (index, own)
 }
 
 pub fn token(subject: &str, roles: &[&str], provider: Option<&str>) -> String {
