@@ -177,8 +177,13 @@ mod tests {
             .expect("deploy/kubernetes/base/config/booking-svc.toml");
         assert_eq!(config.server.listen_addr.port(), 50052);
         assert!(config.database.url.starts_with("postgres://"));
-        assert_eq!(config.upstream.catalog_url, "http://catalog-svc:50051");
-        assert_eq!(config.upstream.wallet_url, "http://wallet-svc:50053");
+        assert_eq!(config.upstream.catalog_url, "https://catalog-svc:50051");
+        assert_eq!(config.upstream.wallet_url, "https://wallet-svc:50053");
+        assert!(
+            config.upstream.tls.is_some(),
+            "over TLS, with its certificate"
+        );
+        assert!(config.server.tls.is_some());
         assert!(config.upstream.token_file.is_some());
         assert!(config.failpoint.pause_at.is_none());
         assert_eq!(

@@ -17,6 +17,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use welfare_runtime::testing::pki::{TestPki, Usage};
 
 use serde_json::Value;
 use support::*;
@@ -65,17 +66,16 @@ fn tool(name: &str) -> Command {
     Command::new(name)
 }
 
-/// A binary of the workspace beside `lodiwelfare`, built when missing.
+/// A binary of the workspace beside `lodiwelfare`, built first: a run of this package alone
+/// would otherwise use whatever older build lies there.
 fn sibling(name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_BIN_EXE_lodiwelfare")).with_file_name(name);
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let built = Command::new(cargo)
-            .args(["build", "-p", name, "--bin", name])
-            .status()
-            .expect("cargo build");
-        assert!(built.success(), "cannot build {name}");
-    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let built = Command::new(cargo)
+        .args(["build", "-p", name, "--bin", name])
+        .status()
+        .expect("cargo build");
+    assert!(built.success(), "cannot build {name}");
     path
 }
 
@@ -437,8 +437,14 @@ async fn every_panel_and_alert_reads_series_from_a_real_prometheus() {
 
     let (broken_port, broken_metrics) = (free_port(), free_port());
     let nobody = free_port();
+    // Its own client certificate, as deployed (the certificate-expiry alert reads it).
+    let pki = TestPki::new(&dir.join("pki"), "ambito");
+    let identity = pki.issue("booking", &["booking-svc"], Usage::Client);
     let broken = Process(
         Command::new(sibling("booking-svc"))
+            .env("LODIWELFARE__UPSTREAM__TLS__CA_FILE", pki.ca_file())
+            .env("LODIWELFARE__UPSTREAM__TLS__CERT_FILE", &identity.cert_file)
+            .env("LODIWELFARE__UPSTREAM__TLS__KEY_FILE", &identity.key_file)
             .env(
                 "LODIWELFARE__SERVER__LISTEN_ADDR",
                 format!("127.0.0.1:{broken_port}"),

@@ -214,6 +214,104 @@ fn reload<T>(inner: &Watched<T>) -> Result<bool, TlsError> {
     Ok(true)
 }
 
+/// The expiry of certificates in use, Unix seconds, by `role` (`server`, `client`): recorded at
+/// each load, so an alert sees a renewal that never came.
+pub const METRIC_CERTIFICATE_EXPIRY: &str = "lodiwelfare.tls.certificate.expiry";
+
+/// Records when `leaf` expires, for `role`.
+fn record_expiry(role: &'static str, leaf: Option<&CertificateDer<'_>>) {
+    static EXPIRY: std::sync::OnceLock<opentelemetry::metrics::Gauge<i64>> =
+        std::sync::OnceLock::new();
+    let Some(expires) = leaf.and_then(|leaf| not_after(leaf)) else {
+        tracing::warn!(role, "the certificate's expiry could not be read");
+        return;
+    };
+    EXPIRY
+        .get_or_init(|| {
+            opentelemetry::global::meter("welfare-runtime")
+                .i64_gauge(METRIC_CERTIFICATE_EXPIRY)
+                .with_unit("s")
+                .with_description("when the certificate in use expires (Unix time), by role")
+                .build()
+        })
+        .record(expires, &[opentelemetry::KeyValue::new("role", role)]);
+}
+
+/// One DER element: its tag and contents, and what follows it.
+fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (length, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 {
+            return None;
+        }
+        let (bytes, rest) = rest.split_at_checked(count)?;
+        let length = bytes
+            .iter()
+            .fold(0usize, |length, &b| (length << 8) | usize::from(b));
+        (length, rest)
+    };
+    let (contents, rest) = rest.split_at_checked(length)?;
+    Some((tag, contents, rest))
+}
+
+/// When a certificate (DER) expires, Unix seconds: `notAfter` of its validity.
+fn not_after(certificate: &[u8]) -> Option<i64> {
+    const SEQUENCE: u8 = 0x30;
+    let (SEQUENCE, certificate, _) = der_element(certificate)? else {
+        return None;
+    };
+    let (SEQUENCE, tbs, _) = der_element(certificate)? else {
+        return None;
+    };
+    // [0] version (optional), serialNumber, signature, issuer, then validity.
+    let mut rest = tbs;
+    let (tag, _, after) = der_element(rest)?;
+    if tag == 0xa0 {
+        rest = after;
+    }
+    for _ in 0..3 {
+        rest = der_element(rest)?.2;
+    }
+    let (SEQUENCE, validity, _) = der_element(rest)? else {
+        return None;
+    };
+    let (_, after_not_before) = der_element(validity).map(|(_, _, r)| ((), r))?;
+    let (tag, time, _) = der_element(after_not_before)?;
+    let text = std::str::from_utf8(time).ok()?;
+    let digits = text.strip_suffix('Z')?;
+    let (year, rest) = match (tag, digits.len()) {
+        // UTCTime: YYMMDDHHMMSS, years 1950 to 2049.
+        (0x17, 12) => {
+            let yy: i64 = digits.get(..2)?.parse().ok()?;
+            (
+                if yy < 50 { 2000 + yy } else { 1900 + yy },
+                digits.get(2..)?,
+            )
+        }
+        // GeneralizedTime: YYYYMMDDHHMMSS.
+        (0x18, 14) => (digits.get(..4)?.parse().ok()?, digits.get(4..)?),
+        _ => return None,
+    };
+    let field = |at: usize| -> Option<i64> { rest.get(at..at + 2)?.parse().ok() };
+    let (month, day) = (field(0)?, field(2)?);
+    let (hour, minute, second) = (field(4)?, field(6)?, field(8)?);
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 /// Which client certificates a listener asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientCerts {
@@ -291,6 +389,7 @@ fn server_config(
     };
     let chain = certificates(cert_path, cert_pem)?;
     let key = private_key(key_path, key_pem)?;
+    let leaf = chain.first().cloned();
     let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Setup(e.to_string()))?;
@@ -319,6 +418,7 @@ fn server_config(
             reason: format!("it does not go with {}: {e}", cert_path.display()),
         })?;
     config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    record_expiry("server", leaf.as_ref());
     Ok(config)
 }
 
@@ -501,19 +601,24 @@ fn client_config(contents: &[(PathBuf, Vec<u8>)]) -> Result<rustls::ClientConfig
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Setup(e.to_string()))?
         .with_root_certificates(roots(ca_path, ca_pem)?);
-    let mut config = match identity {
-        [(cert_path, cert_pem), (key_path, key_pem)] => builder
-            .with_client_auth_cert(
-                certificates(cert_path, cert_pem)?,
-                private_key(key_path, key_pem)?,
-            )
-            .map_err(|e| TlsError::Key {
-                path: key_path.clone(),
-                reason: format!("it does not go with {}: {e}", cert_path.display()),
-            })?,
-        _ => builder.with_no_client_auth(),
+    let (mut config, leaf) = match identity {
+        [(cert_path, cert_pem), (key_path, key_pem)] => {
+            let chain = certificates(cert_path, cert_pem)?;
+            let leaf = chain.first().cloned();
+            let config = builder
+                .with_client_auth_cert(chain, private_key(key_path, key_pem)?)
+                .map_err(|e| TlsError::Key {
+                    path: key_path.clone(),
+                    reason: format!("it does not go with {}: {e}", cert_path.display()),
+                })?;
+            (config, leaf)
+        }
+        _ => (builder.with_no_client_auth(), None),
     };
     config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    if leaf.is_some() {
+        record_expiry("client", leaf.as_ref());
+    }
     Ok(config)
 }
 
@@ -616,6 +721,33 @@ mod tests {
         assert!(tls.reload().expect("renewed"));
         assert!(!Arc::ptr_eq(&loaded, &tls.config.current()));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_certificates_expiry_is_read_from_its_validity() {
+        let key = rcgen::KeyPair::generate().expect("key");
+        for (year, month, day) in [(2027, 3, 1), (2049, 12, 31), (2051, 1, 15), (2024, 2, 29)] {
+            let mut params =
+                rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+            params.not_after = rcgen::date_time_ymd(year, month, day);
+            let cert = params.self_signed(&key).expect("certificate");
+            let expected =
+                days_from_civil(i64::from(year), i64::from(month), i64::from(day)) * 86_400;
+            assert_eq!(
+                not_after(cert.der()),
+                Some(expected),
+                "{year}-{month}-{day}"
+            );
+        }
+        // 2027-03-01 is 20,878 days after 1970-01-01.
+        assert_eq!(days_from_civil(2027, 3, 1), 20_878);
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(
+            not_after(b"\x30\x03\x02\x01\x01"),
+            None,
+            "not a certificate"
+        );
+        assert_eq!(not_after(&[]), None);
     }
 
     #[tokio::test]
