@@ -64,7 +64,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         Ok(record)
     }
 
-    /// Applies a vetting step to a provider, re-reading on a lost race when no etag was given.
+    /// Applies a vetting step to a provider.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn vet_provider(
         &self,
@@ -77,6 +77,48 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         action: ProviderAction,
         state_reason: &str,
     ) -> Result<pb::Provider, ServiceError> {
+        let (wanted, kind) = match action {
+            ProviderAction::Approve => (Action::ApproveProvider, "approved"),
+            ProviderAction::Suspend => (Action::SuspendProvider, "suspended"),
+        };
+        let edit = Edit {
+            rpc,
+            request_bytes,
+            id,
+            request_id,
+            expected,
+            action: wanted,
+            kind,
+        };
+        self.edit_provider(principal, edit, |record| {
+            record.status = record
+                .status
+                .apply(action)
+                .map_err(|e| invalid_transition(e.to_string()))?;
+            record.state_reason = state_reason.to_owned();
+            Ok(())
+        })
+        .await
+    }
+
+    /// One change to a provider: read as the caller may see it, authorised for `edit.action`,
+    /// replayed for a known request id, checked against the etag, changed by `change`, and
+    /// saved with its outbox event — re-read on a lost race when no etag was given.
+    async fn edit_provider(
+        &self,
+        principal: &Principal,
+        edit: Edit<'_>,
+        change: impl Fn(&mut ProviderRecord) -> Result<(), ServiceError>,
+    ) -> Result<pb::Provider, ServiceError> {
+        let Edit {
+            rpc,
+            request_bytes,
+            id,
+            request_id,
+            expected,
+            action,
+            kind,
+        } = edit;
         let scope = Self::scope(principal)?;
         let method = method(rpc);
         for attempt in 1..=CONFLICT_RETRIES {
@@ -85,11 +127,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 id: &record.id,
                 approved: record.status == ProviderStatus::Approved,
             };
-            let wanted = match action {
-                ProviderAction::Approve => Action::ApproveProvider,
-                ProviderAction::Suspend => Action::SuspendProvider,
-            };
-            authorize(principal, wanted, resource).map_err(denied)?;
+            authorize(principal, action, resource).map_err(denied)?;
             // Authorised first, then replayed: no answer reaches a caller who may not act.
             if let Some(answer) = self
                 .replay(&scope, request_id, &method, &request_bytes)
@@ -98,20 +136,12 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 return Ok(answer);
             }
             check_etag(expected, record.version, "provider", id.as_str())?;
-            record.status = record
-                .status
-                .apply(action)
-                .map_err(|e| invalid_transition(e.to_string()))?;
-            record.state_reason = state_reason.to_owned();
+            change(&mut record)?;
             let now = self.now();
             record.version += 1;
             record.updated_at = now;
             let response = Self::provider_to_proto(&record);
-            let kind = match action {
-                ProviderAction::Approve => "approved",
-                ProviderAction::Suspend => "suspended",
-            };
-            let change = Self::change(
+            let saved = Self::change(
                 &scope,
                 request_id,
                 &method,
@@ -120,7 +150,7 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
                 now,
                 Self::provider_event(&record, kind),
             );
-            match self.store.update_provider(&record, &change).await {
+            match self.store.update_provider(&record, &saved).await {
                 Ok(()) => return Ok(response),
                 Err(StoreError::VersionConflict { .. })
                     if expected.is_none() && attempt < CONFLICT_RETRIES => {}
@@ -138,6 +168,18 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         }
         .into())
     }
+}
+
+/// What [`CatalogApi::edit_provider`] is asked to do, besides the change itself.
+struct Edit<'a> {
+    rpc: &'a str,
+    request_bytes: Vec<u8>,
+    id: &'a ProviderId,
+    request_id: &'a str,
+    expected: Option<i64>,
+    action: Action,
+    /// The outbox event's kind: `provider.<kind>`.
+    kind: &'a str,
 }
 
 /// A provider's details as a caller gave them, each checked.
@@ -247,67 +289,33 @@ impl<S: CatalogStore, I: SearchIndex> CatalogApi<S, I> {
         );
         let (id, expected, request_id) =
             violations.finish_with(|| Some((id?, expected?, request_id?)))?;
-        let scope = Self::scope(principal)?;
-        let method = method("UpdateProvider");
-        for attempt in 1..=CONFLICT_RETRIES {
-            let mut record = self.visible_provider(principal, &id).await?;
-            let resource = Resource::Provider {
-                id: &record.id,
-                approved: record.status == ProviderStatus::Approved,
-            };
-            authorize(principal, Action::UpdateProvider, resource).map_err(denied)?;
-            // Authorised first, then replayed: no answer reaches a caller who may not act.
-            if let Some(answer) = self
-                .replay(&scope, &request_id, &method, &request_bytes)
-                .await?
-            {
-                return Ok(answer);
-            }
-            check_etag(expected, record.version, "provider", id.as_str())?;
-            let mut merged = Self::provider_to_proto(&record);
+        let edit = Edit {
+            rpc: "UpdateProvider",
+            request_bytes,
+            id: &id,
+            request_id: &request_id,
+            expected,
+            action: Action::UpdateProvider,
+            kind: "updated",
+        };
+        self.edit_provider(principal, edit, |record| {
+            let mut merged = Self::provider_to_proto(record);
             for path in &paths {
                 copy_provider_field(path, given, &mut merged);
             }
             let mut violations = Violations::default();
             let details = self.provider_details(&merged, &mut violations);
             let details = violations.finish_with(|| details)?;
-            let before = domain(&record);
-            details.apply_to(&mut record);
-            let status = before.status_after_change(&domain(&record));
+            let before = domain(record);
+            details.apply_to(record);
+            let status = before.status_after_change(&domain(record));
             if status != record.status {
                 record.status = status;
                 record.state_reason = IDENTITY_CHANGED_REASON.to_owned();
             }
-            let now = self.now();
-            record.version += 1;
-            record.updated_at = now;
-            let response = Self::provider_to_proto(&record);
-            let change = Self::change(
-                &scope,
-                &request_id,
-                &method,
-                request_bytes.clone(),
-                &response,
-                now,
-                Self::provider_event(&record, "updated"),
-            );
-            match self.store.update_provider(&record, &change).await {
-                Ok(()) => return Ok(response),
-                Err(StoreError::VersionConflict { .. })
-                    if expected.is_none() && attempt < CONFLICT_RETRIES => {}
-                Err(StoreError::RequestRecorded(_)) => {
-                    return self
-                        .replay_after_race(&scope, &request_id, &method, &request_bytes)
-                        .await;
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Err(StoreError::VersionConflict {
-            entity: "provider",
-            id: id.to_string(),
-        }
-        .into())
+            Ok(())
+        })
+        .await
     }
 }
 
