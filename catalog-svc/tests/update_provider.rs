@@ -22,11 +22,33 @@ fn update(provider: Provider, paths: &[&str]) -> UpdateProviderRequest {
     }
 }
 
-fn search_for(text: &str) -> SearchListingsRequest {
-    SearchListingsRequest {
-        query: text.to_owned(),
-        ..SearchListingsRequest::default()
-    }
+/// Whether a search for `listing`'s title finds it once the indexer has caught up.
+async fn found_after_indexing(
+    world: &World<SqlStore>,
+    cursor: &mut catalog_svc::search::indexer::OutboxCursor,
+    listing: &Listing,
+) -> bool {
+    world
+        .server
+        .indexer
+        .catch_up(cursor)
+        .await
+        .expect("catch up");
+    let response = world
+        .server
+        .client
+        .clone()
+        .search_listings(SearchListingsRequest {
+            query: listing.title.clone(),
+            ..SearchListingsRequest::default()
+        })
+        .await
+        .expect("search")
+        .into_inner();
+    response
+        .hits
+        .iter()
+        .any(|hit| hit.listing.as_ref().is_some_and(|l| l.id == listing.id))
 }
 
 async fn contacts_change_at_once_and_a_new_identity_is_vetted_again(store: SqlStore) {
@@ -34,19 +56,10 @@ async fn contacts_change_at_once_and_a_new_identity_is_vetted_again(store: SqlSt
     let pool = world.publish(swimming()).await;
     let client = &mut world.server.client.clone();
     let mut cursor = world.server.indexer.rebuild().await.expect("rebuild").0;
-    let found = |response: SearchListingsResponse| -> Vec<String> {
-        response
-            .hits
-            .into_iter()
-            .filter_map(|h| h.listing.map(|l| l.id))
-            .collect()
-    };
-    let searched = client
-        .search_listings(search_for(&pool.title))
-        .await
-        .expect("search")
-        .into_inner();
-    assert!(found(searched).contains(&pool.id), "published and found");
+    assert!(
+        found_after_indexing(&world, &mut cursor, &pool).await,
+        "published and found"
+    );
     let read = client
         .get_provider(GetProviderRequest {
             id: world.provider_id.clone(),
@@ -111,18 +124,10 @@ async fn contacts_change_at_once_and_a_new_identity_is_vetted_again(store: SqlSt
         .await
         .expect_err("its listings are not public meanwhile");
     assert_eq!(hidden.code(), Code::NotFound);
-    world
-        .server
-        .indexer
-        .catch_up(&mut cursor)
-        .await
-        .expect("catch up");
-    let searched = client
-        .search_listings(search_for(&pool.title))
-        .await
-        .expect("search")
-        .into_inner();
-    assert!(!found(searched).contains(&pool.id), "out of search");
+    assert!(
+        !found_after_indexing(&world, &mut cursor, &pool).await,
+        "out of search"
+    );
     let queue = client
         .list_providers(call(
             ListProvidersRequest {
@@ -137,18 +142,10 @@ async fn contacts_change_at_once_and_a_new_identity_is_vetted_again(store: SqlSt
     assert_eq!(queue.providers.len(), 1);
     // Approved again: back in search.
     approve_provider(client, &world.provider_id).await;
-    world
-        .server
-        .indexer
-        .catch_up(&mut cursor)
-        .await
-        .expect("catch up");
-    let searched = client
-        .search_listings(search_for(&pool.title))
-        .await
-        .expect("search")
-        .into_inner();
-    assert!(found(searched).contains(&pool.id), "found again");
+    assert!(
+        found_after_indexing(&world, &mut cursor, &pool).await,
+        "found again"
+    );
 
     // A suspended provider's suspension stands whatever it changes.
     let suspended = client

@@ -118,6 +118,22 @@ fn environment(env: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A pod's volumes of one source (`secret`, `configMap`): volume name → the source's name,
+/// read at `key`.
+fn volumes(pod: &Value, source: &str, key: &str) -> BTreeMap<String, String> {
+    pod["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            Some((
+                v["name"].as_str()?.to_owned(),
+                v[source][key].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
 /// The containers of every Deployment and Job of a rendered kustomization.
 fn kubernetes_containers(objects: &[Value], overlay: &str) -> Vec<Container> {
     let mut found = Vec::new();
@@ -128,28 +144,8 @@ fn kubernetes_containers(objects: &[Value], overlay: &str) -> Vec<Container> {
         }
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
         let pod = &object["spec"]["template"]["spec"];
-        let secrets: BTreeMap<String, String> = pod["volumes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| {
-                Some((
-                    v["name"].as_str()?.to_owned(),
-                    v["secret"]["secretName"].as_str()?.to_owned(),
-                ))
-            })
-            .collect();
-        let config_maps: BTreeMap<String, String> = pod["volumes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| {
-                Some((
-                    v["name"].as_str()?.to_owned(),
-                    v["configMap"]["name"].as_str()?.to_owned(),
-                ))
-            })
-            .collect();
+        let secrets = volumes(pod, "secret", "secretName");
+        let config_maps = volumes(pod, "configMap", "name");
         for container in pod["containers"].as_array().expect("containers") {
             let command: Vec<String> = container["command"]
                 .as_array()
