@@ -190,8 +190,24 @@ async fn main() -> ExitCode {
                     None => Ok(()),
                 },
                 Command::CheckConfig => {
+                    // What `serve` would refuse at start: plaintext beyond loopback, a
+                    // certificate that cannot be read or does not go with its key.
+                    let transport = match &config.server.tls {
+                        Some(tls) => {
+                            use welfare_runtime::tls::{ClientCerts, ServerTls};
+                            ServerTls::load(tls, ClientCerts::for_listener(tls, false))?;
+                            "TLS"
+                        }
+                        None if config.server.plaintext_refused() => {
+                            return Err(welfare_runtime::server::StartupError::Plaintext {
+                                addr: config.server.listen_addr,
+                            }
+                            .into());
+                        }
+                        None => "plaintext",
+                    };
                     println!(
-                        "configuration valid: listening on {}, data in {}",
+                        "configuration valid: listening on {} ({transport}), data in {}",
                         config.server.listen_addr,
                         config.data_dir.display()
                     );

@@ -459,3 +459,60 @@ async fn a_data_directory_in_use_is_refused_to_a_second_process() {
     assert_eq!(code, Some(0), "free once the first stopped: {stderr}");
     std::fs::remove_dir_all(&data_dir).ok();
 }
+
+/// `check-config` refuses what `serve` would refuse at start — plaintext beyond loopback, a
+/// certificate that cannot be read — naming it, and says how it would listen otherwise.
+#[tokio::test]
+async fn check_config_refuses_what_serve_would_and_names_the_transport() {
+    use welfare_runtime::testing::pki::{TestPki, Usage};
+    let dir = scratch("check-config");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let check = |vars: &[(&str, String)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lodiwelfare"));
+        command.arg("--data-dir").arg(&dir).arg("check-config");
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        let output = command.output().expect("check-config");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned()
+                + &String::from_utf8_lossy(&output.stderr),
+        )
+    };
+    let (code, said) = check(&[]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("(plaintext)"), "{said}");
+
+    let everywhere = (
+        "LODIWELFARE__SERVER__LISTEN_ADDR",
+        "0.0.0.0:50051".to_owned(),
+    );
+    let (code, said) = check(std::slice::from_ref(&everywhere));
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("server.tls"), "{said}");
+
+    let pki = TestPki::new(&dir.join("pki"), "ambito");
+    let issued = pki.issue("server", &["localhost"], Usage::Server);
+    let tls = |cert: &std::path::Path| {
+        vec![
+            everywhere.clone(),
+            (
+                "LODIWELFARE__SERVER__TLS__CERT_FILE",
+                cert.display().to_string(),
+            ),
+            (
+                "LODIWELFARE__SERVER__TLS__KEY_FILE",
+                issued.key_file.display().to_string(),
+            ),
+        ]
+    };
+    let (code, said) = check(&tls(&issued.cert_file));
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("(TLS)"), "{said}");
+    let missing = dir.join("pki/expired.pem");
+    let (code, said) = check(&tls(&missing));
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("expired.pem"), "{said}");
+    std::fs::remove_dir_all(&dir).ok();
+}

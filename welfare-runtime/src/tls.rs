@@ -167,10 +167,16 @@ impl<T: Send + Sync + 'static> Reloading<T> {
         reload(&self.inner)
     }
 
-    /// Re-reads the files every `every` for as long as this value is used.
-    fn watch(&self, every: Duration, what: &'static str) {
+    /// Re-reads the files every `every` for as long as this value is used, on a task of the
+    /// current Tokio runtime (without one: an error, not a certificate never reloaded).
+    fn watch(&self, every: Duration, what: &'static str) -> Result<(), TlsError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            TlsError::Setup(
+                "certificates are re-read by a task: load them inside a Tokio runtime".to_owned(),
+            )
+        })?;
         let weak: Weak<Watched<T>> = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             ticks.tick().await;
@@ -186,6 +192,7 @@ impl<T: Send + Sync + 'static> Reloading<T> {
                 }
             }
         });
+        Ok(())
     }
 }
 
@@ -364,7 +371,7 @@ impl ServerTls {
         files.extend(config.client_ca_file.clone());
         let reloading =
             Reloading::load(files, move |contents| server_config(contents, client_certs))?;
-        reloading.watch(Duration::from_secs(config.reload_seconds), "server");
+        reloading.watch(Duration::from_secs(config.reload_seconds), "server")?;
         Ok(ServerTls { config: reloading })
     }
 
@@ -569,7 +576,7 @@ impl ClientTls {
             }
         }
         let reloading = Reloading::load(files, client_config)?;
-        reloading.watch(Duration::from_secs(config.reload_seconds), "client");
+        reloading.watch(Duration::from_secs(config.reload_seconds), "client")?;
         Ok(ClientTls { config: reloading })
     }
 
@@ -797,6 +804,21 @@ mod tests {
             ClientCerts::for_listener(&config, false),
             ClientCerts::NotAsked
         );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn certificates_loaded_outside_a_runtime_are_an_error_not_a_panic() {
+        let dir = scratch("no-runtime");
+        let pki = TestPki::new(&dir, "lodi");
+        let error = ClientTls::load(&ClientTlsConfig {
+            ca_file: pki.ca_file(),
+            cert_file: None,
+            key_file: None,
+            reload_seconds: 30,
+        })
+        .expect_err("no runtime to re-read them on");
+        assert!(error.to_string().contains("Tokio runtime"), "{error}");
         std::fs::remove_dir_all(&dir).ok();
     }
 
