@@ -32,6 +32,9 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshakes in progress at once on a listener; further connections wait to be accepted.
 pub const MAX_PENDING_HANDSHAKES: usize = 1_024;
 
+/// How long accepting pauses after the listener fails (out of file descriptors, say).
+pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
 /// The largest certificate or key file read, in bytes.
 pub const MAX_PEM_FILE_BYTES: u64 = 1024 * 1024;
 
@@ -458,7 +461,9 @@ where
             let stream = match accepted {
                 Some(Ok(stream)) => stream,
                 Some(Err(error)) => {
-                    tracing::debug!(%error, "accept failed");
+                    // Out of file descriptors, say: pause rather than spin on the error.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                     continue;
                 }
                 None => return,
