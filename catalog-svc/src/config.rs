@@ -63,6 +63,9 @@ pub enum SearchEngine {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MeilisearchConfig {
+    /// `http://…`, or `https://…` to reach it over TLS: its certificate must chain to the
+    /// system's trust store or to the authorities of the file `SSL_CERT_FILE` names (the
+    /// Ambito's own, for a Meilisearch inside the cluster).
     pub url: String,
     pub api_key: Option<Secret>,
     /// The uid of the live index; rebuilds swap a new one in under this name.

@@ -5,6 +5,7 @@
 mod support;
 
 use std::process::Command;
+use std::sync::Arc;
 
 use catalog_svc::search::SearchIndex;
 use catalog_svc::search::meili::{MeiliConfig, MeiliIndex, Tuning};
@@ -82,7 +83,13 @@ async fn rebuild_index_refuses_the_embedded_engine() {
 /// Runs `catalog-svc rebuild-index` on the catalogue at `url` and the Meilisearch index of
 /// `config`.
 fn rebuild_index(url: &str, config: &MeiliConfig) -> std::process::Output {
-    catalog_svc()
+    rebuild_index_command(url, config).output().expect("run")
+}
+
+/// The command [`rebuild_index`] runs.
+fn rebuild_index_command(url: &str, config: &MeiliConfig) -> Command {
+    let mut command = catalog_svc();
+    command
         .arg("rebuild-index")
         .env("LODIWELFARE__DATABASE__URL", url)
         .env("LODIWELFARE__SEARCH__ENGINE", "meilisearch")
@@ -91,9 +98,8 @@ fn rebuild_index(url: &str, config: &MeiliConfig) -> std::process::Output {
         .env(
             "LODIWELFARE__SEARCH__MEILISEARCH__API_KEY",
             config.api_key.clone().unwrap_or_default(),
-        )
-        .output()
-        .expect("run")
+        );
+    command
 }
 
 #[tokio::test]
@@ -157,4 +163,104 @@ async fn rebuild_index_fills_meilisearch_from_the_catalogue() {
         "searches go on"
     );
     index.delete().await.expect("delete");
+}
+
+/// Meilisearch behind TLS (`https://`), its certificate issued by the Ambito's own authority:
+/// trusted through `SSL_CERT_FILE`, as the catalogue's pod is given it; refused without it.
+#[tokio::test]
+async fn rebuild_index_reaches_meilisearch_over_tls() {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use welfare_runtime::testing::pki::{TestPki, Usage};
+
+    let config = meili_config("cli_tls");
+    let _own = own_indexes(&config);
+    let dir = std::env::temp_dir().join(format!("lodiwelfare-meili-tls-{}", config.index));
+    let pki = TestPki::new(&dir, "ambito");
+    let issued = pki.issue("meilisearch", &["localhost"], Usage::Server);
+    // A TLS front for the test's Meilisearch, as an ingress would put it: HTTP/1.1 inside.
+    let mut front_config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        CertificateDer::pem_file_iter(&issued.cert_file)
+            .expect("certificate")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("certificate"),
+        PrivateKeyDer::from_pem_file(&issued.key_file).expect("key"),
+    )
+    .expect("front");
+    front_config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(front_config));
+    let upstream = config
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let front = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let Ok(mut client) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+
+    let (store, url) = sqlite_at().await;
+    let mut world = world(store).await;
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let start = u64::try_from(start().unix_seconds()).expect("after 1970");
+    world
+        .server
+        .clock
+        .advance_days(i64::try_from((today - start) / 86_400).expect("days"));
+    world.publish(swimming()).await;
+    let over_tls = MeiliConfig {
+        url: format!("https://localhost:{port}"),
+        ..config.clone()
+    };
+    let run = |trusted: Option<std::path::PathBuf>| {
+        let over_tls = over_tls.clone();
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut command = rebuild_index_command(&url, &over_tls);
+            if let Some(ca) = trusted {
+                command.env("SSL_CERT_FILE", ca);
+            }
+            command.output().expect("run")
+        })
+    };
+    let refused = run(None).await.expect("joined");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "an unknown authority: {stderr}"
+    );
+    let rebuilt = run(Some(pki.ca_file())).await.expect("joined");
+    let stderr = String::from_utf8_lossy(&rebuilt.stderr);
+    assert!(rebuilt.status.success(), "{stderr}");
+    assert!(stderr.contains("rebuilt with 1 listings"), "{stderr}");
+    let index = MeiliIndex::open(&config, Tuning::Italian)
+        .await
+        .expect("open");
+    assert_eq!(index.document_count().await.expect("count"), 1);
+    front.abort();
+    std::fs::remove_dir_all(&dir).ok();
 }
