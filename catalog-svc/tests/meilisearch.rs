@@ -84,6 +84,8 @@ async fn a_test_deletes_its_own_indexes_and_no_one_elses() {
     let mine = own.uid().to_owned();
     let theirs = meili_config("someone_elses");
     keyed_on_another_field(&theirs.index).await;
+    // Deleted at the end, or if an assertion below fails.
+    let theirs_guard = own_indexes(&theirs);
     let before = uids().await;
     assert!(before.contains(&mine) && before.contains(&theirs.index));
     assert!(before.contains(&format!("{mine}__state")), "{before:?}");
@@ -96,7 +98,7 @@ async fn a_test_deletes_its_own_indexes_and_no_one_elses() {
         "{after:?}"
     );
     assert!(after.contains(&theirs.index), "another run's index is kept");
-    drop(own_indexes(&theirs));
+    drop(theirs_guard);
 }
 
 #[tokio::test]
