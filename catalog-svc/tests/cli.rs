@@ -109,15 +109,7 @@ async fn rebuild_index_fills_meilisearch_from_the_catalogue() {
     let (store, url) = sqlite_at().await;
     let mut world = world(store).await;
     // The binary reads the real clock: the listings are verified today.
-    let today = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let start = u64::try_from(start().unix_seconds()).expect("after 1970");
-    world
-        .server
-        .clock
-        .advance_days(i64::try_from((today - start) / 86_400).expect("days"));
+    world.server.clock.advance_to_today();
     world.publish(swimming()).await;
     world.publish(home_care()).await;
     world.draft(listening_line()).await;
@@ -221,15 +213,7 @@ async fn rebuild_index_reaches_meilisearch_over_tls() {
 
     let (store, url) = sqlite_at().await;
     let mut world = world(store).await;
-    let today = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let start = u64::try_from(start().unix_seconds()).expect("after 1970");
-    world
-        .server
-        .clock
-        .advance_days(i64::try_from((today - start) / 86_400).expect("days"));
+    world.server.clock.advance_to_today();
     world.publish(swimming()).await;
     let over_tls = MeiliConfig {
         url: format!("https://localhost:{port}"),

@@ -207,15 +207,7 @@ async fn run_replicas(
     let store = SqlStore::connect(&database, 4).await.expect("store");
     let mut world = world(store).await;
     // The replicas read the real clock: the listings are verified today.
-    let today = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let start = u64::try_from(start().unix_seconds()).expect("after 1970");
-    world
-        .server
-        .clock
-        .advance_days(i64::try_from((today - start) / 86_400).expect("days"));
+    world.server.clock.advance_to_today();
     let mut public = BTreeSet::new();
     for n in 0..SEEDED {
         public.insert(world.publish(listing(n)).await.id);

@@ -80,6 +80,17 @@ impl TestClock {
     pub fn now(&self) -> Timestamp {
         Timestamp::from_unix_seconds(self.0.load(Ordering::SeqCst))
     }
+
+    /// Moves the clock to today's date (whole days): for tests whose binaries read the real
+    /// clock, so that listings published now count as verified today.
+    pub fn advance_to_today(&self) {
+        let today = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let start = u64::try_from(start().unix_seconds()).expect("after 1970");
+        self.advance_days(i64::try_from((today - start) / 86_400).expect("days"));
+    }
 }
 
 pub struct Server<S, I = EmbeddedIndex> {
