@@ -82,7 +82,13 @@ async fn spawn_with_wallet(
         )
         .env("LODIWELFARE__UPSTREAM__TIMEOUT_MS", "500")
         .env("LODIWELFARE__SWEEPER__INTERVAL_MS", "200")
-        .env("LODIWELFARE__SWEEPER__PENDING_GRACE_SECONDS", "1")
+        // A frozen process stands for one about to die: its own sweeper must not finish the
+        // step before the kill (a loaded machine can be slower than a second of grace). The
+        // processes that recover do so at once.
+        .env(
+            "LODIWELFARE__SWEEPER__PENDING_GRACE_SECONDS",
+            if failpoint.is_some() { "3600" } else { "1" },
+        )
         .env("LODIWELFARE__LIMITS__RATE_LIMIT_PER_SECOND", "10000")
         .env("LODIWELFARE__LIMITS__RATE_LIMIT_BURST", "10000")
         .stdout(Stdio::null())
