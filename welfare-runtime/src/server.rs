@@ -383,16 +383,20 @@ impl Application {
             let _ = stopping_tx.send(true);
         };
         // Probes that cannot speak TLS ask here; it answers for as long as the server runs.
-        let _health_only = self.health_listener.map(|listener| {
+        let mut health_only = crate::tasks::BackgroundTasks::default();
+        if let Some(listener) = self.health_listener {
             let service = tonic_health::pb::health_server::HealthServer::new(
                 tonic_health::server::HealthService::from_health_reporter(self.health.clone()),
             );
-            AbortOnDrop(tokio::spawn(
-                tonic::transport::Server::builder()
-                    .add_service(service)
-                    .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-            ))
-        });
+            let serving = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
+            health_only.spawn("health-probe-port", async move {
+                if let Err(error) = serving.await {
+                    tracing::error!(%error, "the health-only port stopped");
+                }
+            });
+        }
         // No Nagle delay: a small response must not wait for the client's delayed ACK.
         let incoming =
             tonic::transport::server::TcpIncoming::from(self.listener).with_nodelay(Some(true));
@@ -422,15 +426,6 @@ impl Application {
                 Ok(())
             }
         }
-    }
-}
-
-/// A task stopped when its handle is dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
