@@ -93,6 +93,14 @@ pub fn seal(bound: u64, body: &str) -> String {
     )
 }
 
+/// What a caller is told of a token [`open`] refused, on the request's `page_token` field.
+pub fn refused() -> welfare_core::listing::FieldViolation {
+    welfare_core::listing::FieldViolation::new(
+        "page_token",
+        "is not a token this service issued for this listing and caller",
+    )
+}
+
 /// The body of `token` if this server sealed it with `bound`: `Ok(None)` for the empty token
 /// (the first page), `Err(())` for anything else — forged, altered, or issued for another
 /// listing or caller.

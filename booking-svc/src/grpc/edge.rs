@@ -187,7 +187,7 @@ pub(super) fn window(
 /// A slot page token, signed for `bound` (`welfare_runtime::page_token`): the last slot's
 /// start and id.
 pub(super) fn slot_token(value: &str, bound: u64) -> Result<Option<(i64, String)>, FieldViolation> {
-    let foreign = || FieldViolation::new("page_token", "is not a token this service issued");
+    let foreign = welfare_runtime::page_token::refused;
     let Some(body) = welfare_runtime::page_token::open(value, bound).map_err(|()| foreign())?
     else {
         return Ok(None);
@@ -209,10 +209,7 @@ pub(super) fn booking_token(value: &str, bound: u64) -> Result<String, FieldViol
     match welfare_runtime::page_token::open(value, bound) {
         Ok(None) => Ok(String::new()),
         Ok(Some(body)) => id(&body, "page_token"),
-        Err(()) => Err(FieldViolation::new(
-            "page_token",
-            "is not a token this service issued",
-        )),
+        Err(()) => Err(welfare_runtime::page_token::refused()),
     }
 }
 

@@ -110,12 +110,8 @@ pub(super) fn page_token(filters: u64, last_id: &str) -> String {
 
 /// The last id of a page token, if this server issued it for these filters.
 pub(super) fn read_page_token(token: &str, filters: u64) -> Result<Option<String>, FieldViolation> {
-    welfare_runtime::page_token::open(token, filters).map_err(|()| {
-        FieldViolation::new(
-            "page_token",
-            "is not a token from this listing's previous page",
-        )
-    })
+    welfare_runtime::page_token::open(token, filters)
+        .map_err(|()| welfare_runtime::page_token::refused())
 }
 
 pub(super) fn text_or_empty(

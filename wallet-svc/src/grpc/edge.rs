@@ -88,7 +88,7 @@ pub(super) fn page(
     } else {
         i64::from(page_size).min(max)
     };
-    let foreign = || ServiceError::invalid("page_token", "is not a token this service issued");
+    let foreign = || ServiceError::from(welfare_runtime::page_token::refused());
     let offset = match welfare_runtime::page_token::open(page_token, bound) {
         Ok(None) => 0,
         Ok(Some(body)) => body
